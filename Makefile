@@ -1,0 +1,91 @@
+# memprof — `make` builds build/memprof; `make test` runs every test; see README.md.
+#
+#   make [BUILD=dir]        build the program (C11, warnings on)
+#   make test               build and run all tests; ends with "N passed, N failed, N skipped"
+#   make sanitize           the same tests under ASan + UBSan (in build/sanitize)
+#   make fuzz               libFuzzer targets (clang) in build/fuzz
+#   make fuzz-run FUZZ_SECONDS=300   run each fuzz target for that long
+#   make bench              benchmarks (commands, not tests)
+
+BUILD ?= build
+CC := mpicc
+SANITIZE ?= 0
+
+# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash.
+PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS := $(shell pkg-config --libs $(PKGS))
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration \
+          -pthread -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lm -pthread
+
+ifeq ($(SANITIZE),1)
+CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+CLI_SRCS := $(wildcard src/cli/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/libmemprof.a
+BIN := $(BUILD)/memprof
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
+
+.PHONY: all test sanitize fuzz fuzz-run bench clean
+all: $(BIN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(CLI_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) $(CLI_OBJS) $(LIB) $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+# Fuzz targets replayed over their committed seed corpora by an ordinary main.
+$(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+
+test: $(BIN) $(UNIT_BINS) $(REPLAY_BINS)
+	@BUILD=$(BUILD) tests/run-tests.sh
+
+sanitize:
+	$(MAKE) BUILD=build/sanitize SANITIZE=1 test
+
+# libFuzzer needs clang; Open MPI's wrapper takes the compiler from OMPI_CC.
+FUZZ_BUILD := build/fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(PKG_CFLAGS) -pthread
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+fuzz: $(FUZZ_BINS)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	OMPI_CC=clang $(CC) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(LDLIBS) -o $@
+
+FUZZ_SECONDS ?= 300
+fuzz-run: fuzz
+	@for f in $(FUZZ_BINS); do name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
+	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 12; done
+
+bench: $(BIN)
+	scripts/bench-score.sh
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(CLI_OBJS:.o=.d)

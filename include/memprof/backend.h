@@ -1,0 +1,55 @@
+// backend.h — the one interface every compute backend implements (CPU reference, CUDA).
+//
+// A backend loads a checkpoint once and scores batches of token sequences. For a sequence
+// of T tokens, position t (0 ≤ t < T−1) predicts token t+1 over the full model vocabulary V:
+//   surprisal = −log softmax(z)[y]       rank = #{v : z_v > z_y}  (strictly greater)
+//   entropy   = −Σ_v p_v log p_v         correct = 1{rank == 0}
+// and each sequence statistic is the mean over its T−1 positions.
+// Contract: a sequence's statistics do not depend on the batch it is scored in nor on the
+// number of threads (the distributed sweep compares results bit for bit).
+#ifndef MEMPROF_BACKEND_H
+#define MEMPROF_BACKEND_H
+
+#include <stdint.h>
+
+#include "memprof/checkpoint.h"
+#include "memprof/error.h"
+
+typedef struct sequence_statistics {
+    int64_t n_pred;   // T − 1
+    double sup_seq;   // mean surprisal (nats)
+    double acc_seq;   // share of positions with rank 0
+    double entr_seq;  // mean entropy (nats)
+    double avg_rank;  // mean rank
+} sequence_statistics;
+
+// Per-position outputs, each an array of T−1 elements owned by the caller.
+typedef struct token_statistics {
+    double *surprisal;
+    int64_t *rank;
+    double *entropy;
+    uint8_t *correct;
+} token_statistics;
+
+typedef struct token_sequence {
+    const int32_t *tokens;
+    int64_t length;  // T ≥ 2
+} token_sequence;
+
+typedef struct backend_options {
+    int threads;  // CPU threads; 0 = all cores
+} backend_options;
+
+typedef struct backend {
+    const char *name;
+    int (*load)(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err);
+    // out[i] for every sequence; out_tokens is NULL or an array of num_sequences.
+    int (*score)(sequence_statistics *out, token_statistics *out_tokens, void *model,
+                 const token_sequence *sequences, int num_sequences, memprof_error *err);
+    void (*unload)(void *model);
+} backend;
+
+// NULL when no backend of that name is compiled in.
+const backend *backend_find(const char *name);
+
+#endif

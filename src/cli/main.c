@@ -1,0 +1,36 @@
+// main.c — `memprof <command> [options]`: dispatch to a subcommand.
+#include <stdio.h>
+#include <string.h>
+
+#include "commands.h"
+#include "memprof/version.h"
+
+static const command commands[] = {
+    {"score", "score token sequences with a checkpoint: per-sequence or per-token statistics", command_score},
+};
+
+static void print_usage(FILE *out) {
+    fprintf(out, "usage: memprof <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\n`memprof <command> --help` describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("memprof %s\n", MEMPROF_VERSION);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "memprof: unknown command '%s' (see memprof --help)\n", argv[1]);
+    return EXIT_USAGE;
+}

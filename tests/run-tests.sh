@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test executable and shell test; each prints lines "PASS name",
+# "FAIL name: why" or "SKIP name: why". A test that exits non-zero without a FAIL
+# line counts as one failure. Ends with "N passed, N failed, N skipped".
+set -u
+BUILD=${BUILD:-build}
+export BUILD MEMPROF="$BUILD/memprof"
+passed=0; failed=0; skipped=0
+log=$(mktemp); trap 'rm -f "$log"' EXIT
+
+run_one() {  # label, command...
+    local label=$1; shift
+    "$@" >"$log" 2>&1; local rc=$?
+    local p f s
+    p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
+    grep -E '^(FAIL|SKIP) ' "$log"
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "FAIL $label: exited with status $rc"; tail -n 15 "$log" | sed 's/^/    /'; f=1
+    elif [ "$f" -gt 0 ]; then
+        tail -n 15 "$log" | grep -v '^PASS ' | sed 's/^/    /'
+    fi
+    echo "$label: $p passed, $f failed, $s skipped"
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t")" "$t"
+done
+for r in "$BUILD"/tests/replay_*; do
+    [ -x "$r" ] || continue
+    target=${r##*/replay_}
+    run_one "replay $target" "$r" tests/fuzz/corpus/"$target"
+done
+for s in tests/cli/test_*.sh; do
+    [ -f "$s" ] || continue
+    run_one "$(basename "$s")" bash "$s"
+done
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
