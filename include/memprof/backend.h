@@ -52,4 +52,7 @@ typedef struct backend {
 // NULL when no backend of that name is compiled in.
 const backend *backend_find(const char *name);
 
+// The fp32 CPU reference (src/cpu/): the oracle every other backend is tested against.
+const backend *cpu_backend(void);
+
 #endif
