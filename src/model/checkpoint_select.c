@@ -129,6 +129,8 @@ int checkpoint_select_tensors(tensor_view *tensors, int *count, const model_conf
     expected_tensor *list = malloc((size_t)capacity * sizeof *list);
     if (!list) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory for the tensor inventory");
     int expected_count = build_inventory(list, config);
+    // Sorted first, so the first error reported does not depend on the files' order.
+    qsort(tensors, (size_t)*count, sizeof *tensors, compare_by_name);
     int kept = 0, status = 0;
     for (int i = 0; i < *count && status == 0; i++) {
         int keep = match_tensor(&tensors[i], list, expected_count, i, files, err);
@@ -141,6 +143,7 @@ int checkpoint_select_tensors(tensor_view *tensors, int *count, const model_conf
                                strcmp(list[k].name, "embed_out.weight") == 0 ? " (or lm_head.weight)" : "");
     free(list);
     if (status) return status;
+    // Renaming lm_head.weight may have broken the order.
     qsort(tensors, (size_t)kept, sizeof *tensors, compare_by_name);
     *count = kept;
     return 0;
