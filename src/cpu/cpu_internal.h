@@ -32,6 +32,7 @@ typedef struct cpu_model {
     const float *embed_out;          // [V, d]
     float *rotary_cos, *rotary_sin;  // [rotary_positions, rot/2], grown on demand per score call
     int64_t rotary_positions;
+    tensor_dtype weight_dtype;       // storage dtype of the checkpoint's weights
     int threads;
 } cpu_model;
 
