@@ -22,9 +22,12 @@ int error_prefix(memprof_error *err, const char *format, ...) {
     va_start(args, format);
     vsnprintf(prefix, sizeof prefix, format, args);
     va_end(args);
-    char joined[sizeof err->message];
+    char joined[sizeof prefix + sizeof err->message + 2];
     snprintf(joined, sizeof joined, "%s: %s", prefix, err->message);
-    memcpy(err->message, joined, sizeof joined);
+    size_t length = strlen(joined);  // long chains are truncated
+    if (length >= sizeof err->message) length = sizeof err->message - 1;
+    memcpy(err->message, joined, length);
+    err->message[length] = '\0';
     if (err->code == 0) err->code = MEMPROF_ERR;
     return err->code;
 }
