@@ -5,6 +5,7 @@
 #   make sanitize           the same tests under ASan + UBSan (in build/sanitize)
 #   make fuzz               libFuzzer targets (clang) in build/fuzz
 #   make fuzz-run FUZZ_SECONDS=300   run each fuzz target for that long
+#   make demo               build and score the bundled tiny checkpoint
 #   make bench              benchmarks (commands, not tests)
 
 BUILD ?= build
@@ -38,7 +39,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 REPLAY_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/tests/replay_%)
 
-.PHONY: all test sanitize fuzz fuzz-run bench clean
+.PHONY: all test sanitize fuzz fuzz-run bench demo clean
 all: $(BIN)
 
 # The CPU backend's softmax loops vectorise only at -O3 (gcc 12's -O2 cost model declines them).
@@ -85,6 +86,11 @@ fuzz-run: fuzz
 	@for f in $(FUZZ_BINS); do name=$$(basename $$f); mkdir -p $(FUZZ_BUILD)/corpus/$$name; \
 	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 12; done
+
+# The main job on the bundled tiny checkpoint: score its reference sequences.
+demo: $(BIN)
+	@echo "== memprof score on the bundled tiny GPT-NeoX checkpoint (tests/fixtures/tiny-neox-f16-bin)"
+	$(BIN) score --checkpoint tests/fixtures/tiny-neox-f16-bin --tokens tests/fixtures/tiny-neox-f16-bin/reference.safetensors
 
 bench: $(BIN)
 	scripts/bench-score.sh
