@@ -12,6 +12,8 @@
 void openblas_set_num_threads(int num_threads);  // OpenBLAS extension, not in cblas.h everywhere
 
 static int cpu_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+    if (options && options->precision != PRECISION_DEFAULT && options->precision != PRECISION_FP32)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cpu backend: computes in fp32 only (fp16/bf16 need --backend cuda)");
     cpu_model *model;
     int status = cpu_model_load(&model, ckpt, err);
     if (status != 0) return status;
