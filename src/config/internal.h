@@ -19,6 +19,10 @@ int config_parse_node(void *config, const config_field *field, yaml_document_t *
 // A plain ~, null, Null, NULL or empty scalar.
 bool config_node_is_null(const yaml_node_t *node);
 
+// Decodes one UTF-8 character at s into *codepoint; returns its length, or 0 when the
+// bytes are not valid UTF-8 (truncated, overlong, surrogate, above U+10FFFF).
+int config_utf8_decode(const unsigned char *s, uint32_t *codepoint);
+
 // The candidate closest to word by edit distance (first on ties); NULL when none.
 const char *config_nearest(const char *word, const char *const *candidates, size_t count);
 

@@ -12,15 +12,22 @@
 
 #include "internal.h"
 
-// Strings are always double-quoted, with YAML escapes for quotes, backslashes and controls.
+// Strings are always double-quoted. Quotes, backslashes and every character a YAML reader
+// refuses to see raw (controls, C1 controls, BOM, U+FFFE/U+FFFF) are escaped. Strings are
+// valid UTF-8 (the loader checks), so decoding cannot fail.
 static void put_quoted(FILE *out, const char *s) {
     fputc('"', out);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\') fprintf(out, "\\%c", *p);
-        else if (*p == '\n') fputs("\\n", out);
-        else if (*p == '\t') fputs("\\t", out);
-        else if (*p < 0x20 || *p == 0x7f) fprintf(out, "\\x%02x", *p);
-        else fputc(*p, out);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        uint32_t c = *p;
+        int len = config_utf8_decode(p, &c);
+        if (len == 0) len = 1;  // not reached for loaded strings; keep going byte-wise
+        if (c == '"' || c == '\\') fprintf(out, "\\%c", (int)c);
+        else if (c == '\n') fputs("\\n", out);
+        else if (c == '\t') fputs("\\t", out);
+        else if (c < 0x20 || c == 0x7f) fprintf(out, "\\x%02x", (unsigned)c);
+        else if ((c >= 0x80 && c <= 0x9f) || c == 0xfeff || c == 0xfffe || c == 0xffff) fprintf(out, "\\u%04x", (unsigned)c);
+        else fwrite(p, 1, (size_t)len, out);
+        p += len;
     }
     fputc('"', out);
 }

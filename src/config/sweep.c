@@ -25,7 +25,7 @@ static const config_field sweep_fields[] = {
     {.key = "checkpoints.steps", .type = CONFIG_STEPS, .offset = AT(steps), .required = true,
      .doc = "training steps to score: integers and inclusive ranges start:stop:step"},
     {.key = "panel", .type = CONFIG_STRING, .offset = AT(panel), .required = true,
-     .doc = "panel.h5 written by memprof panel (the instances)"},
+     .doc = "panel.h5 written by memprof panel: the instances"},
     {.key = "output", .type = CONFIG_STRING, .offset = AT(output), .required = true,
      .doc = "stats.h5 the sweep writes"},
     {.key = "journal", .type = CONFIG_STRING, .offset = AT(journal),

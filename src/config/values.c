@@ -63,6 +63,20 @@ static bool is_plain(const yaml_node_t *node) {
     return node->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
 }
 
+int config_utf8_decode(const unsigned char *s, uint32_t *codepoint) {
+    int len = s[0] < 0x80 ? 1 : (s[0] & 0xe0) == 0xc0 ? 2 : (s[0] & 0xf0) == 0xe0 ? 3 : (s[0] & 0xf8) == 0xf0 ? 4 : 0;
+    if (len == 0) return 0;
+    uint32_t c = len == 1 ? s[0] : s[0] & (0x7f >> len);
+    for (int i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;  // also stops at the terminating NUL
+        c = (c << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t smallest[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < smallest[len] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    *codepoint = c;
+    return len;
+}
+
 static int parse_double_text(const char *s, double *out) {
     // strtod also takes "inf", "nan" and hex floats; accept decimal notation only.
     for (const char *p = s; *p; p++)
@@ -141,6 +155,16 @@ int config_parse_node(void *config, const config_field *field, yaml_document_t *
         if (strlen(text) != node->data.scalar.length) {
             snprintf(why, why_size, "the string contains a NUL byte");
             return CONFIG_VALUE_BAD;
+        }
+        // Files are checked by libyaml's reader; overrides and defaults are checked here.
+        for (const unsigned char *p = (const unsigned char *)text; *p;) {
+            uint32_t c;
+            int len = config_utf8_decode(p, &c);
+            if (len == 0) {
+                snprintf(why, why_size, "the string is not valid UTF-8 (at byte %zu)", (size_t)(p - (const unsigned char *)text));
+                return CONFIG_VALUE_BAD;
+            }
+            p += len;
         }
         char *copy = strdup(text);
         if (copy == NULL) {
