@@ -106,6 +106,10 @@ static int walk_mapping(loader *ld, yaml_document_t *doc, yaml_node_t *map, cons
                 return fail_at(ld, key_node->start_mark, "duplicate key '%s' (first set at line %s)", key, first);
             }
         }
+        // Dotted keys are override syntax; in a file they would let model.name and
+        // model: {name} set the same key twice unnoticed.
+        if (strchr(key, '.') != NULL)
+            return fail_at(ld, key_node->start_mark, "key '%.60s' contains a dot: nest it as a mapping (dotted keys are for overrides)%s", key, "");
         char path[CONFIG_KEY_MAX];
         if ((size_t)snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key) >= sizeof path)
             return fail_at(ld, key_node->start_mark, "key '%.60s%s' is too long", key, "...");

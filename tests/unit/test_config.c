@@ -268,6 +268,8 @@ static void test_errors(void) {
     expect_error("error: output equals panel", "model: {name: m, checkpoint: \"c{step}\"}\ncheckpoints: {steps: 0}\npanel: x.h5\noutput: x.h5\n", NULL,
                  "sweep.yaml:4:9: key 'output': the output must not be the panel file", 1);
     expect_error("error: second document", BASE "---\npanel: q\n", NULL, "sweep.yaml:8:1: a second YAML document", 0);
+    expect_error("error: dotted key in a file", BASE "model.name: other\n", NULL,
+                 "sweep.yaml:8:1: key 'model.name' contains a dot: nest it as a mapping (dotted keys are for overrides)", 1);
     expect_error("error: non-scalar key", "? [a]\n: 1\n", NULL, "sweep.yaml:1:3: expected a key name, got a list", 1);
     expect_error("error: invalid UTF-8", "model:\n  name: \xff\xfe\n", NULL, "sweep.yaml: invalid text at byte", 0);
 
