@@ -4,6 +4,7 @@
 // per node; errors add 1 to both. libyaml neither rejects duplicate keys nor knows our
 // schema, so both checks live here.
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,9 +78,14 @@ void config_where(char *out, size_t size, const config_context *where, const con
     else snprintf(out, size, "%s", where->path);
 }
 
-static int fail_at(loader *ld, yaml_mark_t mark, const char *format, const char *a, const char *b) {
+// "FILE:LINE:COLUMN: message" at a libyaml mark (0-based, hence the + 1).
+__attribute__((format(printf, 3, 4)))
+static int fail_at(loader *ld, yaml_mark_t mark, const char *format, ...) {
     char what[1000];
-    snprintf(what, sizeof what, format, a, b);
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof what, format, args);
+    va_end(args);
     return error_set(ld->err, MEMPROF_ERR, "%s:%zu:%zu: %s", ld->name, mark.line + 1, mark.column + 1, what);
 }
 
@@ -93,26 +99,25 @@ static int walk_mapping(loader *ld, yaml_document_t *doc, yaml_node_t *map, cons
     for (size_t i = 0; i < num_pairs; i++) {
         yaml_node_t *key_node = yaml_document_get_node(doc, pairs[i].key);
         yaml_node_t *value = yaml_document_get_node(doc, pairs[i].value);
-        if (key_node == NULL || value == NULL) return fail_at(ld, map->start_mark, "malformed mapping%s%s", "", "");
+        if (key_node == NULL || value == NULL) return fail_at(ld, map->start_mark, "malformed mapping");
         if (key_node->type != YAML_SCALAR_NODE)
-            return fail_at(ld, key_node->start_mark, "expected a key name, got %s%s", node_kind(key_node), "");
+            return fail_at(ld, key_node->start_mark, "expected a key name, got %s", node_kind(key_node));
         const char *key = (const char *)key_node->data.scalar.value;
+        // Dotted keys are override syntax; in a file they would let model.name and
+        // model: {name} set the same key twice unnoticed.
+        if (strchr(key, '.') != NULL)
+            return fail_at(ld, key_node->start_mark, "key '%.60s' contains a dot: nest it as a mapping (dotted keys are for overrides)", key);
+        char path[CONFIG_KEY_MAX];
+        if ((size_t)snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key) >= sizeof path)
+            return fail_at(ld, key_node->start_mark, "key '%.60s...' is too long", key);
         // Duplicates: libyaml keeps both pairs silently; the later one would win unnoticed.
         for (size_t j = 0; j < i; j++) {
             yaml_node_t *earlier = yaml_document_get_node(doc, pairs[j].key);
             if (earlier->type == YAML_SCALAR_NODE && strcmp((const char *)earlier->data.scalar.value, key) == 0) {
-                char first[64];
-                snprintf(first, sizeof first, "%zu", earlier->start_mark.line + 1);
-                return fail_at(ld, key_node->start_mark, "duplicate key '%s' (first set at line %s)", key, first);
+                return fail_at(ld, key_node->start_mark, "duplicate key '%s' (first set at line %zu)", path,
+                               earlier->start_mark.line + 1);
             }
         }
-        // Dotted keys are override syntax; in a file they would let model.name and
-        // model: {name} set the same key twice unnoticed.
-        if (strchr(key, '.') != NULL)
-            return fail_at(ld, key_node->start_mark, "key '%.60s' contains a dot: nest it as a mapping (dotted keys are for overrides)%s", key, "");
-        char path[CONFIG_KEY_MAX];
-        if ((size_t)snprintf(path, sizeof path, "%s%s%s", prefix, *prefix ? "." : "", key) >= sizeof path)
-            return fail_at(ld, key_node->start_mark, "key '%.60s%s' is too long", key, "...");
         const config_field *field = config_find_field(ld->schema, path);
         if (field != NULL) {
             yaml_mark_t bad;
@@ -275,7 +280,7 @@ static int load_document(loader *ld, const char *data, size_t size) {
     if (root == NULL) {
         rc = error_set(ld->err, MEMPROF_ERR, "%s: the configuration is empty (expected a mapping of keys)", ld->name);
     } else if (root->type != YAML_MAPPING_NODE) {
-        rc = fail_at(ld, root->start_mark, "expected a mapping of keys at the top level, got %s%s", node_kind(root), "");
+        rc = fail_at(ld, root->start_mark, "expected a mapping of keys at the top level, got %s", node_kind(root));
     } else {
         rc = walk_mapping(ld, &doc, root, "");
     }
@@ -289,7 +294,7 @@ static int load_document(loader *ld, const char *data, size_t size) {
         } else {
             yaml_node_t *extra = yaml_document_get_root_node(&next);
             if (extra != NULL)
-                rc = fail_at(ld, next.start_mark, "a second YAML document; a configuration is one document%s%s", "", "");
+                rc = fail_at(ld, next.start_mark, "a second YAML document; a configuration is one document");
             yaml_document_delete(&next);
         }
     }

@@ -258,7 +258,7 @@ static void test_errors(void) {
     expect_error("error: duplicate key", BASE "panel: other.h5\n", NULL,
                  "sweep.yaml:8:1: duplicate key 'panel' (first set at line 6)", 1);
     expect_error("error: duplicate nested key", "model:\n  name: a\n  name: b\n", NULL,
-                 "sweep.yaml:3:3: duplicate key 'name' (first set at line 2)", 1);
+                 "sweep.yaml:3:3: duplicate key 'model.name' (first set at line 2)", 1);
     expect_error("error: template without {step}", "model:\n  name: m\n  checkpoint: ckpt/final\ncheckpoints:\n  steps: 0\npanel: p\noutput: o\n", NULL,
                  "sweep.yaml:3:15: key 'model.checkpoint': the path template must contain {step}", 0);
     expect_error("error: template with an unknown placeholder", "model:\n  name: m\n  checkpoint: ckpt/step{steps}\ncheckpoints:\n  steps: 0\npanel: p\noutput: o\n", NULL,
