@@ -29,7 +29,8 @@ static int upload_tensor(void **slot, char **cursor, float *host, float *staging
                          (long long)expected);
     if (tensor_read_f32(host, tensor, err) != 0) return error_prefix(err, "tensor %s", name);
     CUDA_CHECK(cudaMemcpy(staging, host, (size_t)expected * sizeof(float), cudaMemcpyHostToDevice), err, name);
-    if (cuda_convert_from_float(*cursor, staging, expected, model->scalar_type, model->stream) != 0)
+    if (cuda_convert_from_float(*cursor, staging, expected, model->scalar_type, model->stream) != 0 ||
+        cudaStreamSynchronize((cudaStream_t)model->stream) != cudaSuccess)  // staging is reused next
         return error_set(err, MEMPROF_ERR, "cuda backend: converting %s failed", name);
     *slot = *cursor;
     *cursor += ((size_t)expected * SCALAR_BYTES + 255) & ~(size_t)255;  // 256-byte aligned tensors
