@@ -10,6 +10,7 @@
 #ifndef MEMPROF_BACKEND_H
 #define MEMPROF_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "memprof/checkpoint.h"
@@ -53,6 +54,9 @@ typedef struct backend {
     int (*score)(sequence_statistics *out, token_statistics *out_tokens, void *model,
                  const token_sequence *sequences, int num_sequences, memprof_error *err);
     void (*unload)(void *model);
+    // Device memory the backend holds for this model (weights, activations, workspaces), in
+    // bytes; 0 for host backends, whose memory the process itself reports.
+    size_t (*device_memory_bytes)(const void *model);
 } backend;
 
 // NULL when no backend of that name is compiled in.

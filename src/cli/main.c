@@ -8,6 +8,7 @@
 static const command commands[] = {
     {"score", "score token sequences with a checkpoint: per-sequence or per-token statistics", command_score},
     {"config", "check a sweep configuration (YAML + key=value overrides) and print it resolved", command_config},
+    {"bench", "measure scoring throughput on a Pythia-shaped model with random weights", command_bench},
 };
 
 static void print_usage(FILE *out) {

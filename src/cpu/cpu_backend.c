@@ -101,6 +101,8 @@ static int cpu_score(sequence_statistics *out, token_statistics *out_tokens, voi
 
 static void cpu_unload(void *model) { cpu_model_free(model); }
 
-static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload};
+static size_t cpu_device_memory_bytes(const void *model) { return 0; }
+
+static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload, cpu_device_memory_bytes};
 
 const backend *cpu_backend(void) { return &cpu_backend_ops; }

@@ -180,8 +180,8 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
     return status;
 }
 
-static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload};
+static size_t cuda_device_memory_bytes(const void *model) { return ((const cuda_model *)model)->peak_bytes; }
+
+static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes};
 
 const backend *cuda_backend(void) { return &cuda_backend_ops; }
-
-size_t cuda_backend_peak_bytes(const void *model) { return ((const cuda_model *)model)->peak_bytes; }
