@@ -1,10 +1,12 @@
 // cuda_statistics.cu — the paper's statistics from an fp32 logits buffer [rows, V] that the
 // LM-head GEMM just wrote (Liger-style chunking: [T, V] logits never exist in full).
 //
-// One block per row, two passes: the max m, then S = Σ exp(z − m), Tz = Σ exp(z − m)(z − m)
-// and count = #{v : z_v > z_y}. The rank is counted on the very values the GEMM produced,
-// the target's included, so it is exact for those logits (no separately computed z_y).
-// Per-thread partials are fp32 (≈ V / 512 terms each), the block reduction is double.
+// One block per row and ONE read of the row: each thread keeps an online softmax state
+// (m, S = Σ exp(z − m), W = Σ exp(z − m)(z − m)) and the count of logits strictly above
+// the target's; states merge as m' = max(m1, m2), S' = Σ Sᵢ·e^{mᵢ−m'},
+// W' = Σ e^{mᵢ−m'}(Wᵢ + (mᵢ − m')·Sᵢ), in a fixed tree (deterministic). The rank is counted
+// on the very values the GEMM produced, the target's included: exact for those logits.
+//   surprisal = m + log S − z_y      entropy = log S − W / S      rank = count
 #include <math.h>
 
 #include "cuda/cuda_common.cuh"
@@ -12,10 +14,27 @@
 
 enum { STATISTICS_THREADS = 512 };
 
+typedef struct softmax_state {
+    float max;
+    double sum, weighted;
+} softmax_state;
+
+__device__ softmax_state merge_states(softmax_state a, softmax_state b) {
+    if (a.sum == 0.0) return b;  // an empty state (no elements seen)
+    if (b.sum == 0.0) return a;
+    float m = fmaxf(a.max, b.max);
+    double scale_a = exp((double)(a.max - m)), scale_b = exp((double)(b.max - m));
+    softmax_state out;
+    out.max = m;
+    out.sum = a.sum * scale_a + b.sum * scale_b;
+    out.weighted = scale_a * (a.weighted + (double)(a.max - m) * a.sum) +
+                   scale_b * (b.weighted + (double)(b.max - m) * b.sum);
+    return out;
+}
+
 __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                                       const int32_t *targets, int vocab) {
-    __shared__ float shared_max[32];
-    __shared__ double shared_sum[32];
+    __shared__ softmax_state shared_states[STATISTICS_THREADS];
     __shared__ long long shared_count[32];
     int64_t row = blockIdx.x;
     int target = targets[row];
@@ -23,27 +42,38 @@ __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_
     const float *z = logits + row * (int64_t)vocab;
     float target_logit = z[target];
 
-    float local_max = -INFINITY;
-    for (int v = threadIdx.x; v < vocab; v += blockDim.x) local_max = fmaxf(local_max, z[v]);
-    float max = block_max(local_max, shared_max);
-
-    float local_sum = 0.0f, local_weighted = 0.0f;
-    long long local_count = 0;
+    // Thread-local online softmax in fp32 (≈ V / 512 terms), then double across threads.
+    float m = -INFINITY, s = 0.0f, w = 0.0f;
+    long long count = 0;
     for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
-        float shifted = z[v] - max;
-        float e = expf(shifted);
-        local_sum += e;
-        local_weighted += e * shifted;
-        local_count += z[v] > target_logit;
+        float x = z[v];
+        count += x > target_logit;
+        if (x > m) {
+            float scale = expf(m - x);  // 0 on the first element
+            w = scale * (w + (m - x) * s);
+            if (s == 0.0f) w = 0.0f;    // avoid (−inf)·0 on the first element
+            s = s * scale;
+            m = x;
+        }
+        float e = expf(x - m);
+        s += e;
+        w += e * (x - m);
     }
-    double sum = block_sum((double)local_sum, shared_sum);
-    double weighted = block_sum((double)local_weighted, shared_sum);
-    long long count = block_sum(local_count, shared_count);
+    softmax_state state = {m, (double)s, (double)w};
+    shared_states[threadIdx.x] = state;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        if (threadIdx.x < stride)
+            shared_states[threadIdx.x] = merge_states(shared_states[threadIdx.x], shared_states[threadIdx.x + stride]);
+        __syncthreads();
+    }
+    long long total = block_sum(count, shared_count);
     if (threadIdx.x == 0) {
-        double log_sum = log(sum);
-        surprisal[row] = (double)max + log_sum - (double)target_logit;
-        entropy[row] = log_sum - weighted / sum;
-        rank[row] = count;
+        softmax_state all = shared_states[0];
+        double log_sum = log(all.sum);
+        surprisal[row] = (double)all.max + log_sum - (double)target_logit;
+        entropy[row] = log_sum - all.weighted / all.sum;
+        rank[row] = total;
     }
 }
 
