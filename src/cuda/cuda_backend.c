@@ -3,7 +3,7 @@
 // in chunks of logits rows folded into the statistics on the device.
 //
 // Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary →
-// attention → dense GEMM (fp32 out) ; up GEMM (+bias epilogue) → erf GELU → down GEMM
+// attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM (fp32 out) ; up GEMM (+bias epilogue) → erf GELU → down GEMM
 // (fp32 out) → residual = ((mlp + b) + (attn + b)) + residual.
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
@@ -52,8 +52,14 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                d, 3 * d, err));
         KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                    c->rotary_dims, scalar, stream), "rotary");
-        KERNEL(cuda_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H, hd, scalar,
-                                      stream), "attention");
+        // Tensor-core kernel where it covers the head dim, the exact warp kernel elsewhere.
+        int flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
+                                                 hd, scalar, stream);
+        if (flash < 0)
+            KERNEL(cuda_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H, hd,
+                                          scalar, stream), "attention");
+        else
+            KERNEL(flash, "flash attention");
         GEMM(cuda_gemm_forward(m->gemm, m->branch, GEMM_OUTPUT_FLOAT, m->attention, w->dense_weight, NULL,
                                tokens_count, d, d, err));
         GEMM(cuda_gemm_forward(m->gemm, m->hidden, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight, w->up_bias, tokens_count,
