@@ -39,6 +39,7 @@ typedef struct cuda_model {
     // Activations, (re)allocated by cuda_plan_batch.
     void *activations;
     int64_t capacity_tokens, logits_rows;
+    int capacity_sequences;
     float *residual, *branch, *mlp, *logits;
     void *norm1, *norm2, *qkv, *attention, *hidden;
     int32_t *tokens, *positions, *targets, *starts, *lengths;

@@ -142,10 +142,43 @@ static size_t bytes_per_token(const model_config *c) {
     return 3 * 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8;
 }
 
+// Points the activation slots into `base` (256-byte aligned each) and returns the bytes used;
+// with base NULL it only measures.
+static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens, int sequences, int64_t logits_rows) {
+    const model_config *c = &model->config;
+    size_t d = (size_t)c->hidden_size, ff = (size_t)c->intermediate_size, N = (size_t)tokens, offset = 0;
+    char *p = base;
+#define TAKE(slot, type, bytes)                                      \
+    do {                                                             \
+        if (base) slot = (type)(p + offset);                         \
+        offset += ((size_t)(bytes) + 255) & ~(size_t)255;            \
+    } while (0)
+    TAKE(model->residual, float *, N * d * 4);
+    TAKE(model->branch, float *, N * d * 4);
+    TAKE(model->mlp, float *, N * d * 4);
+    TAKE(model->norm1, void *, N * d * SCALAR_BYTES);
+    TAKE(model->norm2, void *, N * d * SCALAR_BYTES);
+    TAKE(model->attention, void *, N * d * SCALAR_BYTES);
+    TAKE(model->qkv, void *, N * 3 * d * SCALAR_BYTES);
+    TAKE(model->hidden, void *, N * ff * SCALAR_BYTES);
+    TAKE(model->tokens, int32_t *, N * 4);
+    TAKE(model->positions, int32_t *, N * 4);
+    TAKE(model->targets, int32_t *, N * 4);
+    TAKE(model->surprisal, double *, N * 8);
+    TAKE(model->entropy, double *, N * 8);
+    TAKE(model->rank, int64_t *, N * 8);
+    TAKE(model->starts, int32_t *, (size_t)sequences * 4);
+    TAKE(model->lengths, int32_t *, (size_t)sequences * 4);
+    TAKE(model->logits, float *, (size_t)logits_rows * c->vocab_size * 4);
+#undef TAKE
+    return offset;
+}
+
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err) {
     const model_config *c = &model->config;
     size_t per_token = bytes_per_token(c), per_logits_row = (size_t)c->vocab_size * 4;
     int sequences = model->batch_sequences;
+    int64_t planned_logits_rows = 8192;
     if (sequences <= 0) {
         size_t free_bytes = 0, total_bytes = 0;
         CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), err, "cudaMemGetInfo");
@@ -165,45 +198,24 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
             return error_set(err, MEMPROF_ERR, "cuda backend: not enough GPU memory for one sequence of %lld tokens "
                              "(budget %zu MB)", (long long)max_length, budget >> 20);
         sequences = fit > 4096 ? 4096 : (int)fit;
+        planned_logits_rows = (int64_t)logits_rows;
     }
     int64_t tokens = (int64_t)sequences * max_length;
-    int64_t logits_rows = tokens < 8192 ? tokens : 8192;
-    if (model->batch_sequences > 0 || tokens > model->capacity_tokens || logits_rows > model->logits_rows) {
-        if (tokens > model->capacity_tokens || logits_rows > model->logits_rows) {
-            cudaFree(model->activations);
-            model->activations = NULL;
-            size_t total = (size_t)tokens * per_token + (size_t)logits_rows * per_logits_row + 16 * 256;
-            if (cudaMalloc(&model->activations, total) != cudaSuccess) {
-                model->capacity_tokens = model->logits_rows = 0;
-                return error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB of activations for %d sequences "
-                                 "of %lld tokens", total >> 20, sequences, (long long)max_length);
-            }
-            size_t d = (size_t)c->hidden_size, ff = (size_t)c->intermediate_size, N = (size_t)tokens;
-            char *p = model->activations;
-#define TAKE(slot, type, count) (slot = (type)p, p += (((size_t)(count)) + 255) & ~(size_t)255)
-            TAKE(model->residual, float *, N * d * 4);
-            TAKE(model->branch, float *, N * d * 4);
-            TAKE(model->mlp, float *, N * d * 4);
-            TAKE(model->norm1, void *, N * d * SCALAR_BYTES);
-            TAKE(model->norm2, void *, N * d * SCALAR_BYTES);
-            TAKE(model->attention, void *, N * d * SCALAR_BYTES);
-            TAKE(model->qkv, void *, N * 3 * d * SCALAR_BYTES);
-            TAKE(model->hidden, void *, N * ff * SCALAR_BYTES);
-            TAKE(model->tokens, int32_t *, N * 4);
-            TAKE(model->positions, int32_t *, N * 4);
-            TAKE(model->targets, int32_t *, N * 4);
-            TAKE(model->surprisal, double *, N * 8);
-            TAKE(model->entropy, double *, N * 8);
-            TAKE(model->rank, int64_t *, N * 8);
-            TAKE(model->starts, int32_t *, (size_t)sequences * 4);
-            TAKE(model->lengths, int32_t *, (size_t)sequences * 4);
-            TAKE(model->logits, float *, (size_t)logits_rows * per_logits_row);
-#undef TAKE
-            model->capacity_tokens = tokens;
-            model->logits_rows = logits_rows;
-            model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes() + total;
-            cuda_gemm_set_selection_rows(model->gemm, tokens);
-        }
+    int64_t logits_rows = tokens < planned_logits_rows ? tokens : planned_logits_rows;
+    if (tokens > model->capacity_tokens || sequences > model->capacity_sequences || logits_rows > model->logits_rows) {
+        cudaFree(model->activations);
+        model->activations = NULL;
+        model->capacity_tokens = model->capacity_sequences = model->logits_rows = 0;
+        size_t total = lay_out_activations(model, NULL, tokens, sequences, logits_rows);
+        if (cudaMalloc(&model->activations, total) != cudaSuccess)
+            return error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB of activations for %d sequences "
+                             "of %lld tokens", total >> 20, sequences, (long long)max_length);
+        lay_out_activations(model, model->activations, tokens, sequences, logits_rows);
+        model->capacity_tokens = tokens;
+        model->capacity_sequences = sequences;
+        model->logits_rows = logits_rows;
+        model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes() + total;
+        cuda_gemm_set_selection_rows(model->gemm, tokens);
     }
     *out_sequences = sequences;
     return 0;
