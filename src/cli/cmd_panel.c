@@ -177,8 +177,13 @@ static int build(panel *p, const panel_options *options, memprof_error *err) {
         qsort(windows, (size_t)n_windows_drawn, sizeof *windows, compare_int64);
     }
     status = panel_alloc(p, n_train + n_windows_drawn, length, err);
+    int64_t special_tokens = 0;
     if (!status && has_train)
-        status = panel_fill_training(p, 0, train, n_train, store, options->sampler.batch_size, options->vocab_size, err);
+        status = panel_fill_training(p, &special_tokens, 0, train, n_train, store, options->sampler.batch_size,
+                                     options->vocab_size, err);
+    if (!status && special_tokens > 0)
+        fprintf(stderr, "memprof panel: warning: %lld training tokens are <|endoftext|> or <|padding|> (ids 0, 1); "
+                        "Pythia's preshuffled Pile has none\n", (long long)special_tokens);
     if (!status && has_valid)
         status = panel_fill_heldout(p, n_train, &stream, windows, n_windows_drawn, options->vocab_size, err);
     if (status) goto done;
@@ -194,6 +199,7 @@ static int build(panel *p, const panel_options *options, memprof_error *err) {
         if (options->pile_idx) panel_set_text(p, "train_index", options->pile_idx, err);
         panel_set_integer(p, "train_source_tokens", (int64_t)token_store_tokens(store), err);
         panel_set_integer(p, "batch_size", options->sampler.batch_size, err);
+        panel_set_integer(p, "train_special_tokens", special_tokens, err);
         if (options->indices_path) {
             panel_set_text(p, "train_selection", "index-file", err);
             panel_set_text(p, "train_index_file", options->indices_path, err);

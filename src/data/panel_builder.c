@@ -33,8 +33,9 @@ static int stream_append(token_stream *stream, const int32_t *ids, int64_t n, me
     return MEMPROF_OK;
 }
 
-int panel_fill_training(panel *p, int64_t first_row, const int64_t *indices, int64_t n, const token_store *store,
-                        int64_t batch_size, int64_t vocab_size, memprof_error *err) {
+int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row, const int64_t *indices, int64_t n,
+                        const token_store *store, int64_t batch_size, int64_t vocab_size, memprof_error *err) {
+    *out_special_tokens = 0;
     int64_t length = p->sequence_length;
     int32_t *row = malloc((size_t)length * sizeof *row);
     if (!row) return error_set(err, MEMPROF_ERR_NOMEM, "panel: out of memory");
@@ -60,6 +61,7 @@ int panel_fill_training(panel *p, int64_t first_row, const int64_t *indices, int
                 break;
             }
             out[t] = (uint16_t)row[t];
+            *out_special_tokens += row[t] <= 1;
         }
         p->seq_idx[first_row + r] = index;
         p->split[first_row + r] = PANEL_SPLIT_TRAIN;
