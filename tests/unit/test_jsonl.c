@@ -26,11 +26,17 @@ static int read_lines(char ***out, const void *data, size_t size, bool zstd, mem
     }
     jsonl_reader_close(reader);
     fclose(stream);
+    if (status < 0) {
+        for (int i = 0; i < count; i++) free(lines[i]);
+        free(lines);
+        lines = NULL;
+        count = -1;
+    }
     *out = lines;
-    return status < 0 ? -1 : count;
+    return count;
 }
 
-static void free_lines(char **lines, int count) {
+static void free_lines(char **lines, int count) {  // count < 0: nothing to free
     for (int i = 0; i < count; i++) free(lines[i]);
     free(lines);
 }
