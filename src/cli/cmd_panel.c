@@ -248,7 +248,7 @@ int command_panel(int argc, char **argv) {
     // Options from O_VALID_SEED to O_STEPS take integer arguments.
     enum { O_OUT = 256, O_SYNTHETIC, O_PILE_DIR, O_LIST, O_INDICES, O_PILE_IDX, O_PILE_BIN, O_VALID, O_VALID_IDX, O_VALID_BIN,
            O_TOKENIZER, O_VALID_SEED, O_VALID_COUNT, O_VOCAB, O_LENGTH, O_THREADS, O_SAMPLE_SEED, O_COHORTS,
-           O_BPC, O_BATCHES_DRAWN, O_BATCH_SIZE, O_SEQS_DRAWN, O_SEED, O_TRAIN_ROWS, O_HELDOUT_ROWS, O_STEPS };
+           O_BATCHES_PER_COHORT, O_BATCHES_DRAWN, O_BATCH_SIZE, O_SEQUENCES_DRAWN, O_SEED, O_TRAIN_ROWS, O_HELDOUT_ROWS, O_STEPS };
     static const struct option table[] = {
         {"out", required_argument, NULL, O_OUT}, {"synthetic", no_argument, NULL, O_SYNTHETIC},
         {"pile-dir", required_argument, NULL, O_PILE_DIR},
@@ -259,9 +259,9 @@ int command_panel(int argc, char **argv) {
         {"valid-seed", required_argument, NULL, O_VALID_SEED}, {"valid-count", required_argument, NULL, O_VALID_COUNT},
         {"vocab-size", required_argument, NULL, O_VOCAB}, {"sequence-length", required_argument, NULL, O_LENGTH},
         {"threads", required_argument, NULL, O_THREADS}, {"sample-seed", required_argument, NULL, O_SAMPLE_SEED},
-        {"cohorts", required_argument, NULL, O_COHORTS}, {"batches-per-cohort", required_argument, NULL, O_BPC},
+        {"cohorts", required_argument, NULL, O_COHORTS}, {"batches-per-cohort", required_argument, NULL, O_BATCHES_PER_COHORT},
         {"batches-drawn", required_argument, NULL, O_BATCHES_DRAWN}, {"batch-size", required_argument, NULL, O_BATCH_SIZE},
-        {"sequences-drawn", required_argument, NULL, O_SEQS_DRAWN}, {"seed", required_argument, NULL, O_SEED},
+        {"sequences-drawn", required_argument, NULL, O_SEQUENCES_DRAWN}, {"seed", required_argument, NULL, O_SEED},
         {"train-rows", required_argument, NULL, O_TRAIN_ROWS}, {"heldout-rows", required_argument, NULL, O_HELDOUT_ROWS},
         {"steps", required_argument, NULL, O_STEPS}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int option;
@@ -307,10 +307,10 @@ int command_panel(int argc, char **argv) {
         case O_THREADS: options.threads = (int)(value < 1 ? 1 : value > 256 ? 256 : value); break;
         case O_SAMPLE_SEED: options.sampler.seed = (uint32_t)value; break;
         case O_COHORTS: options.sampler.cohorts = value; break;
-        case O_BPC: options.sampler.batches_per_cohort = value; break;
+        case O_BATCHES_PER_COHORT: options.sampler.batches_per_cohort = value; break;
         case O_BATCHES_DRAWN: options.sampler.batches_drawn = value; break;
         case O_BATCH_SIZE: options.sampler.batch_size = value; options.synthetic.batch_size = value; break;
-        case O_SEQS_DRAWN: options.sampler.sequences_drawn = value; break;
+        case O_SEQUENCES_DRAWN: options.sampler.sequences_drawn = value; break;
         case O_SEED: options.synthetic.seed = (uint32_t)value; break;
         case O_TRAIN_ROWS: options.synthetic.train_rows = value; break;
         case O_HELDOUT_ROWS: options.synthetic.heldout_rows = value; break;
