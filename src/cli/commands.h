@@ -19,5 +19,7 @@ typedef struct command {
 int command_score(int argc, char **argv);
 int command_config(int argc, char **argv);
 int command_bench(int argc, char **argv);
+int command_tokenize(int argc, char **argv);
+int command_panel(int argc, char **argv);
 
 #endif
