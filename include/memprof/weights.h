@@ -29,6 +29,13 @@ int safetensors_parse(tensor_view **out_tensors, int *out_count,
 // Maps a safetensors dtype string ("F16", "BOOL", ...) to a tensor_dtype; -1 when unknown.
 int tensor_dtype_from_safetensors(tensor_dtype *out, const char *name);
 
+// 0 when name[0..length) can be a tensor name: 1 to TENSOR_NAME_MAX-1 bytes, none of them a
+// control character or NUL (names end up in one-line error messages).
+int tensor_name_check(const char *name, size_t length);
+// Copies at most out_size-1 bytes of text, '?' for anything not printable ASCII, for messages
+// that quote bytes from an untrusted file.
+void printable_excerpt(char *out, size_t out_size, const char *text, size_t length);
+
 // ZIP central directory (stored entries only, ZIP64 aware).
 typedef struct zip_entry {
     const char *name;      // into the archive bytes, not NUL-terminated

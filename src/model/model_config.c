@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "memprof/checkpoint.h"
+#include "memprof/weights.h"
 
 // Upper bound on every size field, so products like 3*d or V*d cannot overflow an int64
 // and per-dimension values fit an int.
@@ -127,10 +128,12 @@ static int config_from_json(model_config *out, json_t *root, const char *path,
     json_t *act = json_object_get(root, "hidden_act");
     if (act && !json_is_string(act))
         return error_set(err, MEMPROF_ERR, "%s: field \"hidden_act\" must be a string", path);
-    if (act && strcmp(json_string_value(act), "gelu") != 0)
+    if (act && strcmp(json_string_value(act), "gelu") != 0) {
+        char shown[64];
+        printable_excerpt(shown, sizeof shown, json_string_value(act), strlen(json_string_value(act)));
         return error_set(err, MEMPROF_ERR_UNSUPPORTED,
-                         "%s: field \"hidden_act\" = \"%s\" is not supported (only \"gelu\")", path,
-                         json_string_value(act));
+                         "%s: field \"hidden_act\" = \"%s\" is not supported (only \"gelu\")", path, shown);
+    }
 
     int parallel, bias, tied;
     if ((status = read_bool(&parallel, root, "use_parallel_residual", 1, path, err)) ||
@@ -154,11 +157,13 @@ static int config_from_json(model_config *out, json_t *root, const char *path,
 int model_config_load(model_config *out, const char *path, memprof_error *err) {
     json_error_t json_error;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
-    if (root == NULL && json_error.line <= 0)  // could not open or read the file
-        return error_set(err, MEMPROF_ERR, "%s: %s", path, json_error.text);
-    if (root == NULL)
-        return error_set(err, MEMPROF_ERR, "%s:%d:%d: %s", path, json_error.line,
-                         json_error.column, json_error.text);
+    if (root == NULL) {
+        char shown[JSON_ERROR_TEXT_LENGTH];  // jansson quotes the offending input
+        printable_excerpt(shown, sizeof shown, json_error.text, strlen(json_error.text));
+        if (json_error.line <= 0)  // could not open or read the file
+            return error_set(err, MEMPROF_ERR, "%s: %s", path, shown);
+        return error_set(err, MEMPROF_ERR, "%s:%d:%d: %s", path, json_error.line, json_error.column, shown);
+    }
     int status = json_is_object(root)
                      ? config_from_json(out, root, path, err)
                      : error_set(err, MEMPROF_ERR, "%s: top level is not a JSON object", path);

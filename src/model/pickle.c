@@ -210,15 +210,9 @@ static int push_global(pickle_vm *vm, const char *module, size_t module_length, 
             return push(vm, index);
         }
     }
-    // Printable excerpt of the refused names (they come from untrusted bytes).
-    char shown[2][80];
-    const char *parts[2] = {module, name};
-    size_t lengths[2] = {module_length, name_length};
-    for (int p = 0; p < 2; p++) {
-        size_t n = lengths[p] < sizeof shown[p] - 1 ? lengths[p] : sizeof shown[p] - 1;
-        for (size_t i = 0; i < n; i++) shown[p][i] = parts[p][i] >= 0x20 && parts[p][i] < 0x7f ? parts[p][i] : '?';
-        shown[p][n] = '\0';
-    }
+    char shown[2][80];  // the refused names come from untrusted bytes
+    printable_excerpt(shown[0], sizeof shown[0], module, module_length);
+    printable_excerpt(shown[1], sizeof shown[1], name, name_length);
     return error_set(vm->err, MEMPROF_ERR, "%s: pickle byte %zu: forbidden GLOBAL \"%s %s\" (only torch storage, "
                      "tensor-rebuild and OrderedDict globals are allowed)", vm->path, vm->opcode_position, shown[0],
                      shown[1]);
@@ -264,8 +258,8 @@ static int persistent_load(pickle_vm *vm) {
     const value *numel = &vm->values[t->items[4]];
     if (!string_equals(tag, "storage")) return fail(vm, "persistent id is not a ('storage', ...) tuple");
     if (type->kind != VALUE_GLOBAL || type->number != GLOBAL_STORAGE) return fail(vm, "persistent id without a storage type");
-    if (key->kind != VALUE_STRING || key->text_length == 0 || key->text_length >= sizeof vm->tensors[0].storage_key ||
-        memchr(key->text, '\0', key->text_length) || memchr(key->text, '/', key->text_length))
+    if (key->kind != VALUE_STRING || key->text_length >= sizeof vm->tensors[0].storage_key ||
+        tensor_name_check(key->text, key->text_length) != 0 || memchr(key->text, '/', key->text_length))
         return fail(vm, "storage key is not a short string");
     if (location->kind != VALUE_STRING) return fail(vm, "storage location is not a string");
     if (numel->kind != VALUE_INT || numel->number < 0) return fail(vm, "storage size is not a non-negative integer");
@@ -467,15 +461,15 @@ static int extract_state_dict(pickle_tensor **out, int *out_count, pickle_vm *vm
     if (!tensors) return error_set(vm->err, MEMPROF_ERR_NOMEM, "%s: out of memory", vm->path);
     for (int i = 0; i < count; i++) {
         const value *key = &vm->values[dict->items[2 * i]], *item = &vm->values[dict->items[2 * i + 1]];
-        if (key->kind != VALUE_STRING || key->text_length == 0 || key->text_length >= TENSOR_NAME_MAX ||
-            memchr(key->text, '\0', key->text_length)) {
+        int status = 0;
+        if (key->kind != VALUE_STRING || tensor_name_check(key->text, key->text_length) != 0)
+            status = fail(vm, "state_dict key is not a tensor name string");
+        else if (item->kind != VALUE_TENSOR)
+            status = error_set(vm->err, MEMPROF_ERR, "%s: state_dict entry \"%.*s\" is not a tensor", vm->path,
+                               (int)key->text_length, key->text);  // checked printable just above
+        if (status) {
             free(tensors);
-            return fail(vm, "state_dict key is not a tensor name string");
-        }
-        if (item->kind != VALUE_TENSOR) {
-            free(tensors);
-            return error_set(vm->err, MEMPROF_ERR, "%s: state_dict entry \"%.*s\" is not a tensor", vm->path,
-                             (int)key->text_length, key->text);
+            return status;
         }
         tensors[i] = vm->tensors[item->number];
         memcpy(tensors[i].name, key->text, key->text_length);

@@ -36,9 +36,9 @@ static int read_offset(uint64_t *out, json_t *value) {
 // Fills one tensor_view (data left NULL) and its span from a header entry.
 static int parse_entry(tensor_view *tensor, tensor_span *span, const char *name, json_t *info,
                        const char *path, memprof_error *err) {
-    if (strlen(name) >= TENSOR_NAME_MAX)
-        return error_set(err, MEMPROF_ERR, "%s: tensor name longer than %d bytes: \"%.64s...\"",
-                         path, TENSOR_NAME_MAX - 1, name);
+    if (tensor_name_check(name, strlen(name)) != 0)
+        return error_set(err, MEMPROF_ERR, "%s: tensor name is empty, longer than %d bytes or has control "
+                         "characters", path, TENSOR_NAME_MAX - 1);
     memset(tensor, 0, sizeof *tensor);
     strcpy(tensor->name, name);
     if (!json_is_object(info))
@@ -47,9 +47,12 @@ static int parse_entry(tensor_view *tensor, tensor_span *span, const char *name,
     json_t *dtype = json_object_get(info, "dtype");
     if (!json_is_string(dtype))
         return error_set(err, MEMPROF_ERR, "%s: tensor \"%s\": missing or non-string \"dtype\"", path, name);
-    if (tensor_dtype_from_safetensors(&tensor->dtype, json_string_value(dtype)) != 0)
+    if (tensor_dtype_from_safetensors(&tensor->dtype, json_string_value(dtype)) != 0) {
+        char shown[32];
+        printable_excerpt(shown, sizeof shown, json_string_value(dtype), strlen(json_string_value(dtype)));
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s: tensor \"%s\": dtype \"%s\" is not supported",
-                         path, name, json_string_value(dtype));
+                         path, name, shown);
+    }
 
     json_t *shape = json_object_get(info, "shape");
     if (!json_is_array(shape))
@@ -102,8 +105,11 @@ static int check_metadata(json_t *metadata, const char *path, memprof_error *err
     const char *key;
     json_t *value;
     json_object_foreach(metadata, key, value) {
-        if (!json_is_string(value))
-            return error_set(err, MEMPROF_ERR, "%s: \"__metadata__\" value of \"%s\" is not a string", path, key);
+        if (!json_is_string(value)) {
+            char shown[64];
+            printable_excerpt(shown, sizeof shown, key, strlen(key));
+            return error_set(err, MEMPROF_ERR, "%s: \"__metadata__\" value of \"%s\" is not a string", path, shown);
+        }
     }
     return 0;
 }
@@ -193,9 +199,11 @@ int safetensors_parse(tensor_view **out_tensors, int *out_count, const uint8_t *
 
     json_error_t json_error;
     json_t *root = json_loadb(header, json_length, JSON_REJECT_DUPLICATES, &json_error);
-    if (root == NULL)
-        return error_set(err, MEMPROF_ERR, "%s: header JSON, byte %d: %s", path, json_error.position,
-                         json_error.text);
+    if (root == NULL) {
+        char shown[JSON_ERROR_TEXT_LENGTH];  // jansson quotes the offending input
+        printable_excerpt(shown, sizeof shown, json_error.text, strlen(json_error.text));
+        return error_set(err, MEMPROF_ERR, "%s: header JSON, byte %d: %s", path, json_error.position, shown);
+    }
     int status = json_is_object(root)
                      ? parse_header(out_tensors, out_count, root, file + 8 + header_size,
                                     size - 8 - header_size, path, err)

@@ -38,16 +38,18 @@ static int fill_index(shard_index *out, json_t *root, const char *path, memprof_
     const char *tensor;
     json_t *value;
     json_object_foreach(map, tensor, value) {  // first pass: the distinct shard names
+        if (tensor_name_check(tensor, strlen(tensor)) != 0)
+            return error_set(err, MEMPROF_ERR, "%s: weight_map has a tensor name that is empty, longer than %d "
+                             "bytes or has control characters", path, TENSOR_NAME_MAX - 1);
         const char *file = json_is_string(value) ? json_string_value(value) : NULL;
         if (file == NULL)
             return error_set(err, MEMPROF_ERR, "%s: weight_map value of \"%s\" is not a string", path, tensor);
-        if (file[0] == '\0' || strchr(file, '/') || strcmp(file, ".") == 0 || strcmp(file, "..") == 0 ||
-            strlen(file) >= sizeof out->files[0])
+        if (tensor_name_check(file, strlen(file)) != 0 || strlen(file) >= sizeof out->files[0])
+            return error_set(err, MEMPROF_ERR, "%s: weight_map value of \"%s\" is not a plain file name", path,
+                             tensor);
+        if (strchr(file, '/') || strcmp(file, ".") == 0 || strcmp(file, "..") == 0)
             return error_set(err, MEMPROF_ERR, "%s: weight_map value of \"%s\" is not a plain file name: \"%s\"",
                              path, tensor, file);
-        if (strlen(tensor) >= TENSOR_NAME_MAX)
-            return error_set(err, MEMPROF_ERR, "%s: tensor name longer than %d bytes: \"%.64s...\"", path,
-                             TENSOR_NAME_MAX - 1, tensor);
         add_file(out, file);
     }
     qsort(out->files, (size_t)out->num_files, sizeof out->files[0], compare_names);
@@ -62,10 +64,13 @@ int shard_index_load(shard_index *out, const char *path, memprof_error *err) {
     memset(out, 0, sizeof *out);
     json_error_t json_error;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
-    if (root == NULL && json_error.line <= 0) return error_set(err, MEMPROF_ERR, "%s: %s", path, json_error.text);
-    if (root == NULL)
-        return error_set(err, MEMPROF_ERR, "%s:%d:%d: %s", path, json_error.line, json_error.column,
-                         json_error.text);
+    if (root == NULL) {
+        char shown[JSON_ERROR_TEXT_LENGTH];  // jansson quotes the offending input
+        printable_excerpt(shown, sizeof shown, json_error.text, strlen(json_error.text));
+        if (json_error.line <= 0)  // could not open or read the file
+            return error_set(err, MEMPROF_ERR, "%s: %s", path, shown);
+        return error_set(err, MEMPROF_ERR, "%s:%d:%d: %s", path, json_error.line, json_error.column, shown);
+    }
     int status = json_is_object(root) ? fill_index(out, root, path, err)
                                       : error_set(err, MEMPROF_ERR, "%s: top level is not a JSON object", path);
     json_decref(root);

@@ -1,5 +1,6 @@
-// tensor_dtype.c — element sizes and names of the tensor dtypes, and the safetensors
-// dtype strings that map onto them (safetensors/src/tensor.rs `enum Dtype`).
+// tensor_dtype.c — element sizes and names of the tensor dtypes, the safetensors dtype
+// strings that map onto them (safetensors/src/tensor.rs `enum Dtype`), and which byte
+// strings are acceptable tensor names.
 #include <string.h>
 
 #include "memprof/checkpoint.h"
@@ -38,4 +39,23 @@ int tensor_dtype_from_safetensors(tensor_dtype *out, const char *name) {
         }
     }
     return -1;
+}
+
+int tensor_name_check(const char *name, size_t length) {
+    if (length == 0 || length >= TENSOR_NAME_MAX) return -1;
+    for (size_t i = 0; i < length; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (c < 0x20 || c == 0x7f) return -1;
+    }
+    return 0;
+}
+
+void printable_excerpt(char *out, size_t out_size, const char *text, size_t length) {
+    if (out_size == 0) return;
+    size_t n = length < out_size - 1 ? length : out_size - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)text[i];
+        out[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+    }
+    out[n] = '\0';
 }

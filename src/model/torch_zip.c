@@ -82,7 +82,7 @@ int torch_zip_parse(tensor_view **out_tensors, int *out_count, const uint8_t *fi
         const zip_entry *first = &zip.entries[0];
         const char *slash = memchr(first->name, '/', first->name_length);
         size_t length = slash ? (size_t)(slash - first->name) : 0;
-        if (slash && length > 0 && length < sizeof folder && !memchr(first->name, '\0', length)) {
+        if (slash && length < sizeof folder && tensor_name_check(first->name, length) == 0) {
             memcpy(folder, first->name, length);
             folder[length] = '\0';
         }

@@ -113,25 +113,26 @@ static int read_entry(zip_entry *out, size_t *at, const uint8_t *file, size_t si
                          (long long)index);
     out->name = (const char *)h + 46;
     out->name_length = name_length;
-    int shown = name_length > 200 ? 200 : (int)name_length;
+    char shown[128];
+    printable_excerpt(shown, sizeof shown, out->name, name_length);
     if (apply_zip64_extra(&length, &compressed, &local, h + 46 + name_length, extra_length) != 0)
-        return error_set(err, MEMPROF_ERR, "%s: entry \"%.*s\": malformed ZIP64 extra field", path, shown, out->name);
+        return error_set(err, MEMPROF_ERR, "%s: entry \"%s\": malformed ZIP64 extra field", path, shown);
     if (flags & 1)
-        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s: entry \"%.*s\" is encrypted", path, shown, out->name);
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s: entry \"%s\" is encrypted", path, shown);
     if (method != 0)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED,
-                         "%s: entry \"%.*s\" is compressed (method %llu); only stored entries are supported", path,
-                         shown, out->name, (unsigned long long)method);
+                         "%s: entry \"%s\" is compressed (method %llu); only stored entries are supported", path,
+                         shown, (unsigned long long)method);
     if (compressed != length)
-        return error_set(err, MEMPROF_ERR, "%s: entry \"%.*s\": stored sizes differ (%llu vs %llu)", path, shown,
-                         out->name, (unsigned long long)compressed, (unsigned long long)length);
+        return error_set(err, MEMPROF_ERR, "%s: entry \"%s\": stored sizes differ (%llu vs %llu)", path, shown,
+                         (unsigned long long)compressed, (unsigned long long)length);
     if (local > size || size - local < 30 || read_le(file + local, 4) != LOCAL_SIGNATURE)
-        return error_set(err, MEMPROF_ERR, "%s: entry \"%.*s\": no local header at offset %llu", path, shown,
-                         out->name, (unsigned long long)local);
+        return error_set(err, MEMPROF_ERR, "%s: entry \"%s\": no local header at offset %llu", path, shown,
+                         (unsigned long long)local);
     uint64_t data = local + 30 + read_le(file + local + 26, 2) + read_le(file + local + 28, 2);
     if (data > size || length > size - data)
-        return error_set(err, MEMPROF_ERR, "%s: entry \"%.*s\": data [%llu, +%llu) runs past the end of the file",
-                         path, shown, out->name, (unsigned long long)data, (unsigned long long)length);
+        return error_set(err, MEMPROF_ERR, "%s: entry \"%s\": data [%llu, +%llu) runs past the end of the file",
+                         path, shown, (unsigned long long)data, (unsigned long long)length);
     out->data_offset = data;
     out->size = length;
     *at += 46 + name_length + extra_length + comment_length;
