@@ -133,6 +133,31 @@ int estimate_load_stats(stats_panel *out, const char *path, const char *metric, 
                         int paper_rule, memprof_error *err);
 void stats_panel_free(stats_panel *s);
 
+// A simulated panel with a planted ATT(g,t) surface (`memprof simulate`, tests, demo).
+// Grid: steps j·interval, j = 0..n_checkpoints−1. Treated cohorts are the grid steps 1..n_cohorts;
+// an instance of cohort step s_j was trained at a uniform step in [s_{j−1}, s_j).
+//   Y_it = level + α_i + τ_t + ATT(G_i, t) + ε_it,  α ~ N(0, unit_sd²), ε ~ N(0, noise²),
+//   τ_t = trend·exp(−j/10),  ATT(g,t) = persistent + (effect − persistent)·decay^(j_t − j_g) for t ≥ g, else 0.
+typedef struct simulate_options {
+    int64_t n_cohorts, per_cohort, n_never, n_checkpoints, interval;
+    double effect, persistent, decay, noise, unit_sd, trend, level;
+    uint64_t seed;
+} simulate_options;
+
+typedef struct simulated_panel {
+    int64_t n, T, C;
+    double *y;            // [T, n]
+    double *cohort;       // [n] NaN = never treated
+    int64_t *times;       // [T]
+    int64_t *seq_idx, *train_step;  // [n]
+    uint8_t *split;       // [n]
+    double *truth;        // [C, T] planted ATT(g, t) (raw, not sign-flipped)
+} simulated_panel;
+
+void simulate_options_default(simulate_options *opt);
+int simulate_panel(simulated_panel *out, const simulate_options *opt, memprof_error *err);
+void simulated_panel_free(simulated_panel *s);
+
 // Critical values and distributions used by the estimator (exposed for tests).
 double normal_quantile(double p);
 double chisq_upper_tail(double x, double df);
