@@ -34,8 +34,23 @@ static int close_checked(FILE *f, const char *path, memprof_error *err) {
     return 0;
 }
 
+// mkdir -p
+static int make_dirs(const char *dir) {
+    char buf[4096];
+    size_t len = strlen(dir);
+    if (len == 0 || len >= sizeof buf) return -1;
+    memcpy(buf, dir, len + 1);
+    for (char *s = buf + 1; *s; s++) {
+        if (*s != '/') continue;
+        *s = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST) return -1;
+        *s = '/';
+    }
+    return (mkdir(buf, 0777) != 0 && errno != EEXIST) ? -1 : 0;
+}
+
 int estimate_write_csv(const char *dir, const estimate_result *r, const estimate_panel *p, memprof_error *err) {
-    if (mkdir(dir, 0777) != 0 && errno != EEXIST) return error_set(err, MEMPROF_ERR, "%s: cannot create directory: %s", dir, strerror(errno));
+    if (make_dirs(dir) != 0) return error_set(err, MEMPROF_ERR, "%s: cannot create directory: %s", dir, strerror(errno));
     char path[4096];
     FILE *f = open_in(dir, "attgt.csv", path, sizeof path, err);
     if (!f) return MEMPROF_ERR;
