@@ -39,16 +39,18 @@ static double column_sigma(const double *draws, int64_t B, double *tmp) {
 
 // sup-t critical value: type-1 (1−α) quantile over draws of max_k |draw_k / sigma_k|.
 static double supt_crit(const double *draws, const double *sigma, int64_t m, int64_t B, double alpha, double *tmp) {
-    int64_t nb = 0;
-    for (int64_t b = 0; b < B; b++) {
-        double mx = -INFINITY;
-        for (int64_t k = 0; k < m; k++) {
-            if (isnan(sigma[k])) continue;
-            double v = fabs(draws[k * B + b] / sigma[k]);
-            if (v > mx) mx = v;
+    for (int64_t b = 0; b < B; b++) tmp[b] = -INFINITY;
+    for (int64_t k = 0; k < m; k++) {   // column by column: draws[k] is contiguous
+        if (isnan(sigma[k])) continue;
+        const double *col = draws + k * B;
+        double inv = 1.0 / sigma[k];
+        for (int64_t b = 0; b < B; b++) {
+            double v = fabs(col[b] * inv);
+            if (v > tmp[b] || isnan(v)) tmp[b] = v;   // a NaN draw makes the row non-finite
         }
-        if (isfinite(mx)) tmp[nb++] = mx;
     }
+    int64_t nb = 0;
+    for (int64_t b = 0; b < B; b++) if (isfinite(tmp[b])) tmp[nb++] = tmp[b];
     return nb ? quantile_type1(tmp, nb, 1 - alpha) : NAN;
 }
 
@@ -211,10 +213,9 @@ int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_o
         sig = malloc((size_t)K * sizeof *sig);
         if (!bres || !wsum || !sig) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for %lld x %lld bootstrap draws", (long long)K, (long long)B); goto done; }
         if ((rc = bootstrap_draws(bres, wsum, p, cells, K, B, opt->seed, opt->threads, err))) goto done;
-        for (int64_t k = 0; k < K; k++) {
-            sig[k] = (cells[k].valid && !cells[k].is_ref) ? column_sigma(bres + k * B, B, tmp) : NAN;
+        if ((rc = bootstrap_sigmas(sig, bres, cells, K, B, ZERO_SE, opt->threads, err))) goto done;
+        for (int64_t k = 0; k < K; k++)
             if (!isnan(out->se_analytic[k])) out->se[k] = sig[k] / sqrt((double)n);
-        }
         out->crit = p->T > 2 ? crit_or_pointwise(supt_crit(bres, sig, K, B, opt->alpha, tmp), z) : z;
     }
     for (int64_t k = 0; k < K; k++)
