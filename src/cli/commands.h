@@ -17,5 +17,7 @@ typedef struct command {
 
 // One line per subcommand, kept in the order `memprof --help` lists them.
 int command_score(int argc, char **argv);
+int command_estimate(int argc, char **argv);
+int command_simulate(int argc, char **argv);
 
 #endif
