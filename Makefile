@@ -12,8 +12,8 @@ BUILD ?= build
 CC := mpicc
 SANITIZE ?= 0
 
-# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash.
-PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash
+# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash, cairo.
+PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

@@ -19,5 +19,7 @@ typedef struct command {
 int command_score(int argc, char **argv);
 int command_estimate(int argc, char **argv);
 int command_simulate(int argc, char **argv);
+int command_plot(int argc, char **argv);
+int command_compare(int argc, char **argv);
 
 #endif
