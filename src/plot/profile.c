@@ -12,7 +12,7 @@
 #include "plot/draw.h"
 
 enum {
-    FACET = 340, GAP_X = 90, GAP_Y = 80, LEFT = 95, TOP = 78, FACET_TITLE = 26, BOTTOM = 62, RIGHT = 150, MAX_COLS = 3
+    FACET = 340, GAP_X = 90, GAP_Y = 80, LEFT = 95, TOP = 92, FACET_TITLE = 26, BOTTOM = 62, RIGHT = 150, MAX_COLS = 3
 };
 
 static int n_cols(int n_files) { return n_files < MAX_COLS ? n_files : MAX_COLS; }
@@ -168,10 +168,9 @@ static void draw_profile(cairo_t *cr, const void *vctx) {
     char title[256], sub[320];
     snprintf(title, sizeof title, "Memorisation profile (%s)", e->metric[0] ? e->metric : "metric unknown");
     draw_text(cr, LEFT, 14, title, 17, 1, ALIGN_START, ALIGN_START, 0);
-    snprintf(sub, sizeof sub,
-             "ATT(g,t) per cohort g and checkpoint t; coloured where the %g%% band excludes 0, grey otherwise; dashed: t = g",
-             100 * (1 - e->alpha));
-    draw_text(cr, LEFT, 38, sub, 12, 0, ALIGN_START, ALIGN_START, 0);
+    draw_text(cr, LEFT, 38, "ATT(g,t) by cohort g and checkpoint t; dashed: t = g", 12, 0, ALIGN_START, ALIGN_START, 0);
+    snprintf(sub, sizeof sub, "coloured: %g%% band excludes 0; grey: covers 0", 100 * (1 - e->alpha));
+    draw_text(cr, LEFT, 54, sub, 12, 0, ALIGN_START, ALIGN_START, 0);
     for (int i = 0; i < c->n_files; i++) draw_facet(cr, c, i);
     draw_colour_bar(cr, c);
 }

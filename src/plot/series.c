@@ -156,16 +156,34 @@ static void draw_legend(cairo_t *cr, const series_fig *fig) {
         cairo_set_line_width(cr, 2);
         cairo_move_to(cr, x, y); cairo_line_to(cr, x + 22, y); cairo_stroke(cr);
         draw_marker(cr, x + 11, y, c, 1);
-        // a label may carry a second line after '\n' (the overall average)
-        char first[320];
-        snprintf(first, sizeof first, "%s", fig->s[i].label);
-        char *nl = strchr(first, '\n');
-        if (nl) *nl = '\0';
-        draw_text(cr, x + 30, y, first, 12, 0, ALIGN_START, ALIGN_CENTRE, 0);
-        if (nl) { y += 16; draw_text(cr, x + 30, y, nl + 1, 11, 0, ALIGN_START, ALIGN_CENTRE, 0); }
+        // a label may carry further lines after '\n' (the overall average, the checkpoint)
+        char lines[320];
+        snprintf(lines, sizeof lines, "%s", fig->s[i].label);
+        char *save = NULL;
+        int first = 1;
+        for (char *line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+            if (!first) y += 16;
+            draw_text(cr, x + 30, y, line, first ? 12 : 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
+            first = 0;
+        }
         y += 24;
     }
     y += 8;
+    int dense = 0;
+    for (int i = 0; i < fig->n_series; i++) dense |= fig->s[i].n > DENSE;
+    if (dense) {  // bands and lines: dots mark significance, the band is the interval
+        set_rgba(cr, colour_axis, 0.22);
+        cairo_rectangle(cr, x, y - 6, 22, 12);
+        cairo_fill(cr);
+        draw_text(cr, x + 30, y, "interval (band)", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
+        y += 20;
+        set_rgb(cr, colour_axis);
+        cairo_new_sub_path(cr);
+        cairo_arc(cr, x + 11, y, 2.2, 0, 2 * M_PI);
+        cairo_fill(cr);
+        draw_text(cr, x + 30, y, "dot: interval excludes 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
+        return;
+    }
     draw_marker(cr, x + 11, y, colour_axis, 1);
     draw_text(cr, x + 30, y, "interval excludes 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
     y += 20;
@@ -229,7 +247,7 @@ static int plot_kind(plot_outputs *out, const char *dir, const effects_file *fil
                     char a[32], b[32], c[32];
                     memorisation_interval(&v, &lo, &hi, e->memorisation_sign, g->att[j], g->lower[j], g->upper[j]);
                     format_value(a, sizeof a, v); format_value(b, sizeof b, lo); format_value(c, sizeof c, hi);
-                    snprintf(s->label, sizeof s->label, "%s\nmean over t \xe2\x88\x92 g \xe2\x89\xa5 0: %s [%s, %s]",
+                    snprintf(s->label, sizeof s->label, "%s\nmean over t \xe2\x88\x92 g \xe2\x89\xa5 0:\n%s [%s, %s]",
                              plot_file_label(e), a, b, c);
                     continue;
                 }
