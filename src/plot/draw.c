@@ -147,7 +147,7 @@ static void format_tick(char *buf, size_t cap, double v, tick_style s) {
 
 void draw_axes(cairo_t *cr, const frame *f, const axis_spec *a) {
     double xt[32], yt[32];
-    int nx = nice_ticks(xt, 32, f->xmin, f->xmax, f->width > 500 ? 8 : 5);
+    int nx = nice_ticks(xt, 32, f->xmin, f->xmax, f->width > 500 ? 8 : 6);
     int ny = nice_ticks(yt, 32, f->ymin, f->ymax, 6);
     char buf[32];
     const double tick_len = 5, font = 12;
