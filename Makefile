@@ -12,8 +12,8 @@ BUILD ?= build
 CC := mpicc
 SANITIZE ?= 0
 
-# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash, cairo.
-PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash cairo
+# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash, cairo (+ its fontconfig).
+PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash cairo fontconfig
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

@@ -58,6 +58,10 @@ int compare_write_csv(const char *path, const compare_pair *pairs, int n_pairs, 
 int plot_compare(plot_outputs *out, const char *dir, const compare_pair *pairs, int n_pairs, const effects_file *files,
                  int n_files, int post_only, memprof_error *err);
 
+// Frees the process-wide font caches cairo and fontconfig keep (so leak checkers see a clean
+// exit). Call once, after the last figure of the process; drawing afterwards reloads them.
+void plot_release_caches(void);
+
 // The label a figure or table uses for a file: its model attribute, else its file name.
 const char *plot_file_label(const effects_file *f);
 

@@ -79,6 +79,7 @@ int command_compare(int argc, char **argv) {
                     inputs[pairs[p].a], inputs[pairs[p].b], (long long)pairs[p].n_cells);
     status = EXIT_OK;
 out:
+    plot_release_caches();
     for (int i = 0; i < n_inputs; i++) effects_free(&files[i]);
     free(files);
     free(pairs);

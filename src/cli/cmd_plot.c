@@ -70,6 +70,7 @@ int command_plot(int argc, char **argv) {
         printf("wrote %s/%s.png and .svg (%d x %d)\n", out_dir, done.stem[j], done.width[j], done.height[j]);
     status = EXIT_OK;
 out:
+    plot_release_caches();
     for (int i = 0; i < n_inputs; i++) effects_free(&files[i]);
     free(files);
     free(inputs);

@@ -2,6 +2,7 @@
 // Text uses cairo's toy API with the fontconfig "DejaVu Sans" face (any sans face fontconfig
 // substitutes works); sizes are in pixels of the PNG.
 #include <cairo-svg.h>
+#include <fontconfig/fontconfig.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -223,4 +224,10 @@ int figure_save(plot_outputs *out, const char *dir, const char *stem, int width,
     if (st != CAIRO_STATUS_SUCCESS) return error_set(err, MEMPROF_ERR, "%s: %s", path, cairo_status_to_string(st));
     if (record(out, stem, width, height)) return error_set(err, MEMPROF_ERR, "too many figures for one call");
     return 0;
+}
+
+void plot_release_caches(void) {
+    // cairo's font-face cache holds fontconfig patterns, so it goes first.
+    cairo_debug_reset_static_data();
+    FcFini();
 }

@@ -138,6 +138,6 @@ int main(void) {
             unlink(p);
         }
     rmdir(dir);
-    cairo_debug_reset_static_data();
+    plot_release_caches();
     return test_failures ? 1 : 0;
 }
