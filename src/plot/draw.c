@@ -50,11 +50,11 @@ int nice_ticks(double *ticks, int cap, double lo, double hi, int target) {
     double raw = (hi - lo) / target, mag = pow(10, floor(log10(raw))), step = mag;
     double r = raw / mag;
     if (r > 5) step = 10 * mag;
-    else if (r > 2) step = 5 * mag;
+    else if (r > 2.5) step = 5 * mag;
     else if (r > 1) step = 2 * mag;
     int n = 0;
     // Integer multiples of the step, so zero is exactly zero.
-    for (double k = ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step && n < cap; k++) ticks[n++] = k * step;
+    for (double k = ceil(lo / step - 1e-9); k * step <= hi + 1e-9 * step && n < cap; k++) ticks[n++] = k * step + 0.0;  // + 0.0: no "−0"
     return n;
 }
 
@@ -66,6 +66,7 @@ static void typographic_minus(char *buf, size_t cap) {
 }
 
 void format_steps(char *buf, size_t cap, double steps) {
+    if (fabs(steps) < 1e-9) steps = 0;  // a computed −0 would print as "−0"
     double a = fabs(steps);
     if (a >= 1e6) snprintf(buf, cap, "%gM", steps / 1e6);
     else if (a >= 1e3) snprintf(buf, cap, "%gk", steps / 1e3);
