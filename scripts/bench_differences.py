@@ -22,7 +22,7 @@ def main():
     df = df.set_index(["unit", "time"])
     att = ATTgt(data=df, cohort_name="cohort")
     att.fit("y", est_method="dr", control_group="never_treated", boot_iterations=B, random_state=1234,
-            n_jobs=jobs, progress_bar=False)
+            n_jobs=jobs, progress_bar=jobs > 1)  # differences 0.2.0 fails with n_jobs > 1 and no progress bar
     for kind in ("simple", "cohort", "time", "event"):
         att.aggregate(kind)
         if kind != "simple":
