@@ -61,3 +61,19 @@ r=$(awk -F, 'FNR==1 {next} FNR==NR {if ($1 != "overall") {a[$1]=$2; s[$1]=$3}; n
      { n++; if (!($1 in a) || a[$1] != $2 || s[$1] != $3 || $1 < -2 || $1 > 1) bad=1; if ($1 >= 0) {m += $2; k++} }
      END { d = ov - m / k; if (d < 0) d = -d; print (bad || n != 4 || d > 1e-15) ? "bad" : "ok" }' "$tmp/nevertreated/agg_event.csv" "$tmp/ew/agg_event.csv")
 [ "$r" = ok ] && echo "PASS estimate_event_window" || echo "FAIL estimate_event_window: rows differ from the unrestricted event study"
+
+# The paper's simple difference, recomputed by awk from its definition: demean lemp two ways
+# (Y - time mean - unit mean + grand mean), then mean(never treated) - mean(cohort) per cell.
+r=$(awk -F, 'NR == 1 {next}
+    { y[$2, $1] = $4; g[$2] = $5; tm[$1] += $4; tn[$1]++; um[$2] += $4; un[$2]++; all += $4; n++; units[$2] = 1; times[$1] = 1 }
+    END {
+        for (u in units) for (t in times) {
+            d = y[u, t] - tm[t] / tn[t] - um[u] / un[u] + all / n
+            s[g[u], t] += d; c[g[u], t]++; coh[g[u]] = 1
+        }
+        for (k in coh) if (k != 0) for (t in times) printf "%s,%s,%.17g\n", k, t, s[0, t] / c[0, t] - s[k, t] / c[k, t]
+    }' tests/data/mpdta.csv | sort > "$tmp/sd_awk"
+  awk -F, 'NR > 1' "$tmp/nevertreated/simple_difference.csv" | sort > "$tmp/sd_ours"
+  join -t, -j1 <(awk -F, '{print $1 "_" $2 "," $3}' "$tmp/sd_awk") <(awk -F, '{print $1 "_" $2 "," $3}' "$tmp/sd_ours") |
+    awk -F, '{d = $2 - $3; if (d < 0) d = -d; if (d > m) m = d; n++} END {printf "%s %d %.3g", (n == 15 && m < 1e-12) ? "ok" : "bad", n, m}')
+case $r in ok*) echo "PASS mpdta_simple_difference ($r)";; *) echo "FAIL mpdta_simple_difference: $r";; esac

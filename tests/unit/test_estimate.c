@@ -182,6 +182,17 @@ static void test_universal_and_missing(void) {
         CHECK("universal_reference_cells_att0_se_nan", ok && refs == 3, "K %lld refs %lld", (long long)r.K, (long long)refs);
         estimate_result_free(&r); estimate_panel_free(&p);
     }
+    // universal base with bootstrap: R drops the degenerate reference columns, so the band is finite
+    // (differences returns NaN bounds everywhere here: docs/estimator.md, divergence 8)
+    o.bootstrap = 500;
+    if (run(&r, &p, &s, &o) == 0) {
+        int finite = isfinite(r.crit) && r.crit > normal_quantile(0.975);
+        int64_t bounded = 0;
+        for (int64_t k = 0; k < r.K; k++) bounded += !isnan(r.lower[k]);
+        CHECK("universal_bootstrap_band_finite_like_R", finite && bounded == r.K - 3, "crit %g, %lld bounded cells", r.crit, (long long)bounded);
+        estimate_result_free(&r); estimate_panel_free(&p);
+    }
+    o.bootstrap = 0;
     // units with a missing period are dropped (R's balancing rule) and counted
     s.y[2 * s.n + 5] = NAN;
     s.y[4 * s.n + 130] = NAN;
