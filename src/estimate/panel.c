@@ -71,7 +71,7 @@ int estimate_panel_build(estimate_panel *out, panel_report *report, const double
         for (int64_t j = 0; j < T && !missing; j++) missing = isnan(y[keep_t[j] * n_in + i]);
         if (missing) { gidx[i] = -2; report->dropped_missing++; continue; }
         if (never) { gidx[i] = -1; continue; }
-        if (g != floor(g)) {
+        if (g != floor(g) || fabs(g) > 9007199254740992.0) {
             rc = error_set(err, MEMPROF_ERR, "unit %lld: cohort %.17g is not an integer time value", (long long)i, g);
             goto done;
         }
