@@ -157,7 +157,12 @@ static void draw_facet(cairo_t *cr, const profile_ctx *c, int i) {
     axis_spec a = {.xlabel = "checkpoint t (training step)", .ylabel = i % MAX_COLS == 0 ? "cohort g (training step)" : NULL,
                    .xstyle = TICKS_STEPS, .ystyle = TICKS_STEPS};
     draw_axes(cr, &f, &a);
-    draw_text(cr, f.left + f.width / 2, f.top - 8, plot_file_label(e), 14, 1, ALIGN_CENTRE, ALIGN_END, 0);
+    char title[640];
+    int same_metric = 1;
+    for (int j = 0; j < c->n_files; j++) same_metric &= strcmp(c->files[j].metric, c->files[0].metric) == 0;
+    if (same_metric) snprintf(title, sizeof title, "%s", plot_file_label(e));
+    else snprintf(title, sizeof title, "%s (%s)", plot_file_label(e), e->metric);  // the figure title cannot name one
+    draw_text(cr, f.left + f.width / 2, f.top - 8, title, 14, 1, ALIGN_CENTRE, ALIGN_END, 0);
 }
 
 static void draw_profile(cairo_t *cr, const void *vctx) {
@@ -166,7 +171,10 @@ static void draw_profile(cairo_t *cr, const void *vctx) {
     cairo_paint(cr);
     const effects_file *e = &c->files[0];
     char title[256], sub[320];
-    snprintf(title, sizeof title, "Memorisation profile (%s)", e->metric[0] ? e->metric : "metric unknown");
+    int same_metric = 1;
+    for (int j = 0; j < c->n_files; j++) same_metric &= strcmp(c->files[j].metric, e->metric) == 0;
+    snprintf(title, sizeof title, "Memorisation profile (%s)",
+             !same_metric ? "metrics per facet" : e->metric[0] ? e->metric : "metric unknown");
     draw_text(cr, LEFT, 14, title, 17, 1, ALIGN_START, ALIGN_START, 0);
     draw_text(cr, LEFT, 38, "ATT(g,t) by cohort g and checkpoint t; dashed: t = g", 12, 0, ALIGN_START, ALIGN_START, 0);
     snprintf(sub, sizeof sub, "coloured: %g%% band excludes 0; grey: covers 0", 100 * (1 - e->alpha));

@@ -27,8 +27,10 @@ static int attr_number(hid_t obj, const char *name, hid_t mem_type, void *out) {
 static int read_column(void **out, hid_t f, const char *file, const char *dset, hid_t mem_type, size_t elem,
                        int64_t n, int64_t *n_out, memprof_error *err) {
     hsize_t dims[1];
+    if (H5Lexists(f, dset, H5P_DEFAULT) <= 0)
+        return error_set(err, MEMPROF_ERR, "%s: missing dataset %s (not an effects.h5 from memprof estimate?)", file, dset);
     int64_t len = h5_length(f, dset, 1, dims);
-    if (len < 0) return error_set(err, MEMPROF_ERR, "%s: missing dataset %s (not an effects.h5 from memprof estimate?)", file, dset);
+    if (len < 0) return error_set(err, MEMPROF_ERR, "%s: dataset %s is not a 1-D dataset", file, dset);
     if (n >= 0 && len != n)
         return error_set(err, MEMPROF_ERR, "%s: dataset %s has %lld rows, expected %lld", file, dset, (long long)len, (long long)n);
     void *buf = malloc((size_t)(len > 0 ? len : 1) * elem);

@@ -53,6 +53,12 @@ mk "$work/noevent.h5" --drop /agg/event/upper
 expect_error "missing aggregation dataset" "$work/noevent.h5: missing dataset /agg/event/upper" "$work/noevent.h5"
 mk "$work/stats.h5" --format memprof-stats
 expect_error "wrong format attribute" "$work/stats.h5: root attribute format is 'memprof-stats'" "$work/stats.h5"
+mk "$work/rank2.h5" --drop /attgt/se
+python3 -c "import sys, h5py, numpy; h5py.File(sys.argv[1], 'a').create_dataset('/attgt/se', data=numpy.zeros((80, 2)))" "$work/rank2.h5"
+expect_error "2-D dataset" "$work/rank2.h5: dataset /attgt/se is not a 1-D dataset" "$work/rank2.h5"
+mk "$work/short.h5" --drop /attgt/upper
+python3 -c "import sys, h5py, numpy; h5py.File(sys.argv[1], 'a').create_dataset('/attgt/upper', data=numpy.zeros(5))" "$work/short.h5"
+expect_error "length mismatch" "$work/short.h5: dataset /attgt/upper has 5 rows, expected 80" "$work/short.h5"
 echo "not hdf5" >"$work/text.h5"
 expect_error "not HDF5" "$work/text.h5: not an HDF5 file" "$work/text.h5"
 
