@@ -109,8 +109,9 @@ static void draw_colour_bar(cairo_t *cr, const profile_ctx *c) {
         format_value(buf, sizeof buf, ticks[i]);
         draw_text(cr, f.left + f.width + 7, py, buf, 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
     }
-    const effects_file *e = &c->files[0];
-    snprintf(buf, sizeof buf, "memorisation (%sATT)", e->memorisation_sign < 0 ? "\xe2\x88\x92" : "");
+    int sign = c->files[0].memorisation_sign;
+    for (int i = 1; i < c->n_files; i++) if (c->files[i].memorisation_sign != sign) sign = 0;
+    snprintf(buf, sizeof buf, "memorisation (%sATT)", sign < 0 ? "\xe2\x88\x92" : sign > 0 ? "" : "sign \xc3\x97 ");
     draw_text(cr, f.left + f.width / 2, f.top - 8, buf, 11, 0, ALIGN_CENTRE, ALIGN_END, 0);
     // The not-significant swatch, so grey is explained where the colours are.
     double sy = f.top + f.height + 18;

@@ -169,8 +169,19 @@ static void draw_legend(cairo_t *cr, const series_fig *fig) {
         y += 24;
     }
     y += 8;
-    int dense = 0;
-    for (int i = 0; i < fig->n_series; i++) dense |= fig->s[i].n > DENSE;
+    int dense = 0, sparse = 0;
+    for (int i = 0; i < fig->n_series; i++) {
+        dense |= fig->s[i].n > DENSE;
+        sparse |= fig->s[i].n <= DENSE;
+    }
+    if (sparse) {  // points with error bars: fill tells significance
+        draw_marker(cr, x + 11, y, colour_axis, 1);
+        draw_text(cr, x + 30, y, "interval excludes 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
+        y += 20;
+        draw_marker(cr, x + 11, y, colour_axis, 0);
+        draw_text(cr, x + 30, y, "interval covers 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
+        y += 20;
+    }
     if (dense) {  // bands and lines: dots mark significance, the band is the interval
         set_rgba(cr, colour_axis, 0.22);
         cairo_rectangle(cr, x, y - 6, 22, 12);
@@ -181,14 +192,8 @@ static void draw_legend(cairo_t *cr, const series_fig *fig) {
         cairo_new_sub_path(cr);
         cairo_arc(cr, x + 11, y, 2.2, 0, 2 * M_PI);
         cairo_fill(cr);
-        draw_text(cr, x + 30, y, "dot: interval excludes 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
-        return;
+        draw_text(cr, x + 30, y, "dot on line: interval excludes 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
     }
-    draw_marker(cr, x + 11, y, colour_axis, 1);
-    draw_text(cr, x + 30, y, "interval excludes 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
-    y += 20;
-    draw_marker(cr, x + 11, y, colour_axis, 0);
-    draw_text(cr, x + 30, y, "interval covers 0", 11, 0, ALIGN_START, ALIGN_CENTRE, 0);
 }
 
 static void draw_series_fig(cairo_t *cr, const void *vctx) {
