@@ -21,8 +21,9 @@ void set_rgb(cairo_t *cr, rgb c) { cairo_set_source_rgb(cr, c.r, c.g, c.b); }
 void set_rgba(cairo_t *cr, rgb c, double alpha) { cairo_set_source_rgba(cr, c.r, c.g, c.b, alpha); }
 
 rgb series_colour(int i) {
-    // Okabe & Ito (2008): distinguishable under the common colour-vision deficiencies.
-    static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x000000, 0xF0E442};
+    // Okabe & Ito (2008): distinguishable under the common colour-vision deficiencies; their
+    // yellow is swapped for a brown, which stays visible on white.
+    static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00, 0x56B4E9, 0x000000, 0x8C564B};
     return rgb_hex(palette[(unsigned)i % (sizeof palette / sizeof palette[0])]);
 }
 

@@ -12,7 +12,7 @@
 
 #include "plot/draw.h"
 
-enum { WIDTH = 920, HEIGHT = 520, LEFT = 95, TOP = 78, RIGHT = 250, BOTTOM = 72, DENSE = 40 };
+enum { WIDTH = 920, MIN_HEIGHT = 520, LEFT = 95, TOP = 78, RIGHT = 250, BOTTOM = 72, DENSE = 40 };
 
 typedef struct series {
     char label[320];
@@ -28,6 +28,7 @@ typedef struct series_fig {
     int vline_at_zero;         // event time 0 marks treatment
     int n_series;
     series *s;
+    int height;                // MIN_HEIGHT, or taller when the legend needs it
 } series_fig;
 
 static void series_free(series *s, int n) {
@@ -57,7 +58,7 @@ static void series_push(series *s, double x, int sign, double att, double lower,
 }
 
 static void data_frame(frame *f, const series_fig *fig) {
-    f->left = LEFT; f->top = TOP; f->width = WIDTH - LEFT - RIGHT; f->height = HEIGHT - TOP - BOTTOM;
+    f->left = LEFT; f->top = TOP; f->width = WIDTH - LEFT - RIGHT; f->height = fig->height - TOP - BOTTOM;
     double x0 = INFINITY, x1 = -INFINITY, y0 = 0, y1 = 0;  // y always shows zero
     for (int i = 0; i < fig->n_series; i++)
         for (int64_t j = 0; j < fig->s[i].n; j++) {
@@ -144,6 +145,23 @@ static void draw_series(cairo_t *cr, const frame *f, const series *s, rgb c, dou
         }
         draw_marker(cr, px, py, c, s->sig[j]);
     }
+}
+
+static int label_lines(const char *label) {
+    int n = 1;
+    for (const char *c = label; *c; c++) n += *c == '\n';
+    return n;
+}
+
+// Pixels the legend takes below TOP (draw_legend's spacing), so the figure can grow to fit it.
+static int legend_height(const series_fig *fig) {
+    int h = 6 + 24 + 8, dense = 0, sparse = 0;
+    for (int i = 0; i < fig->n_series; i++) {
+        h += 24 + 16 * (label_lines(fig->s[i].label) - 1);
+        dense |= fig->s[i].n > DENSE;
+        sparse |= fig->s[i].n <= DENSE;
+    }
+    return h + 40 * sparse + 40 * dense;
 }
 
 static void draw_legend(cairo_t *cr, const series_fig *fig) {
@@ -296,7 +314,9 @@ static int plot_kind(plot_outputs *out, const char *dir, const effects_file *fil
             snprintf(fig.subtitle, sizeof fig.subtitle,
                      "ATT(g, T) at each file's last checkpoint T: what is left at the end of training, with %g%% bands", level);
         }
-        rc = figure_save(out, dir, stem, WIDTH, HEIGHT, draw_series_fig, &fig, err);
+        fig.height = MIN_HEIGHT;
+        if (TOP + legend_height(&fig) + 10 > fig.height) fig.height = TOP + legend_height(&fig) + 10;
+        rc = figure_save(out, dir, stem, WIDTH, fig.height, draw_series_fig, &fig, err);
     }
     series_free(fig.s, n_files);
     return rc;
