@@ -12,7 +12,7 @@
 #include "plot/draw.h"
 
 enum { TOP = 78, GAP = 46, BAR = 110, SCATTER_MAX = 9, PANEL = 300, PANEL_GAP_X = 95, PANEL_GAP_Y = 100,
-       PANEL_LEFT = 95, PANEL_TOP = 104, PANEL_BOTTOM = 60, PANEL_RIGHT = 40 };
+       PANEL_LEFT = 95, PANEL_TOP = 116, PANEL_BOTTOM = 60, PANEL_RIGHT = 40 };
 
 typedef struct matrix_ctx {
     const compare_pair *pairs;
@@ -109,7 +109,7 @@ static void draw_matrices(cairo_t *cr, const void *vctx) {
 typedef struct scatter_ctx {
     const compare_pair *pairs;
     const effects_file *files;
-    int n_panels, post_only;
+    int n_panels, n_pairs, post_only;
     double **x, **y;          // [n_panels][n_cells]
 } scatter_ctx;
 
@@ -122,9 +122,12 @@ static void draw_scatter(cairo_t *cr, const void *vctx) {
     set_rgb(cr, (rgb){1, 1, 1});
     cairo_paint(cr);
     draw_text(cr, PANEL_LEFT, 14, "Memorisation of shared cells, model against model", 17, 1, ALIGN_START, ALIGN_START, 0);
-    draw_text(cr, PANEL_LEFT, 38,
-              c->post_only ? "one point per shared cell with t \xe2\x89\xa5 g; dashed: y = x" : "one point per shared ATT(g,t) cell; dashed: y = x",
-              12, 0, ALIGN_START, ALIGN_START, 0);
+    char sub[200];
+    int len = snprintf(sub, sizeof sub, "%s; dashed: y = x",
+                       c->post_only ? "one point per shared cell with t \xe2\x89\xa5 g" : "one point per shared ATT(g,t) cell");
+    if (c->n_panels < c->n_pairs && len > 0 && (size_t)len < sizeof sub)
+        snprintf(sub + len, sizeof sub - (size_t)len, "; the first %d of %d pairs (all are in compare.csv)", c->n_panels, c->n_pairs);
+    draw_text(cr, PANEL_LEFT, 38, sub, 12, 0, ALIGN_START, ALIGN_START, 0);
     for (int p = 0; p < c->n_panels; p++) {
         const compare_pair *q = &c->pairs[p];
         frame f = {.left = PANEL_LEFT + (p % 3) * (PANEL + PANEL_GAP_X), .top = PANEL_TOP + (p / 3) * (PANEL + PANEL_GAP_Y),
@@ -185,7 +188,7 @@ int plot_compare(plot_outputs *out, const char *dir, const compare_pair *pairs, 
     if (rc) return rc;
 
     scatter_ctx s = {.pairs = pairs, .files = files, .n_panels = n_pairs < SCATTER_MAX ? n_pairs : SCATTER_MAX,
-                     .post_only = post_only};
+                     .n_pairs = n_pairs, .post_only = post_only};
     s.x = calloc((size_t)s.n_panels, sizeof *s.x);
     s.y = calloc((size_t)s.n_panels, sizeof *s.y);
     if (!s.x || !s.y) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
