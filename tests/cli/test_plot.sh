@@ -23,6 +23,16 @@ else
     fail "two files: $(cat "$work/log")"
 fi
 
+# eight sizes: a 3 x 3 facet grid, and series figures grown to fit their legend
+eight=
+for s in 70m 160m 410m 1b 1.4b 2.8b 6.9b 12b; do mk "$work/p$s.h5" --model "pythia-$s-deduped" --seed ${#s} --cohorts 5 --times 6; eight="$eight $work/p$s.h5"; done
+if "$MEMPROF" plot $eight --out "$work/eight" >"$work/log" 2>&1; then
+    pass "eight files"
+    python3 tests/cli/check_figures.py plot-eight "$work/eight" profile=1445x1412 persistent=920x614 instantaneous residual --heatmap profile
+else
+    fail "eight files: $(cat "$work/log")"
+fi
+
 "$MEMPROF" plot "$work/a.h5" --out "$work/one" --only residual >"$work/log" 2>&1 && [ -f "$work/one/residual.png" ] &&
     [ ! -e "$work/one/profile.png" ] && pass "--only" || fail "--only: $(cat "$work/log")"
 
