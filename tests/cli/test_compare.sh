@@ -37,6 +37,21 @@ fi
 "$MEMPROF" compare $files --out "$work/nofig" --no-figures >/dev/null 2>&1 && [ -f "$work/nofig/compare.csv" ] &&
     [ ! -e "$work/nofig/correlation.png" ] && pass "--no-figures" || fail "--no-figures"
 
+# the estimator's own effects.h5 against a copy of itself: every finite cell shared, all coefficients 1
+if "$MEMPROF" simulate --out-h5 "$work/s.h5" --cohorts 5 --checkpoints 8 --per-cohort 40 --never 200 --model sim >/dev/null 2>&1 &&
+   "$MEMPROF" estimate "$work/s.h5" --metric sup_seq --bootstrap 50 --threads 1 --quiet --out "$work/est" >"$work/log" 2>&1; then
+    cp "$work/est/effects.h5" "$work/copy.h5"
+    finite=$(python3 -c "import sys, h5py, numpy; print(int(numpy.isfinite(h5py.File(sys.argv[1])['/attgt/att'][:]).sum()))" "$work/copy.h5")
+    if "$MEMPROF" compare "$work/est/effects.h5" "$work/copy.h5" --out "$work/self" --no-figures >"$work/log" 2>&1 &&
+       awk -F, -v n="$finite" 'NR == 2 { exit !($7 == n && $8 > 1 - 1e-12 && $9 > 1 - 1e-12 && $10 > 1 - 1e-12) }' "$work/self/compare.csv"; then
+        pass "estimate's effects.h5 with itself: $finite cells, r = rho = tau = 1"
+    else
+        fail "estimate's effects.h5 with itself ($finite finite cells): $(cat "$work/log") $(tail -1 "$work/self/compare.csv" 2>/dev/null)"
+    fi
+else
+    fail "simulate/estimate for the self-comparison: $(cat "$work/log")"
+fi
+
 # files that share no cells: exit 0, nan coefficients and a warning
 mk "$work/far.h5" --model far --step 7 --cohorts 3 --times 3
 if "$MEMPROF" compare "$work/m70.h5" "$work/far.h5" --out "$work/disjoint" >"$work/log" 2>"$work/err" &&
