@@ -44,9 +44,10 @@ static void add_row(double *restrict a, const double *restrict y, int64_t T) {
     for (int64_t s = 0; s < T; s++) a[s] += y[s];
 }
 
-// Draws are processed in blocks of DRAW_BLOCK so that each unit's row of Y is read once per
+// Draws are processed in blocks of DRAW_BLOCK (16 measured best on the paper shape: 8 and 32 are
+// 10% slower) so that each unit's row of Y is read once per
 // block (it stays in L1 while the block's accumulators take it), not once per draw.
-#define DRAW_BLOCK 8
+#define DRAW_BLOCK 16
 
 static void *draw_range(void *arg) {
     draw_job *job = arg;
