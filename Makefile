@@ -28,8 +28,26 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRCS := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+NON_CUDA_SRCS := $(filter-out src/cuda/%,$(LIB_SRCS))
+
+# The CUDA backend is built when nvcc is present (`make CUDA=0` skips it). CUDA_ARCH lists
+# the GPU generations to compile for: 80 = A100, 90 = H100/H200 (`CUDA_ARCH=90` for a
+# smaller device build).
+NVCC ?= $(shell command -v nvcc 2>/dev/null)
+CUDA ?= $(if $(NVCC),1,0)
+CUDA_HOME ?= $(patsubst %/bin/nvcc,%,$(NVCC))
+CUDA_ARCH ?= 80 90
+ifeq ($(CUDA),1)
+CFLAGS += -DMEMPROF_CUDA -I$(CUDA_HOME)/include
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
+CU_SRCS := $(wildcard src/cuda/*.cu)
+NVCC_FLAGS := -O3 -std=c++17 -Iinclude -Isrc $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
+else
+LIB_SRCS := $(NON_CUDA_SRCS)
+CU_SRCS :=
+endif
 CLI_SRCS := $(wildcard src/cli/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(CU_SRCS:%.cu=$(BUILD)/obj/%.o)
 CLI_OBJS := $(CLI_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/libmemprof.a
 BIN := $(BUILD)/memprof
@@ -50,21 +68,29 @@ $(BUILD)/obj/%.o: %.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
+$(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh
+	@mkdir -p $(dir $@)
+	@echo "NVCC $<"
+	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(CLI_OBJS) $(LIB)
-	$(CC) $(LDFLAGS) $(CLI_OBJS) $(LIB) $(LDLIBS) -o $@
+	@echo "LINK $@"
+	@$(CC) $(LDFLAGS) $(CLI_OBJS) $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+	@echo "LINK $@"
+	@$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # Fuzz targets replayed over their committed seed corpora by an ordinary main.
 $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
+	@echo "LINK $@"
+	@$(CC) $(CFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 test: $(BIN) $(UNIT_BINS) $(REPLAY_BINS)
 	@BUILD=$(BUILD) tests/run-tests.sh
@@ -77,9 +103,9 @@ FUZZ_BUILD := build/fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -Iinclude -Isrc $(PKG_CFLAGS) -pthread
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 fuzz: $(FUZZ_BINS)
-$(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRCS)
+$(FUZZ_BUILD)/%: tests/fuzz/%.c $(NON_CUDA_SRCS)
 	@mkdir -p $(dir $@)
-	OMPI_CC=clang $(CC) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(LDLIBS) -o $@
+	OMPI_CC=clang $(CC) $(FUZZ_CFLAGS) $< $(NON_CUDA_SRCS) $(PKG_LIBS) -lm -pthread -o $@
 
 FUZZ_SECONDS ?= 300
 fuzz-run: fuzz

@@ -10,6 +10,7 @@
 #ifndef MEMPROF_BACKEND_H
 #define MEMPROF_BACKEND_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "memprof/checkpoint.h"
@@ -36,8 +37,14 @@ typedef struct token_sequence {
     int64_t length;  // T ≥ 2
 } token_sequence;
 
+// PRECISION_DEFAULT is the backend's own: fp32 on the CPU, fp16 on GPUs (the published weights are fp16).
+typedef enum compute_precision { PRECISION_DEFAULT = 0, PRECISION_FP32, PRECISION_FP16, PRECISION_BF16 } compute_precision;
+
 typedef struct backend_options {
-    int threads;  // CPU threads; 0 = all cores
+    int threads;                  // CPU threads; 0 = all cores
+    compute_precision precision;  // the CPU backend computes in fp32 only
+    int batch_sequences;          // GPU: sequences per device batch; 0 = planned from free memory
+    double max_memory_gb;         // GPU: cap on device memory the backend may use; 0 = no cap
 } backend_options;
 
 typedef struct backend {
@@ -47,6 +54,9 @@ typedef struct backend {
     int (*score)(sequence_statistics *out, token_statistics *out_tokens, void *model,
                  const token_sequence *sequences, int num_sequences, memprof_error *err);
     void (*unload)(void *model);
+    // Device memory the backend holds for this model (weights, activations, workspaces), in
+    // bytes; 0 for host backends, whose memory the process itself reports.
+    size_t (*device_memory_bytes)(const void *model);
 } backend;
 
 // NULL when no backend of that name is compiled in.
@@ -54,5 +64,10 @@ const backend *backend_find(const char *name);
 
 // The fp32 CPU reference (src/cpu/): the oracle every other backend is tested against.
 const backend *cpu_backend(void);
+
+#ifdef MEMPROF_CUDA
+// fp16/bf16 GPU backend (src/cuda/), compiled when nvcc is present (make CUDA=0 skips it).
+const backend *cuda_backend(void);
+#endif
 
 #endif

@@ -74,6 +74,17 @@ const weight_file *checkpoint_file(const checkpoint *ckpt, int index);
 // Hex digest combining the per-file hashes in resolution order (stats.h5 /checkpoints/checksum).
 void checkpoint_checksum(char out_hex[17], const checkpoint *ckpt);
 
+// The Pythia architecture of a size name ("14m", "70m", … "12b"): model table of neox-spec §2.1.
+int pythia_size_config(model_config *out, const char *size, memprof_error *err);
+
+// A checkpoint held in memory with random weights, for benchmarks: the tensor set of a
+// published Pythia file (F16 or F32), values drawn from a seeded generator with the
+// fixtures' scales (LayerNorm weights 1 ± 0.1, biases σ = 0.05, embed_in σ = 1, matrices and
+// the LM head σ = 1/sqrt(fan_in)), uniform with those standard deviations so that even 12b
+// fills in seconds. Identical for the same seed, whatever the thread count.
+int checkpoint_create_random(checkpoint **out, const model_config *config, tensor_dtype dtype, uint64_t seed,
+                             memprof_error *err);
+
 // Converts numel elements of an F16, BF16 or F32 tensor to float32.
 int tensor_read_f32(float *out, const tensor_view *tensor, memprof_error *err);
 

@@ -5,5 +5,8 @@
 
 const backend *backend_find(const char *name) {
     if (strcmp(name, "cpu") == 0) return cpu_backend();
+#ifdef MEMPROF_CUDA
+    if (strcmp(name, "cuda") == 0) return cuda_backend();
+#endif
     return NULL;
 }

@@ -17,7 +17,8 @@ enum { SCORE_BATCH = 32 };  // sequences handed to the backend at once
 
 static void score_usage(FILE *out) {
     fprintf(out,
-            "usage: memprof score --checkpoint DIR --tokens FILE [--per-token] [--threads N] [--backend cpu]\n"
+            "usage: memprof score --checkpoint DIR --tokens FILE [--per-token] [--threads N] [--backend cpu|cuda]\n"
+            "                     [--precision fp32|fp16|bf16] [--max-gpu-memory GB]\n"
             "\n"
             "Scores token sequences with a GPT-NeoX checkpoint folder (config.json + model.safetensors or\n"
             "pytorch_model.bin, maybe sharded) and writes a CSV on stdout.\n"
@@ -30,7 +31,9 @@ static void score_usage(FILE *out) {
             "  --per-token       write seq,pos,target,surprisal,rank,entropy,correct for every position\n"
             "                    instead of the per-sequence table seq,n_pred,sup_seq,acc_seq,entr_seq,avg_rank\n"
             "  --threads N       CPU threads (default: all cores); results do not depend on it\n"
-            "  --backend NAME    compute backend (default cpu)\n");
+            "  --backend NAME    compute backend: cpu (default, fp32) or cuda (when compiled in)\n"
+            "  --precision P     fp32 (cpu), fp16 (cuda default) or bf16 (cuda)\n"
+            "  --max-gpu-memory GB  cap on the GPU memory the cuda backend may use\n");
 }
 
 static void print_sequence_row(const char *name, const sequence_statistics *s) {
@@ -63,10 +66,13 @@ static void free_token_statistics(token_statistics *t) {
 int command_score(int argc, char **argv) {
     const char *checkpoint_dir = NULL, *tokens_path = NULL, *backend_name = "cpu";
     int per_token = 0, threads = 0;
+    compute_precision precision = PRECISION_DEFAULT;
+    double memory_cap = 0;
     static const struct option options[] = {
         {"checkpoint", required_argument, NULL, 'c'}, {"tokens", required_argument, NULL, 't'},
         {"per-token", no_argument, NULL, 'p'},       {"threads", required_argument, NULL, 'j'},
         {"backend", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
+        {"precision", required_argument, NULL, 'P'}, {"max-gpu-memory", required_argument, NULL, 'm'},
         {NULL, 0, NULL, 0}};
     int option;
     optind = 1;
@@ -84,6 +90,24 @@ int command_score(int argc, char **argv) {
                 return EXIT_USAGE;
             }
             threads = (int)value;
+            break;
+        }
+        case 'P':
+            if (strcmp(optarg, "fp32") == 0) precision = PRECISION_FP32;
+            else if (strcmp(optarg, "fp16") == 0) precision = PRECISION_FP16;
+            else if (strcmp(optarg, "bf16") == 0) precision = PRECISION_BF16;
+            else {
+                fprintf(stderr, "memprof score: --precision: '%s' is not fp32, fp16 or bf16\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
+        case 'm': {
+            char *end;
+            memory_cap = strtod(optarg, &end);
+            if (*end != '\0' || !(memory_cap > 0)) {
+                fprintf(stderr, "memprof score: --max-gpu-memory: '%s' is not a positive number of GB\n", optarg);
+                return EXIT_USAGE;
+            }
             break;
         }
         case 'h': score_usage(stdout); return EXIT_OK;
@@ -109,7 +133,7 @@ int command_score(int argc, char **argv) {
     int status = checkpoint_open(&ckpt, checkpoint_dir, &err);
     if (status == 0) status = token_input_load(&input, tokens_path, &err);
     if (status == 0) status = token_input_validate(&input, tokens_path, checkpoint_config(ckpt)->vocab_size, &err);
-    backend_options backend_settings = {.threads = threads};
+    backend_options backend_settings = {.threads = threads, .precision = precision, .max_memory_gb = memory_cap};
     if (status == 0) status = compute->load(&model, ckpt, &backend_settings, &err);
 
     if (status == 0) {

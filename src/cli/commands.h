@@ -17,6 +17,8 @@ typedef struct command {
 
 // One line per subcommand, kept in the order `memprof --help` lists them.
 int command_score(int argc, char **argv);
+int command_config(int argc, char **argv);
+int command_bench(int argc, char **argv);
 int command_estimate(int argc, char **argv);
 int command_simulate(int argc, char **argv);
 int command_plot(int argc, char **argv);

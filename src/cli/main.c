@@ -7,6 +7,8 @@
 
 static const command commands[] = {
     {"score", "score token sequences with a checkpoint: per-sequence or per-token statistics", command_score},
+    {"config", "check a sweep configuration (YAML + key=value overrides) and print it resolved", command_config},
+    {"bench", "measure scoring throughput on a Pythia-shaped model with random weights", command_bench},
     {"estimate", "Callaway-Sant'Anna ATT(g,t), bootstrap and aggregations from stats.h5 or a CSV panel", command_estimate},
     {"simulate", "a panel with a planted ATT(g,t) surface (stats.h5 and/or CSV) for tests and demos", command_simulate},
     {"plot", "figures from effects.h5: profile heatmap, persistent, instantaneous, residual memorisation", command_plot},

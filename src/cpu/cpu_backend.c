@@ -12,6 +12,8 @@
 void openblas_set_num_threads(int num_threads);  // OpenBLAS extension, not in cblas.h everywhere
 
 static int cpu_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+    if (options && options->precision != PRECISION_DEFAULT && options->precision != PRECISION_FP32)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cpu backend: computes in fp32 only (fp16/bf16 need --backend cuda)");
     cpu_model *model;
     int status = cpu_model_load(&model, ckpt, err);
     if (status != 0) return status;
@@ -99,6 +101,8 @@ static int cpu_score(sequence_statistics *out, token_statistics *out_tokens, voi
 
 static void cpu_unload(void *model) { cpu_model_free(model); }
 
-static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload};
+static size_t cpu_device_memory_bytes(const void *model) { return 0; }
+
+static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload, cpu_device_memory_bytes};
 
 const backend *cpu_backend(void) { return &cpu_backend_ops; }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cpu/cpu_internal.h"
+#include "memprof/rotary.h"
 
 // Copies one tensor into storage at *cursor after checking its element count.
 static int load_tensor(const float **out, float *storage, size_t *cursor, const checkpoint *ckpt, const char *name,
@@ -88,22 +89,7 @@ void cpu_model_free(cpu_model *model) {
     free(model);
 }
 
-// Rounds through the checkpoint's storage dtype: HF keeps the rotary inverse frequencies as a
-// buffer in the model's dtype, so an fp16 checkpoint predicts with fp16-rounded frequencies
-// (0.0099945… instead of 0.01). Ignoring this moves surprisal by up to 1.8e-4 nats at
-// position 2048 on the f16 fixture; reproducing it matches HF's float64 reference to 1e-7.
-static float round_through_dtype(float value, tensor_dtype dtype) {
-    if (dtype == TENSOR_F16) return (float)(_Float16)value;
-    if (dtype == TENSOR_BF16) {
-        union { float value; uint32_t bits; } u = {.value = value};
-        u.bits = (u.bits + 0x7fffu + ((u.bits >> 16) & 1u)) & 0xffff0000u;  // nearest even
-        return u.value;
-    }
-    return value;
-}
-
-// As HF: inv_freq = 1 / base^(2i/rot) in fp32 (rounded through the weights' dtype),
-// theta = position · inv_freq, then cos/sin rounded to fp32.
+// Grows the tables to `positions` positions (rotary.h: the same tables on every backend).
 int cpu_rotary_prepare(cpu_model *model, int64_t positions, memprof_error *err) {
     if (positions <= model->rotary_positions) return 0;
     int half = model->config.rotary_dims / 2;
@@ -113,16 +99,7 @@ int cpu_rotary_prepare(cpu_model *model, int64_t positions, memprof_error *err) 
     float *sin_table = realloc(model->rotary_sin, count * sizeof(float));
     if (sin_table) model->rotary_sin = sin_table;
     if (cos_table == NULL || sin_table == NULL) return error_set(err, MEMPROF_ERR_NOMEM, "rotary tables: out of memory");
-    for (int i = 0; i < half; i++) {
-        float exponent = (float)(2 * i) / (float)model->config.rotary_dims;
-        float inverse_frequency =
-            round_through_dtype(1.0f / powf((float)model->config.rotary_base, exponent), model->weight_dtype);
-        for (int64_t p = 0; p < positions; p++) {
-            double theta = (double)p * (double)inverse_frequency;
-            cos_table[p * half + i] = (float)cos(theta);
-            sin_table[p * half + i] = (float)sin(theta);
-        }
-    }
+    rotary_tables_compute(cos_table, sin_table, &model->config, model->weight_dtype, positions);
     model->rotary_positions = positions;
     return 0;
 }

@@ -10,15 +10,8 @@
 
 #include "memprof/checkpoint.h"
 #include "memprof/weights.h"
+#include "model/checkpoint_internal.h"
 
-struct checkpoint {
-    model_config config;
-    int num_files;
-    weight_file *files;   // resolution order; shards sorted by name
-    mapped_file *maps;    // parallel to files
-    int num_tensors;
-    tensor_view *tensors; // sorted by name; buffers dropped; LM head as embed_out.weight
-};
 
 typedef enum weight_format { FORMAT_SAFETENSORS, FORMAT_TORCH_ZIP } weight_format;
 
@@ -166,6 +159,7 @@ void checkpoint_close(checkpoint *ckpt) {
     free(ckpt->maps);
     free(ckpt->files);
     free(ckpt->tensors);
+    free(ckpt->owned_data);
     free(ckpt);
 }
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""The Hugging Face baseline of docs/performance.md, measured on the GPU machine in the same
+call as memprof so that both numbers come from the same card.
+
+What the paper's inference path does: transformers GPT-NeoX with random Pythia-shaped weights
+(vocabulary 50304 unless the size says otherwise), bf16 weights, SDPA attention, logits as
+float32, then log_softmax over the full vocabulary and the four statistics (surprisal, rank,
+entropy, accuracy) reduced to per-sequence means on the GPU. 2049-token sequences;
+tokens/s = batch × 2049 / seconds per batch, mean of 3 timed batches after 1 warm-up
+(2 for models of 3B parameters or more). Also reports forward only (logits) and peak memory.
+
+usage: hf_baseline.py [--sizes 70m,160m,410m] [--batch N] [--json OUT]
+"""
+import argparse
+import json
+import time
+
+import torch
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+# size: (layers, hidden, heads, vocab, the paper's batch size)
+SIZES = {
+    "14m": (6, 128, 4, 50304, 44), "70m": (6, 512, 8, 50304, 44), "160m": (12, 768, 12, 50304, 40),
+    "410m": (24, 1024, 16, 50304, 40), "1b": (16, 2048, 8, 50304, 32), "1.4b": (24, 2048, 16, 50304, 32),
+    "2.8b": (32, 2560, 32, 50304, 16), "6.9b": (32, 4096, 32, 50432, 12), "12b": (36, 5120, 40, 50688, 8),
+}
+LENGTH = 2049
+
+
+def statistics(logits, targets):
+    logp = torch.log_softmax(logits.float(), dim=-1)
+    target_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    surprisal = -target_logp
+    entropy = -(logp.exp() * logp).sum(-1)
+    rank = (logp > target_logp.unsqueeze(-1)).sum(-1).float()
+    accuracy = (logp.argmax(-1) == targets).float()
+    return torch.stack([surprisal.mean(1), accuracy.mean(1), entropy.mean(1), rank.mean(1)], dim=1)
+
+
+def measure(size, batch_override):
+    layers, hidden, heads, vocab, batch = SIZES[size]
+    batch = batch_override or batch
+    config = GPTNeoXConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                           intermediate_size=4 * hidden, rotary_pct=0.25, max_position_embeddings=2048,
+                           use_parallel_residual=True, tie_word_embeddings=False)
+    config._attn_implementation = "sdpa"
+    model = GPTNeoXForCausalLM(config).to(device="cuda", dtype=torch.bfloat16).eval()
+    params = sum(p.numel() for p in model.parameters())
+    timed = 2 if params >= 3e9 else 3
+    generator = torch.Generator(device="cuda").manual_seed(0)
+    tokens = torch.randint(0, 50277, (batch, LENGTH), device="cuda", generator=generator)
+    results = {"size": size, "batch": batch, "params": params}
+    for mode in ("forward", "statistics"):
+        torch.cuda.reset_peak_memory_stats()
+        times = []
+        for step in range(timed + 1):
+            torch.cuda.synchronize()
+            start = time.perf_counter()
+            with torch.no_grad():
+                logits = model(tokens).logits.float()
+                if mode == "statistics":
+                    out = statistics(logits[:, :-1], tokens[:, 1:])
+                    out.cpu()
+            torch.cuda.synchronize()
+            if step > 0:
+                times.append(time.perf_counter() - start)
+            del logits
+        seconds = sum(times) / len(times)
+        results[mode + "_tokens_per_s"] = batch * LENGTH / seconds
+        results[mode + "_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+    del model
+    torch.cuda.empty_cache()
+    return results
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="70m,160m,410m")
+    parser.add_argument("--batch", type=int, default=0)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    rows = []
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    for size in args.sizes.split(","):
+        r = measure(size, args.batch)
+        rows.append(r)
+        print(f"HF {size:>5} batch {r['batch']:>3}: forward {r['forward_tokens_per_s']:>12,.0f} tok/s, "
+              f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB",
+              flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(rows, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,187 @@
+// cuda_backend.c — the GPU backend: batches of sequences laid end to end, the GPT-NeoX
+// forward in fp16/bf16 with fp32 accumulation and an fp32 residual stream, and the LM head
+// in chunks of logits rows folded into the statistics on the device.
+//
+// Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary →
+// attention → dense GEMM (fp32 out) ; up GEMM (+bias epilogue) → erf GELU → down GEMM
+// (fp32 out) → residual = ((mlp + b) + (attn + b)) + residual.
+#include <cuda_runtime_api.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cuda/cuda_internal.h"
+#include "cuda/cuda_kernels.h"
+
+#define KERNEL(call, what)                                                                        \
+    do {                                                                                          \
+        int kernel_status_ = (call);                                                              \
+        if (kernel_status_ != 0)                                                                  \
+            return error_set(err, MEMPROF_ERR, "cuda backend: %s failed: %s", what,               \
+                             cudaGetErrorString((cudaError_t)kernel_status_));                    \
+    } while (0)
+
+#define GEMM(call)                          \
+    do {                                    \
+        int gemm_status_ = (call);          \
+        if (gemm_status_ != 0) return gemm_status_; \
+    } while (0)
+
+static int cuda_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+    cuda_model *model;
+    int status = cuda_model_load(&model, ckpt, options, err);
+    if (status == 0) *out_model = model;
+    return status;
+}
+
+static void cuda_unload(void *model) { cuda_model_free(model); }
+
+// Runs one device batch whose host-side index arrays are already on the device.
+static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int max_length, memprof_error *err) {
+    const model_config *c = &m->config;
+    int d = c->hidden_size, ff = c->intermediate_size, H = c->num_attention_heads, hd = c->head_dim;
+    int scalar = m->scalar_type;
+    float eps = (float)c->layer_norm_eps;
+    cudaStream_t stream = m->stream;
+
+    KERNEL(cuda_embedding_forward(m->residual, m->embed_in, m->tokens, tokens_count, d, scalar, stream), "embedding");
+    for (int l = 0; l < c->num_hidden_layers; l++) {
+        const cuda_layer_weights *w = &m->layers[l];
+        KERNEL(cuda_layernorm_forward(m->norm1, m->norm2, m->residual, w->ln1_weight, w->ln1_bias, w->ln2_weight,
+                                      w->ln2_bias, tokens_count, d, eps, scalar, stream), "layernorm");
+        GEMM(cuda_gemm_forward(m->gemm, m->qkv, GEMM_OUTPUT_SCALAR, m->norm1, w->qkv_weight, w->qkv_bias, tokens_count,
+                               d, 3 * d, err));
+        KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
+                                   c->rotary_dims, scalar, stream), "rotary");
+        KERNEL(cuda_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H, hd, scalar,
+                                      stream), "attention");
+        GEMM(cuda_gemm_forward(m->gemm, m->branch, GEMM_OUTPUT_FLOAT, m->attention, w->dense_weight, NULL,
+                               tokens_count, d, d, err));
+        GEMM(cuda_gemm_forward(m->gemm, m->hidden, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight, w->up_bias, tokens_count,
+                               d, ff, err));
+        KERNEL(cuda_gelu_forward(m->hidden, tokens_count * ff, scalar, stream), "gelu");
+        GEMM(cuda_gemm_forward(m->gemm, m->mlp, GEMM_OUTPUT_FLOAT, m->hidden, w->down_weight, NULL, tokens_count, ff, d,
+                               err));
+        KERNEL(cuda_residual_forward(m->residual, m->mlp, w->down_bias, m->branch, w->dense_bias, tokens_count, d,
+                                     scalar, stream), "residual");
+    }
+    KERNEL(cuda_layernorm_forward(m->norm1, NULL, m->residual, m->final_ln_weight, m->final_ln_bias, NULL, NULL,
+                                  tokens_count, d, eps, scalar, stream), "final layernorm");
+
+    size_t row_bytes = (size_t)d * 2;
+    for (int64_t start = 0; start < tokens_count; start += m->logits_rows) {
+        int64_t rows = tokens_count - start < m->logits_rows ? tokens_count - start : m->logits_rows;
+        GEMM(cuda_gemm_forward(m->gemm, m->logits, GEMM_OUTPUT_FLOAT, (const char *)m->norm1 + start * row_bytes,
+                               m->embed_out, NULL, rows, d, c->vocab_size, err));
+        KERNEL(cuda_row_statistics(m->surprisal + start, m->entropy + start, m->rank + start, m->logits,
+                                   m->targets + start, rows, c->vocab_size, stream), "statistics");
+    }
+    return 0;
+}
+
+typedef struct host_batch {
+    int32_t *tokens, *positions, *targets, *starts, *lengths;
+    double *surprisal, *entropy;
+    int64_t *rank;
+} host_batch;
+
+static void host_batch_free(host_batch *h) {
+    free(h->tokens), free(h->positions), free(h->targets), free(h->starts), free(h->lengths);
+    free(h->surprisal), free(h->entropy), free(h->rank);
+}
+
+static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, void *handle,
+                      const token_sequence *sequences, int num_sequences, memprof_error *err) {
+    cuda_model *m = handle;
+    int64_t max_length = 0;
+    for (int i = 0; i < num_sequences; i++) {
+        const token_sequence *s = &sequences[i];
+        if (s->length < 2)
+            return error_set(err, MEMPROF_ERR, "sequence %d: %lld tokens, at least 2 are needed", i, (long long)s->length);
+        for (int64_t t = 0; t < s->length; t++)
+            if (s->tokens[t] < 0 || s->tokens[t] >= m->config.vocab_size)
+                return error_set(err, MEMPROF_ERR, "sequence %d, position %lld: token id %d is outside the vocabulary [0, %d)",
+                                 i, (long long)t, s->tokens[t], m->config.vocab_size);
+        if (s->length > max_length) max_length = s->length;
+    }
+    if (num_sequences == 0) return 0;
+    int batch = 0;
+    int status = cuda_plan_batch(&batch, m, max_length, err);
+    if (status == 0) status = cuda_rotary_prepare(m, max_length, err);
+    if (status != 0) return status;
+
+    size_t capacity = (size_t)m->capacity_tokens;
+    host_batch h = {malloc(capacity * 4), malloc(capacity * 4), malloc(capacity * 4), malloc((size_t)batch * 4),
+                    malloc((size_t)batch * 4), malloc(capacity * 8), malloc(capacity * 8), malloc(capacity * 8)};
+    if (!h.tokens || !h.positions || !h.targets || !h.starts || !h.lengths || !h.surprisal || !h.entropy || !h.rank) {
+        host_batch_free(&h);
+        return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
+    }
+    for (int first = 0; first < num_sequences && status == 0; first += batch) {
+        int count = num_sequences - first < batch ? num_sequences - first : batch;
+        int64_t tokens_count = 0;
+        int batch_max = 0;
+        for (int i = 0; i < count; i++) {
+            const token_sequence *s = &sequences[first + i];
+            h.starts[i] = (int32_t)tokens_count;
+            h.lengths[i] = (int32_t)s->length;
+            if (s->length > batch_max) batch_max = (int)s->length;
+            for (int64_t t = 0; t < s->length; t++) {
+                h.tokens[tokens_count + t] = s->tokens[t];
+                h.positions[tokens_count + t] = (int32_t)t;
+                h.targets[tokens_count + t] = t + 1 < s->length ? s->tokens[t + 1] : -1;
+            }
+            tokens_count += s->length;
+        }
+        size_t n = (size_t)tokens_count;
+        if (cudaMemcpy(m->tokens, h.tokens, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
+            cudaMemcpy(m->positions, h.positions, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
+            cudaMemcpy(m->targets, h.targets, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
+            cudaMemcpy(m->starts, h.starts, (size_t)count * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
+            cudaMemcpy(m->lengths, h.lengths, (size_t)count * 4, cudaMemcpyHostToDevice) != cudaSuccess) {
+            status = error_set(err, MEMPROF_ERR, "cuda backend: copying a batch to the device failed");
+            break;
+        }
+        status = forward_batch(m, tokens_count, count, batch_max, err);
+        if (status != 0) break;
+        if (cudaMemcpy(h.surprisal, m->surprisal, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
+            cudaMemcpy(h.entropy, m->entropy, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
+            cudaMemcpy(h.rank, m->rank, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess) {
+            status = error_set(err, MEMPROF_ERR, "cuda backend: the forward pass failed: %s",
+                               cudaGetErrorString(cudaGetLastError()));
+            break;
+        }
+        // Means in double, in position order, on the host: identical to how the CPU sums.
+        for (int i = 0; i < count; i++) {
+            int64_t offset = h.starts[i], predictions = h.lengths[i] - 1;
+            double sum_surprisal = 0, sum_entropy = 0, sum_rank = 0;
+            int64_t correct = 0;
+            token_statistics *t = out_tokens ? &out_tokens[first + i] : NULL;
+            for (int64_t p = 0; p < predictions; p++) {
+                sum_surprisal += h.surprisal[offset + p];
+                sum_entropy += h.entropy[offset + p];
+                sum_rank += (double)h.rank[offset + p];
+                correct += h.rank[offset + p] == 0;
+                if (t) {
+                    t->surprisal[p] = h.surprisal[offset + p];
+                    t->entropy[p] = h.entropy[offset + p];
+                    t->rank[p] = h.rank[offset + p];
+                    t->correct[p] = h.rank[offset + p] == 0;
+                }
+            }
+            sequence_statistics *s = &out[first + i];
+            s->n_pred = predictions;
+            s->sup_seq = sum_surprisal / (double)predictions;
+            s->entr_seq = sum_entropy / (double)predictions;
+            s->avg_rank = sum_rank / (double)predictions;
+            s->acc_seq = (double)correct / (double)predictions;
+        }
+    }
+    host_batch_free(&h);
+    return status;
+}
+
+static size_t cuda_device_memory_bytes(const void *model) { return ((const cuda_model *)model)->peak_bytes; }
+
+static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes};
+
+const backend *cuda_backend(void) { return &cuda_backend_ops; }

@@ -1,0 +1,31 @@
+// cuda_gemm.h — out[rows, out_dim] = in[rows, in_dim] · weight[out_dim, in_dim]ᵀ (+ bias)
+// through cuBLASLt, fp16/bf16 inputs, fp32 accumulation, output in the scalar type or fp32.
+//
+// Determinism: one algorithm per (out_dim, in_dim, output type, epilogue), chosen once for
+// the planned row count and reused for every smaller batch (each output element is then
+// computed by the same kernel in the same order whatever the batch); reductions are
+// restricted to none or fp32-in-workspace (no atomics, no fp16 split-K partials).
+#ifndef MEMPROF_CUDA_GEMM_H
+#define MEMPROF_CUDA_GEMM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memprof/error.h"
+
+typedef struct cuda_gemm_context cuda_gemm_context;
+
+enum { GEMM_OUTPUT_SCALAR = 0, GEMM_OUTPUT_FLOAT = 1 };
+
+// selection_rows: the row count algorithms are chosen for (the planned batch).
+int cuda_gemm_create(cuda_gemm_context **out, int scalar_type, int64_t selection_rows, void *stream,
+                     memprof_error *err);
+void cuda_gemm_destroy(cuda_gemm_context *context);
+void cuda_gemm_set_selection_rows(cuda_gemm_context *context, int64_t rows);
+size_t cuda_gemm_workspace_bytes(void);
+
+// bias (scalar, [out_dim]) is fused as a cuBLASLt epilogue; only with GEMM_OUTPUT_SCALAR.
+int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
+                      const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err);
+
+#endif

@@ -1,0 +1,60 @@
+// cuda_kernels.h — C launchers of the CUDA backend's kernels (src/cuda/*.cu).
+//
+// Shapes, for a device batch of N tokens made of S sequences laid end to end
+// (row-major; "scalar" is fp16 or bf16 as the precision argument says):
+//   residual [N, d] fp32          norm1/norm2 [N, d] scalar     qkv [N, 3d] scalar, per head [q|k|v]
+//   attention [N, d] scalar       branch/mlp [N, d] fp32        hidden [N, ff] scalar
+//   logits [rows, V] fp32         positions [N] int32 (index of each token inside its sequence)
+//   sequence_starts/lengths [S] int32
+// Every launcher is asynchronous on `stream` and returns 0 or a CUDA error code.
+#ifndef MEMPROF_CUDA_KERNELS_H
+#define MEMPROF_CUDA_KERNELS_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct CUstream_st *cuda_stream;
+
+enum { CUDA_SCALAR_FP16 = 0, CUDA_SCALAR_BF16 = 1 };
+
+// residual[t] = float(embedding[tokens[t]])
+int cuda_embedding_forward(float *residual, const void *embedding, const int32_t *tokens, int64_t tokens_count,
+                           int dim, int scalar_type, cuda_stream stream);
+
+// out1 = LN(in; w1, b1), out2 = LN(in; w2, b2) from one read of each row (out2 may be NULL).
+int cuda_layernorm_forward(void *out1, void *out2, const float *in, const void *weight1, const void *bias1,
+                           const void *weight2, const void *bias2, int64_t rows, int dim, float eps,
+                           int scalar_type, cuda_stream stream);
+
+// Partial rotary on q and k of every head, fp32 math, tables [max_position, rot/2].
+int cuda_rotary_forward(void *qkv, const float *cos_table, const float *sin_table, const int32_t *positions,
+                        int64_t tokens_count, int heads, int head_dim, int rotary_dims, int scalar_type,
+                        cuda_stream stream);
+
+// Causal softmax(q·kᵀ·scale)·v per sequence and head, online softmax in fp32.
+int cuda_attention_forward(void *out, const void *qkv, const int32_t *sequence_starts, const int32_t *sequence_lengths,
+                           int sequences, int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream);
+
+// values = gelu_erf(values) in place, fp32 math.
+int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream);
+
+// residual = ((mlp + mlp_bias) + (attention + attention_bias)) + residual, HF's order.
+int cuda_residual_forward(float *residual, const float *mlp, const void *mlp_bias, const float *attention,
+                          const void *attention_bias, int64_t rows, int dim, int scalar_type, cuda_stream stream);
+
+// Per logits row with targets[r] ≥ 0: surprisal, entropy, rank (count strictly above the
+// target's logit in this same buffer). Rows with target < 0 are skipped.
+int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
+                        const int32_t *targets, int64_t rows, int vocab, cuda_stream stream);
+
+// dst (scalar) = src (fp32), for weight upload.
+int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,153 @@
+// cuda_layers.cu — the element-wise and row-wise pieces of the GPT-NeoX forward pass:
+// embedding gather, the two LayerNorms of a layer in one pass, partial rotary, erf GELU,
+// the parallel-residual sum, and fp32 → fp16/bf16 conversion. All math in fp32.
+#include <math.h>
+
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+
+template <typename scalar>
+__global__ void embedding_kernel(float *residual, const scalar *embedding, const int32_t *tokens, int dim) {
+    int64_t row = blockIdx.x;
+    const scalar *source = embedding + (int64_t)tokens[row] * dim;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) residual[row * dim + i] = to_float(source[i]);
+}
+
+// One block per row. Two passes over the row (mean, then centred variance) in fp32 with a
+// fixed reduction tree; the variance is biased, as torch.nn.LayerNorm.
+template <typename scalar>
+__global__ void layernorm_kernel(scalar *out1, scalar *out2, const float *in, const scalar *w1, const scalar *b1,
+                                 const scalar *w2, const scalar *b2, int dim, float eps) {
+    __shared__ float shared[32];
+    int64_t row = blockIdx.x;
+    const float *x = in + row * dim;
+    float partial = 0.0f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) partial += x[i];
+    float mean = block_sum(partial, shared) / (float)dim;
+    partial = 0.0f;
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float centred = x[i] - mean;
+        partial += centred * centred;
+    }
+    float inverse_std = rsqrtf(block_sum(partial, shared) / (float)dim + eps);
+    for (int i = threadIdx.x; i < dim; i += blockDim.x) {
+        float normalised = (x[i] - mean) * inverse_std;
+        out1[row * dim + i] = from_float<scalar>(normalised * to_float(w1[i]) + to_float(b1[i]));
+        if (out2) out2[row * dim + i] = from_float<scalar>(normalised * to_float(w2[i]) + to_float(b2[i]));
+    }
+}
+
+// NeoX rotate_half pairing (i, i + rot/2) on the first rot dims of q and k of each head.
+template <typename scalar>
+__global__ void rotary_kernel(scalar *qkv, const float *cos_table, const float *sin_table, const int32_t *positions,
+                              int heads, int head_dim, int rotary_dims) {
+    int64_t row = blockIdx.x;
+    int half = rotary_dims / 2;
+    int position = positions[row];
+    for (int item = threadIdx.x; item < heads * 2 * half; item += blockDim.x) {
+        int head = item / (2 * half), role = (item / half) % 2, i = item % half;  // role 0 = q, 1 = k
+        scalar *x = qkv + row * 3 * heads * head_dim + (int64_t)head * 3 * head_dim + role * head_dim;
+        float c = cos_table[(int64_t)position * half + i], s = sin_table[(int64_t)position * half + i];
+        float first = to_float(x[i]), second = to_float(x[i + half]);
+        x[i] = from_float<scalar>(first * c - second * s);
+        x[i + half] = from_float<scalar>(second * c + first * s);
+    }
+}
+
+template <typename scalar> __global__ void gelu_kernel(scalar *values, int64_t count) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+        float x = to_float(values[i]);
+        values[i] = from_float<scalar>(0.5f * x * (1.0f + erff(x * 0.70710678118654752f)));
+    }
+}
+
+template <typename scalar>
+__global__ void residual_kernel(float *residual, const float *mlp, const scalar *mlp_bias, const float *attention,
+                                const scalar *attention_bias, int64_t count, int dim) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+        int column = (int)(i % dim);
+        float mlp_out = mlp[i] + to_float(mlp_bias[column]);
+        float attention_out = attention[i] + to_float(attention_bias[column]);
+        residual[i] = (mlp_out + attention_out) + residual[i];
+    }
+}
+
+template <typename scalar> __global__ void convert_kernel(scalar *dst, const float *src, int64_t count) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = from_float<scalar>(src[i]);
+}
+
+static unsigned grid_for(int64_t count) {
+    int64_t blocks = (count + 255) / 256;
+    return (unsigned)(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
+}
+
+#define DISPATCH(scalar_type, call_fp16, call_bf16) \
+    do {                                            \
+        if ((scalar_type) == CUDA_SCALAR_FP16) {    \
+            call_fp16;                              \
+        } else {                                    \
+            call_bf16;                              \
+        }                                           \
+    } while (0)
+
+extern "C" int cuda_embedding_forward(float *residual, const void *embedding, const int32_t *tokens,
+                                      int64_t tokens_count, int dim, int scalar_type, cuda_stream stream) {
+    if (tokens_count == 0) return 0;
+    DISPATCH(scalar_type,
+             (embedding_kernel<__half><<<(unsigned)tokens_count, 256, 0, stream>>>(residual, (const __half *)embedding, tokens, dim)),
+             (embedding_kernel<__nv_bfloat16><<<(unsigned)tokens_count, 256, 0, stream>>>(residual, (const __nv_bfloat16 *)embedding, tokens, dim)));
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_layernorm_forward(void *out1, void *out2, const float *in, const void *w1, const void *b1,
+                                      const void *w2, const void *b2, int64_t rows, int dim, float eps,
+                                      int scalar_type, cuda_stream stream) {
+    if (rows == 0) return 0;
+    DISPATCH(scalar_type,
+             (layernorm_kernel<__half><<<(unsigned)rows, 256, 0, stream>>>((__half *)out1, (__half *)out2, in, (const __half *)w1,
+                                                                        (const __half *)b1, (const __half *)w2, (const __half *)b2, dim, eps)),
+             (layernorm_kernel<__nv_bfloat16><<<(unsigned)rows, 256, 0, stream>>>(
+                 (__nv_bfloat16 *)out1, (__nv_bfloat16 *)out2, in, (const __nv_bfloat16 *)w1, (const __nv_bfloat16 *)b1,
+                 (const __nv_bfloat16 *)w2, (const __nv_bfloat16 *)b2, dim, eps)));
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_rotary_forward(void *qkv, const float *cos_table, const float *sin_table, const int32_t *positions,
+                                   int64_t tokens_count, int heads, int head_dim, int rotary_dims, int scalar_type,
+                                   cuda_stream stream) {
+    if (tokens_count == 0 || rotary_dims < 2) return 0;
+    DISPATCH(scalar_type,
+             (rotary_kernel<__half><<<(unsigned)tokens_count, 128, 0, stream>>>((__half *)qkv, cos_table, sin_table, positions,
+                                                                             heads, head_dim, rotary_dims)),
+             (rotary_kernel<__nv_bfloat16><<<(unsigned)tokens_count, 128, 0, stream>>>((__nv_bfloat16 *)qkv, cos_table, sin_table,
+                                                                                    positions, heads, head_dim, rotary_dims)));
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream) {
+    if (count == 0) return 0;
+    DISPATCH(scalar_type, (gelu_kernel<__half><<<grid_for(count), 256, 0, stream>>>((__half *)values, count)),
+             (gelu_kernel<__nv_bfloat16><<<grid_for(count), 256, 0, stream>>>((__nv_bfloat16 *)values, count)));
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_residual_forward(float *residual, const float *mlp, const void *mlp_bias, const float *attention,
+                                     const void *attention_bias, int64_t rows, int dim, int scalar_type,
+                                     cuda_stream stream) {
+    int64_t count = rows * dim;
+    if (count == 0) return 0;
+    DISPATCH(scalar_type,
+             (residual_kernel<__half><<<grid_for(count), 256, 0, stream>>>(residual, mlp, (const __half *)mlp_bias, attention,
+                                                                         (const __half *)attention_bias, count, dim)),
+             (residual_kernel<__nv_bfloat16><<<grid_for(count), 256, 0, stream>>>(
+                 residual, mlp, (const __nv_bfloat16 *)mlp_bias, attention, (const __nv_bfloat16 *)attention_bias, count, dim)));
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream) {
+    if (count == 0) return 0;
+    DISPATCH(scalar_type, (convert_kernel<__half><<<grid_for(count), 256, 0, stream>>>((__half *)dst, src, count)),
+             (convert_kernel<__nv_bfloat16><<<grid_for(count), 256, 0, stream>>>((__nv_bfloat16 *)dst, src, count)));
+    return LAUNCH_STATUS();
+}

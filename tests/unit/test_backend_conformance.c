@@ -1,0 +1,179 @@
+// test_backend_conformance.c — every compiled GPU backend against the CPU fp32 reference
+// (ggml's test-backend-ops idea), on the fixtures and on any checkpoint folders listed in
+// MEMPROF_CONFORMANCE_CHECKPOINTS (colon-separated; the GPU check script passes random
+// Pythia-shaped models there). Reports SKIP where no GPU is present.
+//
+// Criteria, for fp16 (ε = 0.02) and bf16 (ε = 0.1):
+//   per sequence: |Δ sup_seq|, |Δ entr_seq| ≤ 2e-3 nats; acc_seq and avg_rank within 0.5% relative
+//   per position: |Δ rank| ≤ #{v : |z_v − z_y| ≤ ε} in the CPU's logits; correct equal where the
+//   CPU's top-2 gap exceeds ε. Also: GPU statistics identical for a sequence alone and in a batch.
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cpu/cpu_internal.h"
+#include "memprof/backend.h"
+#include "test.h"
+
+enum { RANDOM_SEQUENCES = 3, RANDOM_LENGTH = 2049 };
+
+typedef struct scored {
+    sequence_statistics *sequences;
+    token_statistics *tokens;
+} scored;
+
+static scored score_all(const backend *b, void *model, const token_sequence *sequences, int count, memprof_error *err,
+                        int *status) {
+    scored s = {calloc((size_t)count, sizeof *s.sequences), calloc((size_t)count, sizeof *s.tokens)};
+    for (int i = 0; i < count; i++) {
+        size_t n = (size_t)sequences[i].length - 1;
+        s.tokens[i] = (token_statistics){malloc(n * 8), malloc(n * 8), malloc(n * 8), malloc(n)};
+    }
+    *status = b->score(s.sequences, s.tokens, model, sequences, count, err);
+    return s;
+}
+
+static void scored_free(scored *s, int count) {
+    for (int i = 0; i < count; i++)
+        free(s->tokens[i].surprisal), free(s->tokens[i].entropy), free(s->tokens[i].rank), free(s->tokens[i].correct);
+    free(s->tokens);
+    free(s->sequences);
+}
+
+static double relative(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-12); }
+
+static void compare(const char *label, const checkpoint *ckpt, const token_sequence *sequences, int count,
+                    const backend *gpu, compute_precision precision, double epsilon) {
+    char name[512];
+    memprof_error err = {0};
+    void *cpu_model_handle = NULL, *gpu_model = NULL;
+    backend_options cpu_options = {.threads = 2}, gpu_options = {.precision = precision};
+    const backend *cpu = cpu_backend();
+    if (cpu->load(&cpu_model_handle, ckpt, &cpu_options, &err) != 0) {
+        snprintf(name, sizeof name, "%s: cpu load", label);
+        CHECK(name, 0, "%s", err.message);
+        return;
+    }
+    int status = gpu->load(&gpu_model, ckpt, &gpu_options, &err);
+    if (status != 0) {
+        snprintf(name, sizeof name, "%s: %s load", label, gpu->name);
+        if (strstr(err.message, "no CUDA device")) SKIP(name, "%s", err.message);
+        else CHECK(name, 0, "%s", err.message);
+        cpu->unload(cpu_model_handle);
+        return;
+    }
+    scored reference = score_all(cpu, cpu_model_handle, sequences, count, &err, &status);
+    scored candidate = score_all(gpu, gpu_model, sequences, count, &err, &status);
+    snprintf(name, sizeof name, "%s: %s score", label, gpu->name);
+    CHECK(name, status == 0, "%s", err.message);
+
+    cpu_model *weights = cpu_model_handle;
+    int64_t V = weights->config.vocab_size, d = weights->config.hidden_size;
+    for (int i = 0; i < count && status == 0; i++) {
+        const sequence_statistics *r = &reference.sequences[i], *c = &candidate.sequences[i];
+        int64_t T = sequences[i].length;
+        // CPU logits, for the near-tie allowances.
+        cpu_workspace workspace;
+        cpu_workspace_alloc(&workspace, &weights->config, T, &err);
+        cpu_forward_hidden(&workspace, weights, sequences[i].tokens, T);
+        float *logits = malloc((size_t)V * sizeof(float));
+        int64_t excused = 0, rank_violations = 0, correct_violations = 0;
+        for (int64_t p = 0; p + 1 < T; p++) {
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)V, (int)d, 1.0f, weights->embed_out, (int)d,
+                        workspace.norm1 + p * d, 1, 0.0f, logits, 1);
+            float target = logits[sequences[i].tokens[p + 1]];
+            int64_t near = 0;
+            float top1 = -INFINITY, top2 = -INFINITY;
+            for (int64_t v = 0; v < V; v++) {
+                near += fabsf(logits[v] - target) <= epsilon && v != sequences[i].tokens[p + 1];
+                if (logits[v] > top1) top2 = top1, top1 = logits[v];
+                else if (logits[v] > top2) top2 = logits[v];
+            }
+            int64_t delta = llabs(candidate.tokens[i].rank[p] - reference.tokens[i].rank[p]);
+            excused += delta != 0;
+            rank_violations += delta > near;
+            if (top1 - top2 > epsilon) correct_violations += candidate.tokens[i].correct[p] != reference.tokens[i].correct[p];
+        }
+        free(logits);
+        cpu_workspace_free(&workspace);
+        printf("%s seq %d (%s): dsup %.2e dentr %.2e, acc %.6f vs %.6f, avg_rank %.4f vs %.4f, %lld positions with a "
+               "different rank (all within their near-tie allowance: %s)\n", label, i, gpu->name,
+               fabs(c->sup_seq - r->sup_seq), fabs(c->entr_seq - r->entr_seq), c->acc_seq, r->acc_seq, c->avg_rank,
+               r->avg_rank, (long long)excused, rank_violations ? "no" : "yes");
+        snprintf(name, sizeof name, "%s: seq %d sup_seq and entr_seq within 2e-3", label, i);
+        CHECK(name, fabs(c->sup_seq - r->sup_seq) <= 2e-3 && fabs(c->entr_seq - r->entr_seq) <= 2e-3, "%.3g, %.3g",
+              fabs(c->sup_seq - r->sup_seq), fabs(c->entr_seq - r->entr_seq));
+        snprintf(name, sizeof name, "%s: seq %d acc_seq and avg_rank within 0.5%%", label, i);
+        CHECK(name, (relative(c->acc_seq, r->acc_seq) <= 5e-3 || fabs(c->acc_seq - r->acc_seq) < 1e-12) &&
+                        relative(c->avg_rank, r->avg_rank) <= 5e-3,
+              "acc %.6f vs %.6f, avg_rank %.4f vs %.4f", c->acc_seq, r->acc_seq, c->avg_rank, r->avg_rank);
+        snprintf(name, sizeof name, "%s: seq %d rank within the near-tie allowance", label, i);
+        CHECK(name, rank_violations == 0, "%lld positions", (long long)rank_violations);
+        snprintf(name, sizeof name, "%s: seq %d correct equal where the top-2 gap exceeds epsilon", label, i);
+        CHECK(name, correct_violations == 0, "%lld positions", (long long)correct_violations);
+    }
+
+    // Batch independence on the GPU: the last sequence alone gives the same bits.
+    if (status == 0 && count > 1) {
+        sequence_statistics alone;
+        status = gpu->score(&alone, NULL, gpu_model, &sequences[count - 1], 1, &err);
+        snprintf(name, sizeof name, "%s: %s statistics identical alone and in a batch", label, gpu->name);
+        CHECK(name, status == 0 && memcmp(&alone, &candidate.sequences[count - 1], sizeof alone) == 0, "%s",
+              status ? err.message : "bits differ");
+    }
+    scored_free(&reference, count);
+    scored_free(&candidate, count);
+    gpu->unload(gpu_model);
+    cpu->unload(cpu_model_handle);
+}
+
+static void check_checkpoint(const char *folder, const backend *gpu) {
+    memprof_error err = {0};
+    checkpoint *ckpt = NULL;
+    char name[512];
+    snprintf(name, sizeof name, "%s: open", folder);
+    if (checkpoint_open(&ckpt, folder, &err) != 0) {
+        CHECK(name, 0, "%s", err.message);
+        return;
+    }
+    // Random tokens (a fixed LCG) of the Pythia sample length, plus one short sequence.
+    int vocab = checkpoint_config(ckpt)->vocab_size;
+    token_sequence sequences[RANDOM_SEQUENCES];
+    uint64_t state = 12345;
+    for (int i = 0; i < RANDOM_SEQUENCES; i++) {
+        int64_t length = i == RANDOM_SEQUENCES - 1 ? 77 : RANDOM_LENGTH;
+        int32_t *tokens = malloc((size_t)length * sizeof *tokens);
+        for (int64_t t = 0; t < length; t++) {
+            state = state * 6364136223846793005ull + 1442695040888963407ull;
+            tokens[t] = (int32_t)((state >> 33) % (uint64_t)vocab);
+        }
+        sequences[i] = (token_sequence){tokens, length};
+    }
+    char label[600];
+    snprintf(label, sizeof label, "%s fp16", folder);
+    compare(label, ckpt, sequences, RANDOM_SEQUENCES, gpu, PRECISION_FP16, 0.02);
+    snprintf(label, sizeof label, "%s bf16", folder);
+    compare(label, ckpt, sequences, RANDOM_SEQUENCES, gpu, PRECISION_BF16, 0.1);
+    for (int i = 0; i < RANDOM_SEQUENCES; i++) free((void *)sequences[i].tokens);
+    checkpoint_close(ckpt);
+}
+
+int main(void) {
+    const backend *gpu = backend_find("cuda");
+    if (gpu == NULL) {
+        SKIP("backend conformance", "no GPU backend compiled in (built with CUDA=0)");
+        return 0;
+    }
+    check_checkpoint("tests/fixtures/tiny-neox-f32-safetensors", gpu);
+    check_checkpoint("tests/fixtures/tiny-neox-f16-bin", gpu);
+    const char *extra = getenv("MEMPROF_CONFORMANCE_CHECKPOINTS");
+    if (extra && *extra) {
+        char *list = strdup(extra), *saveptr = NULL;
+        for (char *folder = strtok_r(list, ":", &saveptr); folder; folder = strtok_r(NULL, ":", &saveptr))
+            check_checkpoint(folder, gpu);
+        free(list);
+    }
+    return test_failures ? 1 : 0;
+}
