@@ -128,10 +128,18 @@ static void wald_pretest(estimate_result *r, const estimate_panel *p, const cell
                 vals[a] = c == ck->g ? (double)p->n * (dy - ck->mean_t) / (double)ck->n_t
                                      : -(double)p->n * (dy - ck->mean_c) / (double)ck->n_c;
             }
-            for (int64_t a = 0; a < m; a++) {
-                double va = vals[a];
-                double *row = V + idx[a] * q;
-                for (int64_t b = 0; b <= a; b++) row[idx[b]] += va * vals[b];
+            if (m == q) {   // every pre cell (e.g. the never-treated group): contiguous, vectorisable
+                for (int64_t a = 0; a < m; a++) {
+                    double va = vals[a];
+                    double *row = V + a * q;
+                    for (int64_t b = 0; b <= a; b++) row[b] += va * vals[b];
+                }
+            } else {
+                for (int64_t a = 0; a < m; a++) {
+                    double va = vals[a];
+                    double *row = V + idx[a] * q;
+                    for (int64_t b = 0; b <= a; b++) row[idx[b]] += va * vals[b];
+                }
             }
         }
     }
