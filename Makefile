@@ -13,8 +13,8 @@ CC := mpicc
 SANITIZE ?= 0
 
 # Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash,
-# Oniguruma and utf8proc (tokenizer).
-PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash oniguruma libutf8proc
+# Oniguruma and utf8proc (tokenizer), cairo (+ its fontconfig) for figures.
+PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash oniguruma libutf8proc cairo fontconfig
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

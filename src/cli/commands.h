@@ -21,5 +21,9 @@ int command_config(int argc, char **argv);
 int command_bench(int argc, char **argv);
 int command_tokenize(int argc, char **argv);
 int command_panel(int argc, char **argv);
+int command_estimate(int argc, char **argv);
+int command_simulate(int argc, char **argv);
+int command_plot(int argc, char **argv);
+int command_compare(int argc, char **argv);
 
 #endif

@@ -11,6 +11,10 @@ static const command commands[] = {
     {"bench", "measure scoring throughput on a Pythia-shaped model with random weights", command_bench},
     {"tokenize", "JSON lines with \"text\" on stdin -> {\"ids\": [...]} lines (GPT-NeoX-20B tokenizer)", command_tokenize},
     {"panel", "build panel.h5: the paper's Pile sample + validation windows (or --synthetic)", command_panel},
+    {"estimate", "Callaway-Sant'Anna ATT(g,t), bootstrap and aggregations from stats.h5 or a CSV panel", command_estimate},
+    {"simulate", "a panel with a planted ATT(g,t) surface (stats.h5 and/or CSV) for tests and demos", command_simulate},
+    {"plot", "figures from effects.h5: profile heatmap, persistent, instantaneous, residual memorisation", command_plot},
+    {"compare", "correlations of ATT(g,t) profiles between effects.h5 files (model sizes)", command_compare},
 };
 
 static void print_usage(FILE *out) {
