@@ -4,7 +4,7 @@
 # HF baseline and `memprof bench` in the same call, on the same card.
 #
 # Here (no GPU):  make CUDA_ARCH=90 && make CUDA_ARCH=90 build/tests/test_backend_conformance
-#                 ../shared/device/bundle-rt.sh .rt build/memprof build/tests/test_backend_conformance
+#                 scripts/bundle-runtime.sh .rt build/memprof build/tests/test_backend_conformance
 # There:          run with carry = [build, .rt]; results land in $OUT.
 #
 # usage: scripts/device-check.sh [SIZES=70m,160m,410m]

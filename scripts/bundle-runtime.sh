@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Copies the shared libraries that memprof binaries built on a Debian machine need but a GPU
+# machine with its own CUDA, NCCL, Open MPI and C/C++ runtime may lack (parallel HDF5,
+# libyaml, jansson, OpenBLAS, cairo, ...), so that they can travel with the binaries.
+#
+# usage: scripts/bundle-runtime.sh OUTDIR BINARY...
+# There: export LD_LIBRARY_PATH=$PWD/OUTDIR:$LD_LIBRARY_PATH (and `mpirun -x LD_LIBRARY_PATH`).
+set -eu
+out=$1; shift
+mkdir -p "$out"
+# Libraries the target provides itself: the C and C++ runtimes, CUDA, NCCL and Open MPI.
+provided='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libresolv\.so|libgcc_s\.so|libstdc\+\+\.so|libcuda\.so|libcublas|libcudart|libnccl|libcudnn|libnvrtc|libnvJitLink|libmpi\.so|libopen-pal|libopen-rte|libhwloc|libevent)'
+for binary in "$@"; do
+    ldd "$binary" | awk '$3 ~ /^\// {print $1, $3}' | grep -vE "$provided" |
+        while read -r name path; do cp -L "$path" "$out/$name"; done
+done
+du -sh "$out"
