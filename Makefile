@@ -21,6 +21,13 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp-simd -fno-math-errno -Wall -Wextra -Wshadow -Wno-unused-parameter -Werror=implicit-function-declaration \
           -pthread -Iinclude -Isrc $(PKG_CFLAGS) -MMD -MP
+
+# BLAS=none builds the CPU backend's GEMMs from a portable kernel instead of OpenBLAS: the
+# GPU-machine build, where OpenBLAS is absent and too large to carry (see docs/performance.md).
+ifeq ($(BLAS),none)
+PKG_LIBS := $(filter-out -lopenblas -L%openblas-pthread/,$(PKG_LIBS))
+CFLAGS += -DMEMPROF_NO_BLAS
+endif
 LDLIBS := $(PKG_LIBS) -lm -pthread
 
 ifeq ($(SANITIZE),1)

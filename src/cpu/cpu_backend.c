@@ -1,15 +1,12 @@
 // cpu_backend.c — the CPU reference backend: fp32 weights, OpenBLAS single-threaded GEMMs,
 // and one worker thread per sequence. A sequence is always computed by the same calls in
 // the same order whatever the thread count or batch, so its statistics are bitwise stable.
-#include <cblas.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "cpu/cpu_internal.h"
-
-void openblas_set_num_threads(int num_threads);  // OpenBLAS extension, not in cblas.h everywhere
 
 static int cpu_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
     if (options && options->precision != PRECISION_DEFAULT && options->precision != PRECISION_FP32)
@@ -19,8 +16,7 @@ static int cpu_load(void **out_model, const checkpoint *ckpt, const backend_opti
     if (status != 0) return status;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     model->threads = options && options->threads > 0 ? options->threads : (int)(cores > 0 ? cores : 1);
-    // Parallelism comes from our threads over sequences; BLAS itself stays sequential.
-    openblas_set_num_threads(1);
+    matmul_use_one_thread();  // parallelism comes from our threads over sequences
     *out_model = model;
     return 0;
 }

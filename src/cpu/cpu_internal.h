@@ -62,6 +62,16 @@ int cpu_rotary_prepare(cpu_model *model, int64_t positions, memprof_error *err);
 int cpu_workspace_alloc(cpu_workspace *out, const model_config *config, int64_t max_tokens, memprof_error *err);
 void cpu_workspace_free(cpu_workspace *workspace);
 
+// GEMMs (cpu_matmul.c): OpenBLAS, or a portable kernel when built with BLAS=none.
+// out[M, N] = alpha · a[M, K] · b[N, K]ᵀ
+void matmul_transposed(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int64_t lda,
+                       int64_t ldb, int64_t ldc, float alpha);
+// out[M, N] = a[M, K] · b[K, N]
+void matmul_plain(float *out, const float *a, const float *b, int64_t M, int64_t N, int64_t K, int64_t lda, int64_t ldb,
+                  int64_t ldc);
+// Parallelism comes from the backend's own threads: BLAS stays sequential.
+void matmul_use_one_thread(void);
+
 // Building blocks (cpu_layers.c).
 void layernorm_forward(float *out, const float *in, const float *weight, const float *bias, int64_t rows, int dim, double eps);
 // out[rows, out_dim] = in[rows, in_dim] · weight[out_dim, in_dim]^T + bias

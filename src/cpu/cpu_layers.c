@@ -2,7 +2,6 @@
 //
 // Shapes (one sequence): in/out [T, d]; qkv [T, 3d] laid out per head as [q | k | v],
 // each hd wide (neox-spec §1.4); scores [ATTENTION_BLOCK, T].
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -31,8 +30,7 @@ void layernorm_forward(float *out, const float *in, const float *weight, const f
 
 void linear_forward(float *out, const float *in, const float *weight, const float *bias, int64_t rows, int in_dim,
                     int out_dim) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, out_dim, in_dim, 1.0f, in, in_dim, weight, in_dim,
-                0.0f, out, out_dim);
+    matmul_transposed(out, in, weight, rows, out_dim, in_dim, in_dim, in_dim, out_dim, 1.0f);
     if (bias == NULL) return;
     for (int64_t r = 0; r < rows; r++) {
         float *y = out + r * out_dim;
@@ -92,12 +90,10 @@ void causal_attention_forward(float *out, float *scores, const float *qkv, int64
         for (int64_t start = 0; start < tokens; start += ATTENTION_BLOCK) {
             int64_t rows = tokens - start < ATTENTION_BLOCK ? tokens - start : ATTENTION_BLOCK;
             int64_t keys = start + rows;  // queries in this block see keys [0, keys)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)keys, head_dim, scale,
-                        q + start * row_width, (int)row_width, k, (int)row_width, 0.0f, scores, (int)keys);
+            matmul_transposed(scores, q + start * row_width, k, rows, keys, head_dim, row_width, row_width, keys, scale);
             for (int64_t r = 0; r < rows; r++) softmax_causal_row(scores + r * keys, start + r + 1, keys);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)rows, head_dim, (int)keys, 1.0f, scores,
-                        (int)keys, v, (int)row_width, 0.0f, out + start * out_width + (int64_t)h * head_dim,
-                        (int)out_width);
+            matmul_plain(out + start * out_width + (int64_t)h * head_dim, scores, v, rows, head_dim, keys, keys, row_width,
+                         out_width);
         }
     }
 }

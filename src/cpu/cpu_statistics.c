@@ -5,7 +5,6 @@
 //   S = Σ exp(z − m),  lse = m + log S,  surprisal = lse − z_y,
 //   entropy = −Σ p log p = log S − Σ exp(z − m)(z − m) / S,
 //   rank = #{v : z_v > z_y} on the fp32 logits exactly as the GEMM produced them.
-#include <cblas.h>
 #include <math.h>
 
 #include "cpu/cpu_internal.h"
@@ -61,8 +60,7 @@ void cpu_statistics_forward(sequence_statistics *out, token_statistics *out_toke
     int64_t correct = 0;
     for (int64_t start = 0; start < predictions; start += LOGITS_CHUNK) {
         int64_t rows = predictions - start < LOGITS_CHUNK ? predictions - start : LOGITS_CHUNK;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)V, d, 1.0f, w->norm1 + start * d, d,
-                    model->embed_out, d, 0.0f, w->logits, (int)V);
+        matmul_transposed(w->logits, w->norm1 + start * d, model->embed_out, rows, V, d, d, d, V, 1.0f);
         for (int64_t r = 0; r < rows; r++) {
             int64_t t = start + r;
             position_statistics s = row_statistics(w->logits + r * V, V, tokens[t + 1]);

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 
 #include "cpu/cpu_internal.h"
 #include "memprof/backend.h"
@@ -81,8 +80,7 @@ static void compare(const char *label, const checkpoint *ckpt, const token_seque
         float *logits = malloc((size_t)V * sizeof(float));
         int64_t excused = 0, rank_violations = 0, correct_violations = 0;
         for (int64_t p = 0; p + 1 < T; p++) {
-            cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)V, (int)d, 1.0f, weights->embed_out, (int)d,
-                        workspace.norm1 + p * d, 1, 0.0f, logits, 1);
+            matmul_transposed(logits, workspace.norm1 + p * d, weights->embed_out, 1, V, d, d, d, V, 1.0f);
             float target = logits[sequences[i].tokens[p + 1]];
             int64_t near = 0;
             float top1 = -INFINITY, top2 = -INFINITY;

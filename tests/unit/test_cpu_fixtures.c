@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 
 #include "cpu/cpu_internal.h"
 #include "memprof/backend.h"
@@ -156,8 +155,7 @@ static void check_fixture(const char *folder) {
         cpu_workspace_alloc(&workspace, &cpu_weights->config, T, &err);
         cpu_forward_hidden(&workspace, cpu_weights, sequences[s].tokens, T);
         float *ours = malloc((size_t)(T * V) * sizeof(float));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)V, (int)d, 1.0f, workspace.norm1, (int)d,
-                    cpu_weights->embed_out, (int)d, 0.0f, ours, (int)V);
+        matmul_transposed(ours, workspace.norm1, cpu_weights->embed_out, T, V, d, d, d, V, 1.0f);
         double worst = 0;
         for (int64_t i = 0; i < T * V; i++) worst = fmax(worst, fabs((double)ours[i] - read_f32(logits, i)));
         printf("%s seq%d: max |dlogit| %.3g over %lld logits\n", folder, s, worst, (long long)(T * V));
