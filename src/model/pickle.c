@@ -160,7 +160,6 @@ static int extend(pickle_vm *vm, value_kind kind, int first) {
     for (int i = first; i < vm->depth; i++) {
         int status = append_item(vm, target, vm->stack[i]);
         if (status) return status;
-        target = &vm->values[vm->stack[first - 1]];
     }
     vm->depth = first;
     return 0;

@@ -13,6 +13,7 @@
 #define F32_DIR "tests/fixtures/tiny-neox-f32-safetensors"
 #define F16_DIR "tests/fixtures/tiny-neox-f16-bin"
 #define REFERENCE "tests/fixtures/tensor-reference.txt"
+#define CHECKSUMS "tests/fixtures/checksum-reference.txt"
 
 static void check_config(const char *label, const checkpoint *ckpt) {
     const model_config *c = checkpoint_config(ckpt);
@@ -74,6 +75,26 @@ static int count_reference_lines(const char *fixture, char lines[][512], int max
     return n;
 }
 
+// File size, file xxh64 and checkpoint checksum against the Python xxhash package.
+static void check_hashes(const char *label, const checkpoint *ckpt) {
+    FILE *f = fopen(CHECKSUMS, "r");
+    char line[512], fixture[128], file_name[128], file_hash[32], checksum[32];
+    unsigned long long size = 0;
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = sscanf(line, "%127s %127s %llu %31s %31s", fixture, file_name, &size, file_hash, checksum) == 5 &&
+                strcmp(fixture, label) == 0;
+    if (f) fclose(f);
+    char name[256], got_file[17], got_checksum[17];
+    const weight_file *file = checkpoint_file(ckpt, 0);
+    snprintf(got_file, sizeof got_file, "%016llx", (unsigned long long)file->xxh64);
+    checkpoint_checksum(got_checksum, ckpt);
+    snprintf(name, sizeof name, "%s file xxh64 and checkpoint checksum match the xxhash package", label);
+    CHECK(name, found && file->size == size && strcmp(got_file, file_hash) == 0 && strcmp(got_checksum, checksum) == 0,
+          "found %d size %zu/%llu file %s/%s checksum %s/%s", found, file->size, size, got_file, file_hash,
+          got_checksum, checksum);
+}
+
 static void check_fixture(const char *label, const char *directory, checkpoint **out) {
     memprof_error err = {0};
     char name[128];
@@ -98,6 +119,7 @@ static void check_fixture(const char *label, const char *directory, checkpoint *
     CHECK(name, checkpoint_num_files(*out) == 1 && file && file->size > 0 && file->xxh64 != 0 &&
                     checkpoint_file(*out, 1) == NULL,
           "%d files", checkpoint_num_files(*out));
+    if (file) check_hashes(label, *out);
 }
 
 static const char *tensor_names[] = {
