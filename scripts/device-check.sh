@@ -3,12 +3,14 @@
 # docs/performance.md): conformance of the CUDA backend against the CPU reference, then the
 # HF baseline and `memprof bench` in the same call, on the same card.
 #
-# Here (no GPU):  make CUDA_ARCH=90 && make CUDA_ARCH=90 build/tests/test_backend_conformance
-#                 scripts/bundle-runtime.sh .rt build/memprof build/tests/test_backend_conformance
-# There:          run with carry = [build, .rt]; results land in $OUT.
+# Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance
+#                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance
+# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, .rt];
+#                 BUILD=build-device scripts/device-check.sh; results land in $OUT.
 #
 # usage: scripts/device-check.sh [SIZES=70m,160m,410m]
 set -u
+BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
 export LD_LIBRARY_PATH=$PWD/.rt:${LD_LIBRARY_PATH:-}
@@ -18,7 +20,7 @@ nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv
 echo "== conformance (CPU fp32 vs CUDA fp16/bf16)"
 work=$(mktemp -d)
 python3 scripts/make-random-checkpoint.py --size 70m --out "$work/random-70m" --seed 3
-MEMPROF_CONFORMANCE_CHECKPOINTS="$work/random-70m" timeout 300 build/tests/test_backend_conformance >"$OUT/conformance.txt" 2>&1
+MEMPROF_CONFORMANCE_CHECKPOINTS="$work/random-70m" timeout 300 "$BUILD"/tests/test_backend_conformance >"$OUT/conformance.txt" 2>&1
 grep -v '^PASS' "$OUT/conformance.txt"
 echo "conformance: $(grep -c '^PASS' "$OUT/conformance.txt") passed, $(grep -c '^FAIL' "$OUT/conformance.txt") failed"
 echo "== HF baseline (bf16, SDPA, fp32 logits + statistics)"
@@ -26,6 +28,6 @@ timeout 300 python3 scripts/hf_baseline.py --sizes "$sizes" --json "$OUT/hf.json
 echo "== memprof bench"
 for size in ${sizes//,/ }; do
     for precision in fp16 bf16; do
-        timeout 120 build/memprof bench --backend cuda --size "$size" --random-weights --precision "$precision"
+        timeout 120 "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --precision "$precision"
     done
 done
