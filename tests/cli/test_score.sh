@@ -54,6 +54,20 @@ expect_error "missing token file" "nothing.txt: cannot open" \
     "$MEMPROF" score --checkpoint "$dir" --tokens "$work/nothing.txt"
 expect_error "missing checkpoint folder" "$work/no-such-checkpoint" \
     "$MEMPROF" score --checkpoint "$work/no-such-checkpoint" --tokens "$work/big.txt"
+# Broken checkpoints through the command: one line naming the file, exit 1.
+broken=$work/broken; mkdir -p "$broken"
+cp "$dir/config.json" "$broken/"
+head -c 5000 "$dir/model.safetensors" >"$broken/model.safetensors"
+expect_error "truncated safetensors" "$broken/model.safetensors" \
+    "$MEMPROF" score --checkpoint "$broken" --tokens "$work/short.txt"
+rm "$broken/model.safetensors"; printf 'not a zip archive at all' >"$broken/pytorch_model.bin"
+expect_error "non-zip pytorch_model.bin" "legacy (non-zip) torch format not supported" \
+    "$MEMPROF" score --checkpoint "$broken" --tokens "$work/short.txt"
+cp "$dir/model.safetensors" "$broken/"; rm "$broken/pytorch_model.bin"
+python3 -c "import json,sys; c=json.load(open(sys.argv[1])); del c['hidden_size']; json.dump(c, open(sys.argv[1],'w'))" "$broken/config.json"
+expect_error "config.json without hidden_size" "hidden_size" \
+    "$MEMPROF" score --checkpoint "$broken" --tokens "$work/short.txt"
+
 "$MEMPROF" score --checkpoint "$dir" >/dev/null 2>&1; rc=$?
 [ $rc -eq 2 ] && pass "missing --tokens is a usage error (exit 2)" || fail "missing --tokens exit $rc"
 "$MEMPROF" score --help | grep -q -- "--per-token" && pass "--help" || fail "--help"
