@@ -7,6 +7,7 @@
 
 static const command commands[] = {
     {"score", "score token sequences with a checkpoint: per-sequence or per-token statistics", command_score},
+    {"config", "check a sweep configuration (YAML + key=value overrides) and print it resolved", command_config},
 };
 
 static void print_usage(FILE *out) {
