@@ -11,8 +11,9 @@ BUILD ?= build
 CC := mpicc
 SANITIZE ?= 0
 
-# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash.
-PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash
+# Debian packages (see .ci/run): parallel HDF5, libyaml, libzstd, jansson, OpenBLAS, xxHash,
+# Oniguruma and utf8proc (tokenizer).
+PKGS := hdf5-openmpi yaml-0.1 libzstd jansson openblas libxxhash oniguruma libutf8proc
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS := $(shell pkg-config --libs $(PKGS))
 

@@ -18,5 +18,7 @@ typedef struct command {
 // One line per subcommand, kept in the order `memprof --help` lists them.
 int command_score(int argc, char **argv);
 int command_config(int argc, char **argv);
+int command_tokenize(int argc, char **argv);
+int command_panel(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 static const command commands[] = {
     {"score", "score token sequences with a checkpoint: per-sequence or per-token statistics", command_score},
     {"config", "check a sweep configuration (YAML + key=value overrides) and print it resolved", command_config},
+    {"tokenize", "JSON lines with \"text\" on stdin -> {\"ids\": [...]} lines (GPT-NeoX-20B tokenizer)", command_tokenize},
+    {"panel", "build panel.h5: the paper's Pile sample + validation windows (or --synthetic)", command_panel},
 };
 
 static void print_usage(FILE *out) {
