@@ -20,5 +20,7 @@ int command_score(int argc, char **argv);
 int command_config(int argc, char **argv);
 int command_tokenize(int argc, char **argv);
 int command_panel(int argc, char **argv);
+int command_estimate(int argc, char **argv);
+int command_simulate(int argc, char **argv);
 
 #endif

@@ -10,6 +10,8 @@ static const command commands[] = {
     {"config", "check a sweep configuration (YAML + key=value overrides) and print it resolved", command_config},
     {"tokenize", "JSON lines with \"text\" on stdin -> {\"ids\": [...]} lines (GPT-NeoX-20B tokenizer)", command_tokenize},
     {"panel", "build panel.h5: the paper's Pile sample + validation windows (or --synthetic)", command_panel},
+    {"estimate", "Callaway-Sant'Anna ATT(g,t), bootstrap and aggregations from stats.h5 or a CSV panel", command_estimate},
+    {"simulate", "a panel with a planted ATT(g,t) surface (stats.h5 and/or CSV) for tests and demos", command_simulate},
 };
 
 static void print_usage(FILE *out) {
