@@ -57,6 +57,10 @@ int stats_writer_open(stats_writer *out, MPI_Comm comm, const char *path, int64_
 int stats_writer_write(stats_writer *w, int64_t checkpoint, int64_t lo, int64_t hi,
                        const double *const values[STATS_N_METRICS], memprof_error *err);
 
+// Independent: one metric j only (values[i - lo]).
+int stats_writer_write_metric(stats_writer *w, int metric, int64_t checkpoint, int64_t lo, int64_t hi,
+                              const double *values, memprof_error *err);
+
 // Independent: /done[c, shard] = value.
 int stats_writer_mark_done(stats_writer *w, int64_t checkpoint, int64_t shard, uint8_t value, memprof_error *err);
 

@@ -199,16 +199,23 @@ static int write_block(hid_t d, hid_t mem_type, hsize_t row, hsize_t col, hsize_
     return st < 0 ? -1 : 0;
 }
 
+int stats_writer_write_metric(stats_writer *w, int j, int64_t c, int64_t lo, int64_t hi, const double *values,
+                              memprof_error *err) {
+    if (j < 0 || j >= STATS_N_METRICS || c < 0 || c >= w->n_checkpoints || lo < 0 || hi > w->n_instances || lo >= hi)
+        return error_set(err, MEMPROF_ERR, "stats: write outside the [%lld, %lld] grid: metric %d, checkpoint %lld, instances [%lld, %lld)",
+                         (long long)w->n_checkpoints, (long long)w->n_instances, j, (long long)c, (long long)lo, (long long)hi);
+    if (write_block(w->metric[j], H5T_NATIVE_DOUBLE, (hsize_t)c, (hsize_t)lo, (hsize_t)(hi - lo), values, w->independent))
+        return error_set(err, MEMPROF_ERR, "stats: cannot write /stats/%s[%lld, %lld:%lld]", stats_metric_names[j],
+                         (long long)c, (long long)lo, (long long)hi);
+    return MEMPROF_OK;
+}
+
 int stats_writer_write(stats_writer *w, int64_t c, int64_t lo, int64_t hi, const double *const values[STATS_N_METRICS],
                        memprof_error *err) {
-    if (c < 0 || c >= w->n_checkpoints || lo < 0 || hi > w->n_instances || lo >= hi)
-        return error_set(err, MEMPROF_ERR, "stats: write outside [%lld, %lld] x [0, %lld): checkpoint %lld, instances [%lld, %lld)",
-                         (long long)w->n_checkpoints, (long long)w->n_instances, (long long)w->n_instances, (long long)c,
-                         (long long)lo, (long long)hi);
-    for (int j = 0; j < STATS_N_METRICS; j++)
-        if (write_block(w->metric[j], H5T_NATIVE_DOUBLE, (hsize_t)c, (hsize_t)lo, (hsize_t)(hi - lo), values[j], w->independent))
-            return error_set(err, MEMPROF_ERR, "stats: cannot write /stats/%s[%lld, %lld:%lld]", stats_metric_names[j],
-                             (long long)c, (long long)lo, (long long)hi);
+    for (int j = 0; j < STATS_N_METRICS; j++) {
+        int rc = stats_writer_write_metric(w, j, c, lo, hi, values[j], err);
+        if (rc) return rc;
+    }
     return MEMPROF_OK;
 }
 
