@@ -22,5 +22,7 @@ int command_tokenize(int argc, char **argv);
 int command_panel(int argc, char **argv);
 int command_estimate(int argc, char **argv);
 int command_simulate(int argc, char **argv);
+int command_sweep(int argc, char **argv);
+int command_status(int argc, char **argv);
 
 #endif

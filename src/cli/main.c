@@ -12,6 +12,8 @@ static const command commands[] = {
     {"panel", "build panel.h5: the paper's Pile sample + validation windows (or --synthetic)", command_panel},
     {"estimate", "Callaway-Sant'Anna ATT(g,t), bootstrap and aggregations from stats.h5 or a CSV panel", command_estimate},
     {"simulate", "a panel with a planted ATT(g,t) surface (stats.h5 and/or CSV) for tests and demos", command_simulate},
+    {"sweep", "score checkpoints x panel instances into stats.h5 under MPI; resumable (mpirun/srun)", command_sweep},
+    {"status", "a sweep's progress, failures and what a resume will do, from its journal", command_status},
 };
 
 static void print_usage(FILE *out) {

@@ -30,7 +30,7 @@ typedef struct sweep_result {
     uint64_t checksum;   // xxh64 of the values written (metric-major)
     double compute_s, load_s;
     char checkpoint_checksum[24];  // "xxh64:" + hex, when the worker loaded the checkpoint
-    char reason[400];
+    char reason[1024];
 } sweep_result;
 
 #endif

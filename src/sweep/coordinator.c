@@ -1,0 +1,183 @@
+// coordinator.c — rank 0 (see coordinator.h). Order of effects for a finished task: the
+// journal record is appended and fsync'd first, then the scheduler and /done are updated; a
+// kill between the two only costs a /done hint, never a journalled cell.
+#include "sweep/coordinator.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "memprof/log.h"
+#include "sweep/signals.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void append(sweep_coordinator *co, const journal_record *r, int sync) {
+    if (co->journal_failed) return;
+    if (journal_append(co->journal, r, sync, &co->journal_error)) {
+        co->journal_failed = 1;
+        co->draining = 1;
+        log_error("%s; draining", co->journal_error.message);
+    }
+}
+
+static void report_progress(sweep_coordinator *co, int final) {
+    double t = now_s();
+    if (!final && t - co->last_progress < co->options->progress_interval_s) return;
+    co->last_progress = t;
+    const sweep_scheduler *s = &co->scheduler;
+    sweep_progress p = {0};
+    p.cells_total = s->n_checkpoints * s->n_instances;
+    p.cells_running = s->total_running;
+    for (int64_t c = 0; c < s->n_checkpoints; c++) p.checkpoints_done += co->checkpoint_settled[c] == s->n_instances;
+    p.checkpoints_total = s->n_checkpoints;
+    p.cells_done = co->cells_at_start + co->cells_done_this_run;
+    p.cells_failed = p.cells_total - s->total_pending - s->total_running - p.cells_done;
+    p.tasks_done = co->tasks_done;
+    p.workers = s->n_workers;
+    p.elapsed_s = t - co->started;
+    double cells_per_s = p.elapsed_s > 0 ? (double)co->cells_done_this_run / p.elapsed_s : 0;
+    p.tokens_per_s = cells_per_s * (double)co->sequence_length;
+    p.eta_s = cells_per_s > 0 ? (double)(s->total_pending + s->total_running) / cells_per_s : -1;
+    log_info("progress: %lld/%lld cells done, %lld failed, %lld/%lld checkpoints, %.0f tokens/s", (long long)p.cells_done,
+             (long long)p.cells_total, (long long)p.cells_failed, (long long)p.checkpoints_done,
+             (long long)p.checkpoints_total, p.tokens_per_s);
+    if (co->options->progress) co->options->progress(co->options->progress_ctx, &p, final);
+}
+
+static void emit_checkpoint_failure(void *ctx, int32_t c, int64_t lo, int64_t hi) {
+    sweep_coordinator *co = ctx;
+    journal_record r = {.type = JOURNAL_FAILED, .checkpoint = c, .lo = lo, .hi = hi, .rank = 0,
+                        .text = "checkpoint could not be loaded (see the first failure of this checkpoint)"};
+    append(co, &r, 0);
+    co->checkpoint_settled[c] += hi - lo;
+}
+
+static void handle_result(sweep_coordinator *co, int w, int rank, const sweep_result *r) {
+    sweep_scheduler *s = &co->scheduler;
+    if (r->outcome == OUTCOME_READY) return;
+    sweep_task task = {.checkpoint = r->checkpoint, .lo = r->lo, .hi = r->hi, .prefetch = -1};
+    int64_t n = r->hi - r->lo;
+    memprof_error err = {0};
+    if (r->checkpoint_checksum[0] && !co->checksum_recorded[r->checkpoint]) {
+        if (stats_writer_set_checksum(co->writer, r->checkpoint, r->checkpoint_checksum, &err)) log_warn("%s", err.message);
+        co->checksum_recorded[r->checkpoint] = 1;
+    }
+    switch (r->outcome) {
+    case OUTCOME_OK: {
+        journal_record rec = {.type = JOURNAL_DONE, .checkpoint = r->checkpoint, .lo = r->lo, .hi = r->hi, .rank = rank,
+                              .checksum = r->checksum, .seconds = r->compute_s};
+        append(co, &rec, 1);
+        if (co->journal_failed) { sweep_scheduler_mark(s, r->checkpoint, r->lo, r->hi, CELL_PENDING); return; }
+        sweep_scheduler_complete(s, w, &task, true, r->compute_s, r->load_s);
+        co->tasks_done++;
+        co->cells_done_this_run += n;
+        co->checkpoint_settled[r->checkpoint] += n;
+        for (int64_t shard = r->lo / s->shard_size; shard * s->shard_size < r->hi; shard++)
+            if (sweep_scheduler_shard_done(s, r->checkpoint, shard) &&
+                stats_writer_mark_done(co->writer, r->checkpoint, shard, 1, &err))
+                log_warn("%s", err.message);
+        break;
+    }
+    case OUTCOME_TASK_FAILED:
+    case OUTCOME_CHECKPOINT_FAILED: {
+        journal_record rec = {.type = JOURNAL_FAILED, .checkpoint = r->checkpoint, .lo = r->lo, .hi = r->hi, .rank = rank,
+                              .text = (char *)r->reason};
+        append(co, &rec, 1);
+        log_warn("task failed: checkpoint %d instances [%lld, %lld) on rank %d: %s", r->checkpoint, (long long)r->lo,
+                 (long long)r->hi, rank, r->reason);
+        sweep_scheduler_complete(s, w, &task, false, 0, 0);
+        co->checkpoint_settled[r->checkpoint] += n;
+        if (r->outcome == OUTCOME_CHECKPOINT_FAILED) {
+            sweep_scheduler_release(s, w);
+            sweep_scheduler_fail_checkpoint(s, r->checkpoint, emit_checkpoint_failure, co);
+        }
+        break;
+    }
+    case OUTCOME_ABANDONED:
+        sweep_scheduler_mark(s, r->checkpoint, r->lo, r->hi, CELL_PENDING);
+        break;
+    default: break;
+    }
+}
+
+// The next task for worker w, journalled as dispatched; 0 when there is none for it now.
+static int dispatch(sweep_coordinator *co, int w, int rank, sweep_task *task) {
+    if (co->draining || !sweep_scheduler_next(&co->scheduler, w, task)) return 0;
+    journal_record rec = {.type = JOURNAL_DISPATCH, .checkpoint = task->checkpoint, .lo = task->lo, .hi = task->hi, .rank = rank};
+    append(co, &rec, 0);
+    return 1;
+}
+
+static void check_signal(sweep_coordinator *co) {
+    int signo = sweep_signal_received();
+    if (signo && !co->draining) {
+        co->draining = 1;
+        log_warn("signal %d: draining (no new tasks; in-flight tasks finish or are abandoned)", signo);
+    }
+}
+
+void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
+    int size;
+    MPI_Comm_size(comm, &size);
+    const int n_workers = size - 1;
+    uint8_t *parked = calloc((size_t)n_workers, 1);
+    int stopped = 0, n_parked = 0;
+    co->started = co->last_progress = now_s();
+    sweep_task task;
+    while (stopped < n_workers) {
+        check_signal(co);
+        report_progress(co, 0);
+        int flag = 0;
+        MPI_Status status;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_RESULT, comm, &flag, &status);
+        if (!flag) {
+            // Sleep instead of spinning: the coordinator shares a node with GPU workers' host threads.
+            struct timespec ts = {0, 200000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        sweep_result result;
+        MPI_Recv(&result, sizeof result, MPI_BYTE, status.MPI_SOURCE, TAG_RESULT, comm, MPI_STATUS_IGNORE);
+        int rank = status.MPI_SOURCE, w = rank - 1;
+        handle_result(co, w, rank, &result);
+        check_signal(co);
+        parked[w] = 1; n_parked++;
+        // Serve every waiting worker: a task, or STOP once nothing is pending (or draining).
+        for (int v = 0; v < n_workers && n_parked > 0; v++) {
+            if (!parked[v]) continue;
+            if (dispatch(co, v, v + 1, &task)) {
+                sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi};
+                MPI_Send(&m, sizeof m, MPI_BYTE, v + 1, TAG_TASK, comm);
+            } else if (co->draining || co->scheduler.total_pending == 0) {
+                MPI_Send(NULL, 0, MPI_BYTE, v + 1, TAG_STOP, comm);
+                stopped++;
+            } else {
+                continue;  // work remains but only for the workers holding its checkpoint
+            }
+            parked[v] = 0; n_parked--;
+        }
+    }
+    free(parked);
+    report_progress(co, 1);
+}
+
+void sweep_coordinator_run_local(sweep_coordinator *co, sweep_worker *worker) {
+    co->started = co->last_progress = now_s();
+    sweep_task task;
+    sweep_result result;
+    for (;;) {
+        check_signal(co);
+        report_progress(co, 0);
+        if (!dispatch(co, 0, 0, &task)) break;
+        sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi};
+        sweep_worker_run_task(worker, &m, &result);
+        handle_result(co, 0, 0, &result);
+    }
+    report_progress(co, 1);
+}
