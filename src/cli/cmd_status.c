@@ -113,7 +113,7 @@ int command_status(int argc, char **argv) {
                (long long)h.count[HISTORY_FAILED], (long long)h.count[HISTORY_QUARANTINED], pending);
         printf("in flight when the last run stopped: %lld cells\n", (long long)h.in_flight_cells);
         printf("cells journalled more than once: %lld\n", (long long)h.recomputed_cells);
-        if (h.failed_records) printf("failures: %lld records; last: %s\n", (long long)h.failed_records, h.last_failure);
+        if (h.failed_records) printf("failures: %lld records; first: %s\n", (long long)h.failed_records, h.first_failure);
         long long todo = pending + h.count[HISTORY_FAILED];
         if (todo == 0)
             printf("a resume will: do nothing (every cell is done%s)\n", h.count[HISTORY_QUARANTINED] ? " or quarantined" : "");

@@ -52,8 +52,9 @@ static void report_progress(sweep_coordinator *co, int final) {
 
 static void emit_checkpoint_failure(void *ctx, int32_t c, int64_t lo, int64_t hi) {
     sweep_coordinator *co = ctx;
-    journal_record r = {.type = JOURNAL_FAILED, .checkpoint = c, .lo = lo, .hi = hi, .rank = 0,
-                        .text = "checkpoint could not be loaded (see the first failure of this checkpoint)"};
+    char why[1100];
+    snprintf(why, sizeof why, "checkpoint could not be loaded: %s", co->failure_reason);
+    journal_record r = {.type = JOURNAL_FAILED, .checkpoint = c, .lo = lo, .hi = hi, .rank = 0, .text = why};
     append(co, &r, 0);
     co->checkpoint_settled[c] += hi - lo;
 }
@@ -95,6 +96,7 @@ static void handle_result(sweep_coordinator *co, int w, int rank, const sweep_re
         co->checkpoint_settled[r->checkpoint] += n;
         if (r->outcome == OUTCOME_CHECKPOINT_FAILED) {
             sweep_scheduler_release(s, w);
+            co->failure_reason = r->reason;
             sweep_scheduler_fail_checkpoint(s, r->checkpoint, emit_checkpoint_failure, co);
         }
         break;

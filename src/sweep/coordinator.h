@@ -24,6 +24,7 @@ typedef struct sweep_coordinator {
     int draining;
     int journal_failed;            // a journal write failed: drain, nothing more is durable
     memprof_error journal_error;
+    const char *failure_reason;    // while failing a whole checkpoint
 } sweep_coordinator;
 
 // Multi-rank: workers are ranks 1..size−1 (scheduler worker w = rank w + 1).

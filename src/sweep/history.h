@@ -22,7 +22,7 @@ typedef struct sweep_history {
     int64_t in_flight_cells;      // cells the last run dispatched and never reported
     int64_t recomputed_cells;     // cells with more than one DONE record (must stay 0)
     int64_t done_records, failed_records;
-    char last_failure[512];
+    char first_failure[512];      // the first FAILED record, as text (the root cause)
 } sweep_history;
 
 int sweep_history_build(sweep_history *out, const journal_contents *journal, const char *path, memprof_error *err);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -137,8 +138,13 @@ int journal_read(journal_contents *out, const char *path, memprof_error *err) {
 int journal_open(journal *out, const char *path, off_t valid_bytes, memprof_error *err) {
     memset(out, 0, sizeof *out);
     snprintf(out->path, sizeof out->path, "%s", path);
-    out->fd = open(path, O_WRONLY | O_CREAT | (valid_bytes == 0 ? O_TRUNC : 0), 0644);
+    out->fd = open(path, O_WRONLY | O_CREAT, 0644);
     if (out->fd < 0) return error_set(err, MEMPROF_ERR, "%s: cannot open the journal for writing: %s", path, strerror(errno));
+    // Two sweeps appending to one journal would interleave records: the second is refused.
+    if (flock(out->fd, LOCK_EX | LOCK_NB) != 0) {
+        close(out->fd); out->fd = -1;
+        return error_set(err, MEMPROF_ERR, "%s: another sweep is using this journal (locked)", path);
+    }
     if (ftruncate(out->fd, valid_bytes) != 0 || lseek(out->fd, valid_bytes, SEEK_SET) != valid_bytes || fsync(out->fd) != 0) {
         close(out->fd); out->fd = -1;
         return error_set(err, MEMPROF_ERR, "%s: cannot truncate the journal to %lld bytes: %s", path, (long long)valid_bytes, strerror(errno));
