@@ -99,7 +99,7 @@ int sweep_history_build(sweep_history *h, const journal_contents *j, const char 
             if (r->type == JOURNAL_DONE) h->done_records++;
             if (r->type == JOURNAL_FAILED) {
                 h->failed_records++;
-                if (r->text && !h->first_failure[0]) snprintf(h->first_failure, sizeof h->last_failure, "checkpoint %d instances [%lld, %lld): %s",
+                if (r->text && !h->first_failure[0]) snprintf(h->first_failure, sizeof h->first_failure, "checkpoint %d instances [%lld, %lld): %s",
                                       r->checkpoint, (long long)r->lo, (long long)r->hi, r->text);
             }
             break;
