@@ -10,8 +10,10 @@
 //   FAILED   i32 checkpoint, i64 lo, i64 hi, i32 rank, u8 quarantined, text reason
 //   END      u8 status (0 complete, 1 drained, 2 finished with failures)
 // A record whose frame or checksum does not verify ends the journal (a torn tail from a kill):
-// the reader reports where, and the writer truncates there before appending. DONE and END
-// records are fsync'd before the sweep acts on them.
+// the reader reports where, and the writer truncates there before appending. Each record is
+// one write(2), so it survives a kill of the process at once; fsync (for a crash of the
+// machine) is grouped: the coordinator syncs whenever it is idle and at least every 100 ms,
+// and always before END. A record lost to a machine crash only means its cells are redone.
 #ifndef MEMPROF_JOURNAL_H
 #define MEMPROF_JOURNAL_H
 
@@ -54,6 +56,7 @@ void journal_contents_free(journal_contents *c);
 
 typedef struct journal {
     int fd;
+    int dirty;          // records written since the last fsync
     char path[4096];
 } journal;
 
@@ -61,6 +64,8 @@ typedef struct journal {
 int journal_open(journal *out, const char *path, off_t valid_bytes, memprof_error *err);
 // Appends one record; sync = fsync before returning.
 int journal_append(journal *j, const journal_record *r, int sync, memprof_error *err);
+// fsync if anything was appended since the last one (group commit).
+int journal_sync(journal *j, memprof_error *err);
 void journal_close(journal *j);
 
 // Looks up "key" in a HEADER text; copies its value (or "") into out.

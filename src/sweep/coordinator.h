@@ -19,8 +19,8 @@ typedef struct sweep_coordinator {
     int64_t sequence_length;
     int64_t *checkpoint_settled;   // [C] cells DONE or FAILED
     uint8_t *checksum_recorded;    // [C]
-    int64_t tasks_done, cells_done_this_run, cells_at_start;
-    double started, last_progress;
+    int64_t tasks_done, cells_done_this_run, cells_at_start, messages;
+    double started, last_progress, last_sync;
     int draining;
     int journal_failed;            // a journal write failed: drain, nothing more is durable
     memprof_error journal_error;

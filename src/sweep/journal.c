@@ -173,10 +173,18 @@ int journal_append(journal *j, const journal_record *r, int sync, memprof_error 
             if (k <= 0) { rc = error_set(err, MEMPROF_ERR, "%s: journal write failed: %s", j->path, strerror(errno)); break; }
             done += (size_t)k;
         }
-        if (!rc && sync && fsync(j->fd) != 0) rc = error_set(err, MEMPROF_ERR, "%s: journal fsync failed: %s", j->path, strerror(errno));
+        if (!rc) j->dirty = 1;
+        if (!rc && sync) rc = journal_sync(j, err);
     }
     if (buf != stack) free(buf);
     return rc;
+}
+
+int journal_sync(journal *j, memprof_error *err) {
+    if (!j->dirty) return MEMPROF_OK;
+    if (fsync(j->fd) != 0) return error_set(err, MEMPROF_ERR, "%s: journal fsync failed: %s", j->path, strerror(errno));
+    j->dirty = 0;
+    return MEMPROF_OK;
 }
 
 void journal_close(journal *j) {
