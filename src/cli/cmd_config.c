@@ -22,7 +22,9 @@ static void print_config_usage(FILE *out) {
     const config_schema *schema = &sweep_config_schema;
     for (size_t i = 0; i < schema->num_fields; i++) {
         const config_field *f = &schema->fields[i];
-        fprintf(out, "  %-19s %s%s\n", f->key, f->doc, f->required ? " (required)" : "");
+        if (f->required) fprintf(out, "  %-19s %s [required]\n", f->key, f->doc);
+        else if (f->default_text) fprintf(out, "  %-19s %s [default: %s]\n", f->key, f->doc, f->default_text);
+        else fprintf(out, "  %-19s %s\n", f->key, f->doc);
     }
 }
 
