@@ -27,9 +27,11 @@ typedef struct token_stream {
 void token_stream_free(token_stream *stream);
 
 // Rows [first_row, first_row + n) ← samples indices[0..n) of the store. Token ids ≥
-// vocab_size are errors naming the sample.
-int panel_fill_training(panel *p, int64_t first_row, const int64_t *indices, int64_t n, const token_store *store,
-                        int64_t batch_size, int64_t vocab_size, memprof_error *err);
+// vocab_size are errors naming the sample. *out_special_tokens counts ids 0 and 1
+// (<|endoftext|>, <|padding|>), which Pythia's training data should not contain (a data
+// sanity check the caller reports; neox-spec §4.5).
+int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row, const int64_t *indices, int64_t n,
+                        const token_store *store, int64_t batch_size, int64_t vocab_size, memprof_error *err);
 
 // Appends the tokens of every "text" of a JSON-lines file (plain or .zst), in order.
 // threads ≥ 1 encode batches of lines in parallel; the result does not depend on it.

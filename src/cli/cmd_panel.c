@@ -177,8 +177,13 @@ static int build(panel *p, const panel_options *options, memprof_error *err) {
         qsort(windows, (size_t)n_windows_drawn, sizeof *windows, compare_int64);
     }
     status = panel_alloc(p, n_train + n_windows_drawn, length, err);
+    int64_t special_tokens = 0;
     if (!status && has_train)
-        status = panel_fill_training(p, 0, train, n_train, store, options->sampler.batch_size, options->vocab_size, err);
+        status = panel_fill_training(p, &special_tokens, 0, train, n_train, store, options->sampler.batch_size,
+                                     options->vocab_size, err);
+    if (!status && special_tokens > 0)
+        fprintf(stderr, "memprof panel: warning: %lld training tokens are <|endoftext|> or <|padding|> (ids 0, 1); "
+                        "Pythia's preshuffled Pile has none\n", (long long)special_tokens);
     if (!status && has_valid)
         status = panel_fill_heldout(p, n_train, &stream, windows, n_windows_drawn, options->vocab_size, err);
     if (status) goto done;
@@ -194,6 +199,7 @@ static int build(panel *p, const panel_options *options, memprof_error *err) {
         if (options->pile_idx) panel_set_text(p, "train_index", options->pile_idx, err);
         panel_set_integer(p, "train_source_tokens", (int64_t)token_store_tokens(store), err);
         panel_set_integer(p, "batch_size", options->sampler.batch_size, err);
+        panel_set_integer(p, "train_special_tokens", special_tokens, err);
         if (options->indices_path) {
             panel_set_text(p, "train_selection", "index-file", err);
             panel_set_text(p, "train_index_file", options->indices_path, err);
@@ -234,6 +240,7 @@ int command_panel(int argc, char **argv) {
     panel_options options = {.out = "panel.h5", .synthetic = synthetic_defaults(), .sampler = pile_sampler_defaults(),
                              .valid_seed = 1234, .valid_count = 2000, .vocab_size = -1, .sequence_length = 2049,
                              .threads = 1};
+    // Options from O_VALID_SEED to O_STEPS take integer arguments.
     enum { O_OUT = 256, O_SYNTHETIC, O_LIST, O_INDICES, O_PILE_IDX, O_PILE_BIN, O_VALID, O_VALID_IDX, O_VALID_BIN,
            O_TOKENIZER, O_VALID_SEED, O_VALID_COUNT, O_VOCAB, O_LENGTH, O_THREADS, O_SAMPLE_SEED, O_COHORTS,
            O_BPC, O_BATCHES_DRAWN, O_BATCH_SIZE, O_SEQS_DRAWN, O_SEED, O_TRAIN_ROWS, O_HELDOUT_ROWS, O_STEPS };
@@ -258,10 +265,7 @@ int command_panel(int argc, char **argv) {
         const char *name = table[0].name;
         for (int i = 0; table[i].name; i++)
             if (table[i].val == option) name = table[i].name;
-        bool numeric = option == O_VALID_SEED || option == O_VALID_COUNT || option == O_VOCAB || option == O_LENGTH ||
-                       option == O_THREADS || option == O_SAMPLE_SEED || option == O_COHORTS || option == O_BPC ||
-                       option == O_BATCHES_DRAWN || option == O_BATCH_SIZE || option == O_SEQS_DRAWN ||
-                       option == O_SEED || option == O_TRAIN_ROWS || option == O_HELDOUT_ROWS || option == O_STEPS;
+        bool numeric = option >= O_VALID_SEED && option <= O_STEPS;  // these options take integers
         if (numeric && parse_int64(&value, optarg, name, 0) != 0) return EXIT_USAGE;
         bool seed_option = option == O_VALID_SEED || option == O_SAMPLE_SEED || option == O_SEED;
         if (seed_option && value > 0xffffffffLL) {

@@ -2,12 +2,12 @@
 // text or idx/bin, and the synthetic panel. See include/memprof/panel_builder.h.
 #include "memprof/panel_builder.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "memprof/jsonl.h"
+#include "memprof/line_encoder.h"
 #include "memprof/sampler.h"
 
 void token_stream_free(token_stream *stream) {
@@ -33,8 +33,9 @@ static int stream_append(token_stream *stream, const int32_t *ids, int64_t n, me
     return MEMPROF_OK;
 }
 
-int panel_fill_training(panel *p, int64_t first_row, const int64_t *indices, int64_t n, const token_store *store,
-                        int64_t batch_size, int64_t vocab_size, memprof_error *err) {
+int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row, const int64_t *indices, int64_t n,
+                        const token_store *store, int64_t batch_size, int64_t vocab_size, memprof_error *err) {
+    *out_special_tokens = 0;
     int64_t length = p->sequence_length;
     int32_t *row = malloc((size_t)length * sizeof *row);
     if (!row) return error_set(err, MEMPROF_ERR_NOMEM, "panel: out of memory");
@@ -60,6 +61,7 @@ int panel_fill_training(panel *p, int64_t first_row, const int64_t *indices, int
                 break;
             }
             out[t] = (uint16_t)row[t];
+            *out_special_tokens += row[t] <= 1;
         }
         p->seq_idx[first_row + r] = index;
         p->split[first_row + r] = PANEL_SPLIT_TRAIN;
@@ -69,113 +71,43 @@ int panel_fill_training(panel *p, int64_t first_row, const int64_t *indices, int
     return status;
 }
 
-// Parallel encoding of one batch of lines; each worker owns a session.
-typedef struct encode_job {
-    char *line;
-    size_t length;
-    int64_t line_number;
-    token_ids ids;
-    int status;
-    memprof_error err;
-} encode_job;
-
-typedef struct encode_batch {
-    encode_job *jobs;
-    int count;
-    atomic_int next;
-} encode_batch;
-
-typedef struct encode_worker {
-    pthread_t thread;
-    tokenizer_session *session;
-    encode_batch *batch;
-} encode_worker;
-
-static void *encode_worker_run(void *argument) {
-    encode_worker *self = argument;
-    encode_batch *batch = self->batch;
-    for (int i; (i = atomic_fetch_add(&batch->next, 1)) < batch->count;) {
-        encode_job *job = &batch->jobs[i];
-        char *text;
-        size_t length;
-        job->status = jsonl_parse_text(&text, &length, job->line, job->length, &job->err);
-        if (job->status) continue;
-        job->ids.count = 0;
-        job->status = tokenizer_encode(&job->ids, self->session, text, length, &job->err);
-        free(text);
-    }
-    return NULL;
-}
-
 enum { ENCODE_BATCH_LINES = 1024 };
 
 int token_stream_append_jsonl(token_stream *out, const char *path, const tokenizer *tok, int threads,
                               memprof_error *err) {
-    if (threads < 1) threads = 1;
     jsonl_reader *reader = NULL;
-    int status = jsonl_reader_open(&reader, path, err);
-    if (status) return status;
-    encode_worker *workers = calloc((size_t)threads, sizeof *workers);
-    encode_batch batch = {.jobs = calloc(ENCODE_BATCH_LINES, sizeof(encode_job))};
-    if (!workers || !batch.jobs) status = error_set(err, MEMPROF_ERR_NOMEM, "%s: out of memory", path);
-    for (int t = 0; t < threads && !status; t++) status = tokenizer_session_create(&workers[t].session, tok, err);
+    line_encoder *encoder = NULL;
+    encoded_line *lines = calloc(ENCODE_BATCH_LINES, sizeof *lines);
+    int status = lines ? MEMPROF_OK : error_set(err, MEMPROF_ERR_NOMEM, "%s: out of memory", path);
+    if (!status) status = jsonl_reader_open(&reader, path, err);
+    if (!status) status = line_encoder_create(&encoder, tok, threads, err);
     for (bool more = true; more && !status;) {
-        batch.count = 0;
-        while (batch.count < ENCODE_BATCH_LINES) {
+        int count = 0;
+        while (count < ENCODE_BATCH_LINES && !status) {
             const char *line;
             size_t length;
             int64_t line_number;
             int got = jsonl_reader_next(&line, &length, &line_number, reader, err);
-            if (got < 0) {
+            if (got <= 0) {
                 status = got;
-                break;
-            }
-            if (got == 0) {
                 more = false;
                 break;
             }
-            encode_job *job = &batch.jobs[batch.count++];
-            free(job->line);
-            job->line = malloc(length + 1);
-            if (!job->line) {
-                status = error_set(err, MEMPROF_ERR_NOMEM, "%s: out of memory", path);
-                break;
-            }
-            memcpy(job->line, line, length + 1);
-            job->length = length;
-            job->line_number = line_number;
+            status = encoded_line_set(&lines[count++], line, length, line_number, err);
         }
         if (status) break;
-        atomic_store(&batch.next, 0);
-        int started = 0;
-        for (int t = 0; t < threads && threads > 1; t++) {
-            workers[t].batch = &batch;
-            if (pthread_create(&workers[t].thread, NULL, encode_worker_run, &workers[t]) != 0) break;
-            started++;
-        }
-        if (started == 0) {
-            workers[0].batch = &batch;
-            encode_worker_run(&workers[0]);
-        }
-        for (int t = 0; t < started; t++) pthread_join(workers[t].thread, NULL);
-        for (int i = 0; i < batch.count && !status; i++) {
-            encode_job *job = &batch.jobs[i];
-            if (job->status) {
-                status = error_set(err, job->status, "%s:%lld: %s", path, (long long)job->line_number, job->err.message);
-                break;
-            }
-            status = stream_append(out, job->ids.ids, job->ids.count, err);
+        int first_failed = line_encoder_run(encoder, lines, count);
+        for (int i = 0; i < first_failed && !status; i++) {
+            status = stream_append(out, lines[i].ids.ids, lines[i].ids.count, err);
             out->documents++;
         }
+        if (!status && first_failed < count)
+            status = error_set(err, lines[first_failed].status, "%s:%lld: %s", path,
+                               (long long)lines[first_failed].line_number, lines[first_failed].err.message);
     }
     if (!status) out->source_bytes += jsonl_reader_bytes_read(reader);
-    for (int i = 0; batch.jobs && i < ENCODE_BATCH_LINES; i++) {
-        free(batch.jobs[i].line);
-        token_ids_free(&batch.jobs[i].ids);
-    }
-    free(batch.jobs);
-    for (int t = 0; workers && t < threads; t++) tokenizer_session_free(workers[t].session);
-    free(workers);
+    encoded_lines_free(lines, ENCODE_BATCH_LINES);
+    line_encoder_free(encoder);
     jsonl_reader_close(reader);
     return status;
 }
