@@ -40,7 +40,9 @@ static void usage(FILE *out) {
         "  --min-cohort G --max-cohort G --min-time T --max-time T   cohort / time window\n"
         "  --out DIR                attgt.csv, agg_{simple,cohort,time,event}.csv, simple_difference.csv,\n"
         "                           pretest.csv (and effects.h5 for stats.h5 input)\n"
-        "  --effects FILE           effects.h5 path (default DIR/effects.h5; stats.h5 input only)\n"
+        "  --effects FILE           effects.h5 path (stats.h5 input: default DIR/effects.h5; CSV input: only\n"
+        "                           when given; metric = the outcome column, memorisation_sign 0 unless\n"
+        "                           it is a known metric name)\n"
         "  --quiet                  no summary on stdout\n");
 }
 
@@ -157,16 +159,16 @@ int command_estimate(int argc, char **argv) {
     if ((rc = estimate_panel_build(&panel, &rep, y, coh, times, n, T, &opt, &err))) goto fail;
     if ((rc = estimate_run(&res, &panel, &opt, &err))) goto fail;
     if ((rc = estimate_write_csv(out_dir, &res, &panel, &err))) goto fail;
-    if (stats) {
+    if (stats || effects) {
         char path[4096];
         if (!effects) { snprintf(path, sizeof path, "%s/effects.h5", out_dir); effects = path; }
         effects_attrs at = {
-            .model = sp.model, .metric = metric,
+            .model = stats ? sp.model : "", .metric = stats ? metric : outcome,
             .control_group = opt.control == CONTROL_NEVER_TREATED ? "never_treated" : "not_yet_treated",
             .base_period = opt.base == BASE_VARYING ? "varying" : "universal",
             .anticipation = opt.anticipation, .bootstrap = opt.bootstrap, .n_units = panel.n, .seed = opt.seed,
-            .alpha = opt.alpha, .memorisation_sign = stats_memorisation_sign(metric),
-            .cohort_rule = paper_rule ? "paper" : "first-after", .missing_checkpoints = sp.missing,
+            .alpha = opt.alpha, .memorisation_sign = stats_memorisation_sign(stats ? metric : outcome),
+            .cohort_rule = stats ? (paper_rule ? "paper" : "first-after") : "csv", .missing_checkpoints = stats ? sp.missing : "",
         };
         if ((rc = store_effects_write(effects, &res, &panel, &at, &err))) goto fail;
     }

@@ -151,8 +151,8 @@ int estimate_read_csv(double **y_out, double **cohort_out, int64_t **times_out, 
         row *r = &rows[nrows];
         r->line = lineno;
         if (strmap_get(&units, fields[col[0]], &r->unit)) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory"); goto done; }
-        if (!parse_number(fields[col[1]], &r->time) || r->time != floor(r->time)) {
-            rc = error_set(err, MEMPROF_ERR, "%s:%lld: time '%s' is not an integer", path, (long long)lineno, fields[col[1]]);
+        if (!parse_number(fields[col[1]], &r->time) || r->time != floor(r->time) || fabs(r->time) > 9007199254740992.0) {
+            rc = error_set(err, MEMPROF_ERR, "%s:%lld: time '%s' is not an integer (|t| <= 2^53)", path, (long long)lineno, fields[col[1]]);
             goto done;
         }
         const char *cs = fields[col[2]];

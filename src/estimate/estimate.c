@@ -8,7 +8,6 @@
 //   aggregations are analytic and pointwise unless bootstrap_aggregates, in which case each
 //   parameter gets a bootstrap SE and the keyed rows a joint sup-t band (overall: pointwise).
 // Shapes: K cells, B draws, n units; work buffers bres [K, B], wsum [C+1, B], vec [n].
-#include <cblas.h>
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,16 +38,18 @@ static double column_sigma(const double *draws, int64_t B, double *tmp) {
 
 // sup-t critical value: type-1 (1−α) quantile over draws of max_k |draw_k / sigma_k|.
 static double supt_crit(const double *draws, const double *sigma, int64_t m, int64_t B, double alpha, double *tmp) {
-    int64_t nb = 0;
-    for (int64_t b = 0; b < B; b++) {
-        double mx = -INFINITY;
-        for (int64_t k = 0; k < m; k++) {
-            if (isnan(sigma[k])) continue;
-            double v = fabs(draws[k * B + b] / sigma[k]);
-            if (v > mx) mx = v;
+    for (int64_t b = 0; b < B; b++) tmp[b] = -INFINITY;
+    for (int64_t k = 0; k < m; k++) {   // column by column: draws[k] is contiguous
+        if (isnan(sigma[k])) continue;
+        const double *col = draws + k * B;
+        double inv = 1.0 / sigma[k];
+        for (int64_t b = 0; b < B; b++) {
+            double v = fabs(col[b] * inv);
+            if (v > tmp[b] || isnan(v)) tmp[b] = v;   // a NaN draw makes the row non-finite
         }
-        if (isfinite(mx)) tmp[nb++] = mx;
     }
+    int64_t nb = 0;
+    for (int64_t b = 0; b < B; b++) if (isfinite(tmp[b])) tmp[nb++] = tmp[b];
     return nb ? quantile_type1(tmp, nb, 1 - alpha) : NAN;
 }
 
@@ -99,16 +100,44 @@ static void wald_pretest(estimate_result *r, const estimate_panel *p, const cell
     if (q == 0) { r->wald_note = "no pre-treatment cells"; return; }
     for (int64_t k = 0; k < K; k++)
         if (p->times[cells[k].t] < p->cohort[cells[k].g] && isnan(att[k]) && !cells[k].is_ref) { r->wald_note = "a pre-treatment ATT is NA"; return; }
-    if (q > 4000 || (double)q * (double)p->n > 5e7) { r->wald_note = "too many pre-treatment cells for the pre-test (limits: n*q <= 5e7 and q <= 4000)"; return; }
-    double *A = calloc((size_t)(q * p->n), sizeof *A), *V = calloc((size_t)(q * q), sizeof *V), *bv = malloc((size_t)q * sizeof *bv);
-    if (!A || !V || !bv) { free(A); free(V); free(bv); r->wald_note = "out of memory for the pre-test"; return; }
+    if (q > 4000) { r->wald_note = "too many pre-treatment cells for the pre-test (more than 4000)"; return; }
+    // V = IFᵀIF/n from the cohort structure: a unit of cohort c has a non-zero IF only in the
+    // pre cells whose treated or control set contains c, so V costs Σ_c n_c·(#cells of c)².
+    int64_t G = p->C + 1, T = p->T;
+    int64_t *pre = malloc((size_t)q * sizeof *pre), *cnt = calloc((size_t)G, sizeof *cnt);
+    int64_t *idx = malloc((size_t)q * sizeof *idx);
+    double *V = calloc((size_t)(q * q), sizeof *V), *bv = malloc((size_t)q * sizeof *bv), *vals = malloc((size_t)q * sizeof *vals);
+    if (!pre || !cnt || !idx || !V || !bv || !vals) { r->wald_note = "out of memory for the pre-test"; goto out; }
     int64_t j = 0;
-    for (int64_t k = 0; k < K; k++) {
-        if (!(p->times[cells[k].t] < p->cohort[cells[k].g] && !isnan(r->se_analytic[k]))) continue;
-        cell_add_if(A + j * p->n, p, &cells[k], 1.0);
-        bv[j++] = att[k];
+    for (int64_t k = 0; k < K; k++)
+        if (p->times[cells[k].t] < p->cohort[cells[k].g] && !isnan(r->se_analytic[k])) { bv[j] = att[k]; pre[j++] = k; }
+#define IN_CELL(ck, c) ((c) == (ck)->g || ((c) >= (ck)->ctrl_from && (c) != (ck)->ctrl_skip))
+    double cost = 0;
+    for (int64_t c = 0; c < G; c++) {
+        for (j = 0; j < q; j++) cnt[c] += IN_CELL(&cells[pre[j]], c);
+        cost += (double)(p->start[c + 1] - p->start[c]) * (double)cnt[c] * (double)cnt[c];
     }
-    cblas_dsyrk(CblasRowMajor, CblasLower, CblasNoTrans, (int)q, (int)p->n, 1.0 / (double)p->n, A, (int)p->n, 0.0, V, (int)q);
+    if (cost > 4e9) { r->wald_note = "pre-test too large (sum over cohorts of units x pre cells^2 > 4e9)"; goto out; }
+    for (int64_t c = 0; c < G; c++) {
+        int64_t m = 0;
+        for (j = 0; j < q; j++) if (IN_CELL(&cells[pre[j]], c)) idx[m++] = j;
+        for (int64_t i = p->start[c]; i < p->start[c + 1]; i++) {
+            for (int64_t a = 0; a < m; a++) {
+                const cell *ck = &cells[pre[idx[a]]];
+                double dy = p->y[ck->t * p->n + i] - p->y[ck->b * p->n + i];
+                vals[a] = c == ck->g ? (double)p->n * (dy - ck->mean_t) / (double)ck->n_t
+                                     : -(double)p->n * (dy - ck->mean_c) / (double)ck->n_c;
+            }
+            for (int64_t a = 0; a < m; a++) {
+                double va = vals[a];
+                double *row = V + idx[a] * q;
+                for (int64_t b = 0; b <= a; b++) row[idx[b]] += va * vals[b];
+            }
+        }
+    }
+#undef IN_CELL
+    for (int64_t a = 0; a < q * q; a++) V[a] /= (double)p->n;
+    (void)T;
     // Cholesky V = L Lᵀ (lower); a non-positive or tiny pivot means V is (numerically) singular.
     double maxd = 0;
     for (int64_t a = 0; a < q; a++) if (V[a * q + a] > maxd) maxd = V[a * q + a];
@@ -139,7 +168,8 @@ static void wald_pretest(estimate_result *r, const estimate_panel *p, const cell
     } else {
         r->wald_note = "covariance of the pre-treatment cells is singular; pre-test skipped";
     }
-    free(A); free(V); free(bv);
+out:
+    free(pre); free(cnt); free(idx); free(V); free(bv); free(vals);
 }
 
 // The paper's comparison: two-way demeaned outcome, mean(never) − mean(cohort) per (cohort, time).
@@ -211,10 +241,9 @@ int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_o
         sig = malloc((size_t)K * sizeof *sig);
         if (!bres || !wsum || !sig) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for %lld x %lld bootstrap draws", (long long)K, (long long)B); goto done; }
         if ((rc = bootstrap_draws(bres, wsum, p, cells, K, B, opt->seed, opt->threads, err))) goto done;
-        for (int64_t k = 0; k < K; k++) {
-            sig[k] = (cells[k].valid && !cells[k].is_ref) ? column_sigma(bres + k * B, B, tmp) : NAN;
+        if ((rc = bootstrap_sigmas(sig, bres, cells, K, B, ZERO_SE, opt->threads, err))) goto done;
+        for (int64_t k = 0; k < K; k++)
             if (!isnan(out->se_analytic[k])) out->se[k] = sig[k] / sqrt((double)n);
-        }
         out->crit = p->T > 2 ? crit_or_pointwise(supt_crit(bres, sig, K, B, opt->alpha, tmp), z) : z;
     }
     for (int64_t k = 0; k < K; k++)

@@ -48,6 +48,11 @@ void cell_add_if(double *vec, const estimate_panel *p, const cell *c, double sca
 int bootstrap_draws(double *bres, double *wsum, const estimate_panel *p, const cell *cells, int64_t K,
                     int64_t B, uint64_t seed, int threads, memprof_error *err);
 
+// IQR sigma of every bootstrap column k of bres [K, B] (NaN when degenerate: R's rule with
+// `threshold`, or when cells[k] is NA or a reference cell; cells may be NULL), threaded.
+int bootstrap_sigmas(double *sig, const double *bres, const cell *cells, int64_t K, int64_t B, double threshold,
+                     int threads, memprof_error *err);
+
 // Type-1 (inverse empirical CDF) quantile of x[0..m) (x is reordered).
 double quantile_type1(double *x, int64_t m, double prob);
 

@@ -71,7 +71,7 @@ int estimate_panel_build(estimate_panel *out, panel_report *report, const double
         for (int64_t j = 0; j < T && !missing; j++) missing = isnan(y[keep_t[j] * n_in + i]);
         if (missing) { gidx[i] = -2; report->dropped_missing++; continue; }
         if (never) { gidx[i] = -1; continue; }
-        if (g != floor(g)) {
+        if (g != floor(g) || fabs(g) > 9007199254740992.0) {
             rc = error_set(err, MEMPROF_ERR, "unit %lld: cohort %.17g is not an integer time value", (long long)i, g);
             goto done;
         }
@@ -85,6 +85,26 @@ int estimate_panel_build(estimate_panel *out, panel_report *report, const double
         }
         if (gi <= delta) { gidx[i] = -2; report->dropped_early++; continue; }  // G ≤ t_{1+δ}, also G ≤ t_1 off grid
         gidx[i] = gi;
+    }
+
+    // R drops units with a missing period; a cohort emptied that way is an error (its cells vanish silently otherwise).
+    if (report->dropped_missing) {
+        for (int64_t i = 0; i < n_in; i++) {
+            double g = cohort[i];
+            if (gidx[i] != -2 || isnan(g) || isinf(g)) continue;
+            int missing = 0;
+            for (int64_t j = 0; j < T && !missing; j++) missing = isnan(y[keep_t[j] * n_in + i]);
+            if (!missing) continue;
+            int64_t left = 0;
+            for (int64_t u = 0; u < n_in && !left; u++) left = gidx[u] >= 0 && cohort[u] == g;
+            int early = 0;   // a cohort dropped anyway (treated too early, outside the window) is no loss
+            for (int64_t j = 0; j <= delta && j < T; j++) early |= (double)times[keep_t[j]] >= g;
+            if (!left && !early && g >= (double)opt->min_cohort && g <= (double)opt->max_cohort && g <= (double)t_last) {
+                rc = error_set(err, MEMPROF_ERR, "cohort %.17g: every unit has a missing period (R drops such units), so the cohort would vanish",
+                               g);
+                goto done;
+            }
+        }
     }
 
     // No never-treated units: R coerces the last cohort into the comparison group.
