@@ -114,6 +114,24 @@ else
     fail "kill -9 of the job: the sweep never journalled 4 tasks"; kill -9 $job 2>/dev/null; wait $job
 fi
 
+# --- quarantine: a shard in flight in --crash-limit killed runs is not retried -------------
+write_config "$work/quar" "$work/ckpt"
+MEMPROF_TEST_TASK_DELAY_MS=400 sweep 4 "$work/quar" & job=$!
+if wait_done "$work/quar" 2; then
+    kill -9 $(rank_pid "$work/quar" 0) $(rank_pid "$work/quar" 1) $(rank_pid "$work/quar" 2) $(rank_pid "$work/quar" 3) "$(mpirun_pid $job)"
+    wait $job 2>/dev/null
+    inflight=$("$MEMPROF" status "$work/quar/stats.h5" | sed -n 's/^in flight when the last run stopped: \([0-9]*\) cells/\1/p')
+    sweep 4 "$work/quar" --crash-limit 1; rc=$?
+    q=$("$MEMPROF" status "$work/quar/stats.h5" | sed -n 's/.* failed, \([0-9]*\) quarantined.*/\1/p')
+    if [ $rc = 4 ] && [ "${q:-0}" -gt 0 ] && [ "${inflight:-0}" -gt 0 ]; then pass "crash limit 1: the $inflight in-flight cells' shards are quarantined ($q cells), exit 4"
+    else fail "quarantine: exit $rc, $inflight in flight, ${q:-?} quarantined"; fi
+    sweep 4 "$work/quar"; rc=$?
+    "$MEMPROF" status "$work/quar/stats.h5" | grep -q "a resume will: do nothing (every cell is done or quarantined)" && [ $rc = 4 ] \
+        && pass "quarantined cells stay skipped on the next run" || fail "quarantined cells retried (exit $rc)"
+else
+    fail "quarantine: the sweep never journalled 2 tasks"; kill -9 $job 2>/dev/null; wait $job
+fi
+
 # --- USR2 drain, then a torn journal tail, then resume with 2 ranks ----------------------
 write_config "$work/drain" "$work/ckpt"
 MEMPROF_TEST_TASK_DELAY_MS=400 sweep 4 "$work/drain" & job=$!
