@@ -85,6 +85,7 @@ static void handle_result(sweep_coordinator *co, int w, int rank, const sweep_re
     }
     switch (r->outcome) {
     case OUTCOME_OK: {
+        if (co->worker_loaded) co->worker_loaded[w] = r->checkpoint;
         journal_record rec = {.type = JOURNAL_DONE, .checkpoint = r->checkpoint, .lo = r->lo, .hi = r->hi, .rank = rank,
                               .checksum = r->checksum, .seconds = r->compute_s};
         append(co, &rec, 0);  // group commit: see sync_journal
@@ -109,6 +110,7 @@ static void handle_result(sweep_coordinator *co, int w, int rank, const sweep_re
         sweep_scheduler_complete(s, w, &task, false, 0, 0);
         co->checkpoint_settled[r->checkpoint] += n;
         if (r->outcome == OUTCOME_CHECKPOINT_FAILED) {
+            if (co->worker_loaded) co->worker_loaded[w] = -1;
             sweep_scheduler_release(s, w);
             co->failure_reason = r->reason;
             sweep_scheduler_fail_checkpoint(s, r->checkpoint, emit_checkpoint_failure, co);
@@ -120,6 +122,21 @@ static void handle_result(sweep_coordinator *co, int w, int rank, const sweep_re
         break;
     default: break;
     }
+}
+
+// A worker rank of w's node that holds checkpoint c — preferably one that has finished a task
+// of it, else one still loading it (w's request then waits until that load is done) — so w
+// can get c from it (weight sharing); −1 when there is none or w already has c loaded.
+static int32_t peer_source(const sweep_coordinator *co, int w, int32_t c) {
+    if (!co->share_weights || co->worker_loaded[w] == c) return -1;
+    const sweep_scheduler *s = &co->scheduler;
+    int32_t loading = -1;
+    for (int v = 0; v < s->n_workers; v++) {
+        if (v == w || s->worker_node[v] != s->worker_node[w]) continue;
+        if (co->worker_loaded[v] == c) return v + 1;
+        if (s->worker_checkpoint[v] == c && loading < 0) loading = v + 1;
+    }
+    return loading;
 }
 
 // The next task for worker w, journalled as dispatched; 0 when there is none for it now.
@@ -170,7 +187,7 @@ void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
         for (int v = 0; v < n_workers && n_parked > 0; v++) {
             if (!parked[v]) continue;
             if (dispatch(co, v, v + 1, &task)) {
-                sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi};
+                sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi, peer_source(co, v, task.checkpoint), 0};
                 MPI_Send(&m, sizeof m, MPI_BYTE, v + 1, TAG_TASK, comm);
             } else if (co->draining || co->scheduler.total_pending == 0) {
                 MPI_Send(NULL, 0, MPI_BYTE, v + 1, TAG_STOP, comm);
@@ -182,6 +199,10 @@ void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
         }
     }
     free(parked);
+    // Workers serve each other's weight requests until every rank got here.
+    MPI_Request all_stopped;
+    MPI_Ibarrier(comm, &all_stopped);
+    MPI_Wait(&all_stopped, MPI_STATUS_IGNORE);
     sync_journal(co, 1);
     report_progress(co, 1);
     // Coordinator cost per message, CPU time of this process (the figure docs/sweep.md quotes).
@@ -203,7 +224,7 @@ void sweep_coordinator_run_local(sweep_coordinator *co, sweep_worker *worker) {
         check_signal(co);
         report_progress(co, 0);
         if (!dispatch(co, 0, 0, &task)) break;
-        sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi};
+        sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi, -1, 0};
         sweep_worker_run_task(worker, &m, &result);
         handle_result(co, 0, 0, &result);
         sync_journal(co, 0);

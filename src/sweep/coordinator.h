@@ -25,6 +25,8 @@ typedef struct sweep_coordinator {
     int journal_failed;            // a journal write failed: drain, nothing more is durable
     memprof_error journal_error;
     const char *failure_reason;    // while failing a whole checkpoint
+    int share_weights;             // name a same-node source in task messages
+    int32_t *worker_loaded;        // [W] checkpoint of each worker's last successful task, −1
 } sweep_coordinator;
 
 // Multi-rank: workers are ranks 1..size−1 (scheduler worker w = rank w + 1).

@@ -273,8 +273,11 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         if (!rc) rc = sweep_scheduler_init(&co.scheduler, C, p.rows, writer.shard_size, n_workers, worker_node, err);
         free(worker_node);
         co.checkpoint_settled = calloc((size_t)C, sizeof *co.checkpoint_settled);
+        co.worker_loaded = malloc((size_t)n_workers * sizeof *co.worker_loaded);
+        for (int w = 0; w < n_workers && co.worker_loaded; w++) co.worker_loaded[w] = -1;
+        co.share_weights = opt->stage_dir != NULL && size > 1;
         co.checksum_recorded = calloc((size_t)C, 1);
-        if (!rc && (!co.checkpoint_settled || !co.checksum_recorded)) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+        if (!rc && (!co.checkpoint_settled || !co.checksum_recorded || !co.worker_loaded)) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
         co.journal = &jr; co.writer = &writer; co.options = opt; co.sequence_length = p.sequence_length;
         if (!rc && mode == MODE_RESUME) {
             if (cfg->shard_size != writer.shard_size)
@@ -294,8 +297,8 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         }
     }
     if (!rc || writer.file >= 0) rc = agree(rc, err, comm);
-    if (!rc && rank > 0) rc = sweep_worker_init(&worker, cfg, &p, &writer, err);
-    if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, err);
+    if (!rc && rank > 0) rc = sweep_worker_init(&worker, cfg, &p, &writer, comm, opt->stage_dir, err);
+    if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, err);
     if (writer.file >= 0) rc = agree(rc, err, comm);
 
     int status = SWEEP_COMPLETE;
@@ -331,7 +334,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     log_info("exit: %s", rc ? err->message : status == SWEEP_COMPLETE ? "complete" : status == SWEEP_DRAINED ? "drained" : "finished with failures");
 
     sweep_scheduler_free(&co.scheduler);
-    free(co.checkpoint_settled); free(co.checksum_recorded);
+    free(co.checkpoint_settled); free(co.checksum_recorded); free(co.worker_loaded);
     for (int64_t c = 0; paths && c < C; c++) free(paths[c]);
     free(paths); free(identity); free(nodes);
     sweep_history_free(&h);

@@ -10,8 +10,10 @@
 
 #include "memprof/log.h"
 #include "sweep/signals.h"
+#include "sweep/weight_share.h"
 
 enum { CPU_AUTO_BATCH = 16 };
+#define SHARE_CHUNK ((size_t)64 << 20)  // bytes per MPI message when sending a checkpoint to a peer
 
 static double now_s(void) {
     struct timespec ts;
@@ -20,8 +22,10 @@ static double now_s(void) {
 }
 
 int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *p, stats_writer *writer,
-                      memprof_error *err) {
+                      MPI_Comm comm, const char *stage_root, memprof_error *err) {
     memset(w, 0, sizeof *w);
+    w->comm = comm;
+    w->stage_root = stage_root;
     w->config = config; w->panel = p; w->writer = writer; w->loaded = -1;
     w->compute = backend_find(sweep_backend_name(config->backend));
     if (!w->compute)
@@ -45,7 +49,52 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
 static void unload(sweep_worker *w) {
     if (w->model) w->compute->unload(w->model);
     checkpoint_close(w->ckpt);
+    if (w->loaded_staged) weights_remove_staged(w->loaded_dir);
     w->model = NULL; w->ckpt = NULL; w->loaded = -1;
+    w->loaded_dir[0] = '\0'; w->loaded_staged = 0;
+}
+
+void sweep_worker_serve_peers(sweep_worker *w) {
+    if (w->comm == MPI_COMM_NULL) return;
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, &flag, &st);
+        if (!flag) return;
+        int32_t c;
+        MPI_Recv(&c, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
+        if (c != w->loaded || !w->loaded_dir[0]) { weights_refuse(w->comm, st.MPI_SOURCE); continue; }
+        memprof_error err = {0};
+        if (weights_send(w->comm, st.MPI_SOURCE, w->loaded_dir, SHARE_CHUNK, &err)) log_warn("sharing checkpoint %d: %s", c, err.message);
+        else { w->shares_sent++; log_info("sent checkpoint %d to rank %d", c, st.MPI_SOURCE); }
+    }
+}
+
+// Asks rank `source` of this node for checkpoint c. 0 and dir filled, or nonzero: read it from
+// the shared file system instead. While waiting, requests from other peers are refused (a
+// fetching worker sends nothing large, so two workers never block sending to each other).
+static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, size_t size) {
+    MPI_Send(&c, 1, MPI_INT32_T, source, TAG_WEIGHTS_REQUEST, w->comm);
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, w->comm, &flag, &st);
+        if (!flag) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); continue; }
+        if (st.MPI_TAG == TAG_WEIGHTS_REQUEST) {
+            int32_t other;
+            MPI_Recv(&other, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
+            weights_refuse(w->comm, st.MPI_SOURCE);
+            continue;
+        }
+        if (st.MPI_TAG == TAG_WEIGHTS_REPLY && st.MPI_SOURCE == source) break;
+        struct timespec ts = {0, 100000};  // anything else waits for us to be done
+        nanosleep(&ts, NULL);
+    }
+    memprof_error err = {0};
+    int rc = weights_receive(dir, size, w->comm, source, w->stage_root, SHARE_CHUNK, &err);
+    if (rc < 0) log_warn("receiving checkpoint %d from rank %d: %s; reading it from its folder", c, source, err.message);
+    if (rc == 1) log_info("rank %d no longer holds checkpoint %d; reading it from its folder", source, c);
+    return rc;
 }
 
 void sweep_worker_free(sweep_worker *w) {
@@ -55,14 +104,23 @@ void sweep_worker_free(sweep_worker *w) {
     memset(w, 0, sizeof *w);
 }
 
-static int ensure_loaded(sweep_worker *w, int32_t c, sweep_result *out, memprof_error *err) {
+static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *out, memprof_error *err) {
     if (w->loaded == c) return MEMPROF_OK;
     unload(w);
     char dir[4096];
-    int rc = sweep_checkpoint_path(dir, sizeof dir, w->config->checkpoint_template, w->config->steps.values[c], err);
     double t0 = now_s();
+    int rc = 0, staged = 0;
+    if (source > 0 && w->stage_root && w->comm != MPI_COMM_NULL && fetch_from_peer(w, c, source, dir, sizeof dir) == 0) {
+        staged = 1;
+        w->shares_received++;
+        log_info("received checkpoint %d from rank %d into %s in %.2f s", c, source, dir, now_s() - t0);
+    } else {
+        rc = sweep_checkpoint_path(dir, sizeof dir, w->config->checkpoint_template, w->config->steps.values[c], err);
+    }
     if (!rc) rc = checkpoint_open(&w->ckpt, dir, err);
     if (!rc) rc = w->compute->load(&w->model, w->ckpt, &w->options, err);
+    snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", dir);
+    w->loaded_staged = staged;
     if (rc) { unload(w); return rc; }
     out->load_s = now_s() - t0;
     char hex[17];
@@ -93,7 +151,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     memset(out, 0, sizeof *out);
     out->checkpoint = t->checkpoint; out->lo = t->lo; out->hi = t->hi;
     memprof_error err = {0};
-    if (ensure_loaded(w, t->checkpoint, out, &err)) {
+    if (ensure_loaded(w, t->checkpoint, t->source, out, &err)) {
         out->outcome = OUTCOME_CHECKPOINT_FAILED;
         snprintf(out->reason, sizeof out->reason, "%s", err.message);
         return;
@@ -104,6 +162,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     int rc = grow_values(w, n, &err);
     for (int64_t start = 0; start < n && !rc; start += w->batch) {
         if (sweep_signal_received()) { out->outcome = OUTCOME_ABANDONED; return; }
+        sweep_worker_serve_peers(w);
         int batch = (int)(n - start < w->batch ? n - start : w->batch);
         for (int b = 0; b < batch && !rc; b++) {
             int64_t row = t->lo + start + b;
@@ -150,19 +209,43 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     out->outcome = OUTCOME_OK;
 }
 
+// Waits for rank 0's answer (TASK or STOP) while serving peers' weight requests.
+static int wait_for_coordinator(sweep_worker *w, sweep_task_message *task, MPI_Comm comm) {
+    for (;;) {
+        sweep_worker_serve_peers(w);
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
+        if (flag && (st.MPI_TAG == TAG_TASK || st.MPI_TAG == TAG_STOP)) {
+            MPI_Recv(task, sizeof *task, MPI_BYTE, 0, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+            return st.MPI_TAG;
+        }
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
 void sweep_worker_loop(sweep_worker *w, MPI_Comm comm) {
     sweep_result result;
     memset(&result, 0, sizeof result);
     result.outcome = OUTCOME_READY;
     for (;;) {
         MPI_Send(&result, sizeof result, MPI_BYTE, 0, TAG_RESULT, comm);
-        MPI_Status status;
         sweep_task_message task;
-        MPI_Recv(&task, sizeof task, MPI_BYTE, 0, MPI_ANY_TAG, comm, &status);
-        if (status.MPI_TAG == TAG_STOP) break;
+        if (wait_for_coordinator(w, &task, comm) == TAG_STOP) break;
         sweep_worker_run_task(w, &task, &result);
         if (result.outcome != OUTCOME_OK)
             log_warn("task checkpoint %d [%lld, %lld): outcome %d: %s", task.checkpoint, (long long)task.lo,
                      (long long)task.hi, result.outcome, result.reason);
     }
+    // Peers still computing may ask for our checkpoint until every rank has stopped.
+    MPI_Request all_stopped;
+    MPI_Ibarrier(comm, &all_stopped);
+    for (int done = 0; !done;) {
+        sweep_worker_serve_peers(w);
+        MPI_Test(&all_stopped, &done, MPI_STATUS_IGNORE);
+        if (!done) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); }
+    }
+    if (w->shares_sent || w->shares_received)
+        log_info("weight sharing: sent %lld checkpoints to peers, received %lld", (long long)w->shares_sent, (long long)w->shares_received);
 }

@@ -27,16 +27,24 @@ typedef struct sweep_worker {
     sequence_statistics *stats; // [batch]
     double *values[4];          // [shard] per metric
     int64_t capacity;           // rows values[] can hold
+    MPI_Comm comm;              // MPI_COMM_NULL with one rank
+    const char *stage_root;     // node-local folder for checkpoints received from peers; NULL = no sharing
+    char loaded_dir[4096];      // folder the loaded checkpoint was opened from
+    int loaded_staged;          // loaded_dir is a staged copy (deleted on unload)
+    int64_t shares_sent, shares_received;
 } sweep_worker;
 
 int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel *p, stats_writer *writer,
-                      memprof_error *err);
+                      MPI_Comm comm, const char *stage_root, memprof_error *err);
 void sweep_worker_free(sweep_worker *w);
 
 // Computes one task; the outcome (and any reason) goes into *out, never an early exit.
 void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *task, sweep_result *out);
 
-// Ranks ≥ 1: ask rank 0 for tasks until TAG_STOP.
+// Answers peers' TAG_WEIGHTS_REQUESTs waiting now (between batches and while idle).
+void sweep_worker_serve_peers(sweep_worker *w);
+
+// Ranks ≥ 1: ask rank 0 for tasks until TAG_STOP, then serve peers until all ranks stopped.
 void sweep_worker_loop(sweep_worker *w, MPI_Comm comm);
 
 #endif

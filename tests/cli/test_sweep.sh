@@ -88,6 +88,17 @@ write_config "$work/single" "$work/ckpt"
 if timeout 120 "$MEMPROF" sweep "$work/single/sweep.yaml" >"$work/single/out" 2>&1; then same_stats "$work/single" "one rank without mpirun"
 else fail "single-rank sweep: $(tail -n 3 "$work/single/out")"; fi
 
+# --- weight sharing: workers get checkpoints from a node peer over MPI --------------------
+write_config "$work/share" "$work/ckpt"
+if sweep 4 "$work/share" --stage-dir "$work/stage" shard_size=2; then
+    same_stats "$work/share" "--stage-dir (checkpoints sent between workers of the node)"
+    n=$(cat "$work/share/stats.h5.logs/"*.log | grep -c "received checkpoint")
+    [ "$n" -gt 0 ] && pass "weight sharing: $n checkpoint loads came from a peer over MPI" || fail "weight sharing: no checkpoint was received from a peer"
+    [ -z "$(ls -A "$work/stage" 2>/dev/null)" ] && pass "weight sharing: staged copies removed at the end" || fail "staged copies left: $(ls "$work/stage")"
+else
+    fail "sweep with --stage-dir: $(tail -n 3 "$work/share/out")"
+fi
+
 # --- kill -9 of one worker mid-task, resume with 3 ranks ---------------------------------
 write_config "$work/kill1" "$work/ckpt"
 MEMPROF_TEST_TASK_DELAY_MS=400 sweep 4 "$work/kill1" & job=$!
