@@ -37,10 +37,12 @@ typedef struct sweep_scheduler {
     int *worker_node;           // [W]
     int32_t *worker_checkpoint; // [W] checkpoint held, −1 none
     int32_t *node_prefetch;     // [nodes] checkpoint being prefetched, −1 none
+    int32_t *prefetch_worker;   // [nodes] the worker that was told to prefetch it
     int32_t *node_holders;      // [nodes·C] workers of node n holding c
     double cell_seconds;        // running mean compute time per cell (0 = unknown)
     double load_seconds;        // running mean checkpoint load time (0 = unknown)
-    bool prefetch_hints;        // issue prefetch hints (the simulator models them)
+    bool prefetch_hints;        // issue prefetch hints
+    double prefetch_lead_s;     // hint when the node's work left on its checkpoint ≤ max(this, 1.5 loads)
 } sweep_scheduler;
 
 // worker_node[w] in [0, n_nodes) for each of n_workers workers (workers are 0-based here).

@@ -26,6 +26,7 @@ typedef struct sweep_options {
     const char *config_text;   // the resolved configuration (config_render)
     const char *config_hash;   // "xxh64:..."
     int crash_limit;           // quarantine a shard after this many crashed runs (≥ 1)
+    double prefetch_lead_s;    // > 0: workers prefetch hinted checkpoints; hint this many seconds ahead (or 1.5 loads)
     const char *stage_dir;     // node-local folder for checkpoints received from same-node peers; NULL = each worker reads its own
     double progress_interval_s;
     // Called on rank 0 every progress_interval_s and once at the end (final = 1).

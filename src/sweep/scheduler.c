@@ -32,22 +32,23 @@ int sweep_scheduler_init(sweep_scheduler *s, int64_t C, int64_t N, int64_t shard
     s->worker_node = malloc((size_t)n_workers * sizeof *s->worker_node);
     s->worker_checkpoint = malloc((size_t)n_workers * sizeof *s->worker_checkpoint);
     s->node_prefetch = malloc((size_t)s->n_nodes * sizeof *s->node_prefetch);
+    s->prefetch_worker = malloc((size_t)s->n_nodes * sizeof *s->prefetch_worker);
     s->node_holders = calloc((size_t)(s->n_nodes * C), sizeof *s->node_holders);
     if (!s->cell || !s->shard_cursor || !s->pending || !s->holders || !s->reserved_node || !s->worker_node ||
-        !s->worker_checkpoint || !s->node_prefetch || !s->node_holders) {
+        !s->worker_checkpoint || !s->node_prefetch || !s->node_holders || !s->prefetch_worker) {
         sweep_scheduler_free(s);
         return error_set(err, MEMPROF_ERR_NOMEM, "scheduler: out of memory for %lld cells", (long long)(C * N));
     }
     for (int64_t c = 0; c < C; c++) { s->pending[c] = N; s->reserved_node[c] = -1; }
     for (int w = 0; w < n_workers; w++) { s->worker_node[w] = worker_node[w]; s->worker_checkpoint[w] = -1; }
-    for (int n = 0; n < s->n_nodes; n++) s->node_prefetch[n] = -1;
+    for (int n = 0; n < s->n_nodes; n++) s->node_prefetch[n] = s->prefetch_worker[n] = -1;
     s->total_pending = C * N;
     return MEMPROF_OK;
 }
 
 void sweep_scheduler_free(sweep_scheduler *s) {
     free(s->cell); free(s->shard_cursor); free(s->pending); free(s->holders); free(s->reserved_node);
-    free(s->worker_node); free(s->worker_checkpoint); free(s->node_prefetch); free(s->node_holders);
+    free(s->worker_node); free(s->worker_checkpoint); free(s->node_prefetch); free(s->node_holders); free(s->prefetch_worker);
     memset(s, 0, sizeof *s);
 }
 
@@ -111,16 +112,19 @@ static void hold(sweep_scheduler *s, int w, int32_t c) {
 
 // After handing out work of c to a worker of `node`: when the node's pending work on c would
 // run out within about one load time, reserve the next unstarted checkpoint for the node.
-static int32_t maybe_prefetch(sweep_scheduler *s, int node, int32_t c) {
-    if (!s->prefetch_hints || s->node_prefetch[node] >= 0 || s->load_seconds <= 0 || s->cell_seconds <= 0) return -1;
+static int32_t maybe_prefetch(sweep_scheduler *s, int w, int node, int32_t c) {
+    if (!s->prefetch_hints || s->node_prefetch[node] >= 0) return -1;
     int on_node = node_holds(s, node, c);
     if (on_node < 1) on_node = 1;
     double left = (double)s->pending[c] * s->cell_seconds / on_node;
-    if (left > 1.5 * s->load_seconds) return -1;
+    double lead = 1.5 * s->load_seconds > s->prefetch_lead_s ? 1.5 * s->load_seconds : s->prefetch_lead_s;
+    if (s->cell_seconds <= 0 && s->prefetch_lead_s <= 0) return -1;  // nothing known yet
+    if (left > lead) return -1;
     for (int32_t k = 0; k < s->n_checkpoints; k++)
         if (s->holders[k] == 0 && s->reserved_node[k] < 0 && s->pending[k] == s->n_instances) {
             s->reserved_node[k] = node;
             s->node_prefetch[node] = k;
+            s->prefetch_worker[node] = w;
             return k;
         }
     return -1;
@@ -133,10 +137,15 @@ int sweep_scheduler_next(sweep_scheduler *s, int w, sweep_task *out) {
     int32_t pick = -1;
     int32_t mine = s->worker_checkpoint[w];
     if (mine >= 0 && s->pending[mine] > 0) pick = mine;  // 1. affinity
+    int32_t hinted = s->node_prefetch[node];             //    (or the checkpoint w was told to prefetch)
+    if (pick < 0 && hinted >= 0 && s->prefetch_worker[node] == w && s->pending[hinted] > 0) pick = hinted;
     if (pick < 0) {                                      // 2. node affinity
         int64_t best = 0;
-        for (int32_t c = 0; c < s->n_checkpoints; c++)
+        for (int32_t c = 0; c < s->n_checkpoints; c++) {
+            // A prefetch nobody holds yet is its prefetching worker's to start.
+            if (c == hinted && s->holders[c] == 0 && s->prefetch_worker[node] != w) continue;
             if (s->pending[c] > best && node_holds(s, node, c) > 0) { best = s->pending[c]; pick = c; }
+        }
     }
     if (pick < 0)                                        // 3. an unstarted checkpoint
         for (int32_t c = 0; c < s->n_checkpoints && pick < 0; c++)
@@ -152,7 +161,7 @@ int sweep_scheduler_next(sweep_scheduler *s, int w, sweep_task *out) {
     }
     if (pick < 0 || !take_cells(s, pick, chunk, out)) return 0;
     hold(s, w, pick);
-    out->prefetch = maybe_prefetch(s, node, pick);
+    out->prefetch = maybe_prefetch(s, w, node, pick);
     return 1;
 }
 

@@ -276,6 +276,8 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         co.worker_loaded = malloc((size_t)n_workers * sizeof *co.worker_loaded);
         for (int w = 0; w < n_workers && co.worker_loaded; w++) co.worker_loaded[w] = -1;
         co.share_weights = opt->stage_dir != NULL && size > 1;
+        co.scheduler.prefetch_hints = opt->prefetch_lead_s > 0;
+        co.scheduler.prefetch_lead_s = opt->prefetch_lead_s;
         co.checksum_recorded = calloc((size_t)C, 1);
         if (!rc && (!co.checkpoint_settled || !co.checksum_recorded || !co.worker_loaded)) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
         co.journal = &jr; co.writer = &writer; co.options = opt; co.sequence_length = p.sequence_length;
@@ -298,6 +300,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     }
     if (!rc || writer.file >= 0) rc = agree(rc, err, comm);
     if (!rc && rank > 0) rc = sweep_worker_init(&worker, cfg, &p, &writer, comm, opt->stage_dir, err);
+    worker.prefetch_enabled = opt->prefetch_lead_s > 0;
     if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, err);
     if (writer.file >= 0) rc = agree(rc, err, comm);
 

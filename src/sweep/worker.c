@@ -46,6 +46,51 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
     return MEMPROF_OK;
 }
 
+// ---- prefetch -----------------------------------------------------------------------------
+
+static void *prefetch_main(void *arg) {
+    sweep_worker *w = arg;
+    double t0 = now_s();
+    w->prefetch.rc = checkpoint_open(&w->prefetch.ckpt, w->prefetch.dir, &w->prefetch.err);
+    if (!w->prefetch.rc) w->prefetch.rc = w->prefetch.compute->load(&w->prefetch.model, w->prefetch.ckpt, w->prefetch.options, &w->prefetch.err);
+    w->prefetch.seconds = now_s() - t0;
+    return NULL;
+}
+
+// Starts loading checkpoint c in the background (from its folder), unless one is under way.
+static void prefetch_start(sweep_worker *w, int32_t c) {
+    if (w->prefetch.active || c < 0 || c == w->loaded) return;
+    memprof_error err = {0};
+    if (sweep_checkpoint_path(w->prefetch.dir, sizeof w->prefetch.dir, w->config->checkpoint_template, w->config->steps.values[c], &err))
+        return;
+    w->prefetch.checkpoint = c;
+    w->prefetch.compute = w->compute;
+    w->prefetch.options = &w->options;
+    w->prefetch.ckpt = NULL; w->prefetch.model = NULL; w->prefetch.rc = 0;
+    if (pthread_create(&w->prefetch.thread, NULL, prefetch_main, w) == 0) {
+        w->prefetch.active = 1;
+        log_info("prefetching checkpoint %d", c);
+    }
+}
+
+// Joins the prefetch thread; returns 1 when it holds checkpoint c loaded (ownership passes to
+// the caller through *ckpt and *model), 0 otherwise (anything loaded is dropped).
+static int prefetch_take(sweep_worker *w, int32_t c, checkpoint **ckpt, void **model, memprof_error *err) {
+    if (!w->prefetch.active) return 0;
+    pthread_join(w->prefetch.thread, NULL);
+    w->prefetch.active = 0;
+    if (w->prefetch.checkpoint == c) {
+        if (w->prefetch.rc) { *err = w->prefetch.err; checkpoint_close(w->prefetch.ckpt); return -1; }
+        *ckpt = w->prefetch.ckpt; *model = w->prefetch.model;
+        w->prefetches_used++;
+        return 1;
+    }
+    if (w->prefetch.model) w->compute->unload(w->prefetch.model);
+    checkpoint_close(w->prefetch.ckpt);
+    w->prefetches_wasted++;
+    return 0;
+}
+
 static void unload(sweep_worker *w) {
     if (w->model) w->compute->unload(w->model);
     checkpoint_close(w->ckpt);
@@ -98,6 +143,10 @@ static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, si
 }
 
 void sweep_worker_free(sweep_worker *w) {
+    checkpoint *ck = NULL;
+    void *model = NULL;
+    memprof_error err = {0};
+    prefetch_take(w, -1, &ck, &model, &err);
     unload(w);
     free(w->tokens); free(w->sequences); free(w->stats);
     for (int j = 0; j < 4; j++) free(w->values[j]);
@@ -110,6 +159,18 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
     char dir[4096];
     double t0 = now_s();
     int rc = 0, staged = 0;
+    int took = prefetch_take(w, c, &w->ckpt, &w->model, err);
+    if (took != 0) {
+        if (took < 0) return err->code ? err->code : MEMPROF_ERR;
+        out->load_s = w->prefetch.seconds;  // what the load cost, not how long we waited for it
+        char hex[17];
+        checkpoint_checksum(hex, w->ckpt);
+        snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "xxh64:%s", hex);
+        snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", w->prefetch.dir);
+        w->loaded = c;
+        log_info("checkpoint %d from the prefetch (loaded in %.2f s, waited %.2f s)", c, w->prefetch.seconds, now_s() - t0);
+        return MEMPROF_OK;
+    }
     if (source > 0 && w->stage_root && w->comm != MPI_COMM_NULL && fetch_from_peer(w, c, source, dir, sizeof dir) == 0) {
         staged = 1;
         w->shares_received++;
@@ -156,6 +217,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
         snprintf(out->reason, sizeof out->reason, "%s", err.message);
         return;
     }
+    if (t->prefetch >= 0 && w->prefetch_enabled) prefetch_start(w, t->prefetch);
     const int64_t L = w->panel->sequence_length, n = t->hi - t->lo;
     const int vocab = checkpoint_config(w->ckpt)->vocab_size;
     double t0 = now_s();
@@ -246,6 +308,8 @@ void sweep_worker_loop(sweep_worker *w, MPI_Comm comm) {
         MPI_Test(&all_stopped, &done, MPI_STATUS_IGNORE);
         if (!done) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); }
     }
+    if (w->prefetches_used || w->prefetches_wasted)
+        log_info("prefetch: %lld checkpoints used, %lld loaded for nothing", (long long)w->prefetches_used, (long long)w->prefetches_wasted);
     if (w->shares_sent || w->shares_received)
         log_info("weight sharing: sent %lld checkpoints to peers, received %lld", (long long)w->shares_sent, (long long)w->shares_received);
 }

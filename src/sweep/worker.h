@@ -4,6 +4,7 @@
 #define MEMPROF_SWEEP_WORKER_H
 
 #include <mpi.h>
+#include <pthread.h>
 
 #include "memprof/backend.h"
 #include "memprof/config.h"
@@ -32,6 +33,22 @@ typedef struct sweep_worker {
     char loaded_dir[4096];      // folder the loaded checkpoint was opened from
     int loaded_staged;          // loaded_dir is a staged copy (deleted on unload)
     int64_t shares_sent, shares_received;
+    // Prefetch: the checkpoint the coordinator hinted at, loaded by a thread while this one computes.
+    struct {
+        int active;                 // a thread was started and not yet joined
+        int32_t checkpoint;
+        pthread_t thread;
+        const backend *compute;
+        const backend_options *options;
+        char dir[4096];
+        checkpoint *ckpt;
+        void *model;
+        int rc;
+        memprof_error err;
+        double seconds;
+    } prefetch;
+    int64_t prefetches_used, prefetches_wasted;
+    int prefetch_enabled;
 } sweep_worker;
 
 int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel *p, stats_writer *writer,

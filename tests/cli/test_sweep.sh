@@ -99,6 +99,16 @@ else
     fail "sweep with --stage-dir: $(tail -n 3 "$work/share/out")"
 fi
 
+# --- prefetch: the next checkpoint loads in a thread while the current one computes ---------
+write_config "$work/prefetch" "$work/ckpt"
+if sweep 4 "$work/prefetch" --prefetch-lead 100 shard_size=2; then
+    same_stats "$work/prefetch" "--prefetch-lead (hinted checkpoints loaded in the background)"
+    n=$(cat "$work/prefetch/stats.h5.logs/"*.log | grep -c "from the prefetch")
+    [ "$n" -gt 0 ] && pass "prefetch: $n checkpoint switches used a prefetched checkpoint" || fail "prefetch: no prefetched checkpoint was used"
+else
+    fail "sweep with --prefetch-lead: $(tail -n 3 "$work/prefetch/out")"
+fi
+
 # --- kill -9 of one worker mid-task, resume with 3 ranks ---------------------------------
 write_config "$work/kill1" "$work/ckpt"
 MEMPROF_TEST_TASK_DELAY_MS=400 sweep 4 "$work/kill1" & job=$!
