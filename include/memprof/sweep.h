@@ -42,6 +42,7 @@ typedef struct sweep_scheduler {
     double cell_seconds;        // running mean compute time per cell (0 = unknown)
     double load_seconds;        // running mean checkpoint load time (0 = unknown)
     bool prefetch_hints;        // issue prefetch hints
+    bool prefetch_private;      // a prefetch is the hinted worker's own (real CPU workers), not the node's
     double prefetch_lead_s;     // hint when the node's work left on its checkpoint ≤ max(this, 1.5 loads)
 } sweep_scheduler;
 

@@ -143,7 +143,7 @@ int sweep_scheduler_next(sweep_scheduler *s, int w, sweep_task *out) {
         int64_t best = 0;
         for (int32_t c = 0; c < s->n_checkpoints; c++) {
             // A prefetch nobody holds yet is its prefetching worker's to start.
-            if (c == hinted && s->holders[c] == 0 && s->prefetch_worker[node] != w) continue;
+            if (s->prefetch_private && c == hinted && s->holders[c] == 0 && s->prefetch_worker[node] != w) continue;
             if (s->pending[c] > best && node_holds(s, node, c) > 0) { best = s->pending[c]; pick = c; }
         }
     }

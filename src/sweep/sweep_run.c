@@ -278,6 +278,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         co.share_weights = opt->stage_dir != NULL && size > 1;
         co.scheduler.prefetch_hints = opt->prefetch_lead_s > 0;
         co.scheduler.prefetch_lead_s = opt->prefetch_lead_s;
+        co.scheduler.prefetch_private = true;  // each CPU worker loads its own hinted checkpoint
         co.checksum_recorded = calloc((size_t)C, 1);
         if (!rc && (!co.checkpoint_settled || !co.checksum_recorded || !co.worker_loaded)) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
         co.journal = &jr; co.writer = &writer; co.options = opt; co.sequence_length = p.sequence_length;
