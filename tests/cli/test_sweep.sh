@@ -173,6 +173,18 @@ else
     fail "USR2: the sweep never journalled 3 tasks"; kill -9 $job 2>/dev/null; wait $job
 fi
 
+# --- TERM to every rank (what srun does at the time limit) drains too ----------------------
+write_config "$work/term" "$work/ckpt"
+MEMPROF_TEST_TASK_DELAY_MS=400 sweep 4 "$work/term" & job=$!
+if wait_done "$work/term" 3; then
+    kill -TERM $(rank_pid "$work/term" 0) $(rank_pid "$work/term" 1) $(rank_pid "$work/term" 2) $(rank_pid "$work/term" 3)
+    wait $job; rc=$?
+    [ $rc = 3 ] && pass "TERM to every rank drains: exit status 3" || fail "TERM to the ranks: exit status $rc, want 3: $(tail -n 3 "$work/term/out")"
+    if sweep 3 "$work/term"; then same_stats "$work/term" "TERM drain, resumed with 3 ranks"; else fail "resume after TERM: $(tail -n 3 "$work/term/out")"; fi
+else
+    fail "TERM: the sweep never journalled 3 tasks"; kill -9 $job 2>/dev/null; wait $job
+fi
+
 # --- a corrupt checkpoint fails its tasks only -------------------------------------------
 cp -r "$work/ckpt" "$work/badckpt"
 truncate -s 1000 "$work/badckpt/step1000/model.safetensors"
