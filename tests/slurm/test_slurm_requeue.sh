@@ -27,14 +27,19 @@ conf "$work/ref.yaml" "$work/ref.h5"
 mpirun -np 3 --oversubscribe "$MEMPROF" sweep "$work/ref.yaml" >/dev/null 2>&1 || { echo "FAIL slurm: reference sweep"; exit 1; }
 conf "$work/job.yaml" "$work/job.h5"
 # 36 tasks x 5 s over 2 workers = ~90 s of work; USR2 comes 60 s before the 2-minute limit.
+# The template minus its GPU request (this test cluster has no GPUs configured).
+sed '/^#SBATCH --gpus-per-node/d' jobs/sweep.sbatch >"$work/sweep.sbatch"
 job=$(cd "$work" && MEMPROF="$MEMPROF" GPUS_PER_NODE=2 SRUN_GPU_FLAGS= MEMPROF_TEST_TASK_DELAY_MS=5000 \
-      sbatch --parsable --export=ALL --time=2 --signal=B:USR2@60 --gpus-per-node=0 --nodes=1 \
-      --output="$work/job-%j.out" "$OLDPWD/jobs/sweep.sbatch" "$work/job.yaml") || { echo "FAIL slurm: sbatch"; exit 1; }
-for _ in $(seq 120); do
+      sbatch --parsable --export=ALL --time=2 --signal=B:USR2@60 --nodes=1 --ntasks-per-node=1 --cpus-per-task=1 \
+      --output="$work/job-%j.out" "$work/sweep.sbatch" "$work/job.yaml") || { echo "FAIL slurm: sbatch"; exit 1; }
+for _ in $(seq 100); do
     state=$(scontrol show job "$job" 2>/dev/null | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p')
     [ "$state" = COMPLETED ] || [ "$state" = FAILED ] || [ "$state" = CANCELLED ] || [ "$state" = TIMEOUT ] && break
+    reason=$(scontrol show job "$job" 2>/dev/null | sed -n 's/.*Reason=\([A-Za-z_]*\).*/\1/p')
+    [ "$reason" = PartitionConfig ] || [ "$reason" = BadConstraints ] && { echo "FAIL slurm: job cannot run ($reason)"; scancel "$job"; exit 1; }
     sleep 5
 done
+[ "$state" = COMPLETED ] || scancel "$job" 2>/dev/null
 restarts=$(scontrol show job "$job" | sed -n 's/.*Restarts=\([0-9]*\).*/\1/p')
 runs=$("$MEMPROF" status "$work/job.h5" | sed -n 's/^runs: \([0-9]*\);.*/\1/p')
 [ "$state" = COMPLETED ] && echo "PASS slurm: job completed" || echo "FAIL slurm: job state $state: $(tail -n 5 "$work"/job-*.out)"
