@@ -2,11 +2,13 @@
 // sampler or an index list) and validation text or idx/bin, or a synthetic panel.
 // Layout: include/memprof/panel.h; docs/formats.md; docs/cli.md.
 #include <getopt.h>
+#include <glob.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "commands.h"
 #include "memprof/indexed_dataset.h"
@@ -43,6 +45,7 @@ static void print_help(FILE *out) {
             "Training rows (split 0) from the preshuffled Pile's .bin shards:\n"
             "  --pile-bin FILE       a shard, repeated in shard order (document-00000-of-00020.bin ...)\n"
             "  --pile-idx FILE       document.idx: checks the header and takes the token dtype from it\n"
+            "  --pile-dir DIR        the shards DIR/document-*-of-*.bin in name order, and DIR/document.idx\n"
             "  --indices FILE        explicit sample indices, one per line, instead of the sampler\n"
             "  --sample-seed N       the paper's sampler: seed (1994)\n"
             "  --cohorts N           cohorts of batches (143)\n"
@@ -236,16 +239,19 @@ done:
     return status;
 }
 
+static int run_panel(panel_options *options);
+
 int command_panel(int argc, char **argv) {
     panel_options options = {.out = "panel.h5", .synthetic = synthetic_defaults(), .sampler = pile_sampler_defaults(),
                              .valid_seed = 1234, .valid_count = 2000, .vocab_size = -1, .sequence_length = 2049,
                              .threads = 1};
     // Options from O_VALID_SEED to O_STEPS take integer arguments.
-    enum { O_OUT = 256, O_SYNTHETIC, O_LIST, O_INDICES, O_PILE_IDX, O_PILE_BIN, O_VALID, O_VALID_IDX, O_VALID_BIN,
+    enum { O_OUT = 256, O_SYNTHETIC, O_PILE_DIR, O_LIST, O_INDICES, O_PILE_IDX, O_PILE_BIN, O_VALID, O_VALID_IDX, O_VALID_BIN,
            O_TOKENIZER, O_VALID_SEED, O_VALID_COUNT, O_VOCAB, O_LENGTH, O_THREADS, O_SAMPLE_SEED, O_COHORTS,
-           O_BPC, O_BATCHES_DRAWN, O_BATCH_SIZE, O_SEQS_DRAWN, O_SEED, O_TRAIN_ROWS, O_HELDOUT_ROWS, O_STEPS };
+           O_BATCHES_PER_COHORT, O_BATCHES_DRAWN, O_BATCH_SIZE, O_SEQUENCES_DRAWN, O_SEED, O_TRAIN_ROWS, O_HELDOUT_ROWS, O_STEPS };
     static const struct option table[] = {
         {"out", required_argument, NULL, O_OUT}, {"synthetic", no_argument, NULL, O_SYNTHETIC},
+        {"pile-dir", required_argument, NULL, O_PILE_DIR},
         {"list-indices", no_argument, NULL, O_LIST}, {"indices", required_argument, NULL, O_INDICES},
         {"pile-idx", required_argument, NULL, O_PILE_IDX}, {"pile-bin", required_argument, NULL, O_PILE_BIN},
         {"valid", required_argument, NULL, O_VALID}, {"valid-idx", required_argument, NULL, O_VALID_IDX},
@@ -253,13 +259,14 @@ int command_panel(int argc, char **argv) {
         {"valid-seed", required_argument, NULL, O_VALID_SEED}, {"valid-count", required_argument, NULL, O_VALID_COUNT},
         {"vocab-size", required_argument, NULL, O_VOCAB}, {"sequence-length", required_argument, NULL, O_LENGTH},
         {"threads", required_argument, NULL, O_THREADS}, {"sample-seed", required_argument, NULL, O_SAMPLE_SEED},
-        {"cohorts", required_argument, NULL, O_COHORTS}, {"batches-per-cohort", required_argument, NULL, O_BPC},
+        {"cohorts", required_argument, NULL, O_COHORTS}, {"batches-per-cohort", required_argument, NULL, O_BATCHES_PER_COHORT},
         {"batches-drawn", required_argument, NULL, O_BATCHES_DRAWN}, {"batch-size", required_argument, NULL, O_BATCH_SIZE},
-        {"sequences-drawn", required_argument, NULL, O_SEQS_DRAWN}, {"seed", required_argument, NULL, O_SEED},
+        {"sequences-drawn", required_argument, NULL, O_SEQUENCES_DRAWN}, {"seed", required_argument, NULL, O_SEED},
         {"train-rows", required_argument, NULL, O_TRAIN_ROWS}, {"heldout-rows", required_argument, NULL, O_HELDOUT_ROWS},
         {"steps", required_argument, NULL, O_STEPS}, {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int option;
     int64_t value = 0;
+    const char *pile_dir = NULL;
     optind = 1;
     while ((option = getopt_long(argc, argv, "h", table, NULL)) != -1) {
         const char *name = table[0].name;
@@ -274,6 +281,7 @@ int command_panel(int argc, char **argv) {
         }
         switch (option) {
         case O_OUT: options.out = optarg; break;
+        case O_PILE_DIR: pile_dir = optarg; break;
         case O_SYNTHETIC: options.synthetic_requested = true; break;
         case O_LIST: options.list_indices = true; break;
         case O_INDICES: options.indices_path = optarg; break;
@@ -299,10 +307,10 @@ int command_panel(int argc, char **argv) {
         case O_THREADS: options.threads = (int)(value < 1 ? 1 : value > 256 ? 256 : value); break;
         case O_SAMPLE_SEED: options.sampler.seed = (uint32_t)value; break;
         case O_COHORTS: options.sampler.cohorts = value; break;
-        case O_BPC: options.sampler.batches_per_cohort = value; break;
+        case O_BATCHES_PER_COHORT: options.sampler.batches_per_cohort = value; break;
         case O_BATCHES_DRAWN: options.sampler.batches_drawn = value; break;
         case O_BATCH_SIZE: options.sampler.batch_size = value; options.synthetic.batch_size = value; break;
-        case O_SEQS_DRAWN: options.sampler.sequences_drawn = value; break;
+        case O_SEQUENCES_DRAWN: options.sampler.sequences_drawn = value; break;
         case O_SEED: options.synthetic.seed = (uint32_t)value; break;
         case O_TRAIN_ROWS: options.synthetic.train_rows = value; break;
         case O_HELDOUT_ROWS: options.synthetic.heldout_rows = value; break;
@@ -315,10 +323,33 @@ int command_panel(int argc, char **argv) {
         fprintf(stderr, "memprof panel: unexpected argument '%s'\n", argv[optind]);
         return EXIT_USAGE;
     }
+    // --pile-dir: the shards in name order (their order in the virtual file) and the index.
+    glob_t shards = {0};
+    char pile_idx[4200];
+    if (pile_dir) {
+        char pattern[4200];
+        snprintf(pattern, sizeof pattern, "%s/document-*-of-*.bin", pile_dir);
+        if (glob(pattern, 0, NULL, &shards) != 0 || shards.gl_pathc == 0 || shards.gl_pathc > MAX_FILES) {
+            fprintf(stderr, "memprof panel: %s: no document-*-of-*.bin shards (or more than %d)\n", pile_dir, MAX_FILES);
+            globfree(&shards);
+            return EXIT_FAILURE_INPUT;
+        }
+        for (size_t i = 0; i < shards.gl_pathc && options.n_pile_bins < MAX_FILES; i++)
+            options.pile_bins[options.n_pile_bins++] = shards.gl_pathv[i];
+        snprintf(pile_idx, sizeof pile_idx, "%s/document.idx", pile_dir);
+        if (!options.pile_idx && access(pile_idx, R_OK) == 0) options.pile_idx = pile_idx;
+    }
+    int exit_status = run_panel(&options);
+    globfree(&shards);
+    return exit_status;
+}
+
+// Everything after option parsing: list indices, or build and write the panel.
+static int run_panel(panel_options *options) {
     memprof_error err = {0};
-    if (options.list_indices) {
+    if (options->list_indices) {
         int64_t *indices = NULL, count = 0;
-        if (select_training(&indices, &count, &options, &err) != 0) {
+        if (select_training(&indices, &count, options, &err) != 0) {
             fprintf(stderr, "memprof panel: %s\n", err.message);
             return EXIT_FAILURE_INPUT;
         }
@@ -329,31 +360,31 @@ int command_panel(int argc, char **argv) {
     }
     panel result = {0};
     int status;
-    if (options.synthetic_requested) {
-        if (options.vocab_size >= 0) options.synthetic.vocab_size = options.vocab_size;
-        options.synthetic.sequence_length = options.sequence_length;
-        status = panel_synthetic(&result, &options.synthetic, &err);
+    if (options->synthetic_requested) {
+        if (options->vocab_size >= 0) options->synthetic.vocab_size = options->vocab_size;
+        options->synthetic.sequence_length = options->sequence_length;
+        status = panel_synthetic(&result, &options->synthetic, &err);
         if (!status) {
             panel_set_integer(&result, "synthetic", 1, &err);
-            panel_set_integer(&result, "seed", options.synthetic.seed, &err);
-            panel_set_integer(&result, "sequence_length", options.synthetic.sequence_length, &err);
-            panel_set_integer(&result, "vocab_size", options.synthetic.vocab_size, &err);
-            panel_set_integer(&result, "steps", options.synthetic.steps, &err);
-            panel_set_integer(&result, "batch_size", options.synthetic.batch_size, &err);
+            panel_set_integer(&result, "seed", options->synthetic.seed, &err);
+            panel_set_integer(&result, "sequence_length", options->synthetic.sequence_length, &err);
+            panel_set_integer(&result, "vocab_size", options->synthetic.vocab_size, &err);
+            panel_set_integer(&result, "steps", options->synthetic.steps, &err);
+            panel_set_integer(&result, "batch_size", options->synthetic.batch_size, &err);
         }
     } else {
-        if (options.n_pile_bins == 0 && options.n_valid_jsonl == 0 && !options.valid_idx) {
+        if (options->n_pile_bins == 0 && options->n_valid_jsonl == 0 && !options->valid_idx) {
             fprintf(stderr, "memprof panel: nothing to do: give --pile-bin, --valid/--valid-idx or --synthetic\n");
             return EXIT_USAGE;
         }
-        if (options.valid_idx && options.n_valid_bins == 0) {
+        if (options->valid_idx && options->n_valid_bins == 0) {
             fprintf(stderr, "memprof panel: --valid-idx needs --valid-bin\n");
             return EXIT_USAGE;
         }
-        if (options.vocab_size < 0) options.vocab_size = 50304;
-        status = build(&result, &options, &err);
+        if (options->vocab_size < 0) options->vocab_size = 50304;
+        status = build(&result, options, &err);
     }
-    if (!status) status = panel_write(&result, options.out, &err);
+    if (!status) status = panel_write(&result, options->out, &err);
     panel_free(&result);
     if (status) {
         fprintf(stderr, "memprof panel: %s\n", err.message);

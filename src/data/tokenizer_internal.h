@@ -66,7 +66,7 @@ static inline int64_t merge_find(const merge_table *table, int32_t left, int32_t
 // GPT-2's bytes_to_unicode: the code point standing for each byte.
 uint32_t byte_level_char(uint8_t byte);
 
-// Length of the longest added token of matcher matching at text[0..length), or 0.
+// The longest added token of matcher that matches at text[0..length), or NULL.
 const added_token *added_token_match(const added_token_matcher *matcher, const char *text, size_t length);
 
 // NFC with HF tokenizers' Unicode 9.0 tables (nfc.c); *out_text is malloc'ed.

@@ -44,6 +44,15 @@ else
     echo "SKIP .jsonl.zst panel: no zstd command (the reader itself is tested in test_jsonl)"
 fi
 
+# --pile-dir finds the same shards (name order) and document.idx.
+"$MEMPROF" panel --pile-dir "$dir" --indices "$dir/indices.txt" --batch-size 4 --out "$dir/from_dir.h5"
+python3 - "$dir/from_dir.h5" "$dir/panel.h5" <<'PY'
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+same = np.array_equal(a["tokens"][...], b["tokens"][:4]) and np.array_equal(a["train_step"][...], b["train_step"][:4])
+print("PASS --pile-dir reads the same shards" if same else "FAIL --pile-dir: rows differ")
+PY
+
 # Pre-tokenised validation (idx/bin) whose concatenation equals the training shards.
 "$MEMPROF" panel --valid-idx "$dir/document.idx" --valid-bin "$dir/document-00000-of-00002.bin" \
     --valid-bin "$dir/document-00001-of-00002.bin" --valid-bin "$dir/document-00002-of-00002.bin" \
