@@ -83,7 +83,9 @@ def run_differences(csv_path, outdir, control, base, delta, boot=0):
 
 
 def differences_panel(path, seed):
-    """differences' own simulate_data (global numpy seed), as a long CSV unit,time,cohort,y."""
+    """differences' own simulate_data, as a long CSV unit,time,cohort,y. simulate_data does not
+    take a seed and is not fully determined by numpy's global seed, so the panel is committed
+    beside its golden outputs (regenerating rewrites both)."""
     import numpy as np
     from differences import simulate_data
 
@@ -110,9 +112,10 @@ def make_all(panels, out):
             d = os.path.join(out, "%s_%s_%s_d%d" % (name, control, base, delta))
             print("differences:", d, flush=True)
             run_differences(csv, d, control, base, delta)
-        d = os.path.join(out, "%s_never_treated_varying_d0_boot1000" % name)
-        print("differences:", d, flush=True)
-        run_differences(csv, d, "never_treated", "varying", 0, boot=1000)
+        for control in ("never_treated", "not_yet_treated"):
+            d = os.path.join(out, "%s_%s_varying_d0_boot1000" % (name, control))
+            print("differences:", d, flush=True)
+            run_differences(csv, d, control, "varying", 0, boot=1000)
 
 
 def main():

@@ -7,9 +7,11 @@
 //   Φ⁻¹(1−α/2) when it is NA, infinite or below it, and with only two periods;
 //   aggregations are analytic and pointwise unless bootstrap_aggregates, in which case each
 //   parameter gets a bootstrap SE and the keyed rows a joint sup-t band (overall: pointwise).
-// Shapes: K cells, B draws, n units; work buffers bres [K, B], wsum [C+1, B], vec [n].
+// Shapes: K cells, B draws, n units; work buffers bres [K, B], wsum [C+1, B], one n-vector per
+// aggregation thread.
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,10 +130,18 @@ static void wald_pretest(estimate_result *r, const estimate_panel *p, const cell
                 vals[a] = c == ck->g ? (double)p->n * (dy - ck->mean_t) / (double)ck->n_t
                                      : -(double)p->n * (dy - ck->mean_c) / (double)ck->n_c;
             }
-            for (int64_t a = 0; a < m; a++) {
-                double va = vals[a];
-                double *row = V + idx[a] * q;
-                for (int64_t b = 0; b <= a; b++) row[idx[b]] += va * vals[b];
+            if (m == q) {   // every pre cell (e.g. the never-treated group): contiguous, vectorisable
+                for (int64_t a = 0; a < m; a++) {
+                    double va = vals[a];
+                    double *row = V + a * q;
+                    for (int64_t b = 0; b <= a; b++) row[b] += va * vals[b];
+                }
+            } else {
+                for (int64_t a = 0; a < m; a++) {
+                    double va = vals[a];
+                    double *row = V + idx[a] * q;
+                    for (int64_t b = 0; b <= a; b++) row[idx[b]] += va * vals[b];
+                }
             }
         }
     }
@@ -195,12 +205,72 @@ static int simple_difference(double *out, const estimate_panel *p) {
     return 0;
 }
 
+// Rows [j0, j1) of one aggregation table: value, analytic SE and (bootstrap_aggregates) the
+// parameter's draws and IQR sigma. Rows are independent, so threads split them freely.
+typedef struct agg_job {
+    agg_table *tb;
+    const agg_def *def;
+    const estimate_panel *p;
+    const cell *cells;
+    const double *bres, *wsum;
+    double *pdraws, *psig;
+    int64_t B;
+    int boot;
+    int64_t j0, j1;
+    int failed;
+} agg_job;
+
+static void *agg_rows(void *arg) {
+    agg_job *job = arg;
+    const estimate_panel *p = job->p;
+    int64_t m = job->def->n_keyed, B = job->B;
+    double *vec = malloc((size_t)p->n * sizeof *vec), *tmp = malloc((size_t)(B > 0 ? B : 1) * sizeof *tmp);
+    if (!vec || !tmp) { job->failed = 1; free(vec); free(tmp); return NULL; }
+    for (int64_t j = job->j0; j < job->j1; j++) {
+        const lincomb *lc = &job->def->params[j];
+        agg_row *row = &job->tb->rows[j];
+        row->key = j < m ? job->def->keys[j] : 0;
+        row->is_overall = (j == m);
+        row->att = lc->value;
+        row->se = isnan(lc->value) ? NAN : lincomb_se(vec, p, job->cells, lc);
+        if (!(row->se > ZERO_SE)) row->se = NAN;
+        job->psig[j] = NAN;
+        if (job->boot && !isnan(lc->value)) {
+            lincomb_draws(job->pdraws + j * B, lc, job->bres, job->wsum, p->C, B, (double)p->n);
+            job->psig[j] = column_sigma(job->pdraws + j * B, B, tmp);
+            if (!isnan(row->se)) row->se = job->psig[j] / sqrt((double)p->n);
+        }
+    }
+    free(vec); free(tmp);
+    return NULL;
+}
+
+static int run_agg_jobs(const agg_job *proto, int64_t rows, int threads, memprof_error *err) {
+    if (threads < 1) threads = 1;
+    if (threads > 64) threads = 64;
+    if (threads > rows) threads = (int)(rows > 0 ? rows : 1);
+    agg_job jobs[64];
+    pthread_t tids[64];
+    int started = 0, failed = 0;
+    for (int t = 0; t < threads; t++) {
+        jobs[t] = *proto;
+        jobs[t].j0 = rows * t / threads;
+        jobs[t].j1 = rows * (t + 1) / threads;
+        if (threads == 1) { agg_rows(&jobs[t]); continue; }
+        if (pthread_create(&tids[t], NULL, agg_rows, &jobs[t]) != 0) { failed = 1; break; }
+        started++;
+    }
+    for (int t = 0; t < started; t++) pthread_join(tids[t], NULL);
+    for (int t = 0; t < threads; t++) failed |= jobs[t].failed;
+    return failed ? error_set(err, MEMPROF_ERR_NOMEM, "aggregation: out of memory or could not start a thread") : 0;
+}
+
 int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_options *opt, memprof_error *err) {
     memset(out, 0, sizeof *out);
     if (!(opt->alpha > 0 && opt->alpha < 1)) return error_set(err, MEMPROF_ERR, "alpha must be in (0, 1), got %g", opt->alpha);
     if (opt->bootstrap < 0) return error_set(err, MEMPROF_ERR, "bootstrap draws must be >= 0");
     cell *cells = NULL;
-    double *att = NULL, *se_an = NULL, *bres = NULL, *wsum = NULL, *tmp = NULL, *vec = NULL, *sig = NULL, *pdraws = NULL;
+    double *att = NULL, *se_an = NULL, *bres = NULL, *wsum = NULL, *tmp = NULL, *sig = NULL, *pdraws = NULL;
     agg_def defs[AGG_COUNT];
     memset(defs, 0, sizeof defs);
     int rc = 0;
@@ -217,10 +287,9 @@ int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_o
     out->upper = malloc((size_t)K * sizeof(double)); out->significant = malloc((size_t)K * sizeof(int));
     out->n_treated = malloc((size_t)K * sizeof(int64_t)); out->n_control = malloc((size_t)K * sizeof(int64_t));
     out->simple_difference = malloc((size_t)(p->C * p->T + 1) * sizeof(double));
-    vec = malloc((size_t)n * sizeof *vec);
     tmp = malloc((size_t)((B > K ? B : K) + 1) * sizeof *tmp);
     if (!out->cohort || !out->base || !out->time || !out->se || !out->lower || !out->upper || !out->significant ||
-        !out->n_treated || !out->n_control || !out->simple_difference || !vec || !tmp) {
+        !out->n_treated || !out->n_control || !out->simple_difference || !tmp) {
         rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory"); goto done;
     }
     for (int64_t k = 0; k < K; k++) {
@@ -260,21 +329,8 @@ int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_o
         free(pdraws);
         pdraws = boot_agg ? malloc((size_t)(m + 1) * (size_t)B * sizeof *pdraws) : NULL;
         if (!tb->rows || !psig || (boot_agg && !pdraws)) { free(psig); rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory"); goto done; }
-        for (int64_t j = 0; j <= m; j++) {
-            const lincomb *lc = &defs[a].params[j];
-            agg_row *row = &tb->rows[j];
-            row->key = j < m ? defs[a].keys[j] : 0;
-            row->is_overall = (j == m);
-            row->att = lc->value;
-            row->se = isnan(lc->value) ? NAN : lincomb_se(vec, p, cells, lc);
-            if (!(row->se > ZERO_SE)) row->se = NAN;
-            psig[j] = NAN;
-            if (boot_agg && !isnan(lc->value)) {
-                lincomb_draws(pdraws + j * B, lc, bres, wsum, p->C, B, (double)n);
-                psig[j] = column_sigma(pdraws + j * B, B, tmp);
-                if (!isnan(row->se)) row->se = psig[j] / sqrt((double)n);
-            }
-        }
+        agg_job job = {tb, &defs[a], p, cells, bres, wsum, pdraws, psig, B, boot_agg, 0, 0, 0};
+        if ((rc = run_agg_jobs(&job, m + 1, opt->threads, err))) { free(psig); goto done; }
         tb->crit = z;
         if (boot_agg && a != AGG_SIMPLE && m > 0) tb->crit = crit_or_pointwise(supt_crit(pdraws, psig, m, B, opt->alpha, tmp), z);
         for (int64_t j = 0; j <= m; j++) {
@@ -287,7 +343,7 @@ int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_o
     if (simple_difference(out->simple_difference, p)) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory"); goto done; }
 done:
     agg_defs_free(defs);
-    free(cells); free(att); free(se_an); free(bres); free(wsum); free(tmp); free(vec); free(sig); free(pdraws);
+    free(cells); free(att); free(se_an); free(bres); free(wsum); free(tmp); free(sig); free(pdraws);
     if (rc) estimate_result_free(out);
     return rc;
 }

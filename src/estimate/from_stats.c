@@ -25,23 +25,35 @@ int estimate_load_stats(stats_panel *out, const char *path, const char *metric, 
     int64_t N = m.n_instances, C = m.n_checkpoints;
     double *values = malloc((size_t)(C * N + 1) * sizeof *values);
     int64_t *order = malloc((size_t)(C + 1) * sizeof *order);
-    if (!values || !order) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for %lld x %lld statistics", (long long)C, (long long)N); goto done; }
+    int64_t *by_step = malloc((size_t)(C + 1) * sizeof *by_step);
+    if (!values || !order || !by_step) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for %lld x %lld statistics", (long long)C, (long long)N); goto done; }
     if (stats_memorisation_sign(metric) == 0) {
         rc = error_set(err, MEMPROF_ERR, "unknown metric '%s' (sup_seq, acc_seq, entr_seq or avg_rank)", metric);
         goto done;
     }
     if ((rc = store_stats_read_metric(values, path, metric, err))) goto done;
+    // The sweep may store checkpoints in any order: walk them by step (insertion sort, C is small).
+    for (int64_t s = 0; s < C; s++) {
+        int64_t j = s;
+        while (j > 0 && m.step[by_step[j - 1]] > m.step[s]) { by_step[j] = by_step[j - 1]; j--; }
+        by_step[j] = s;
+    }
     for (int64_t s = 1; s < C; s++)
-        if (m.step[s] <= m.step[s - 1]) { rc = error_set(err, MEMPROF_ERR, "%s: /checkpoints/step must be strictly ascending", path); goto done; }
+        if (m.step[by_step[s]] == m.step[by_step[s - 1]]) {
+            rc = error_set(err, MEMPROF_ERR, "%s: checkpoint step %lld appears twice in /checkpoints/step", path, (long long)m.step[by_step[s]]);
+            goto done;
+        }
     for (int64_t j = 0; j < n_steps; j++) {
         int found = 0;
         for (int64_t s = 0; s < C && !found; s++) found = m.step[s] == steps[j];
         if (!found) { rc = error_set(err, MEMPROF_ERR, "--steps: step %lld is not a checkpoint of %s", (long long)steps[j], path); goto done; }
     }
     out->missing = calloc(1, 1);
+    if (!out->missing) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory"); goto done; }
     size_t mlen = 0;
     int64_t T = 0;
-    for (int64_t s = 0; s < C; s++) {
+    for (int64_t q = 0; q < C; q++) {
+        int64_t s = by_step[q];
         int wanted = n_steps == 0;
         for (int64_t j = 0; j < n_steps && !wanted; j++) wanted = steps[j] == m.step[s];
         if (!wanted) continue;
@@ -84,7 +96,7 @@ int estimate_load_stats(stats_panel *out, const char *path, const char *metric, 
     snprintf(out->model, sizeof out->model, "%s", m.model);
 done:
     stats_meta_free(&m);
-    free(values); free(order);
+    free(values); free(order); free(by_step);
     if (rc) stats_panel_free(out);
     return rc;
 }

@@ -44,10 +44,12 @@ check_bootstrap() {  # dir label
     local root=$1 label=$2
     for d in "$root"/*_boot1000; do
         [ -d "$d" ] || continue
-        local name ds
+        local name ds ctrl
         name=${d##*/}; ds=${name%%_*}
+        case $name in *_not_yet_treated_*) ctrl=not_yet_treated;; *) ctrl=never_treated;; esac
+        cp "$root/${ds}_${ctrl}_varying_d0/attgt.csv" "$tmp/analytic_attgt.csv"
         "$MEMPROF" estimate --csv "$root/panel_$ds.csv" --unit unit --time time --cohort cohort --outcome y \
-            --bootstrap 1000 --seed 1234 --quiet --out "$tmp/ours_$label/$name" >"$tmp/log" 2>&1 || { echo "FAIL ${label}_$name: $(cat "$tmp/log")"; continue; }
+            --control "$ctrl" --bootstrap 1000 --seed 1234 --quiet --out "$tmp/ours_$label/$name" >"$tmp/log" 2>&1 || { echo "FAIL ${label}_$name: $(cat "$tmp/log")"; continue; }
         r=$(awk -F, -v B=1000 '
             FNR == 1 { next }
             FNR == NR { k = $1 "|" $2 "|" $3; dse[k] = $5; if ($5 != "" && !dc) dc = ($7 - $4) / $5; next }
@@ -66,22 +68,15 @@ check_bootstrap() {  # dir label
     done
 }
 
-# analytic SEs for the bootstrap comparison come from differences' analytic golden of the same panel
-prep_analytic() { cp "$1/${2}_never_treated_varying_d0/attgt.csv" "$tmp/analytic_attgt.csv"; }
-
+# (the analytic SEs for the bootstrap comparison come from differences' analytic golden of the
+# same panel and control group)
 check_configs "$gold" golden
-for ds in diffsim memsim; do
-    prep_analytic "$gold" "$ds"
-    mkdir -p "$tmp/g_$ds"; ln -s "$PWD/$gold/${ds}_never_treated_varying_d0_boot1000" "$tmp/g_$ds/"
-    cp "$gold/panel_$ds.csv" "$tmp/g_$ds/"
-    check_bootstrap "$tmp/g_$ds" "golden"
-done
+check_bootstrap "$gold" golden
 
 PY=${DIFFERENCES_PYTHON:-python3}
 if "$PY" -c "import differences" >/dev/null 2>&1; then
     if "$PY" scripts/differences_golden.py live --memprof "$MEMPROF" --work "$tmp/live" >"$tmp/livelog" 2>&1; then
         check_configs "$tmp/live" live
-        prep_analytic "$tmp/live" live
         check_bootstrap "$tmp/live" live
     else
         echo "FAIL differences_live: the differences script failed: $(tail -3 "$tmp/livelog")"

@@ -63,3 +63,11 @@ if [ $ok = 1 ]; then echo "PASS stats_effects_h5_layout"; else echo "FAIL stats_
 if ! "$MEMPROF" estimate "$tmp/s.h5" --metric entr_seq --out "$tmp/e" >"$tmp/log" 2>&1 && grep -q "fewer than 2 checkpoints are complete for entr_seq" "$tmp/log"; then
     echo "PASS stats_uncomputed_metric_error"
 else echo "FAIL stats_uncomputed_metric_error: $(cat "$tmp/log")"; fi
+
+# 7. simulate --truth: the planted surface follows its formula (defaults: effect -0.5,
+#    persistent -0.1, decay 0.6, interval 1000): att = P + (A - P)·R^((t - g)/1000) for t >= g, else 0
+"$MEMPROF" simulate --cohorts 4 --checkpoints 7 --seed 3 --out-csv "$tmp/t.csv" --truth "$tmp/truth.csv"
+r=$(awk -F, 'NR > 1 { want = ($2 >= $1) ? -0.1 + (-0.5 + 0.1) * 0.6 ^ (($2 - $1) / 1000) : 0
+                      d = $3 - want; if (d < 0) d = -d; if (d > m) m = d; n++ }
+             END { print (n == 28 && m < 1e-12) ? "ok" : "bad n=" n " max=" m }' "$tmp/truth.csv")
+[ "$r" = ok ] && echo "PASS simulate_truth_surface" || echo "FAIL simulate_truth_surface: $r"
