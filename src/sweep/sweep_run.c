@@ -23,6 +23,7 @@
 #include "memprof/panel.h"
 #include "memprof/stats_parallel.h"
 #include "memprof/sweep.h"
+#include "sweep/agree.h"
 #include "sweep/coordinator.h"
 #include "sweep/history.h"
 #include "sweep/signals.h"
@@ -30,20 +31,6 @@
 
 enum { MODE_FRESH = 1, MODE_RESUME = 2 };
 
-// All ranks agree on failure: the lowest failing rank's message reaches everyone.
-static int agree(int rc, memprof_error *err, MPI_Comm comm) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int mine = rc ? rank : size, first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size) return MEMPROF_OK;
-    int code = rc;
-    MPI_Bcast(&code, 1, MPI_INT, first, comm);
-    MPI_Bcast(err->message, sizeof err->message, MPI_CHAR, first, comm);
-    err->code = code ? code : MEMPROF_ERR;
-    return err->code;
-}
 
 static uint64_t panel_hash(const panel *p) {
     XXH64_state_t *st = XXH64_createState();
@@ -144,6 +131,7 @@ static int decide(const sweep_config *cfg, const char *identity, journal_content
         return MODE_FRESH;
     }
     int rc = journal_read(jc, cfg->journal, err);
+    if (!rc && jc->count == 0) return MODE_FRESH;  // empty, or killed while writing its header: nothing journalled
     if (!rc) rc = sweep_history_build(h, jc, cfg->journal, err);
     if (!rc) rc = check_identity(h->header, identity, cfg, err);
     if (rc) return rc;
@@ -210,7 +198,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     if (!rc) rc = panel_read(&p, cfg->panel, err);
     if (!rc && p.sequence_length < 2) rc = error_set(err, MEMPROF_ERR, "%s: sequences of %lld tokens cannot be scored", cfg->panel, (long long)p.sequence_length);
     if (!rc && !(identity = identity_text(cfg, &p))) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
-    rc = agree(rc, err, comm);
+    rc = sweep_agree(rc, err, comm);
     if (!rc) node_of_ranks(nodes, comm);
 
     // 1. fresh or resume (rank 0 reads the journal).
@@ -231,7 +219,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
             rc = journal_append(&jr, &hdr, 1, err);
         }
     }
-    rc = agree(rc, err, comm);
+    rc = sweep_agree(rc, err, comm);
     if (!rc) MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
 
     // 2. the stats file, collectively.
@@ -255,11 +243,11 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
                           .backend = sweep_backend_name(cfg->backend), .precision = sweep_precision_name(cfg->precision),
                           .config_yaml = opt->config_text ? opt->config_text : "", .config_hash = opt->config_hash ? opt->config_hash : "",
                           .device_names = devices};
-        rc = agree(rc, err, comm);
-        if (!rc) rc = agree(stats_writer_create(&writer, comm, cfg->output, &L, err), err, comm);
+        rc = sweep_agree(rc, err, comm);
+        if (!rc) rc = sweep_agree(stats_writer_create(&writer, comm, cfg->output, &L, err), err, comm);
         free(sums);
     } else if (!rc) {
-        rc = agree(stats_writer_open(&writer, comm, cfg->output, C, p.rows, err), err, comm);
+        rc = sweep_agree(stats_writer_open(&writer, comm, cfg->output, C, p.rows, err), err, comm);
     }
 
     // 3. journal (rank 0), scheduler, then the roles.
@@ -299,11 +287,11 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
             quarantine(&co, &h, opt->crash_limit > 0 ? opt->crash_limit : 3);
         }
     }
-    if (!rc || writer.file >= 0) rc = agree(rc, err, comm);
+    if (!rc || writer.file >= 0) rc = sweep_agree(rc, err, comm);
     if (!rc && rank > 0) rc = sweep_worker_init(&worker, cfg, &p, &writer, comm, opt->stage_dir, err);
     worker.prefetch_enabled = opt->prefetch_lead_s > 0;
     if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, err);
-    if (writer.file >= 0) rc = agree(rc, err, comm);
+    if (writer.file >= 0) rc = sweep_agree(rc, err, comm);
 
     int status = SWEEP_COMPLETE;
     if (!rc) {
@@ -332,7 +320,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         }
         journal_close(&jr);
     }
-    rc = agree(rc, err, comm);
+    rc = sweep_agree(rc, err, comm);
     MPI_Bcast(&status, 1, MPI_INT, 0, comm);
     *out_status = (sweep_outcome_status)status;
     log_info("exit: %s", rc ? err->message : status == SWEEP_COMPLETE ? "complete" : status == SWEEP_DRAINED ? "drained" : "finished with failures");

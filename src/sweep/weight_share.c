@@ -16,6 +16,7 @@
 #include <xxhash.h>
 
 #include "memprof/weights.h"
+#include "sweep/agree.h"
 #include "sweep/protocol.h"
 
 enum { NAME_BYTES = 256, MAX_FILES = 4096 };
@@ -50,18 +51,6 @@ static int list_files(file_entry **out, int *count, const char *dir, memprof_err
     return MEMPROF_OK;
 }
 
-// One status for everyone: the lowest failing rank's message wins.
-static int agree(int rc, memprof_error *err, MPI_Comm comm) {
-    int rank, size;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int mine = rc ? rank : size, first = size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size) return MEMPROF_OK;
-    MPI_Bcast(err->message, sizeof err->message, MPI_CHAR, first, comm);
-    err->code = MEMPROF_ERR;
-    return MEMPROF_ERR;
-}
 
 int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int root, const char *checkpoint_dir,
                            const char *staging_root, size_t chunk_bytes, memprof_error *err) {
@@ -84,7 +73,7 @@ int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int ro
             snprintf(out_dir, out_size, "%s", checkpoint_dir);
         }
     }
-    if ((rc = agree(rc, err, node)) != 0) { free(files); return rc; }
+    if ((rc = sweep_agree(rc, err, node)) != 0) { free(files); return rc; }
     MPI_Bcast(&n, 1, MPI_INT, root, node);
     MPI_Bcast(src_name, NAME_BYTES, MPI_CHAR, root, node);
     if (rank != root) {
@@ -94,12 +83,12 @@ int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int ro
         else if (mkdir(staging_root, 0755) != 0 && errno != EEXIST) rc = error_set(err, MEMPROF_ERR, "%s: cannot create: %s", staging_root, strerror(errno));
         else if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) rc = error_set(err, MEMPROF_ERR, "%s: cannot create: %s", out_dir, strerror(errno));
     }
-    if ((rc = agree(rc, err, node)) != 0) { free(files); return rc; }
+    if ((rc = sweep_agree(rc, err, node)) != 0) { free(files); return rc; }
     MPI_Bcast(files, n * (int)sizeof *files, MPI_BYTE, root, node);  // names and sizes; hashes follow per file
 
     uint8_t *buffer = rank == root ? NULL : malloc(chunk_bytes);
     if (rank != root && !buffer) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for a %zu-byte chunk", chunk_bytes);
-    rc = agree(rc, err, node);
+    rc = sweep_agree(rc, err, node);
     for (int k = 0; k < n && !rc; k++) {
         mapped_file src = {0};
         FILE *dst = NULL;
@@ -115,7 +104,7 @@ int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int ro
             dst = fopen(path, "wb");
             if (!dst) rc = error_set(err, MEMPROF_ERR, "%s: cannot create: %s", path, strerror(errno));
         }
-        if ((rc = agree(rc, err, node)) != 0) { XXH64_freeState(hash); if (dst) fclose(dst); break; }
+        if ((rc = sweep_agree(rc, err, node)) != 0) { XXH64_freeState(hash); if (dst) fclose(dst); break; }
         MPI_Bcast(&files[k].hash, 1, MPI_UINT64_T, root, node);
         for (uint64_t at = 0; at < files[k].size; at += chunk_bytes) {
             size_t len = files[k].size - at < chunk_bytes ? (size_t)(files[k].size - at) : chunk_bytes;
@@ -134,7 +123,7 @@ int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int ro
             mapped_file_close(&src);
         }
         XXH64_freeState(hash);
-        rc = agree(rc, err, node);
+        rc = sweep_agree(rc, err, node);
     }
     free(buffer);
     free(files);

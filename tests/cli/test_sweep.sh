@@ -213,3 +213,15 @@ expect_refusal "resume with other checkpoint steps is refused" "$work/half" "che
 [ "$before" = "$(md5sum <"$work/half/stats.h5")" ] && pass "refused resumes leave stats.h5 untouched" || fail "a refused resume modified stats.h5"
 mv "$work/half/stats.h5.journal" "$work/half/journal.moved"
 expect_refusal "stats.h5 without its journal is refused" "$work/half" "exists but its journal"
+
+# --- bad input: one line from rank 0, exit 1, nothing created ------------------------------
+write_config "$work/bad" "$work/ckpt"
+expect_refusal "a missing panel is one error line naming it" "$work/bad" "no-such-panel.h5" panel="$work/no-such-panel.h5"
+[ ! -e "$work/bad/stats.h5" ] && [ ! -e "$work/bad/stats.h5.journal" ] && pass "nothing written when the panel is missing" || fail "stats.h5 or its journal created despite a missing panel"
+expect_refusal "an unknown configuration key is one error line" "$work/bad" "unknown key" shard_sise=3
+expect_refusal "per_token (not implemented) is refused, naming it" "$work/bad" "per_token" per_token=true
+
+# A journal torn inside its header record (killed at the very start): the rerun starts over.
+write_config "$work/torn0" "$work/ckpt"
+printf 'MPJ1\x40\x00\x00' >"$work/torn0/stats.h5.journal"; : >"$work/torn0/stats.h5"
+if sweep 2 "$work/torn0"; then same_stats "$work/torn0" "journal torn inside its header: fresh start"; else fail "torn header: $(tail -n 2 "$work/torn0/out")"; fi
