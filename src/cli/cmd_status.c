@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "memprof/journal.h"
 #include "sweep/history.h"
+#include "sweep/token_file.h"
 
 static const char *type_name(int type) {
     static const char *names[] = {"?", "HEADER", "RUN", "DISPATCH", "DONE", "FAILED", "END"};
@@ -65,10 +66,83 @@ static long long done_hints(const char *path, long long *total) {
     return marked;
 }
 
+// --tokens STEP: the per-token records of one checkpoint that the journal vouches for.
+typedef struct token_dump {
+    int32_t checkpoint;
+    int64_t run;
+    int rank, n_instances;
+    const int64_t *owner_run;  // [N] run of the DONE record covering the instance, 0 = none
+    const int *owner_rank;     // [N]
+    char **rows;               // [N] CSV text of the instance (the file's last valid record)
+} token_dump;
+
+static void collect_record(void *ctx, int32_t c, int64_t instance, int64_t n, const double *sup, const int64_t *rank,
+                           const double *ent, const uint8_t *correct) {
+    token_dump *d = ctx;
+    if (c != d->checkpoint || instance < 0 || instance >= d->n_instances) return;
+    if (d->owner_run[instance] != d->run || d->owner_rank[instance] != d->rank) return;
+    size_t cap = (size_t)n * 120 + 1, len = 0;
+    char *text = malloc(cap);
+    if (!text) return;
+    text[0] = '\0';
+    for (int64_t k = 0; k < n; k++)
+        len += (size_t)snprintf(text + len, cap - len, "%lld,%lld,%.17g,%lld,%.17g,%d\n", (long long)instance, (long long)k, sup[k],
+                                (long long)rank[k], ent[k], correct[k]);
+    free(d->rows[instance]);
+    d->rows[instance] = text;
+}
+
+static int dump_tokens(const char *stats, const journal_contents *jc, const sweep_history *h, long long step) {
+    char steps[65536];
+    journal_header_value(steps, sizeof steps, h->header, "steps");
+    int32_t c = -1, k = 0;
+    for (char *tok = strtok(steps, ","); tok; tok = strtok(NULL, ","), k++)
+        if (atoll(tok) == step) c = k;
+    if (c < 0) { fprintf(stderr, "memprof status: --tokens %lld: not a step of this sweep\n", step); return EXIT_FAILURE_INPUT; }
+    const int64_t N = h->n_instances;
+    int64_t *owner_run = calloc((size_t)N, sizeof *owner_run);
+    int *owner_rank = calloc((size_t)N, sizeof *owner_rank);
+    char **rows = calloc((size_t)N, sizeof *rows);
+    if (!owner_run || !owner_rank || !rows) { fprintf(stderr, "memprof status: out of memory\n"); return EXIT_FAILURE_INPUT; }
+    int64_t run = 0;
+    for (size_t r = 0; r < jc->count; r++) {
+        const journal_record *rec = &jc->records[r];
+        if (rec->type == JOURNAL_RUN) run++;
+        if (rec->type != JOURNAL_DONE || rec->checkpoint != c) continue;
+        for (int64_t i = rec->lo; i < rec->hi && i < N; i++) { owner_run[i] = run; owner_rank[i] = rec->rank; }
+    }
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s.tokens", stats);
+    int status = EXIT_OK;
+    // Every (run, rank) file that owns a cell of this checkpoint, read once.
+    for (int64_t i = 0; i < N && status == EXIT_OK; i++) {
+        if (!owner_run[i] || rows[i]) continue;
+        token_dump d = {.checkpoint = c, .run = owner_run[i], .rank = owner_rank[i], .n_instances = (int)N,
+                        .owner_run = owner_run, .owner_rank = owner_rank, .rows = rows};
+        char path[4400];
+        token_file_path(path, sizeof path, dir, d.run, d.rank);
+        memprof_error err = {0};
+        if (token_file_read(path, collect_record, &d, &err)) { fprintf(stderr, "memprof status: %s\n", err.message); status = EXIT_FAILURE_INPUT; }
+        if (!rows[i] && status == EXIT_OK) {
+            fprintf(stderr, "memprof status: %s: no record for instance %lld of step %lld that the journal says is done\n", path, (long long)i, step);
+            status = EXIT_FAILURE_INPUT;
+        }
+    }
+    if (status == EXIT_OK) {
+        printf("instance,pos,surprisal,rank,entropy,correct\n");
+        for (int64_t i = 0; i < N; i++) if (rows[i]) fputs(rows[i], stdout);
+    }
+    for (int64_t i = 0; i < N; i++) free(rows[i]);
+    free(rows); free(owner_run); free(owner_rank);
+    return status;
+}
+
 int command_status(int argc, char **argv) {
     const char *journal_path = NULL;
     int records = 0;
+    long long tokens_step = -1;
     static const struct option options[] = {{"journal", required_argument, NULL, 'j'}, {"records", no_argument, NULL, 'r'},
+                                            {"tokens", required_argument, NULL, 't'},
                                             {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
     int option;
     optind = 1;
@@ -76,11 +150,12 @@ int command_status(int argc, char **argv) {
         switch (option) {
         case 'j': journal_path = optarg; break;
         case 'r': records = 1; break;
-        case 'h': printf("usage: memprof status STATS.h5 [--journal FILE] [--records]\n"); return EXIT_OK;
-        default: fprintf(stderr, "usage: memprof status STATS.h5 [--journal FILE] [--records]\n"); return EXIT_USAGE;
+        case 't': tokens_step = atoll(optarg); break;
+        case 'h': printf("usage: memprof status STATS.h5 [--journal FILE] [--records | --tokens STEP]\n"); return EXIT_OK;
+        default: fprintf(stderr, "usage: memprof status STATS.h5 [--journal FILE] [--records | --tokens STEP]\n"); return EXIT_USAGE;
         }
     }
-    if (optind + 1 != argc) { fprintf(stderr, "usage: memprof status STATS.h5 [--journal FILE] [--records]\n"); return EXIT_USAGE; }
+    if (optind + 1 != argc) { fprintf(stderr, "usage: memprof status STATS.h5 [--journal FILE] [--records | --tokens STEP]\n"); return EXIT_USAGE; }
     const char *stats = argv[optind];
     char default_journal[4200];
     snprintf(default_journal, sizeof default_journal, "%s.journal", stats);
@@ -96,7 +171,10 @@ int command_status(int argc, char **argv) {
         journal_contents_free(&jc);
         return EXIT_FAILURE_INPUT;
     }
-    if (records) {
+    int status = EXIT_OK;
+    if (tokens_step >= 0) {
+        status = dump_tokens(stats, &jc, &h, tokens_step);
+    } else if (records) {
         print_records(&jc);
     } else {
         char model[256];
@@ -127,5 +205,5 @@ int command_status(int argc, char **argv) {
     }
     sweep_history_free(&h);
     journal_contents_free(&jc);
-    return EXIT_OK;
+    return status;
 }

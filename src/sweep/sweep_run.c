@@ -55,9 +55,10 @@ static char *identity_text(const sweep_config *cfg, const panel *p) {
     for (size_t k = 0; k < cfg->steps.count; k++)
         n += (size_t)snprintf(text + n, cap - n, "%s%lld", k ? "," : "", (long long)cfg->steps.values[k]);
     snprintf(text + n, cap - n,
-             "\npanel_hash=xxh64:%016llx\nbackend=%s\nprecision=%s\npanel=%s\ninstances=%lld\nsequence_length=%lld\n"
+             "\npanel_hash=xxh64:%016llx\nbackend=%s\nprecision=%s\nper_token=%s\npanel=%s\ninstances=%lld\nsequence_length=%lld\n"
              "checkpoints_count=%zu\nshard_size=%lld\n",
              (unsigned long long)panel_hash(p), sweep_backend_name(cfg->backend), sweep_precision_name(cfg->precision),
+             cfg->per_token ? "true" : "false",
              cfg->panel, (long long)p->rows, (long long)p->sequence_length, cfg->steps.count, (long long)cfg->shard_size);
     return text;
 }
@@ -66,7 +67,7 @@ static char *identity_text(const sweep_config *cfg, const panel *p) {
 static int check_identity(const char *journal_text, const char *current, const sweep_config *cfg, memprof_error *err) {
     static const struct { const char *key, *what; } keys[] = {
         {"model", "model.name"}, {"checkpoint_template", "model.checkpoint"}, {"steps", "checkpoints.steps"},
-        {"panel_hash", "the panel's contents"}, {"backend", "backend"}, {"precision", "precision"},
+        {"panel_hash", "the panel's contents"}, {"backend", "backend"}, {"precision", "precision"}, {"per_token", "per_token"},
     };
     char changes[768] = "";
     size_t used = 0;
@@ -192,9 +193,6 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     const int64_t C = (int64_t)cfg->steps.count;
 
     int rc = nodes ? MEMPROF_OK : error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
-    if (!rc && cfg->per_token)
-        rc = error_set(err, MEMPROF_ERR_UNSUPPORTED, "per_token: per-token side files are not implemented by this sweep yet; "
-                       "use `memprof score --per-token` for single checkpoints");
     if (!rc) rc = panel_read(&p, cfg->panel, err);
     if (!rc && p.sequence_length < 2) rc = error_set(err, MEMPROF_ERR, "%s: sequences of %lld tokens cannot be scored", cfg->panel, (long long)p.sequence_length);
     if (!rc && !(identity = identity_text(cfg, &p))) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
@@ -221,6 +219,9 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     }
     rc = sweep_agree(rc, err, comm);
     if (!rc) MPI_Bcast(&mode, 1, MPI_INT, 0, comm);
+    // This run's number (its RUN record's position): names the per-token side files.
+    long long run_number = mode == MODE_RESUME ? (long long)h.runs + 1 : 1;
+    if (!rc) MPI_Bcast(&run_number, 1, MPI_LONG_LONG, 0, comm);
 
     // 2. the stats file, collectively.
     if (!rc && mode == MODE_FRESH) {
@@ -291,6 +292,11 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     if (!rc && rank > 0) rc = sweep_worker_init(&worker, cfg, &p, &writer, comm, opt->stage_dir, err);
     worker.prefetch_enabled = opt->prefetch_lead_s > 0;
     if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, err);
+    if (!rc && cfg->per_token && (rank > 0 || size == 1)) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s.tokens", cfg->output);
+        rc = sweep_worker_open_tokens(&worker, dir, run_number, rank, err);
+    }
     if (writer.file >= 0) rc = sweep_agree(rc, err, comm);
 
     int status = SWEEP_COMPLETE;

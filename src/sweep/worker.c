@@ -142,7 +142,30 @@ static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, si
     return rc;
 }
 
+int sweep_worker_open_tokens(sweep_worker *w, const char *dir, int64_t run, int rank, memprof_error *err) {
+    const int64_t n = w->panel->sequence_length - 1;
+    w->token_stats = calloc((size_t)w->batch, sizeof *w->token_stats);
+    if (!w->token_stats) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    for (int64_t b = 0; b < w->batch; b++) {
+        token_statistics *t = &w->token_stats[b];
+        t->surprisal = malloc((size_t)n * sizeof(double));
+        t->entropy = malloc((size_t)n * sizeof(double));
+        t->rank = malloc((size_t)n * sizeof(int64_t));
+        t->correct = malloc((size_t)n);
+        if (!t->surprisal || !t->entropy || !t->rank || !t->correct) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    }
+    int rc = token_file_open(&w->token_out, dir, run, rank, err);
+    if (!rc) w->per_token = 1;
+    return rc;
+}
+
 void sweep_worker_free(sweep_worker *w) {
+    for (int64_t b = 0; w->token_stats && b < w->batch; b++) {
+        free(w->token_stats[b].surprisal); free(w->token_stats[b].entropy);
+        free(w->token_stats[b].rank); free(w->token_stats[b].correct);
+    }
+    free(w->token_stats);
+    token_file_close(&w->token_out);
     checkpoint *ck = NULL;
     void *model = NULL;
     memprof_error err = {0};
@@ -223,7 +246,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     double t0 = now_s();
     int rc = grow_values(w, n, &err);
     for (int64_t start = 0; start < n && !rc; start += w->batch) {
-        if (sweep_signal_received()) { out->outcome = OUTCOME_ABANDONED; return; }
+        if (sweep_signal_received()) { w->token_out.raw_len = 0; out->outcome = OUTCOME_ABANDONED; return; }
         sweep_worker_serve_peers(w);
         int batch = (int)(n - start < w->batch ? n - start : w->batch);
         for (int b = 0; b < batch && !rc; b++) {
@@ -241,13 +264,20 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
             w->sequences[b].tokens = dst;
             w->sequences[b].length = L;
         }
-        if (!rc) rc = w->compute->score(w->stats, NULL, w->model, w->sequences, batch, &err);
+        if (!rc) rc = w->compute->score(w->stats, w->per_token ? w->token_stats : NULL, w->model, w->sequences, batch, &err);
+        for (int b = 0; b < batch && !rc && w->per_token; b++)
+            rc = token_file_add(&w->token_out, t->checkpoint, t->lo + start + b, L - 1, &w->token_stats[b], &err);
         for (int b = 0; b < batch && !rc; b++) {
             w->values[0][start + b] = w->stats[b].sup_seq;
             w->values[1][start + b] = w->stats[b].acc_seq;
             w->values[2][start + b] = w->stats[b].entr_seq;
             w->values[3][start + b] = w->stats[b].avg_rank;
         }
+    }
+    // Per-token frame first: a DONE record then always has its frame on disk.
+    if (w->per_token) {
+        if (rc) w->token_out.raw_len = 0;
+        else rc = token_file_end_task(&w->token_out, &err);
     }
     if (!rc) {
         // One metric at a time; the fault-injection tests kill the job in the pause after the

@@ -11,6 +11,7 @@
 #include "memprof/panel.h"
 #include "memprof/stats_parallel.h"
 #include "sweep/protocol.h"
+#include "sweep/token_file.h"
 
 typedef struct sweep_worker {
     const sweep_config *config;
@@ -49,11 +50,17 @@ typedef struct sweep_worker {
     } prefetch;
     int64_t prefetches_used, prefetches_wasted;
     int prefetch_enabled;
+    int per_token;              // also write per-token records (token_file.h)
+    token_file_writer token_out;
+    token_statistics *token_stats;  // [batch], each T − 1 long
 } sweep_worker;
 
 int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel *p, stats_writer *writer,
                       MPI_Comm comm, const char *stage_root, memprof_error *err);
 void sweep_worker_free(sweep_worker *w);
+
+// per_token: opens this rank's side file of this run in dir (before the first task).
+int sweep_worker_open_tokens(sweep_worker *w, const char *dir, int64_t run, int rank, memprof_error *err);
 
 // Computes one task; the outcome (and any reason) goes into *out, never an early exit.
 void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *task, sweep_result *out);

@@ -52,6 +52,12 @@ wait_done() {  # dir, count: wait until the journal holds that many DONE records
 }
 mpirun_pid() { pgrep -P "$(pgrep -P "$1")"; }  # job (a subshell) -> timeout -> mpirun
 rank_pid() { grep -h "rank $2: pid" "$1/stats.h5.logs/rank-0000$2.log" | tail -n 1 | sed 's/.*pid \([0-9]*\).*/\1/'; }
+expect_refusal() {  # label, dir, expected substring, overrides...
+    local label=$1 dir=$2 expected=$3; shift 3
+    sweep 2 "$dir" "$@"; local rc=$?
+    if [ $rc = 1 ] && grep -q "$expected" "$dir/out" && [ "$(grep -c '^memprof sweep:' "$dir/out")" = 1 ]; then pass "$label"
+    else fail "$label: status $rc, output: $(head -c 300 "$dir/out")"; fi
+}
 same_stats() {  # dir, label: h5diff of /stats and the journal shows no cell twice
     local ok=1
     for m in sup_seq acc_seq entr_seq avg_rank; do
@@ -107,6 +113,32 @@ if sweep 4 "$work/prefetch" --prefetch-lead 100 shard_size=2; then
     [ "$n" -gt 0 ] && pass "prefetch: $n checkpoint switches used a prefetched checkpoint" || fail "prefetch: no prefetched checkpoint was used"
 else
     fail "sweep with --prefetch-lead: $(tail -n 3 "$work/prefetch/out")"
+fi
+
+# --- per-token side files: drained, resumed with 3 ranks, equal to score --per-token -------
+write_config "$work/tokens" "$work/ckpt"
+MEMPROF_TEST_TASK_DELAY_MS=300 sweep 4 "$work/tokens" per_token=true & job=$!
+if wait_done "$work/tokens" 4; then
+    kill -9 $(rank_pid "$work/tokens" 0) $(rank_pid "$work/tokens" 1) $(rank_pid "$work/tokens" 2) $(rank_pid "$work/tokens" 3) "$(mpirun_pid $job)"
+    wait $job 2>/dev/null
+    if sweep 3 "$work/tokens" per_token=true; then
+        same_stats "$work/tokens" "per_token sweep killed and resumed"
+        ok=1
+        for c in 0 1 2; do
+            step=$((c * 1000))
+            "$MEMPROF" score --checkpoint "$work/ckpt/step$step" --tokens "$work/tokens.txt" --per-token --threads 1 2>/dev/null \
+                | awk -F, 'NR > 1 { print $1 - 1 "," $2 "," $4 "," $5 "," $6 "," $7 }' >"$work/want$c.csv"
+            "$MEMPROF" status "$work/tokens/stats.h5" --tokens $step | tail -n +2 >"$work/got$c.csv" || ok=0
+            cmp -s "$work/want$c.csv" "$work/got$c.csv" || { ok=0; fail "per-token records of step $step differ from memprof score --per-token"; }
+        done
+        runs=$(ls "$work/tokens/stats.h5.tokens" | sed 's/\.rank.*//' | sort -u | wc -l)
+        [ $ok = 1 ] && [ "$runs" = 2 ] && pass "per-token side files of 2 runs equal memprof score --per-token bit for bit (3 checkpoints)"
+        expect_refusal "resume with per_token changed is refused" "$work/tokens" "per_token changed" per_token=false
+    else
+        fail "per_token resume: $(tail -n 3 "$work/tokens/out")"
+    fi
+else
+    fail "per_token: the sweep never journalled 4 tasks"; kill -9 $job 2>/dev/null; wait $job
 fi
 
 # --- kill -9 of one worker mid-task, resume with 3 ranks ---------------------------------
@@ -197,12 +229,6 @@ $REF compare "$work/corrupt/stats.h5" "sweep: corrupt checkpoint: the other chec
     || fail "status after corrupt checkpoint: $("$MEMPROF" status "$work/corrupt/stats.h5")"
 
 # --- refusals -----------------------------------------------------------------------------
-expect_refusal() {  # label, dir, expected substring, overrides...
-    local label=$1 dir=$2 expected=$3; shift 3
-    sweep 2 "$dir" "$@"; local rc=$?
-    if [ $rc = 1 ] && grep -q "$expected" "$dir/out" && [ "$(grep -c '^memprof sweep:' "$dir/out")" = 1 ]; then pass "$label"
-    else fail "$label: status $rc, output: $(head -c 300 "$dir/out")"; fi
-}
 write_config "$work/half" "$work/ckpt"
 MEMPROF_TEST_TASK_DELAY_MS=300 sweep 3 "$work/half" & job=$!
 wait_done "$work/half" 2; kill -USR2 "$(mpirun_pid $job)"; wait $job
@@ -219,7 +245,6 @@ write_config "$work/bad" "$work/ckpt"
 expect_refusal "a missing panel is one error line naming it" "$work/bad" "no-such-panel.h5" panel="$work/no-such-panel.h5"
 [ ! -e "$work/bad/stats.h5" ] && [ ! -e "$work/bad/stats.h5.journal" ] && pass "nothing written when the panel is missing" || fail "stats.h5 or its journal created despite a missing panel"
 expect_refusal "an unknown configuration key is one error line" "$work/bad" "unknown key" shard_sise=3
-expect_refusal "per_token (not implemented) is refused, naming it" "$work/bad" "per_token" per_token=true
 
 # A journal torn inside its header record (killed at the very start): the rerun starts over.
 write_config "$work/torn0" "$work/ckpt"
