@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 void token_file_path(char *out, size_t size, const char *dir, int64_t run, int rank) {
@@ -60,7 +61,7 @@ int token_file_end_task(token_file_writer *w, memprof_error *err) {
     size_t len = ZSTD_compress(w->packed, w->packed_cap, w->raw, w->raw_len, 3);
     w->raw_len = 0;
     if (ZSTD_isError(len)) return error_set(err, MEMPROF_ERR, "%s: zstd: %s", w->path, ZSTD_getErrorName(len));
-    if (fwrite(w->packed, 1, len, w->file) != len || fflush(w->file) != 0)
+    if (fwrite(w->packed, 1, len, w->file) != len || fflush(w->file) != 0 || fdatasync(fileno(w->file)) != 0)
         return error_set(err, MEMPROF_ERR, "%s: write failed: %s", w->path, strerror(errno));
     return MEMPROF_OK;
 }

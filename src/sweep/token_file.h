@@ -32,7 +32,7 @@ int token_file_open(token_file_writer *out, const char *dir, int64_t run, int ra
 // Appends one sequence's record to the current task's frame.
 int token_file_add(token_file_writer *w, int32_t checkpoint_index, int64_t instance, int64_t n, const token_statistics *t,
                    memprof_error *err);
-// Compresses the task's records into one frame, appends and flushes it.
+// Compresses the task's records into one frame, appends it and syncs it to disk.
 int token_file_end_task(token_file_writer *w, memprof_error *err);
 void token_file_close(token_file_writer *w);
 

@@ -53,6 +53,7 @@ typedef struct sweep_worker {
     int per_token;              // also write per-token records (token_file.h)
     token_file_writer token_out;
     token_statistics *token_stats;  // [batch], each T − 1 long
+    int sync_fd;                // stats.h5 opened read-only: fdatasync makes a task's rows durable
 } sweep_worker;
 
 int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel *p, stats_writer *writer,
