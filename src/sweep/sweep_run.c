@@ -103,8 +103,9 @@ static void open_rank_log(const sweep_config *cfg, int rank, FILE **out) {
     log_info("rank %d: pid %ld on %s", rank, (long)getpid(), host);
 }
 
-// Node index of every rank (ranks on one host share one), from their host names.
-static void node_of_ranks(int *out, MPI_Comm comm) {
+// Node index of every rank (ranks on one host share one), from their host names; returns the
+// names, MPI_MAX_PROCESSOR_NAME bytes per rank (caller frees).
+static char *node_of_ranks(int *out, MPI_Comm comm) {
     int size, len;
     MPI_Comm_size(comm, &size);
     char name[MPI_MAX_PROCESSOR_NAME] = {0};
@@ -118,7 +119,7 @@ static void node_of_ranks(int *out, MPI_Comm comm) {
             if (strcmp(all + (size_t)r * MPI_MAX_PROCESSOR_NAME, all + (size_t)q * MPI_MAX_PROCESSOR_NAME) == 0) out[r] = out[q];
         if (out[r] < 0) out[r] = nodes++;
     }
-    free(all);
+    return all;
 }
 
 // Rank 0: reads the journal and decides. Returns MODE_* or an error.
@@ -197,7 +198,8 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     if (!rc && p.sequence_length < 2) rc = error_set(err, MEMPROF_ERR, "%s: sequences of %lld tokens cannot be scored", cfg->panel, (long long)p.sequence_length);
     if (!rc && !(identity = identity_text(cfg, &p))) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
     rc = sweep_agree(rc, err, comm);
-    if (!rc) node_of_ranks(nodes, comm);
+    char *hosts = NULL;
+    if (!rc) hosts = node_of_ranks(nodes, comm);
 
     // 1. fresh or resume (rank 0 reads the journal).
     int mode = 0;
@@ -234,10 +236,14 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
             sums[c] = "";
         }
         if (!paths || !sums) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
-        char devices[4096];
-        snprintf(devices, sizeof devices, "rank 0: coordinator; ranks 1..%d: %s backend, one rank per device; %d node(s)",
-                 size - 1, sweep_backend_name(cfg->backend), nodes[size - 1] + 1);
-        if (size == 1) snprintf(devices, sizeof devices, "rank 0: coordinator and %s worker", sweep_backend_name(cfg->backend));
+        // One line per rank: its role, backend and host (the CPU backend has no device name).
+        char devices[16384];
+        size_t used = (size_t)snprintf(devices, sizeof devices, "%d rank(s) on %d node(s)\n", size, nodes[size - 1] + 1);
+        for (int r = 0; r < size && used < sizeof devices; r++)
+            used += (size_t)snprintf(devices + used, sizeof devices - used, "rank %d: %s on %s\n", r,
+                                     r == 0 ? (size == 1 ? "coordinator and worker" : "coordinator") : "worker",
+                                     hosts + (size_t)r * MPI_MAX_PROCESSOR_NAME);
+        if (used >= sizeof devices) memcpy(devices + sizeof devices - 5, "...\n", 5);
         stats_layout L = {.n_instances = p.rows, .n_checkpoints = C, .shard_size = cfg->shard_size,
                           .seq_idx = p.seq_idx, .split = p.split, .train_step = p.train_step, .step = cfg->steps.values,
                           .paths = (const char *const *)paths, .checksums = sums, .model = cfg->model_name,
@@ -334,7 +340,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     sweep_scheduler_free(&co.scheduler);
     free(co.checkpoint_settled); free(co.checksum_recorded); free(co.worker_loaded);
     for (int64_t c = 0; paths && c < C; c++) free(paths[c]);
-    free(paths); free(identity); free(nodes);
+    free(paths); free(identity); free(nodes); free(hosts);
     sweep_history_free(&h);
     journal_contents_free(&jc);
     panel_free(&p);
