@@ -72,6 +72,19 @@ void sweep_scheduler_fail_checkpoint(sweep_scheduler *s, int32_t c,
 // True when every cell of shard s of checkpoint c is DONE.
 bool sweep_scheduler_shard_done(const sweep_scheduler *s, int32_t c, int64_t shard);
 
+// What the caller does with an answer to a waiting worker (MPI messages in the coordinator,
+// virtual-clock events in the simulator).
+typedef struct sweep_dispatch_ops {
+    void (*assign)(void *ctx, int w, const sweep_task *task);
+    void (*stop)(void *ctx, int w);
+    void *ctx;
+} sweep_dispatch_ops;
+
+// Answers waiting workers (parked[w] = 1), lowest first: a task, or stop once nothing is
+// pending or when draining; a worker with neither stays parked (work remains, but only for
+// the workers holding its checkpoint, who will come back for it). Returns how many stay parked.
+int sweep_scheduler_serve(sweep_scheduler *s, uint8_t *parked, bool draining, const sweep_dispatch_ops *ops);
+
 // Cells per state, over the whole grid.
 void sweep_scheduler_counts(const sweep_scheduler *s, int64_t counts[4]);
 

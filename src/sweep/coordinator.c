@@ -155,15 +155,32 @@ static void check_signal(sweep_coordinator *co) {
     }
 }
 
+typedef struct mpi_dispatch { sweep_coordinator *co; MPI_Comm comm; int stopped; } mpi_dispatch;
+
+// A task for worker w: journalled as dispatched, then sent.
+static void send_task(void *ctx, int w, const sweep_task *task) {
+    mpi_dispatch *d = ctx;
+    journal_record rec = {.type = JOURNAL_DISPATCH, .checkpoint = task->checkpoint, .lo = task->lo, .hi = task->hi, .rank = w + 1};
+    append(d->co, &rec, 0);
+    sweep_task_message m = {task->checkpoint, task->prefetch, task->lo, task->hi, peer_source(d->co, w, task->checkpoint), 0};
+    MPI_Send(&m, sizeof m, MPI_BYTE, w + 1, TAG_TASK, d->comm);
+}
+
+static void send_stop(void *ctx, int w) {
+    mpi_dispatch *d = ctx;
+    MPI_Send(NULL, 0, MPI_BYTE, w + 1, TAG_STOP, d->comm);
+    d->stopped++;
+}
+
 void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
     int size;
     MPI_Comm_size(comm, &size);
     const int n_workers = size - 1;
     uint8_t *parked = calloc((size_t)n_workers, 1);
-    int stopped = 0, n_parked = 0;
+    mpi_dispatch d = {co, comm, 0};
+    const sweep_dispatch_ops ops = {send_task, send_stop, &d};
     co->started = co->last_progress = now_s();
-    sweep_task task;
-    while (stopped < n_workers) {
+    while (d.stopped < n_workers) {
         check_signal(co);
         report_progress(co, 0);
         int flag = 0;
@@ -182,21 +199,8 @@ void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
         co->messages++;
         handle_result(co, w, rank, &result);
         check_signal(co);
-        parked[w] = 1; n_parked++;
-        // Serve every waiting worker: a task, or STOP once nothing is pending (or draining).
-        for (int v = 0; v < n_workers && n_parked > 0; v++) {
-            if (!parked[v]) continue;
-            if (dispatch(co, v, v + 1, &task)) {
-                sweep_task_message m = {task.checkpoint, task.prefetch, task.lo, task.hi, peer_source(co, v, task.checkpoint), 0};
-                MPI_Send(&m, sizeof m, MPI_BYTE, v + 1, TAG_TASK, comm);
-            } else if (co->draining || co->scheduler.total_pending == 0) {
-                MPI_Send(NULL, 0, MPI_BYTE, v + 1, TAG_STOP, comm);
-                stopped++;
-            } else {
-                continue;  // work remains but only for the workers holding its checkpoint
-            }
-            parked[v] = 0; n_parked--;
-        }
+        parked[w] = 1;
+        sweep_scheduler_serve(&co->scheduler, parked, co->draining, &ops);  // the simulator's code too
     }
     free(parked);
     // Workers serve each other's weight requests until every rank got here.

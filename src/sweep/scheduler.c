@@ -203,3 +203,16 @@ void sweep_scheduler_counts(const sweep_scheduler *s, int64_t counts[4]) {
     counts[0] = counts[1] = counts[2] = counts[3] = 0;
     for (int64_t j = 0; j < s->n_checkpoints * s->n_instances; j++) counts[s->cell[j] & 3]++;
 }
+
+int sweep_scheduler_serve(sweep_scheduler *s, uint8_t *parked, bool draining, const sweep_dispatch_ops *ops) {
+    int left = 0;
+    for (int w = 0; w < s->n_workers; w++) {
+        if (!parked[w]) continue;
+        sweep_task task;
+        if (!draining && sweep_scheduler_next(s, w, &task)) ops->assign(ops->ctx, w, &task);
+        else if (draining || s->total_pending == 0) ops->stop(ops->ctx, w);
+        else { left++; continue; }
+        parked[w] = 0;
+    }
+    return left;
+}

@@ -66,6 +66,53 @@ static double node_read(sim_state *st, int node, int32_t c, double t) {
     return *ready;
 }
 
+// The simulator's side of sweep_scheduler_serve: a task starts once its checkpoint is there.
+typedef struct sim_clock {
+    sim_state *st;
+    const sim_params *p;
+    sim_result *out;
+    heap *h;
+    sweep_task *running;
+    double *compute_of, *load_of;
+    uint8_t *has_task;
+    int32_t *loaded;
+    double t, seconds_per_instance, useful, load_wait;
+} sim_clock;
+
+static void sim_assign(void *ctx, int v, const sweep_task *task) {
+    sim_clock *k = ctx;
+    sim_state *st = k->st;
+    const sim_params *p = k->p;
+    // The coordinator answers one request at a time.
+    double served = (k->t > st->coordinator_free ? k->t : st->coordinator_free) + p->coordinator_s;
+    st->coordinator_free = served;
+    k->out->messages++;
+    int node = v / p->gpus_per_node;
+    double avail = served;
+    k->load_of[v] = 0;
+    if (k->loaded[v] != task->checkpoint) {
+        k->loaded[v] = task->checkpoint;
+        double ready = node_read(st, node, task->checkpoint, served);
+        avail = (ready > served ? ready : served) + p->checkpoint_gb / p->intra_node_gbps;
+        // The scheduler learns what a load costs, not how long this one waited
+        // (a prefetched checkpoint waits ~0, which would delay later prefetches).
+        k->load_of[v] = p->checkpoint_gb / (p->read_gbps * (p->stripe_reads ? p->gpus_per_node : 1)) +
+                        p->checkpoint_gb / p->intra_node_gbps;
+        k->out->loads++;
+    }
+    if (task->prefetch >= 0) node_read(st, node, task->prefetch, served);
+    double compute = (double)(task->hi - task->lo) * k->seconds_per_instance;
+    k->running[v] = *task;
+    k->compute_of[v] = compute;
+    k->has_task[v] = 1;
+    k->useful += compute;
+    k->load_wait += avail - served;
+    k->out->tasks++;
+    heap_push(k->h, (event){avail + compute, v});
+}
+
+static void sim_stop(void *ctx, int v) { (void)ctx; (void)v; }
+
 int sim_run(sim_result *out, const sim_params *p, memprof_error *err) {
     memset(out, 0, sizeof *out);
     const int W = p->gpus, nodes = (p->gpus + p->gpus_per_node - 1) / p->gpus_per_node;
@@ -91,56 +138,25 @@ int sim_run(sim_result *out, const sim_params *p, memprof_error *err) {
     for (int64_t q = 0; q < (int64_t)nodes * p->checkpoints; q++) st.node_ready[q] = -1;
     for (int w = 0; w < W; w++) { heap_push(&h, (event){0, w}); loaded[w] = -1; }
 
-    const double seconds_per_instance = p->tokens_per_instance / p->tokens_per_s;
-    double useful = 0, makespan = 0, load_wait = 0;
-    int n_parked = 0;
-    while (h.n > 0 || n_parked > 0) {
-        if (h.n == 0) break;  // parked workers with nobody running: cannot happen (see scheduler rule 4)
+    sim_clock clock = {.st = &st, .p = p, .out = out, .h = &h, .running = running, .compute_of = compute_of,
+                       .load_of = load_of, .has_task = has_task, .loaded = loaded,
+                       .seconds_per_instance = p->tokens_per_instance / p->tokens_per_s};
+    const sweep_dispatch_ops ops = {sim_assign, sim_stop, &clock};
+    double makespan = 0;
+    while (h.n > 0) {
         event ev = heap_pop(&h);
         int w = ev.worker;
-        double t = ev.t;
+        clock.t = ev.t;
         if (has_task[w]) {
             sweep_scheduler_complete(&st.s, w, &running[w], true, compute_of[w], load_of[w]);
             has_task[w] = 0;
-            if (t > makespan) makespan = t;
+            if (ev.t > makespan) makespan = ev.t;
         }
-        parked[w] = 1; n_parked++;
-        for (int v = 0; v < W && n_parked > 0; v++) {
-            if (!parked[v]) continue;
-            sweep_task task;
-            if (sweep_scheduler_next(&st.s, v, &task)) {
-                // The coordinator answers one request at a time.
-                double served = (t > st.coordinator_free ? t : st.coordinator_free) + p->coordinator_s;
-                st.coordinator_free = served;
-                out->messages++;
-                int node = v / p->gpus_per_node;
-                double avail = served;
-                load_of[v] = 0;
-                if (loaded[v] != task.checkpoint) {
-                    loaded[v] = task.checkpoint;
-                    double ready = node_read(&st, node, task.checkpoint, served);
-                    avail = (ready > served ? ready : served) + p->checkpoint_gb / p->intra_node_gbps;
-                    // The scheduler learns what a load costs, not how long this one waited
-                    // (a prefetched checkpoint waits ~0, which would delay later prefetches).
-                    load_of[v] = p->checkpoint_gb / (p->read_gbps * (p->stripe_reads ? p->gpus_per_node : 1)) +
-                                 p->checkpoint_gb / p->intra_node_gbps;
-                    out->loads++;
-                }
-                if (task.prefetch >= 0) node_read(&st, node, task.prefetch, served);
-                double compute = (double)(task.hi - task.lo) * seconds_per_instance;
-                running[v] = task;
-                compute_of[v] = compute;
-                has_task[v] = 1;
-                useful += compute;
-                load_wait += avail - served;
-                out->tasks++;
-                heap_push(&h, (event){avail + compute, v});
-            } else if (st.s.total_pending > 0) {
-                continue;  // stays parked until work it should take appears
-            }
-            parked[v] = 0; n_parked--;
-        }
+        parked[w] = 1;
+        // The coordinator's own answer to waiting workers (scheduler.c), on the virtual clock.
+        sweep_scheduler_serve(&st.s, parked, false, &ops);
     }
+    double useful = clock.useful, load_wait = clock.load_wait;
     out->makespan_s = makespan;
     out->useful_gpu_s = useful;
     out->efficiency = makespan > 0 ? useful / ((double)W * makespan) : 0;
