@@ -25,5 +25,8 @@ int command_estimate(int argc, char **argv);
 int command_simulate(int argc, char **argv);
 int command_plot(int argc, char **argv);
 int command_compare(int argc, char **argv);
+int command_sweep(int argc, char **argv);
+int command_status(int argc, char **argv);
+int command_sweep_sim(int argc, char **argv);
 
 #endif

@@ -15,6 +15,9 @@ static const command commands[] = {
     {"simulate", "a panel with a planted ATT(g,t) surface (stats.h5 and/or CSV) for tests and demos", command_simulate},
     {"plot", "figures from effects.h5: profile heatmap, persistent, instantaneous, residual memorisation", command_plot},
     {"compare", "correlations of ATT(g,t) profiles between effects.h5 files (model sizes)", command_compare},
+    {"sweep", "score checkpoints x panel instances into stats.h5 under MPI; resumable (mpirun/srun)", command_sweep},
+    {"status", "a sweep's progress, failures and what a resume will do, from its journal", command_status},
+    {"sweep-sim", "the sweep's scheduler on a virtual cluster: makespan and idle fraction (--pythia-12b)", command_sweep_sim},
 };
 
 static void print_usage(FILE *out) {

@@ -1,0 +1,355 @@
+// worker.c — scores tasks (see worker.h). Panel rows are uint16 [N, L]; a task's results are
+// four float64 runs [hi − lo] written into /stats/<metric>[c, lo:hi] with independent I/O.
+#include "sweep/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "memprof/log.h"
+#include "sweep/signals.h"
+#include "sweep/weight_share.h"
+
+enum { CPU_AUTO_BATCH = 16 };
+#define SHARE_CHUNK ((size_t)64 << 20)  // bytes per MPI message when sending a checkpoint to a peer
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *p, stats_writer *writer,
+                      MPI_Comm comm, const char *stage_root, memprof_error *err) {
+    memset(w, 0, sizeof *w);
+    w->comm = comm;
+    w->stage_root = stage_root;
+    // fsync works per file, not per descriptor: syncing this one flushes what MPI-IO wrote.
+    w->sync_fd = open(config->output, O_RDONLY | O_CLOEXEC);
+    w->config = config; w->panel = p; w->writer = writer; w->loaded = -1;
+    w->compute = backend_find(sweep_backend_name(config->backend));
+    if (!w->compute)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "backend '%s' is not compiled into this build",
+                         sweep_backend_name(config->backend));
+    w->options.threads = (int)config->threads;
+    w->batch = config->batch_size > 0 ? config->batch_size : CPU_AUTO_BATCH;
+    const char *delay = getenv("MEMPROF_TEST_TASK_DELAY_MS");
+    w->delay_ms = delay ? atoi(delay) : 0;
+    const int64_t L = p->sequence_length;
+    w->tokens = malloc((size_t)(w->batch * L) * sizeof *w->tokens);
+    w->sequences = malloc((size_t)w->batch * sizeof *w->sequences);
+    w->stats = malloc((size_t)w->batch * sizeof *w->stats);
+    if (!w->tokens || !w->sequences || !w->stats) {
+        sweep_worker_free(w);
+        return error_set(err, MEMPROF_ERR_NOMEM, "out of memory for a batch of %lld sequences", (long long)w->batch);
+    }
+    return MEMPROF_OK;
+}
+
+// ---- prefetch -----------------------------------------------------------------------------
+
+static void *prefetch_main(void *arg) {
+    sweep_worker *w = arg;
+    double t0 = now_s();
+    w->prefetch.rc = checkpoint_open(&w->prefetch.ckpt, w->prefetch.dir, &w->prefetch.err);
+    if (!w->prefetch.rc) w->prefetch.rc = w->prefetch.compute->load(&w->prefetch.model, w->prefetch.ckpt, w->prefetch.options, &w->prefetch.err);
+    w->prefetch.seconds = now_s() - t0;
+    return NULL;
+}
+
+// Starts loading checkpoint c in the background (from its folder), unless one is under way.
+static void prefetch_start(sweep_worker *w, int32_t c) {
+    if (w->prefetch.active || c < 0 || c == w->loaded) return;
+    memprof_error err = {0};
+    if (sweep_checkpoint_path(w->prefetch.dir, sizeof w->prefetch.dir, w->config->checkpoint_template, w->config->steps.values[c], &err))
+        return;
+    w->prefetch.checkpoint = c;
+    w->prefetch.compute = w->compute;
+    w->prefetch.options = &w->options;
+    w->prefetch.ckpt = NULL; w->prefetch.model = NULL; w->prefetch.rc = 0;
+    if (pthread_create(&w->prefetch.thread, NULL, prefetch_main, w) == 0) {
+        w->prefetch.active = 1;
+        log_info("prefetching checkpoint %d", c);
+    }
+}
+
+// Joins the prefetch thread; returns 1 when it holds checkpoint c loaded (ownership passes to
+// the caller through *ckpt and *model), 0 otherwise (anything loaded is dropped).
+static int prefetch_take(sweep_worker *w, int32_t c, checkpoint **ckpt, void **model, memprof_error *err) {
+    if (!w->prefetch.active) return 0;
+    pthread_join(w->prefetch.thread, NULL);
+    w->prefetch.active = 0;
+    if (w->prefetch.checkpoint == c) {
+        if (w->prefetch.rc) { *err = w->prefetch.err; checkpoint_close(w->prefetch.ckpt); return -1; }
+        *ckpt = w->prefetch.ckpt; *model = w->prefetch.model;
+        w->prefetches_used++;
+        return 1;
+    }
+    if (w->prefetch.model) w->compute->unload(w->prefetch.model);
+    checkpoint_close(w->prefetch.ckpt);
+    w->prefetches_wasted++;
+    return 0;
+}
+
+static void unload(sweep_worker *w) {
+    if (w->model) w->compute->unload(w->model);
+    checkpoint_close(w->ckpt);
+    if (w->loaded_staged) weights_remove_staged(w->loaded_dir);
+    w->model = NULL; w->ckpt = NULL; w->loaded = -1;
+    w->loaded_dir[0] = '\0'; w->loaded_staged = 0;
+}
+
+void sweep_worker_serve_peers(sweep_worker *w) {
+    if (w->comm == MPI_COMM_NULL) return;
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, &flag, &st);
+        if (!flag) return;
+        int32_t c;
+        MPI_Recv(&c, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
+        if (c != w->loaded || !w->loaded_dir[0]) { weights_refuse(w->comm, st.MPI_SOURCE); continue; }
+        memprof_error err = {0};
+        if (weights_send(w->comm, st.MPI_SOURCE, w->loaded_dir, SHARE_CHUNK, &err)) log_warn("sharing checkpoint %d: %s", c, err.message);
+        else { w->shares_sent++; log_info("sent checkpoint %d to rank %d", c, st.MPI_SOURCE); }
+    }
+}
+
+// Asks rank `source` of this node for checkpoint c. 0 and dir filled, or nonzero: read it from
+// the shared file system instead. While waiting, requests from other peers are refused (a
+// fetching worker sends nothing large, so two workers never block sending to each other).
+static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, size_t size) {
+    MPI_Send(&c, 1, MPI_INT32_T, source, TAG_WEIGHTS_REQUEST, w->comm);
+    for (;;) {
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, w->comm, &flag, &st);
+        if (!flag) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); continue; }
+        if (st.MPI_TAG == TAG_WEIGHTS_REQUEST) {
+            int32_t other;
+            MPI_Recv(&other, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
+            weights_refuse(w->comm, st.MPI_SOURCE);
+            continue;
+        }
+        if (st.MPI_TAG == TAG_WEIGHTS_REPLY && st.MPI_SOURCE == source) break;
+        struct timespec ts = {0, 100000};  // anything else waits for us to be done
+        nanosleep(&ts, NULL);
+    }
+    memprof_error err = {0};
+    int rc = weights_receive(dir, size, w->comm, source, w->stage_root, SHARE_CHUNK, &err);
+    if (rc < 0) log_warn("receiving checkpoint %d from rank %d: %s; reading it from its folder", c, source, err.message);
+    if (rc == 1) log_info("rank %d no longer holds checkpoint %d; reading it from its folder", source, c);
+    return rc;
+}
+
+int sweep_worker_open_tokens(sweep_worker *w, const char *dir, int64_t run, int rank, memprof_error *err) {
+    const int64_t n = w->panel->sequence_length - 1;
+    w->token_stats = calloc((size_t)w->batch, sizeof *w->token_stats);
+    if (!w->token_stats) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    for (int64_t b = 0; b < w->batch; b++) {
+        token_statistics *t = &w->token_stats[b];
+        t->surprisal = malloc((size_t)n * sizeof(double));
+        t->entropy = malloc((size_t)n * sizeof(double));
+        t->rank = malloc((size_t)n * sizeof(int64_t));
+        t->correct = malloc((size_t)n);
+        if (!t->surprisal || !t->entropy || !t->rank || !t->correct) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    }
+    int rc = token_file_open(&w->token_out, dir, run, rank, err);
+    if (!rc) w->per_token = 1;
+    return rc;
+}
+
+void sweep_worker_free(sweep_worker *w) {
+    for (int64_t b = 0; w->token_stats && b < w->batch; b++) {
+        free(w->token_stats[b].surprisal); free(w->token_stats[b].entropy);
+        free(w->token_stats[b].rank); free(w->token_stats[b].correct);
+    }
+    free(w->token_stats);
+    token_file_close(&w->token_out);
+    if (w->sync_fd > 0) close(w->sync_fd);
+    checkpoint *ck = NULL;
+    void *model = NULL;
+    memprof_error err = {0};
+    prefetch_take(w, -1, &ck, &model, &err);
+    unload(w);
+    free(w->tokens); free(w->sequences); free(w->stats);
+    for (int j = 0; j < 4; j++) free(w->values[j]);
+    memset(w, 0, sizeof *w);
+}
+
+static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *out, memprof_error *err) {
+    if (w->loaded == c) return MEMPROF_OK;
+    unload(w);
+    char dir[4096];
+    double t0 = now_s();
+    int rc = 0, staged = 0;
+    int took = prefetch_take(w, c, &w->ckpt, &w->model, err);
+    if (took != 0) {
+        if (took < 0) return err->code ? err->code : MEMPROF_ERR;
+        out->load_s = w->prefetch.seconds;  // what the load cost, not how long we waited for it
+        char hex[17];
+        checkpoint_checksum(hex, w->ckpt);
+        snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "xxh64:%s", hex);
+        snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", w->prefetch.dir);
+        w->loaded = c;
+        log_info("checkpoint %d from the prefetch (loaded in %.2f s, waited %.2f s)", c, w->prefetch.seconds, now_s() - t0);
+        return MEMPROF_OK;
+    }
+    if (source > 0 && w->stage_root && w->comm != MPI_COMM_NULL && fetch_from_peer(w, c, source, dir, sizeof dir) == 0) {
+        staged = 1;
+        w->shares_received++;
+        log_info("received checkpoint %d from rank %d into %s in %.2f s", c, source, dir, now_s() - t0);
+    } else {
+        rc = sweep_checkpoint_path(dir, sizeof dir, w->config->checkpoint_template, w->config->steps.values[c], err);
+    }
+    if (!rc) rc = checkpoint_open(&w->ckpt, dir, err);
+    if (!rc) rc = w->compute->load(&w->model, w->ckpt, &w->options, err);
+    snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", dir);
+    w->loaded_staged = staged;
+    if (rc) { unload(w); return rc; }
+    out->load_s = now_s() - t0;
+    char hex[17];
+    checkpoint_checksum(hex, w->ckpt);
+    snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "xxh64:%s", hex);
+    w->loaded = c;
+    log_info("loaded checkpoint %d (%s) in %.2f s", c, dir, out->load_s);
+    return MEMPROF_OK;
+}
+
+static int grow_values(sweep_worker *w, int64_t rows, memprof_error *err) {
+    if (rows <= w->capacity) return MEMPROF_OK;
+    for (int j = 0; j < 4; j++) {
+        double *grown = realloc(w->values[j], (size_t)rows * sizeof(double));
+        if (!grown) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory for %lld results", (long long)rows);
+        w->values[j] = grown;
+    }
+    w->capacity = rows;
+    return MEMPROF_OK;
+}
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_result *out) {
+    memset(out, 0, sizeof *out);
+    out->checkpoint = t->checkpoint; out->lo = t->lo; out->hi = t->hi;
+    memprof_error err = {0};
+    if (ensure_loaded(w, t->checkpoint, t->source, out, &err)) {
+        out->outcome = OUTCOME_CHECKPOINT_FAILED;
+        snprintf(out->reason, sizeof out->reason, "%s", err.message);
+        return;
+    }
+    if (t->prefetch >= 0 && w->prefetch_enabled) prefetch_start(w, t->prefetch);
+    const int64_t L = w->panel->sequence_length, n = t->hi - t->lo;
+    const int vocab = checkpoint_config(w->ckpt)->vocab_size;
+    double t0 = now_s();
+    int rc = grow_values(w, n, &err);
+    for (int64_t start = 0; start < n && !rc; start += w->batch) {
+        if (sweep_signal_received()) { w->token_out.raw_len = 0; out->outcome = OUTCOME_ABANDONED; return; }
+        sweep_worker_serve_peers(w);
+        int batch = (int)(n - start < w->batch ? n - start : w->batch);
+        for (int b = 0; b < batch && !rc; b++) {
+            int64_t row = t->lo + start + b;
+            const uint16_t *src = w->panel->tokens + row * L;
+            int32_t *dst = w->tokens + (int64_t)b * L;
+            for (int64_t k = 0; k < L; k++) {
+                if (src[k] >= vocab) {
+                    rc = error_set(&err, MEMPROF_ERR, "panel row %lld position %lld: token %u is outside the model's vocabulary (%d)",
+                                   (long long)row, (long long)k, src[k], vocab);
+                    break;
+                }
+                dst[k] = src[k];
+            }
+            w->sequences[b].tokens = dst;
+            w->sequences[b].length = L;
+        }
+        if (!rc) rc = w->compute->score(w->stats, w->per_token ? w->token_stats : NULL, w->model, w->sequences, batch, &err);
+        for (int b = 0; b < batch && !rc && w->per_token; b++)
+            rc = token_file_add(&w->token_out, t->checkpoint, t->lo + start + b, L - 1, &w->token_stats[b], &err);
+        for (int b = 0; b < batch && !rc; b++) {
+            w->values[0][start + b] = w->stats[b].sup_seq;
+            w->values[1][start + b] = w->stats[b].acc_seq;
+            w->values[2][start + b] = w->stats[b].entr_seq;
+            w->values[3][start + b] = w->stats[b].avg_rank;
+        }
+    }
+    // Per-token frame first: a DONE record then always has its frame on disk.
+    if (w->per_token) {
+        if (rc) w->token_out.raw_len = 0;
+        else rc = token_file_end_task(&w->token_out, &err);
+    }
+    if (!rc) {
+        // One metric at a time; the fault-injection tests kill the job in the pause after the
+        // second, with the task's results half written and not journalled.
+        for (int j = 0; j < 4 && !rc; j++) {
+            rc = stats_writer_write_metric(w->writer, j, t->checkpoint, t->lo, t->hi, w->values[j], &err);
+            if (j == 1 && w->delay_ms > 0) sleep_ms(w->delay_ms);
+        }
+        // The rows reach the disk before the coordinator journals them: a machine crash after
+        // the DONE record cannot leave a journalled cell without its data.
+        if (!rc && w->sync_fd > 0 && fdatasync(w->sync_fd) != 0)
+            rc = error_set(&err, MEMPROF_ERR, "%s: fdatasync failed: %s", w->config->output, strerror(errno));
+    }
+    if (rc) {
+        out->outcome = OUTCOME_TASK_FAILED;
+        snprintf(out->reason, sizeof out->reason, "%s", err.message);
+        return;
+    }
+    XXH64_state_t *state = XXH64_createState();
+    XXH64_reset(state, 0);
+    for (int j = 0; j < 4; j++) XXH64_update(state, w->values[j], (size_t)n * sizeof(double));
+    out->checksum = XXH64_digest(state);
+    XXH64_freeState(state);
+    out->compute_s = now_s() - t0;
+    out->outcome = OUTCOME_OK;
+}
+
+// Waits for rank 0's answer (TASK or STOP) while serving peers' weight requests.
+static int wait_for_coordinator(sweep_worker *w, sweep_task_message *task, MPI_Comm comm) {
+    for (;;) {
+        sweep_worker_serve_peers(w);
+        int flag = 0;
+        MPI_Status st;
+        MPI_Iprobe(0, MPI_ANY_TAG, comm, &flag, &st);
+        if (flag && (st.MPI_TAG == TAG_TASK || st.MPI_TAG == TAG_STOP)) {
+            MPI_Recv(task, sizeof *task, MPI_BYTE, 0, st.MPI_TAG, comm, MPI_STATUS_IGNORE);
+            return st.MPI_TAG;
+        }
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+void sweep_worker_loop(sweep_worker *w, MPI_Comm comm) {
+    sweep_result result;
+    memset(&result, 0, sizeof result);
+    result.outcome = OUTCOME_READY;
+    for (;;) {
+        MPI_Send(&result, sizeof result, MPI_BYTE, 0, TAG_RESULT, comm);
+        sweep_task_message task;
+        if (wait_for_coordinator(w, &task, comm) == TAG_STOP) break;
+        sweep_worker_run_task(w, &task, &result);
+        if (result.outcome != OUTCOME_OK)
+            log_warn("task checkpoint %d [%lld, %lld): outcome %d: %s", task.checkpoint, (long long)task.lo,
+                     (long long)task.hi, result.outcome, result.reason);
+    }
+    // Peers still computing may ask for our checkpoint until every rank has stopped.
+    MPI_Request all_stopped;
+    MPI_Ibarrier(comm, &all_stopped);
+    for (int done = 0; !done;) {
+        sweep_worker_serve_peers(w);
+        MPI_Test(&all_stopped, &done, MPI_STATUS_IGNORE);
+        if (!done) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); }
+    }
+    if (w->prefetches_used || w->prefetches_wasted)
+        log_info("prefetch: %lld checkpoints used, %lld loaded for nothing", (long long)w->prefetches_used, (long long)w->prefetches_wasted);
+    if (w->shares_sent || w->shares_received)
+        log_info("weight sharing: sent %lld checkpoints to peers, received %lld", (long long)w->shares_sent, (long long)w->shares_received);
+}

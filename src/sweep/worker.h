@@ -1,0 +1,75 @@
+// worker.h — a rank that scores tasks: loads the task's checkpoint (keeping it for the next
+// task of the same checkpoint), scores the panel rows [lo, hi), writes its slice of /stats.
+#ifndef MEMPROF_SWEEP_WORKER_H
+#define MEMPROF_SWEEP_WORKER_H
+
+#include <mpi.h>
+#include <pthread.h>
+
+#include "memprof/backend.h"
+#include "memprof/config.h"
+#include "memprof/panel.h"
+#include "memprof/stats_parallel.h"
+#include "sweep/protocol.h"
+#include "sweep/token_file.h"
+
+typedef struct sweep_worker {
+    const sweep_config *config;
+    const panel *panel;
+    stats_writer *writer;
+    const backend *compute;
+    backend_options options;
+    int64_t batch;              // sequences per backend call
+    int32_t loaded;             // checkpoint index held, −1 none
+    checkpoint *ckpt;
+    void *model;
+    int delay_ms;               // MEMPROF_TEST_TASK_DELAY_MS: sleep mid-write (fault-injection tests)
+    int32_t *tokens;            // [batch, L]
+    token_sequence *sequences;  // [batch]
+    sequence_statistics *stats; // [batch]
+    double *values[4];          // [shard] per metric
+    int64_t capacity;           // rows values[] can hold
+    MPI_Comm comm;              // MPI_COMM_NULL with one rank
+    const char *stage_root;     // node-local folder for checkpoints received from peers; NULL = no sharing
+    char loaded_dir[4096];      // folder the loaded checkpoint was opened from
+    int loaded_staged;          // loaded_dir is a staged copy (deleted on unload)
+    int64_t shares_sent, shares_received;
+    // Prefetch: the checkpoint the coordinator hinted at, loaded by a thread while this one computes.
+    struct {
+        int active;                 // a thread was started and not yet joined
+        int32_t checkpoint;
+        pthread_t thread;
+        const backend *compute;
+        const backend_options *options;
+        char dir[4096];
+        checkpoint *ckpt;
+        void *model;
+        int rc;
+        memprof_error err;
+        double seconds;
+    } prefetch;
+    int64_t prefetches_used, prefetches_wasted;
+    int prefetch_enabled;
+    int per_token;              // also write per-token records (token_file.h)
+    token_file_writer token_out;
+    token_statistics *token_stats;  // [batch], each T − 1 long
+    int sync_fd;                // stats.h5 opened read-only: fdatasync makes a task's rows durable
+} sweep_worker;
+
+int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel *p, stats_writer *writer,
+                      MPI_Comm comm, const char *stage_root, memprof_error *err);
+void sweep_worker_free(sweep_worker *w);
+
+// per_token: opens this rank's side file of this run in dir (before the first task).
+int sweep_worker_open_tokens(sweep_worker *w, const char *dir, int64_t run, int rank, memprof_error *err);
+
+// Computes one task; the outcome (and any reason) goes into *out, never an early exit.
+void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *task, sweep_result *out);
+
+// Answers peers' TAG_WEIGHTS_REQUESTs waiting now (between batches and while idle).
+void sweep_worker_serve_peers(sweep_worker *w);
+
+// Ranks ≥ 1: ask rank 0 for tasks until TAG_STOP, then serve peers until all ranks stopped.
+void sweep_worker_loop(sweep_worker *w, MPI_Comm comm);
+
+#endif
