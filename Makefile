@@ -5,7 +5,7 @@
 #   make sanitize           the same tests under ASan + UBSan (in build/sanitize)
 #   make fuzz               libFuzzer targets (clang) in build/fuzz
 #   make fuzz-run FUZZ_SECONDS=300   run each fuzz target for that long
-#   make demo               build and score the bundled tiny checkpoint
+#   make demo               build, then the main job on embedded defaults (scripts/demo.sh)
 #   make bench              benchmarks (commands, not tests)
 
 BUILD ?= build
@@ -121,10 +121,9 @@ fuzz-run: fuzz
 	  echo "== $$name ($(FUZZ_SECONDS) s)"; \
 	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_BUILD)/corpus/$$name tests/fuzz/corpus/$$name 2>&1 | tail -n 12; done
 
-# The main job on the bundled tiny checkpoint: score its reference sequences.
+# The main job on embedded defaults: panel, tiny checkpoints, mpirun sweep, estimate, figures.
 demo: $(BIN)
-	@echo "== memprof score on the bundled tiny GPT-NeoX checkpoint (tests/fixtures/tiny-neox-f16-bin)"
-	$(BIN) score --checkpoint tests/fixtures/tiny-neox-f16-bin --tokens tests/fixtures/tiny-neox-f16-bin/reference.safetensors
+	@MEMPROF=$(BIN) scripts/demo.sh
 
 bench: $(BIN)
 	scripts/bench-score.sh

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "memprof/config.h"
 #include "memprof/estimate.h"
 #include "memprof/store.h"
 
@@ -25,7 +26,8 @@ static void usage(FILE *out) {
         "  --unit/--time/--cohort/--outcome COL   column names\n"
         "  --never-value V          cohort value meaning never treated (an empty cell always does)\n"
         "  STATS.h5 --metric NAME   sup_seq, acc_seq, entr_seq or avg_rank\n"
-        "  --steps S1,S2,...        restrict the checkpoint grid (stats.h5)\n"
+        "  --steps S1,S2,...        restrict the checkpoint grid (stats.h5); items may be inclusive\n"
+        "                           ranges start:stop:step, e.g. 0,1000:143000:1000 (the paper's 144)\n"
         "  --cohort-rule RULE       first-after (default: first checkpoint step > train_step) or paper\n"
         "                           (ceil(ceil(seq_idx/1024)/1000)*1000)\n"
         "options:\n"
@@ -130,14 +132,26 @@ int command_estimate(int argc, char **argv) {
     }
     if (stats && !metric) { fprintf(stderr, "memprof estimate: a stats.h5 input needs --metric\n"); return EXIT_USAGE; }
 
+    // Steps and inclusive ranges, as in a sweep configuration: "0,1000:143000:1000".
     int64_t *steps = NULL, n_steps = 0;
     if (steps_arg) {
-        steps = malloc((strlen(steps_arg) / 2 + 2) * sizeof *steps);
-        if (!steps) { fprintf(stderr, "memprof estimate: out of memory\n"); return EXIT_FAILURE_INPUT; }
-        char *copy = strdup(steps_arg), *save = NULL;
-        for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-            if (parse_i64(tok, &steps[n_steps++])) { fprintf(stderr, "memprof estimate: bad step '%s' in --steps\n", tok); free(copy); free(steps); return EXIT_USAGE; }
+        size_t count = 0, capacity = 0;
+        char why[256] = "", *copy = strdup(steps_arg), *save = NULL;
+        int bad = copy == NULL;
+        for (char *tok = copy ? strtok_r(copy, ",", &save) : NULL; tok && !bad; tok = strtok_r(NULL, ",", &save)) {
+            while (*tok == ' ') tok++;
+            bad = config_steps_append_item(&steps, &count, &capacity, tok, why, sizeof why) != 0;
+        }
+        config_steps list = {steps, count};
+        if (!bad) bad = config_steps_finish(&list, why, sizeof why) != 0;
         free(copy);
+        if (bad) {
+            fprintf(stderr, "memprof estimate: --steps: %s\n", why[0] ? why : "out of memory");
+            free(steps);
+            return EXIT_USAGE;
+        }
+        steps = list.values;
+        n_steps = (int64_t)list.count;
     }
 
     memprof_error err = {0};
