@@ -45,6 +45,7 @@ typedef struct backend_options {
     compute_precision precision;  // the CPU backend computes in fp32 only
     int batch_sequences;          // GPU: sequences per device batch; 0 = planned from free memory
     double max_memory_gb;         // GPU: cap on device memory the backend may use; 0 = no cap
+    int device;                   // GPU: index of the device on this node (the sweep picks one per worker)
 } backend_options;
 
 typedef struct backend {

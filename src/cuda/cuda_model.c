@@ -43,6 +43,12 @@ int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_opti
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
         return error_set(err, MEMPROF_ERR, "cuda backend: no CUDA device is available");
+    int device = options ? options->device : 0;
+    if (device < 0 || device >= devices)
+        return error_set(err, MEMPROF_ERR, "cuda backend: device %d requested but this node has %d (one rank per GPU: "
+                         "see docs/sweep.md, rank layout)", device, devices);
+    if (cudaSetDevice(device) != cudaSuccess)
+        return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
     const model_config *c = checkpoint_config(ckpt);
     cuda_model *model = calloc(1, sizeof *model);
     if (model == NULL) return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of memory");

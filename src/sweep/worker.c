@@ -15,7 +15,18 @@
 #include "sweep/signals.h"
 #include "sweep/weight_share.h"
 
-enum { CPU_AUTO_BATCH = 16 };
+// Sequences per backend call when batch_size is auto: the CPU backend works one sequence per
+// thread; the GPU backend splits a call into device batches it plans from free memory.
+enum { CPU_AUTO_BATCH = 16, GPU_AUTO_BATCH = 256 };
+
+static compute_precision backend_precision(int precision) {
+    switch (precision) {
+    case SWEEP_PRECISION_FP32: return PRECISION_FP32;
+    case SWEEP_PRECISION_FP16: return PRECISION_FP16;
+    case SWEEP_PRECISION_BF16: return PRECISION_BF16;
+    default: return PRECISION_DEFAULT;
+    }
+}
 #define SHARE_CHUNK ((size_t)64 << 20)  // bytes per MPI message when sending a checkpoint to a peer
 
 static double now_s(void) {
@@ -25,7 +36,7 @@ static double now_s(void) {
 }
 
 int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *p, stats_writer *writer,
-                      MPI_Comm comm, const char *stage_root, memprof_error *err) {
+                      MPI_Comm comm, const char *stage_root, int device, memprof_error *err) {
     memset(w, 0, sizeof *w);
     w->comm = comm;
     w->stage_root = stage_root;
@@ -37,7 +48,12 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "backend '%s' is not compiled into this build",
                          sweep_backend_name(config->backend));
     w->options.threads = (int)config->threads;
-    w->batch = config->batch_size > 0 ? config->batch_size : CPU_AUTO_BATCH;
+    w->options.precision = backend_precision(config->precision);
+    w->options.max_memory_gb = config->max_gpu_memory_gb;
+    w->options.device = device;
+    int gpu = strcmp(w->compute->name, "cpu") != 0;
+    w->options.batch_sequences = gpu ? (int)config->batch_size : 0;
+    w->batch = config->batch_size > 0 ? config->batch_size : gpu ? GPU_AUTO_BATCH : CPU_AUTO_BATCH;
     const char *delay = getenv("MEMPROF_TEST_TASK_DELAY_MS");
     w->delay_ms = delay ? atoi(delay) : 0;
     const int64_t L = p->sequence_length;
@@ -49,6 +65,12 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
         return error_set(err, MEMPROF_ERR_NOMEM, "out of memory for a batch of %lld sequences", (long long)w->batch);
     }
     return MEMPROF_OK;
+}
+
+int sweep_worker_device(const int *node_of_rank, int rank) {
+    int device = 0;
+    for (int r = 1; r < rank; r++) device += node_of_rank[r] == node_of_rank[rank];
+    return device;
 }
 
 // ---- prefetch -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include "memprof/sweep.h"
 #include "sweep/history.h"
 #include "sweep/simulate.h"
+#include "sweep/worker.h"
 #include "test.h"
 
 static void test_journal(const char *dir) {
@@ -192,8 +193,18 @@ static void test_simulator(void) {
     CHECK("simulator: Pythia-12b on 256 GPUs >= 95% at 1 and 0.25 GB/s", eff[0] >= 0.95 && eff[1] >= 0.95, "%.4f %.4f", eff[0], eff[1]);
 }
 
+// Rank layout: rank 0 coordinates on node 0 and holds no GPU; workers number their node's GPUs.
+static void test_worker_device(void) {
+    int nodes[] = {0, 0, 0, 1, 1, 1, 0};  // ranks 0..6; rank 6 placed back on node 0
+    int expected[] = {0, 0, 1, 0, 1, 2, 2};
+    int good = 1;
+    for (int rank = 1; rank < 7; rank++) good &= sweep_worker_device(nodes, rank) == expected[rank];
+    CHECK("sweep: worker device = index among the node's workers", good, "wrong device index");
+}
+
 int main(void) {
     char dir[] = "/tmp/memprof-test-sweep-XXXXXX";
+    test_worker_device();
     if (!mkdtemp(dir)) { printf("FAIL sweep: mkdtemp\n"); return 1; }
     test_journal(dir);
     test_history(dir);
