@@ -60,6 +60,11 @@ typedef struct backend {
     size_t (*device_memory_bytes)(const void *model);
 } backend;
 
+// Checks what every backend's score requires — each sequence has ≥ 2 tokens, ids in
+// [0, vocab_size) — and gives the longest length. Errors name the sequence and position.
+int backend_check_sequences(int64_t *out_max_length, const token_sequence *sequences, int num_sequences,
+                            int vocab_size, memprof_error *err);
+
 // NULL when no backend of that name is compiled in.
 const backend *backend_find(const char *name);
 

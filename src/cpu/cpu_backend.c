@@ -60,16 +60,8 @@ static int cpu_score(sequence_statistics *out, token_statistics *out_tokens, voi
                      const token_sequence *sequences, int num_sequences, memprof_error *err) {
     cpu_model *model = handle;
     int64_t max_tokens = 0;
-    for (int i = 0; i < num_sequences; i++) {
-        const token_sequence *s = &sequences[i];
-        if (s->length < 2) return error_set(err, MEMPROF_ERR, "sequence %d: %lld tokens, at least 2 are needed", i,
-                                            (long long)s->length);
-        for (int64_t t = 0; t < s->length; t++)
-            if (s->tokens[t] < 0 || s->tokens[t] >= model->config.vocab_size)
-                return error_set(err, MEMPROF_ERR, "sequence %d, position %lld: token id %d is outside the vocabulary [0, %d)",
-                                 i, (long long)t, s->tokens[t], model->config.vocab_size);
-        if (s->length > max_tokens) max_tokens = s->length;
-    }
+    int status = backend_check_sequences(&max_tokens, sequences, num_sequences, model->config.vocab_size, err);
+    if (status != 0) return status;
     if (num_sequences == 0) return 0;
     if (cpu_rotary_prepare(model, max_tokens, err) != 0) return err->code;
 

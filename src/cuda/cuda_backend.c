@@ -99,19 +99,11 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
                       const token_sequence *sequences, int num_sequences, memprof_error *err) {
     cuda_model *m = handle;
     int64_t max_length = 0;
-    for (int i = 0; i < num_sequences; i++) {
-        const token_sequence *s = &sequences[i];
-        if (s->length < 2)
-            return error_set(err, MEMPROF_ERR, "sequence %d: %lld tokens, at least 2 are needed", i, (long long)s->length);
-        for (int64_t t = 0; t < s->length; t++)
-            if (s->tokens[t] < 0 || s->tokens[t] >= m->config.vocab_size)
-                return error_set(err, MEMPROF_ERR, "sequence %d, position %lld: token id %d is outside the vocabulary [0, %d)",
-                                 i, (long long)t, s->tokens[t], m->config.vocab_size);
-        if (s->length > max_length) max_length = s->length;
-    }
+    int status = backend_check_sequences(&max_length, sequences, num_sequences, m->config.vocab_size, err);
+    if (status != 0) return status;
     if (num_sequences == 0) return 0;
     int batch = 0;
-    int status = cuda_plan_batch(&batch, m, max_length, err);
+    status = cuda_plan_batch(&batch, m, max_length, err);
     if (status == 0) status = cuda_rotary_prepare(m, max_length, err);
     if (status != 0) return status;
 
