@@ -30,7 +30,7 @@ for _ in $(seq "$repeats"); do
     start=$(date +%s.%N)
     "$BUILD/memprof" score --checkpoint "$model" --tokens "$bench/tokens.txt" --threads "$threads" >"$bench/score.csv"
     end=$(date +%s.%N)
-    times+=("$(echo "$end - $start" | bc -l)")
+    times+=("$(awk -v a="$end" -v b="$start" 'BEGIN { print a - b }')")
 done
 median=$(printf '%s\n' "${times[@]}" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
 python3 - "$median" "$sequences" "$sgemm" "${times[@]}" <<'PY'

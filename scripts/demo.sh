@@ -14,7 +14,7 @@ rm -rf "$out"
 mkdir -p "$out/checkpoints"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1  # harmless when not root
 started=$(date +%s.%N)
-elapsed() { printf '%.1f s' "$(echo "$(date +%s.%N) - $started" | bc -l)"; }
+elapsed() { awk -v now="$(date +%s.%N)" -v start="$started" 'BEGIN { printf "%.1f s", now - start }'; }
 
 echo "== 1. panel and checkpoints"
 "$MEMPROF" panel --synthetic --steps 4000 --out "$out/panel.h5"
