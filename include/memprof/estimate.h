@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "memprof/error.h"
+#include "memprof/progress.h"
 
 typedef enum { CONTROL_NEVER_TREATED = 0, CONTROL_NOT_YET_TREATED = 1 } estimate_control;
 typedef enum { BASE_VARYING = 0, BASE_UNIVERSAL = 1 } estimate_base;
@@ -34,6 +35,7 @@ typedef struct estimate_options {
     double balance_e;
     // cohort / time window applied to the panel before estimation (INT64_MIN/INT64_MAX = none)
     int64_t min_cohort, max_cohort, min_time, max_time;
+    const progress_reporter *progress;  // NULL = silent; hears the bootstrap draws done
 } estimate_options;
 
 void estimate_options_default(estimate_options *opt);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "memprof/error.h"
+#include "memprof/progress.h"
 #include "memprof/indexed_dataset.h"
 #include "memprof/panel.h"
 #include "memprof/tokenizer.h"
@@ -30,13 +31,16 @@ void token_stream_free(token_stream *stream);
 // vocab_size are errors naming the sample. *out_special_tokens counts ids 0 and 1
 // (<|endoftext|>, <|padding|>), which Pythia's training data should not contain (a data
 // sanity check the caller reports; neox-spec §4.5).
+// progress (may be NULL) hears about every row.
 int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row, const int64_t *indices, int64_t n,
-                        const token_store *store, int64_t batch_size, int64_t vocab_size, memprof_error *err);
+                        const token_store *store, int64_t batch_size, int64_t vocab_size,
+                        const progress_reporter *progress, memprof_error *err);
 
 // Appends the tokens of every "text" of a JSON-lines file (plain or .zst), in order.
 // threads ≥ 1 encode batches of lines in parallel; the result does not depend on it.
+// progress (may be NULL) hears the documents done after every batch of lines.
 int token_stream_append_jsonl(token_stream *out, const char *path, const tokenizer *tok, int threads,
-                              memprof_error *err);
+                              const progress_reporter *progress, memprof_error *err);
 // Appends every item of a pre-tokenised dataset, in order.
 int token_stream_append_indexed(token_stream *out, const indexed_dataset *dataset, memprof_error *err);
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/progress_printer.h"
 #include "commands.h"
 #include "memprof/config.h"
 #include "memprof/estimate.h"
@@ -171,7 +172,13 @@ int command_estimate(int argc, char **argv) {
     }
     if (rc) goto fail;
     if ((rc = estimate_panel_build(&panel, &rep, y, coh, times, n, T, &opt, &err))) goto fail;
-    if ((rc = estimate_run(&res, &panel, &opt, &err))) goto fail;
+    progress_printer printer;
+    progress_reporter progress;
+    progress_printer_init(&printer, &progress, stderr);
+    opt.progress = &progress;
+    rc = estimate_run(&res, &panel, &opt, &err);
+    progress_printer_finish(&printer);
+    if (rc) goto fail;
     if ((rc = estimate_write_csv(out_dir, &res, &panel, &err))) goto fail;
     if (stats || effects) {
         char path[4096];

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/progress_printer.h"
 #include "commands.h"
 #include "memprof/indexed_dataset.h"
 #include "memprof/panel_builder.h"
@@ -121,6 +122,9 @@ static int select_training(int64_t **out, int64_t *out_count, const panel_option
 }
 
 static int build(panel *p, const panel_options *options, memprof_error *err) {
+    progress_printer printer;
+    progress_reporter progress;
+    progress_printer_init(&printer, &progress, stderr);
     int64_t *train = NULL, n_train = 0, *windows = NULL, n_windows_drawn = 0;
     token_store *store = NULL;
     indexed_dataset *pile_index = NULL, *valid_dataset = NULL;
@@ -158,7 +162,8 @@ static int build(panel *p, const panel_options *options, memprof_error *err) {
             }
             status = tokenizer_load(&tok, options->tokenizer_path, err);
             for (int i = 0; i < options->n_valid_jsonl && !status; i++)
-                status = token_stream_append_jsonl(&stream, options->valid_jsonl[i], tok, options->threads, err);
+                status = token_stream_append_jsonl(&stream, options->valid_jsonl[i], tok, options->threads, &progress, err);
+            progress_printer_finish(&printer);
         }
         if (status) goto done;
         int64_t n_windows = stream.count / length;
@@ -183,7 +188,8 @@ static int build(panel *p, const panel_options *options, memprof_error *err) {
     int64_t special_tokens = 0;
     if (!status && has_train)
         status = panel_fill_training(p, &special_tokens, 0, train, n_train, store, options->sampler.batch_size,
-                                     options->vocab_size, err);
+                                     options->vocab_size, &progress, err);
+    progress_printer_finish(&printer);
     if (!status && special_tokens > 0)
         fprintf(stderr, "memprof panel: warning: %lld training tokens are <|endoftext|> or <|padding|> (ids 0, 1); "
                         "Pythia's preshuffled Pile has none\n", (long long)special_tokens);

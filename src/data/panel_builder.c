@@ -34,7 +34,8 @@ static int stream_append(token_stream *stream, const int32_t *ids, int64_t n, me
 }
 
 int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row, const int64_t *indices, int64_t n,
-                        const token_store *store, int64_t batch_size, int64_t vocab_size, memprof_error *err) {
+                        const token_store *store, int64_t batch_size, int64_t vocab_size,
+                        const progress_reporter *progress, memprof_error *err) {
     *out_special_tokens = 0;
     int64_t length = p->sequence_length;
     int32_t *row = malloc((size_t)length * sizeof *row);
@@ -66,6 +67,7 @@ int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row
         p->seq_idx[first_row + r] = index;
         p->split[first_row + r] = PANEL_SPLIT_TRAIN;
         p->train_step[first_row + r] = index / batch_size;
+        progress_report(progress, "reading the training samples", (double)(r + 1), (double)n, "samples");
     }
     free(row);
     return status;
@@ -74,7 +76,7 @@ int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row
 enum { ENCODE_BATCH_LINES = 1024 };
 
 int token_stream_append_jsonl(token_stream *out, const char *path, const tokenizer *tok, int threads,
-                              memprof_error *err) {
+                              const progress_reporter *progress, memprof_error *err) {
     jsonl_reader *reader = NULL;
     line_encoder *encoder = NULL;
     encoded_line *lines = calloc(ENCODE_BATCH_LINES, sizeof *lines);
@@ -101,6 +103,7 @@ int token_stream_append_jsonl(token_stream *out, const char *path, const tokeniz
             status = stream_append(out, lines[i].ids.ids, lines[i].ids.count, err);
             out->documents++;
         }
+        progress_report(progress, "tokenising validation documents", (double)out->documents, 0, "documents");
         if (!status && first_failed < count)
             status = error_set(err, lines[first_failed].status, "%s:%lld: %s", path,
                                (long long)lines[first_failed].line_number, lines[first_failed].err.message);

@@ -9,6 +9,7 @@
 // Shapes: bres [K, B] cell-major, wsum [C+1, B].
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,6 +31,8 @@ typedef struct draw_job {
     uint64_t key;
     double *total;  // [C+1, T] Σ_{i∈c} Y_is (shared, read-only)
     int failed;
+    atomic_llong *draws_done;              // shared count, for progress
+    const progress_reporter *progress;     // only job 0 reports (one thread at a time)
 } draw_job;
 
 // a[0..T) += y[0..T): the hot loop of the bootstrap. GCC's -O2 does not vectorise loops that
@@ -114,6 +117,8 @@ static void *draw_range(void *arg) {
                 out_k[d] = scale_t * (a_t - ck->mean_t * w_t) - scale_c * (a_c - ck->mean_c * w_c);
             }
         }
+        long long done = atomic_fetch_add(job->draws_done, nd) + nd;
+        if (job->progress) progress_report(job->progress, "bootstrap draws", (double)done, (double)B, "draws");
     }
 out:
     free(acc); free(mc); free(wc); free(m); free(w);
@@ -121,7 +126,9 @@ out:
 }
 
 int bootstrap_draws(double *bres, double *wsum, const estimate_panel *p, const cell *cells, int64_t K,
-                    int64_t B, uint64_t seed, int threads, memprof_error *err) {
+                    int64_t B, uint64_t seed, int threads, const progress_reporter *progress, memprof_error *err) {
+    atomic_llong draws_done;
+    atomic_init(&draws_done, 0);
     int64_t G = p->C + 1, T = p->T;
     double *total = calloc((size_t)(G * T), sizeof *total);
     if (!total) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
@@ -136,7 +143,8 @@ int bootstrap_draws(double *bres, double *wsum, const estimate_panel *p, const c
     uint64_t key = mix64(seed ^ 0x6a09e667f3bcc908ULL);
     int started = 0;
     for (int j = 0; j < threads; j++) {
-        jobs[j] = (draw_job){bres, wsum, p, cells, K, B, B * j / threads, B * (j + 1) / threads, key, total, 0};
+        jobs[j] = (draw_job){bres, wsum, p, cells, K, B, B * j / threads, B * (j + 1) / threads, key, total, 0,
+                             &draws_done, j == 0 ? progress : NULL};
         if (threads == 1) { draw_range(&jobs[j]); continue; }
         if (pthread_create(&tids[j], NULL, draw_range, &jobs[j]) != 0) { jobs[j].failed = 2; break; }
         started++;

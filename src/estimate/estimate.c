@@ -309,7 +309,7 @@ int estimate_run(estimate_result *out, const estimate_panel *p, const estimate_o
         wsum = malloc((size_t)(p->C + 1) * (size_t)B * sizeof *wsum);
         sig = malloc((size_t)K * sizeof *sig);
         if (!bres || !wsum || !sig) { rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for %lld x %lld bootstrap draws", (long long)K, (long long)B); goto done; }
-        if ((rc = bootstrap_draws(bres, wsum, p, cells, K, B, opt->seed, opt->threads, err))) goto done;
+        if ((rc = bootstrap_draws(bres, wsum, p, cells, K, B, opt->seed, opt->threads, opt->progress, err))) goto done;
         if ((rc = bootstrap_sigmas(sig, bres, cells, K, B, ZERO_SE, opt->threads, err))) goto done;
         for (int64_t k = 0; k < K; k++)
             if (!isnan(out->se_analytic[k])) out->se[k] = sig[k] / sqrt((double)n);

@@ -46,7 +46,7 @@ void cell_add_if(double *vec, const estimate_panel *p, const cell *c, double sca
 // bres [K, B] (cell-major) and W [C+1, B]: per-draw scaled IF sums of every cell and the
 // per-cohort multiplier sums. bres[k,b] = (1/√n) Σ_i v_bi IF_ik.
 int bootstrap_draws(double *bres, double *wsum, const estimate_panel *p, const cell *cells, int64_t K,
-                    int64_t B, uint64_t seed, int threads, memprof_error *err);
+                    int64_t B, uint64_t seed, int threads, const progress_reporter *progress, memprof_error *err);
 
 // IQR sigma of every bootstrap column k of bres [K, B] (NaN when degenerate: R's rule with
 // `threshold`, or when cells[k] is NA or a reference cell; cells may be NULL), threaded.

@@ -97,7 +97,7 @@ int main(void) {
     panel_alloc(&p, 3, LENGTH, &err);
     int64_t indices[3] = {1, 2, 9};
     int64_t special = -1;
-    status = panel_fill_training(&p, &special, 0, indices, 3, indexed_dataset_store(dataset), 4, 50304, &err);
+    status = panel_fill_training(&p, &special, 0, indices, 3, indexed_dataset_store(dataset), 4, 50304, NULL, &err);
     CHECK("fill training rows", status == 0, "%s", err.message);
     CHECK("no EOD/padding ids counted", special == 0, "counted %lld", (long long)special);
     same = 1;
@@ -109,9 +109,9 @@ int main(void) {
           (long long)p.train_step[1], (long long)p.train_step[2]);
 
     int64_t out_of_range = SAMPLES;
-    status = panel_fill_training(&p, &special, 0, &out_of_range, 1, indexed_dataset_store(dataset), 4, 50304, &err);
+    status = panel_fill_training(&p, &special, 0, &out_of_range, 1, indexed_dataset_store(dataset), 4, 50304, NULL, &err);
     CHECK("sample index out of range", status != 0 && strstr(err.message, "out of range"), "status %d '%s'", status, err.message);
-    status = panel_fill_training(&p, &special, 0, indices, 1, indexed_dataset_store(dataset), 4, 1000, &err);
+    status = panel_fill_training(&p, &special, 0, indices, 1, indexed_dataset_store(dataset), 4, 1000, NULL, &err);
     CHECK("token id >= vocabulary", status != 0 && strstr(err.message, "vocabulary"), "status %d '%s'", status, err.message);
     status = indexed_dataset_read_item(row, &count, dataset, SAMPLES, LENGTH, &err);
     CHECK("item index out of range", status != 0 && strstr(err.message, "out of range"), "'%s'", err.message);
