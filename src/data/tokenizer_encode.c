@@ -288,10 +288,13 @@ static int pretokenize(token_ids *out, tokenizer_session *session, const char *p
     return MEMPROF_OK;
 }
 
-// Step 3 and on: split a normalised piece on the normalized added tokens.
-static int encode_normalized(token_ids *out, tokenizer_session *session, const char *text, size_t length,
-                             memprof_error *err) {
-    const added_token_matcher *matcher = &session->tok->normalized_matcher;
+typedef int (*piece_encoder)(token_ids *out, tokenizer_session *session, const char *text, size_t length,
+                             memprof_error *err);
+
+// Splits text on the added tokens of `matcher` (leftmost match first): the pieces between
+// them go to encode_piece, each match becomes its token id.
+static int split_on_added_tokens(token_ids *out, tokenizer_session *session, const char *text, size_t length,
+                                 const added_token_matcher *matcher, piece_encoder encode_piece, memprof_error *err) {
     size_t piece_start = 0;
     for (size_t i = 0; i < length;) {
         const added_token *match = matcher->count ? added_token_match(matcher, text + i, length - i) : NULL;
@@ -299,13 +302,19 @@ static int encode_normalized(token_ids *out, tokenizer_session *session, const c
             i++;
             continue;
         }
-        int status = pretokenize(out, session, text + piece_start, i - piece_start, err);
+        int status = encode_piece(out, session, text + piece_start, i - piece_start, err);
         if (!status) status = token_ids_push(out, match->id, err);
         if (status) return status;
         i += match->length;
         piece_start = i;
     }
-    return pretokenize(out, session, text + piece_start, length - piece_start, err);
+    return encode_piece(out, session, text + piece_start, length - piece_start, err);
+}
+
+// Step 3 and on: split a normalised piece on the normalized added tokens.
+static int encode_normalized(token_ids *out, tokenizer_session *session, const char *text, size_t length,
+                             memprof_error *err) {
+    return split_on_added_tokens(out, session, text, length, &session->tok->normalized_matcher, pretokenize, err);
 }
 
 // Step 2: NFC. Text whose bytes are all below 0xCC holds only code points below U+0300,
@@ -332,19 +341,5 @@ int tokenizer_encode(token_ids *out, tokenizer_session *session, const char *tex
                      memprof_error *err) {
     size_t valid = utf8_valid_prefix(text, length);
     if (valid != length) return error_set(err, MEMPROF_ERR, "invalid UTF-8 at byte %zu", valid);
-    const added_token_matcher *matcher = &session->tok->raw_matcher;
-    size_t piece_start = 0;
-    for (size_t i = 0; i < length;) {
-        const added_token *match = matcher->count ? added_token_match(matcher, text + i, length - i) : NULL;
-        if (!match) {
-            i++;
-            continue;
-        }
-        int status = encode_raw_piece(out, session, text + piece_start, i - piece_start, err);
-        if (!status) status = token_ids_push(out, match->id, err);
-        if (status) return status;
-        i += match->length;
-        piece_start = i;
-    }
-    return encode_raw_piece(out, session, text + piece_start, length - piece_start, err);
+    return split_on_added_tokens(out, session, text, length, &session->tok->raw_matcher, encode_raw_piece, err);
 }

@@ -11,6 +11,7 @@
 
 #include "memprof/checkpoint.h"
 #include "memprof/weights.h"
+#include "model/json_file.h"
 
 // Upper bound on every size field, so products like 3*d or V*d cannot overflow an int64
 // and per-dimension values fit an int.
@@ -155,18 +156,10 @@ static int config_from_json(model_config *out, json_t *root, const char *path,
 }
 
 int model_config_load(model_config *out, const char *path, memprof_error *err) {
-    json_error_t json_error;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
-    if (root == NULL) {
-        char shown[JSON_ERROR_TEXT_LENGTH];  // jansson quotes the offending input
-        printable_excerpt(shown, sizeof shown, json_error.text, strlen(json_error.text));
-        if (json_error.line <= 0)  // could not open or read the file
-            return error_set(err, MEMPROF_ERR, "%s: %s", path, shown);
-        return error_set(err, MEMPROF_ERR, "%s:%d:%d: %s", path, json_error.line, json_error.column, shown);
-    }
-    int status = json_is_object(root)
-                     ? config_from_json(out, root, path, err)
-                     : error_set(err, MEMPROF_ERR, "%s: top level is not a JSON object", path);
+    json_t *root = NULL;
+    int status = json_file_load_object(&root, path, err);
+    if (status) return status;
+    status = config_from_json(out, root, path, err);
     json_decref(root);
     return status;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "memprof/weights.h"
+#include "model/json_file.h"
 
 static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
 
@@ -62,17 +63,10 @@ static int fill_index(shard_index *out, json_t *root, const char *path, memprof_
 
 int shard_index_load(shard_index *out, const char *path, memprof_error *err) {
     memset(out, 0, sizeof *out);
-    json_error_t json_error;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &json_error);
-    if (root == NULL) {
-        char shown[JSON_ERROR_TEXT_LENGTH];  // jansson quotes the offending input
-        printable_excerpt(shown, sizeof shown, json_error.text, strlen(json_error.text));
-        if (json_error.line <= 0)  // could not open or read the file
-            return error_set(err, MEMPROF_ERR, "%s: %s", path, shown);
-        return error_set(err, MEMPROF_ERR, "%s:%d:%d: %s", path, json_error.line, json_error.column, shown);
-    }
-    int status = json_is_object(root) ? fill_index(out, root, path, err)
-                                      : error_set(err, MEMPROF_ERR, "%s: top level is not a JSON object", path);
+    json_t *root = NULL;
+    int status = json_file_load_object(&root, path, err);
+    if (status) return status;
+    status = fill_index(out, root, path, err);
     json_decref(root);
     if (status) shard_index_free(out);
     return status;
