@@ -113,7 +113,8 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 fuzz: $(FUZZ_BINS)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(NON_CUDA_SRCS)
 	@mkdir -p $(dir $@)
-	OMPI_CC=clang $(CC) $(FUZZ_CFLAGS) $< $(NON_CUDA_SRCS) $(PKG_LIBS) -lm -pthread -o $@
+	@echo "FUZZ $@"
+	@OMPI_CC=clang $(CC) $(FUZZ_CFLAGS) $< $(NON_CUDA_SRCS) $(PKG_LIBS) -lm -pthread -o $@
 
 FUZZ_SECONDS ?= 300
 fuzz-run: fuzz

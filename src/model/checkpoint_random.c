@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "model/checkpoint_internal.h"
+#include "model/half.h"
 
 enum { CHUNK = 1 << 20 };
 
@@ -66,7 +67,7 @@ static void *fill_worker(void *argument) {
         for (int64_t i = begin; i < end; i++) {
             double unit = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;  // [0, 1)
             float value = (float)(r->center + (2.0 * unit - 1.0) * r->half_width);
-            if (view->dtype == TENSOR_F16) ((_Float16 *)view->data)[i] = (_Float16)value;
+            if (view->dtype == TENSOR_F16) ((uint16_t *)view->data)[i] = float_to_half_bits(value);
             else ((float *)view->data)[i] = value;
         }
     }

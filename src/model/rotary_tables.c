@@ -2,10 +2,11 @@
 #include <math.h>
 
 #include "memprof/rotary.h"
+#include "model/half.h"
 
 // Round to nearest even through fp16 or bf16; other dtypes leave the value as is.
 static float round_through_dtype(float value, tensor_dtype dtype) {
-    if (dtype == TENSOR_F16) return (float)(_Float16)value;
+    if (dtype == TENSOR_F16) return half_bits_to_float(float_to_half_bits(value));
     if (dtype == TENSOR_BF16) {
         union { float value; uint32_t bits; } u = {.value = value};
         u.bits = (u.bits + 0x7fffu + ((u.bits >> 16) & 1u)) & 0xffff0000u;

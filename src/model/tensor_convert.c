@@ -9,28 +9,7 @@
 #include <string.h>
 
 #include "memprof/checkpoint.h"
-
-// IEEE binary16: 1 sign, 5 exponent (bias 15), 10 mantissa bits.
-static float half_to_float(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31;
-    uint32_t exponent = (h >> 10) & 0x1f;
-    uint32_t mantissa = h & 0x3ff;
-    uint32_t bits;
-    if (exponent == 0x1f) {           // inf or NaN: keep the payload, widen the exponent
-        bits = sign | 0x7f800000u | (mantissa << 13);
-    } else if (exponent != 0) {       // normal: rebias 15 -> 127
-        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
-    } else if (mantissa == 0) {       // signed zero
-        bits = sign;
-    } else {                          // subnormal: mantissa * 2^-24, exact in float
-        float value = ldexpf((float)mantissa, -24);
-        memcpy(&bits, &value, sizeof bits);
-        bits |= sign;
-    }
-    float out;
-    memcpy(&out, &bits, sizeof out);
-    return out;
-}
+#include "model/half.h"
 
 // bfloat16 is the top half of a float32.
 static float bfloat16_to_float(uint16_t b) {
@@ -54,7 +33,7 @@ int tensor_read_f32(float *out, const tensor_view *tensor, memprof_error *err) {
         for (int64_t i = 0; i < tensor->numel; i++) {
             uint16_t h;
             memcpy(&h, bytes + 2 * i, 2);
-            out[i] = half_to_float(h);
+            out[i] = half_bits_to_float(h);
         }
         return 0;
     case TENSOR_BF16:
