@@ -67,14 +67,14 @@ int checkpoint_open(checkpoint **out, const char *directory, memprof_error *err)
 void checkpoint_close(checkpoint *ckpt);
 
 const model_config *checkpoint_config(const checkpoint *ckpt);
-// NULL when absent. Names as in neox-spec §1.2, e.g. "gpt_neox.layers.0.mlp.dense_h_to_4h.bias".
+// NULL when absent. Names as Hugging Face writes them, e.g. "gpt_neox.layers.0.mlp.dense_h_to_4h.bias".
 const tensor_view *checkpoint_tensor(const checkpoint *ckpt, const char *name);
 int checkpoint_num_files(const checkpoint *ckpt);
 const weight_file *checkpoint_file(const checkpoint *ckpt, int index);
 // Hex digest combining the per-file hashes in resolution order (stats.h5 /checkpoints/checksum).
 void checkpoint_checksum(char out_hex[17], const checkpoint *ckpt);
 
-// The Pythia architecture of a size name ("14m", "70m", … "12b"): model table of neox-spec §2.1.
+// The Pythia architecture of a size name ("14m", "70m", … "12b"): the Pythia model table.
 int pythia_size_config(model_config *out, const char *size, memprof_error *err);
 
 // A checkpoint held in memory with random weights, for benchmarks: the tensor set of a

@@ -1,5 +1,5 @@
 // effects.h — reading effects.h5 (store module, reader side; the writer is in store.h).
-// Layout pinned in architecture.md "File formats" / docs/formats.md:
+// Layout pinned in docs/formats.md:
 //   /attgt/{cohort,base_period,time} int64 [K], /attgt/{att,se,lower,upper} float64 [K],
 //   /attgt/significant uint8 [K], /agg/{simple,cohort,time,event}/{key,att,se,lower,upper,
 //   significant} [R] (R rows, the overall row included; /agg/*/is_overall marks it, else the

@@ -3,7 +3,7 @@
 // text (JSON lines, .jsonl.zst) or pre-tokenised idx/bin, and a seeded synthetic panel.
 //
 // Preshuffled Pile: sample i = tokens [L·i, L·(i+1)) of the shards' concatenation (no EOD
-// tokens; neox-spec §4), train_step = ⌊i / batch_size⌋. Validation: documents tokenised and
+// tokens), train_step = ⌊i / batch_size⌋. Validation: documents tokenised and
 // concatenated with no separator, cut into L-token windows (remainder dropped); window w
 // becomes seq_idx = −100 − w, split = 1, train_step = −1.
 #ifndef MEMPROF_PANEL_BUILDER_H
@@ -30,7 +30,7 @@ void token_stream_free(token_stream *stream);
 // Rows [first_row, first_row + n) ← samples indices[0..n) of the store. Token ids ≥
 // vocab_size are errors naming the sample. *out_special_tokens counts ids 0 and 1
 // (<|endoftext|>, <|padding|>), which Pythia's training data should not contain (a data
-// sanity check the caller reports; neox-spec §4.5).
+// sanity check the caller reports).
 // progress (may be NULL) hears about every row.
 int panel_fill_training(panel *p, int64_t *out_special_tokens, int64_t first_row, const int64_t *indices, int64_t n,
                         const token_store *store, int64_t batch_size, int64_t vocab_size,

@@ -1,7 +1,7 @@
 // stats_parallel.h — stats.h5 written by many MPI ranks at once (layout pinned in
 // docs/formats.md, "stats.h5"). Shapes: N instances, C checkpoints, S = ceil(N / shard) shards.
 //
-// Crash-safety rule (hpc-notes.md §3): every object is created collectively at start and the
+// Crash-safety rule: every object is created collectively at start and the
 // file is flushed; afterwards ranks only write raw data independently into pre-allocated,
 // contiguous, unfiltered datasets. A kill -9 at any point then leaves a file that opens, and
 // cells not yet written still read NaN. Close is collective.

@@ -1,6 +1,6 @@
 // tokenizer.h — the GPT-NeoX-20B tokenizer (HF tokenizers' BPE + ByteLevel), exactly.
 //
-// Pipeline per text (neox-spec §5.2, HF tokenizers 0.23 semantics):
+// Pipeline per text (HF tokenizers 0.23 semantics):
 //   1. split on added tokens with normalized=false (<|endoftext|>, <|padding|>),
 //      leftmost-longest; matches become their ids;
 //   2. NFC-normalise each other piece (utf8proc);

@@ -23,7 +23,7 @@ typedef struct mapped_file {
 int mapped_file_open(mapped_file *out, const char *path, memprof_error *err);
 void mapped_file_close(mapped_file *file);
 
-// safetensors: 8-byte LE header length N, N bytes of JSON, then the data buffer (§3.1).
+// safetensors: 8-byte LE header length N, N bytes of JSON, then the data buffer.
 int safetensors_parse(tensor_view **out_tensors, int *out_count,
                       const uint8_t *file, size_t size, const char *path, memprof_error *err);
 // Maps a safetensors dtype string ("F16", "BOOL", ...) to a tensor_dtype; -1 when unknown.
@@ -91,7 +91,7 @@ int shard_index_load(shard_index *out, const char *path, memprof_error *err);
 int shard_index_file_of(const shard_index *index, const char *tensor);
 void shard_index_free(shard_index *index);
 
-// Checks a checkpoint's tensors against config.json (neox-spec §1.2) and keeps, in place, the
+// Checks a checkpoint's tensors against config.json and keeps, in place, the
 // ones the model uses: legacy buffers are dropped, "lm_head.weight" is renamed
 // "embed_out.weight", and the result is sorted by name. `files` names the file of each
 // tensor (tensor_view.file_index) in messages; `source` (the weight file, or the index for

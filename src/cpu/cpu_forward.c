@@ -1,6 +1,6 @@
 // cpu_forward.c — the GPT-NeoX transformer for one sequence, fp32, as HF computes it:
 //   h = embed_in[x]
-//   per layer: h = (mlp(LN2(h)) + attn(LN1(h))) + h        (parallel residual, §1.7)
+//   per layer: h = (mlp(LN2(h)) + attn(LN1(h))) + h        (parallel residual)
 //   out = final_layer_norm(h)                              → workspace->norm1 [T, d]
 #include <string.h>
 

@@ -1,7 +1,7 @@
 // cpu_layers.c — fp32 building blocks of the GPT-NeoX forward pass, as HF computes them.
 //
 // Shapes (one sequence): in/out [T, d]; qkv [T, 3d] laid out per head as [q | k | v],
-// each hd wide (neox-spec §1.4); scores [ATTENTION_BLOCK, T].
+// each hd wide; scores [ATTENTION_BLOCK, T].
 #include <math.h>
 #include <string.h>
 

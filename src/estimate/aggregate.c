@@ -1,4 +1,4 @@
-// aggregate.c — the aggregated parameters as linear combinations of cells (did-spec §4).
+// aggregate.c — the aggregated parameters as linear combinations of cells (docs/estimator.md).
 //
 //   θ = Σ_{k∈Kp} ω_k ATT_k,  ω_k = n_{g_k} / N_K,  N_K = Σ_{k∈Kp} n_{g_k}
 //   IF^θ_i = Σ_k ω_k IF_ik + (n/N_K) Σ_{k∈Kp: g_k = G_i} (ATT_k − θ)     (estimated-weight term)

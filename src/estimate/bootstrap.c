@@ -1,4 +1,4 @@
-// bootstrap.c — the Rademacher multiplier bootstrap from per-cohort sums (did-spec §7.3).
+// bootstrap.c — the Rademacher multiplier bootstrap from per-cohort sums (docs/estimator.md).
 //
 // For draw b, with multipliers v_bi ∈ {−1, +1}:
 //   M_b(c,s) = Σ_{i∈c} v_bi Y_is,  W_b(c) = Σ_{i∈c} v_bi       ([C+1, T] and [C+1])

@@ -1,5 +1,5 @@
 // cells.c — the ATT(g,t) cells: which (g, t, b), which controls, point estimate and
-// analytic SE (did-spec §1.2–§2.2), from two passes over the cell's units.
+// analytic SE (docs/estimator.md), from two passes over the cell's units.
 //
 //   ATT = Δ̄_T − Δ̄_C,  ΔY_i = Y_it − Y_ib (current minus base, also when t < b)
 //   se² = Σ_T (ΔY−Δ̄_T)²/n_T² + Σ_C (ΔY−Δ̄_C)²/n_C²     (= Σ_i IF_i²/n², n cancels)
@@ -10,7 +10,7 @@
 #include "estimate/internal.h"
 
 // R dr/ipw trims controls whose propensity score is ≥ 0.995; without covariates p̂ = n_T/N1
-// for every unit, so the whole control group goes and the cell is NA (did-spec §1.4).
+// for every unit, so the whole control group goes and the cell is NA (docs/estimator.md).
 #define TRIM_LEVEL 0.995
 
 static double sum_delta(const estimate_panel *p, int64_t lo, int64_t hi, int64_t t, int64_t b) {

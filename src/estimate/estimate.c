@@ -1,6 +1,6 @@
 // estimate.c — estimate_run: cells → inference → aggregations → pre-test → simple difference.
 //
-// Inference follows R `did` 2.5 (did-spec §2.2, §3.1, §4.5):
+// Inference follows R `did` 2.5 (docs/estimator.md):
 //   analytic se ≤ √eps·10 → NA; pointwise intervals att ± Φ⁻¹(1−α/2)·se;
 //   with B > 0 the ATT(g,t) table reports the bootstrap SE (IQR/1.34898/√n, type-1 quantiles)
 //   and the sup-t band over all non-degenerate cells; the critical value falls back to
@@ -92,7 +92,7 @@ static void lincomb_draws(double *out, const lincomb *lc, const double *bres, co
     }
 }
 
-// Wald pre-test: W = n b̂ᵀ V⁻¹ b̂ over the pre-treatment cells with an SE (did-spec §2.3).
+// Wald pre-test: W = n b̂ᵀ V⁻¹ b̂ over the pre-treatment cells with an SE (docs/estimator.md).
 static void wald_pretest(estimate_result *r, const estimate_panel *p, const cell *cells, const double *att, int64_t K) {
     r->wald_stat = r->wald_pvalue = NAN;
     r->wald_df = 0;

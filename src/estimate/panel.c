@@ -1,5 +1,5 @@
 // panel.c — wide outcome matrix + cohorts → the balanced, cohort-sorted panel the
-// estimator works on, with R `did` 2.5 preprocessing rules (did-spec.md §1.1):
+// estimator works on, with R `did` 2.5 preprocessing rules (docs/estimator.md):
 //   units missing any period are dropped (allow_unbalanced_panel = FALSE);
 //   cohorts after the last period become never treated;
 //   units treated at or before the (1+δ)-th period are dropped;

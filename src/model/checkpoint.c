@@ -1,7 +1,7 @@
 // checkpoint.c — a checkpoint folder: config.json plus weight files, resolved in the order
-//   model.safetensors.index.json > model.safetensors > pytorch_model.bin.index.json > pytorch_model.bin
-// (neox-spec §3.5). Every weight file is mmapped and hashed once; the tensor table points
-// into the mappings and lives until checkpoint_close.
+//   model.safetensors.index.json > model.safetensors > pytorch_model.bin.index.json > pytorch_model.bin.
+// Every weight file is mmapped and hashed once; the tensor table points into the mappings
+// and lives until checkpoint_close.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-// checkpoint_select.c — the tensor inventory of a GPT-NeoX model (neox-spec §1.2) checked
+// checkpoint_select.c — the tensor inventory of a GPT-NeoX model checked
 // against what the weight files hold.
 //
 //   gpt_neox.embed_in.weight                                [V, d]

@@ -1,4 +1,4 @@
-// model_config.c — config.json of a GPT-NeoX checkpoint into model_config (neox-spec §1.1).
+// model_config.c — config.json of a GPT-NeoX checkpoint into model_config.
 //
 // Two spellings of the rotary keys exist: published Pythia writes top-level `rotary_pct`
 // and `rotary_emb_base`; transformers >= 5 writes `rope_parameters.partial_rotary_factor`

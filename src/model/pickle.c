@@ -1,4 +1,4 @@
-// pickle.c — a whitelisted pickle interpreter for torch state_dicts (neox-spec §3.3).
+// pickle.c — a whitelisted pickle interpreter for torch state_dicts.
 //
 // It implements the opcodes torch.save's protocol-2 pickles use (plus protocol 4/5 FRAME,
 // STACK_GLOBAL and MEMOIZE) over a tiny object model: none, bool, int, float, string,

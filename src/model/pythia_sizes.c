@@ -1,4 +1,4 @@
-// pythia_sizes.c — the Pythia suite's architectures by size name (neox-spec §2.1; config.json
+// pythia_sizes.c — the Pythia suite's architectures by size name (the published model table; config.json
 // of the published models is authoritative, these are for benchmarks with random weights).
 #include <string.h>
 

@@ -1,4 +1,4 @@
-// safetensors.c — one .safetensors file (neox-spec §3.1, safetensors/src/tensor.rs).
+// safetensors.c — one .safetensors file (safetensors/src/tensor.rs).
 //
 // Layout: bytes [0,8) = N (u64 LE); [8, 8+N) = JSON header, starting with '{', maybe padded
 // with trailing spaces; [8+N, size) = the data buffer. Header entries are

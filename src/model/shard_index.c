@@ -1,4 +1,4 @@
-// shard_index.c — the JSON index of a sharded checkpoint (neox-spec §2.4):
+// shard_index.c — the JSON index of a sharded checkpoint:
 //   {"metadata": {"total_size": 14582842432.0}, "weight_map": {"<tensor>": "<shard file>", ...}}
 // total_size may be written as a float, so it is only checked to be a number. Shard names
 // must be plain file names in the index's folder (no '/', no "." or "..").

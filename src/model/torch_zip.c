@@ -1,4 +1,4 @@
-// torch_zip.c — a torch.save file (pytorch_model.bin) as tensors (neox-spec §3.2-3.4).
+// torch_zip.c — a torch.save file (pytorch_model.bin) as tensors.
 //
 // The zip holds, under one folder named after the first entry's name up to its first '/':
 //   <folder>/data.pkl     the state_dict pickle (whitelisted interpreter, pickle.c)

@@ -1,5 +1,5 @@
-// zip.c — the central directory of a ZIP archive as torch.save writes it (neox-spec §3.2,
-// PKWARE APPNOTE): stored (method 0) entries only, ZIP64 aware.
+// zip.c — the central directory of a ZIP archive as torch.save writes it (PKWARE
+// APPNOTE): stored (method 0) entries only, ZIP64 aware.
 //
 //   End of central directory (EOCD, 22 bytes + comment), found scanning back from the end:
 //     +0 0x06054b50  +10 entries u16  +12 directory size u32  +16 directory offset u32  +20 comment length u16

@@ -1,4 +1,4 @@
-// effects_h5.c — effects.h5 (architecture.md "File formats"; docs/formats.md):
+// effects_h5.c — effects.h5 (docs/formats.md):
 //   /attgt/{cohort,base_period,time} int64 [K]; /attgt/{att,se,lower,upper} float64 [K];
 //   /attgt/significant uint8 [K];
 //   /agg/{simple,cohort,time,event}/{key int64, att, se, lower, upper float64, significant,

@@ -1,4 +1,4 @@
-// stats_h5.c — stats.h5 (architecture.md "File formats"): the instance axis, the checkpoint
+// stats_h5.c — stats.h5 (docs/formats.md): the instance axis, the checkpoint
 // axis, /stats/<metric> float64 [C, N] (NaN = not computed) and the /done map [C, S].
 // Written here by `memprof simulate` (and reusable by the sweep); read by estimate.
 #include <math.h>

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""make_effects.py — writes a synthetic effects.h5 in the pinned layout (architecture.md
+"""make_effects.py — writes a synthetic effects.h5 in the pinned layout (docs/formats.md
 "File formats") with h5py, independently of memprof's writer, for plot/compare tests.
 
   make_effects.py OUT.h5 [--model NAME] [--seed S] [--cohorts G] [--times T] [--step S]

@@ -5,7 +5,7 @@
 #  - never/not-yet-treated x varying/universal x anticipation 0/1: ATT(g,t), analytic SE and
 #    pointwise bounds, and every analytic aggregation, within 1e-9 abs + 1e-9 rel;
 #  - bootstrap (B = 1000): per-cell bootstrap SE vs differences' bootstrap SE within
-#    4·√2·1.17/√B (two independent IQR estimates, did-spec §3.4: relative MC s.d. 1.17/√B each),
+#    4·√2·1.17/√B (two independent IQR estimates, docs/estimator.md: relative MC s.d. 1.17/√B each),
 #    vs the analytic SE within 4·1.17/√B, and the sup-t critical values within 4·√2·1.17/√B.
 # Then a live cross-check on a fresh panel when `differences` is importable ($DIFFERENCES_PYTHON,
 # default python3), SKIP otherwise.

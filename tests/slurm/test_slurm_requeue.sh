@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Opt-in (not part of `make test`; takes ~5 minutes): jobs/sweep.sbatch on a real single-node
-# Slurm (hpc-notes.md §5.4). The job's time limit (2 min) is shorter than the sweep, so Slurm
+# Slurm. The job's time limit (2 min) is shorter than the sweep, so Slurm
 # sends USR2 60 s before it; the batch shell forwards it, the sweep drains (exit 3), the job
 # requeues itself, the next run resumes and completes. Checks: the job ran more than once
 # (RUN records, SLURM_RESTART_COUNT), ended COMPLETED, /stats equals an mpirun sweep (h5diff),
@@ -8,7 +8,7 @@
 #   tests/slurm/test_slurm_requeue.sh            needs a running Slurm with srun --mpi=pmix
 set -u
 MEMPROF=$(readlink -f "${MEMPROF:-build/memprof}")
-command -v sbatch >/dev/null && sinfo >/dev/null 2>&1 || { echo "SKIP slurm: no running Slurm (see hpc-notes.md §5.4)"; exit 0; }
+command -v sbatch >/dev/null && sinfo >/dev/null 2>&1 || { echo "SKIP slurm: no running Slurm"; exit 0; }
 work=$(mktemp -d -p "$PWD" slurmtest.XXXXXX); trap 'rm -rf "$work"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 for s in 0 1000; do python3 scripts/make-random-checkpoint.py --size tiny --out "$work/ckpt/step$s" --seed $((s + 3)) >/dev/null; done

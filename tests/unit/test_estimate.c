@@ -1,6 +1,6 @@
 // test_estimate.c — estimator pieces against independent references: closed-form
 // distributions, sort-based quantiles, thread invariance of the bootstrap, the bootstrap SE
-// against the analytic SE (Monte-Carlo tolerance, did-spec §3.4), R's preprocessing rules
+// against the analytic SE (Monte-Carlo tolerance, docs/estimator.md), R's preprocessing rules
 // rebuilt by hand, and the universal-base reference cells.
 #include <math.h>
 #include <stdlib.h>
@@ -95,7 +95,7 @@ static void test_bootstrap(void) {
     estimate_result_free(&ref); estimate_panel_free(&pref);
 
     // The multiplier bootstrap's variance is exactly Σ IF²/n², so the IQR-based SE must agree
-    // with the analytic SE within its Monte-Carlo error: relative s.d. 1.17/√B (did-spec §3.4).
+    // with the analytic SE within its Monte-Carlo error: relative s.d. 1.17/√B (docs/estimator.md).
     o.bootstrap = 2000; o.threads = 2;
     estimate_result r = {0};
     estimate_panel p = {0};

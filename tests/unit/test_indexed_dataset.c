@@ -1,5 +1,5 @@
 // test_indexed_dataset.c — Megatron idx/bin reading on files written here byte by byte
-// from the format's definition (neox-spec §4.1): three .bin shards of odd sizes so that
+// from the format's definition: three .bin shards of odd sizes so that
 // samples (and one token) straddle shard boundaries; tokens and train_step of the rows
 // panel_fill_training makes; and the bad inputs: magic, version, dtype, pointers or sizes
 // past the end of the .bin, sample index out of range, token ids >= the model vocabulary.

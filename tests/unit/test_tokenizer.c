@@ -62,7 +62,7 @@ static void check_golden_file(tokenizer *tok, tokenizer_session *session, const 
 }
 
 static void check_anchors(tokenizer *tok, tokenizer_session *session) {
-    // neox-spec §5.1 anchors, and the 30-space example of §5.2.
+    // the tokenizer file's anchors, and a 30-space run.
     struct { const char *text; int count; int32_t ids[4]; } cases[] = {
         {"Hello", 1, {12092}},
         {" world", 1, {1533}},
