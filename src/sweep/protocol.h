@@ -7,12 +7,17 @@
 //   worker → peer TAG_WEIGHTS_REQUEST i32 checkpoint: "send me the folder you loaded"
 //   peer → worker TAG_WEIGHTS_REPLY   weights_offer, then (if ok) file entries and chunks as
 //                                     TAG_WEIGHTS_DATA (src/sweep/weight_share.c)
+//   worker → peer TAG_STRIPE_REQUEST  "copy these byte ranges of folder F into my staged copy S"
+//                                     (stripe_request_header + ranges, src/sweep/stripe.c)
+//   peer → worker TAG_STRIPE_DONE     status + one xxh64 per range, once the peer's I/O thread
+//                                     copied them (both sent with MPI_Isend)
 #ifndef MEMPROF_SWEEP_PROTOCOL_H
 #define MEMPROF_SWEEP_PROTOCOL_H
 
 #include <stdint.h>
 
-enum { TAG_TASK = 11, TAG_RESULT = 12, TAG_STOP = 13, TAG_WEIGHTS_REQUEST = 21, TAG_WEIGHTS_REPLY = 22, TAG_WEIGHTS_DATA = 23 };
+enum { TAG_TASK = 11, TAG_RESULT = 12, TAG_STOP = 13, TAG_WEIGHTS_REQUEST = 21, TAG_WEIGHTS_REPLY = 22, TAG_WEIGHTS_DATA = 23,
+       TAG_STRIPE_REQUEST = 31, TAG_STRIPE_DONE = 32 };
 
 typedef enum sweep_outcome {
     OUTCOME_READY = 0,              // no task attached: the worker's first request
