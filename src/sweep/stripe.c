@@ -22,6 +22,7 @@
 enum { MAX_FILES = 4096, REASON_BYTES = 512 };
 #define COPY_BUFFER ((size_t)4 << 20)
 #define DEFAULT_ALIGN ((uint64_t)1 << 20)
+#define SMALL_ALIGN ((uint64_t)4096)
 
 typedef struct stripe_request_header {
     int32_t job, count;
@@ -126,7 +127,7 @@ static void *job_main(void *arg) {
     stripe_server *s = arg;
     stripe_job *j = s->running;
     int corrupt = 0;
-    if (j->requester != s->rank && s->fail_rank == s->rank) {
+    if (j->requester != s->rank && (s->fail_rank == s->rank || s->fail_rank == STRIPE_FAIL_EVERY_RANK)) {
         if (s->fail_mode == STRIPE_FAIL_ERROR) { j->status = -1; snprintf(j->reason, sizeof j->reason, "stripe failed on purpose (MEMPROF_TEST_STRIPE_FAIL_RANK)"); }
         else corrupt = 1;
     }
@@ -147,10 +148,11 @@ void stripe_server_init(stripe_server *s, MPI_Comm comm) {
     memset(s, 0, sizeof *s);
     s->comm = comm;
     s->rank = -1;
+    s->ready = 1;
     if (comm != MPI_COMM_NULL) MPI_Comm_rank(comm, &s->rank);
     pthread_mutex_init(&s->lock, NULL);
     const char *fail = getenv("MEMPROF_TEST_STRIPE_FAIL_RANK"), *mode = getenv("MEMPROF_TEST_STRIPE_FAIL_MODE");
-    s->fail_rank = fail && *fail ? atoi(fail) : -1;
+    s->fail_rank = !fail || !*fail ? -1 : strcmp(fail, "all") == 0 ? STRIPE_FAIL_EVERY_RANK : atoi(fail);
     s->fail_mode = mode && strcmp(mode, "error") == 0 ? STRIPE_FAIL_ERROR : STRIPE_FAIL_CORRUPT;
 }
 
@@ -288,7 +290,7 @@ void stripe_server_poll(stripe_server *s) {
 int stripe_server_busy(const stripe_server *s) { return s->running || s->queue || s->n_sends; }
 
 void stripe_server_free(stripe_server *s) {
-    if (s->comm == MPI_COMM_NULL && !s->running && !s->queue && !s->sends) return;
+    if (!s->ready) return;
     if (s->running) {
         pthread_join(s->thread, NULL);
         if (s->running->requester != s->rank) job_free(s->running);
@@ -403,6 +405,10 @@ int stripe_read(char *out_dir, size_t out_size, stripe_server *s, const char *sr
     int rc = list_folder(&files, &n, src_dir, err);
     if (!rc) rc = create_staged(out_dir, staging_root, files, n, err);
     int parts = n_peers + 1;
+    uint64_t total = 0;
+    for (int k = 0; k < n; k++) total += files[k].size;
+    // 1 MiB boundaries, or pages when the folder is too small to give every rank a MiB.
+    if (align == 0) align = total >= (uint64_t)parts * DEFAULT_ALIGN ? DEFAULT_ALIGN : SMALL_ALIGN;
     if (!rc && stripe_plan(&ranges, &first, files, n, parts, align) < 0) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
     uint8_t *buffer = rc ? NULL : malloc(COPY_BUFFER);
     stripe_job *own = rc ? NULL : calloc(1, sizeof *own);
@@ -421,7 +427,7 @@ int stripe_read(char *out_dir, size_t out_size, stripe_server *s, const char *sr
         free(files); free(ranges); free(first); free(buffer); job_free(own); free(state); free(reply_of); free(hashes_of);
         return rc;
     }
-    for (int k = 0; k < n; k++) stats->bytes += files[k].size;
+    stats->bytes = total;
     int32_t job = next_job++;
 
     // Requests first (peers start copying), then our own stripe, first in our queue.

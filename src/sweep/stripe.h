@@ -34,6 +34,7 @@ typedef struct stripe_job stripe_job;
 typedef struct stripe_server {
     MPI_Comm comm;
     int rank;
+    int ready;                  // stripe_server_init ran
     stripe_job *queue;          // waiting jobs, first runs next
     stripe_job *running;        // on the I/O thread (NULL: thread idle)
     pthread_t thread;
@@ -46,10 +47,10 @@ typedef struct stripe_server {
     uint64_t bytes_served;
 } stripe_server;
 
-// The fault-injection modes of MEMPROF_TEST_STRIPE_FAIL_RANK=R: rank R damages the bytes it
-// writes for others but reports the source's xxh64 (corrupt, the default), or reports failure
-// (MEMPROF_TEST_STRIPE_FAIL_MODE=error).
-enum { STRIPE_FAIL_CORRUPT = 0, STRIPE_FAIL_ERROR = 1 };
+// The fault-injection modes of MEMPROF_TEST_STRIPE_FAIL_RANK=R (or `all`: every rank): rank R
+// damages the bytes it writes for others but reports the source's xxh64 (corrupt, the
+// default), or reports failure (MEMPROF_TEST_STRIPE_FAIL_MODE=error).
+enum { STRIPE_FAIL_CORRUPT = 0, STRIPE_FAIL_ERROR = 1, STRIPE_FAIL_EVERY_RANK = -2 };
 
 void stripe_server_init(stripe_server *s, MPI_Comm comm);
 // Poll point: receives stripe requests waiting now (queued), sends the done reply of a finished
@@ -83,7 +84,8 @@ int stripe_plan(stripe_range **ranges, int **first, const stripe_file *files, in
 
 // The requester. Stages src_dir's regular files in staging_root/<folder>.striped.to-<rank>
 // (out_dir) with peers[0 .. n_peers) each copying a stripe (boundaries aligned to `align`
-// bytes; 0 = 1 MiB) and this rank the first. While waiting it calls stripe_server_poll and,
+// bytes; 0 = 1 MiB, or 4 KiB when the folder holds less than 1 MiB per rank) and this rank the
+// first. While waiting it calls stripe_server_poll and,
 // when given, serve(ctx) (the sweep answers its other peer requests there). Every range a peer
 // failed, refused or wrote wrong is copied again here (log line). On error nothing is left
 // staged and out_dir is not to be used.

@@ -40,6 +40,7 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
     memset(w, 0, sizeof *w);
     w->comm = comm;
     w->stage_root = stage_root;
+    stripe_server_init(&w->stripe, comm);
     // fsync works per file, not per descriptor: syncing this one flushes what MPI-IO wrote.
     w->sync_fd = open(config->output, O_RDONLY | O_CLOEXEC);
     w->config = config; w->panel = p; w->writer = writer; w->loaded = -1;
@@ -64,6 +65,16 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
         sweep_worker_free(w);
         return error_set(err, MEMPROF_ERR_NOMEM, "out of memory for a batch of %lld sequences", (long long)w->batch);
     }
+    return MEMPROF_OK;
+}
+
+int sweep_worker_set_node_peers(sweep_worker *w, const int *node_of_rank, int size, int rank, memprof_error *err) {
+    free(w->node_peers);
+    w->node_peers = NULL; w->n_node_peers = 0;
+    w->node_peers = malloc((size_t)(size > 0 ? size : 1) * sizeof *w->node_peers);
+    if (!w->node_peers) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    for (int r = 1; r < size; r++)
+        if (r != rank && node_of_rank[r] == node_of_rank[rank]) w->node_peers[w->n_node_peers++] = r;
     return MEMPROF_OK;
 }
 
@@ -128,6 +139,7 @@ static void unload(sweep_worker *w) {
 
 void sweep_worker_serve_peers(sweep_worker *w) {
     if (w->comm == MPI_COMM_NULL) return;
+    stripe_server_poll(&w->stripe);
     for (;;) {
         int flag = 0;
         MPI_Status st;
@@ -144,21 +156,23 @@ void sweep_worker_serve_peers(sweep_worker *w) {
 
 // Asks rank `source` of this node for checkpoint c. 0 and dir filled, or nonzero: read it from
 // the shared file system instead. While waiting, requests from other peers are refused (a
-// fetching worker sends nothing large, so two workers never block sending to each other).
+// fetching worker sends nothing large, so two workers never block sending to each other);
+// stripe requests are queued and served (their copies run on the I/O thread).
 static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, size_t size) {
     MPI_Send(&c, 1, MPI_INT32_T, source, TAG_WEIGHTS_REQUEST, w->comm);
     for (;;) {
+        stripe_server_poll(&w->stripe);
         int flag = 0;
         MPI_Status st;
-        MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, w->comm, &flag, &st);
-        if (!flag) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); continue; }
-        if (st.MPI_TAG == TAG_WEIGHTS_REQUEST) {
+        MPI_Iprobe(MPI_ANY_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, &flag, &st);
+        if (flag) {
             int32_t other;
             MPI_Recv(&other, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
             weights_refuse(w->comm, st.MPI_SOURCE);
             continue;
         }
-        if (st.MPI_TAG == TAG_WEIGHTS_REPLY && st.MPI_SOURCE == source) break;
+        MPI_Iprobe(source, TAG_WEIGHTS_REPLY, w->comm, &flag, &st);
+        if (flag) break;
         struct timespec ts = {0, 100000};  // anything else waits for us to be done
         nanosleep(&ts, NULL);
     }
@@ -192,6 +206,7 @@ void sweep_worker_free(sweep_worker *w) {
         free(w->token_stats[b].rank); free(w->token_stats[b].correct);
     }
     free(w->token_stats);
+    free(w->node_peers);
     token_file_close(&w->token_out);
     if (w->sync_fd > 0) close(w->sync_fd);
     checkpoint *ck = NULL;
@@ -199,9 +214,27 @@ void sweep_worker_free(sweep_worker *w) {
     memprof_error err = {0};
     prefetch_take(w, -1, &ck, &model, &err);
     unload(w);
+    stripe_server_free(&w->stripe);
     free(w->tokens); free(w->sequences); free(w->stats);
     for (int j = 0; j < 4; j++) free(w->values[j]);
     memset(w, 0, sizeof *w);
+}
+
+// Stages the folder `original` in the stage root with the node's other workers reading
+// stripes (stripe.h). 0 and dir filled with the staged folder, or nonzero: read the original.
+// While it waits it serves stripe requests only: a peer asking for this checkpoint (the
+// coordinator names a worker still loading as the source) waits, like during any load, and
+// gets the copy at our first batch instead of a refusal that would make it read the folder too.
+static int striped_read(sweep_worker *w, int32_t c, const char *original, char *dir, size_t size) {
+    stripe_stats st;
+    memprof_error err = {0};
+    int rc = stripe_read(dir, size, &w->stripe, original, w->stage_root, w->node_peers, w->n_node_peers, 0, NULL, NULL, &st, &err);
+    if (rc) { log_warn("striped read of checkpoint %d: %s; reading it alone", c, err.message); return rc; }
+    w->striped_reads++;
+    w->stripe_ranges_recopied += st.ranges_recopied;
+    log_info("striped read of checkpoint %d: %d ranks, %.1f MB in %.2f s (%.1f MB/s)%s", c, st.ranks, (double)st.bytes / 1e6, st.seconds,
+             st.seconds > 0 ? (double)st.bytes / 1e6 / st.seconds : 0.0, st.ranges_recopied ? ", some ranges copied again (see above)" : "");
+    return MEMPROF_OK;
 }
 
 static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *out, memprof_error *err) {
@@ -228,8 +261,19 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
         log_info("received checkpoint %d from rank %d into %s in %.2f s", c, source, dir, now_s() - t0);
     } else {
         rc = sweep_checkpoint_path(dir, sizeof dir, w->config->checkpoint_template, w->config->steps.values[c], err);
+        char original[4096];
+        snprintf(original, sizeof original, "%s", dir);
+        if (!rc && w->stage_root && w->comm != MPI_COMM_NULL && w->stripe_enabled && w->n_node_peers > 0 &&
+            striped_read(w, c, original, dir, sizeof dir) == 0) {
+            staged = 1;
+            if (checkpoint_open(&w->ckpt, dir, err) != 0) {  // report the problem against the original folder
+                weights_remove_staged(dir);
+                snprintf(dir, sizeof dir, "%s", original);
+                staged = 0;
+            }
+        }
     }
-    if (!rc) rc = checkpoint_open(&w->ckpt, dir, err);
+    if (!rc && !w->ckpt) rc = checkpoint_open(&w->ckpt, dir, err);
     if (!rc) rc = w->compute->load(&w->model, w->ckpt, &w->options, err);
     snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", dir);
     w->loaded_staged = staged;
@@ -374,4 +418,8 @@ void sweep_worker_loop(sweep_worker *w, MPI_Comm comm) {
         log_info("prefetch: %lld checkpoints used, %lld loaded for nothing", (long long)w->prefetches_used, (long long)w->prefetches_wasted);
     if (w->shares_sent || w->shares_received)
         log_info("weight sharing: sent %lld checkpoints to peers, received %lld", (long long)w->shares_sent, (long long)w->shares_received);
+    if (w->striped_reads || w->stripe.stripes_served || w->stripe.stripes_failed)
+        log_info("striped reads: %lld checkpoints read with node peers (%lld ranges copied again), %lld stripes served for peers "
+                 "(%.1f MB), %lld failed", (long long)w->striped_reads, (long long)w->stripe_ranges_recopied,
+                 (long long)w->stripe.stripes_served, (double)w->stripe.bytes_served / 1e6, (long long)w->stripe.stripes_failed);
 }

@@ -11,6 +11,7 @@
 #include "memprof/panel.h"
 #include "memprof/stats_parallel.h"
 #include "sweep/protocol.h"
+#include "sweep/stripe.h"
 #include "sweep/token_file.h"
 
 typedef struct sweep_worker {
@@ -34,6 +35,13 @@ typedef struct sweep_worker {
     char loaded_dir[4096];      // folder the loaded checkpoint was opened from
     int loaded_staged;          // loaded_dir is a staged copy (deleted on unload)
     int64_t shares_sent, shares_received;
+    // Striped reads (stripe.h): with a stage root, a checkpoint read from its folder is split
+    // among the node's other workers, whose I/O threads copy their stripes into our staged copy.
+    stripe_server stripe;       // serves the node peers' stripe requests
+    int stripe_enabled;         // --no-stripe clears it
+    int *node_peers;            // the other worker ranks of this node
+    int n_node_peers;
+    int64_t striped_reads, stripe_ranges_recopied;
     // Prefetch: the checkpoint the coordinator hinted at, loaded by a thread while this one computes.
     struct {
         int active;                 // a thread was started and not yet joined
@@ -65,13 +73,18 @@ int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel
 int sweep_worker_device(const int *node_of_rank, int rank);
 void sweep_worker_free(sweep_worker *w);
 
+// Records the other workers of this rank's node (ranks ≥ 1 on node_of_rank[rank]): the peers a
+// striped read asks. 0 or MEMPROF_ERR_NOMEM.
+int sweep_worker_set_node_peers(sweep_worker *w, const int *node_of_rank, int size, int rank, memprof_error *err);
+
 // per_token: opens this rank's side file of this run in dir (before the first task).
 int sweep_worker_open_tokens(sweep_worker *w, const char *dir, int64_t run, int rank, memprof_error *err);
 
 // Computes one task; the outcome (and any reason) goes into *out, never an early exit.
 void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *task, sweep_result *out);
 
-// Answers peers' TAG_WEIGHTS_REQUESTs waiting now (between batches and while idle).
+// Answers peers' TAG_WEIGHTS_REQUESTs waiting now and runs the stripe server's poll point
+// (between batches and while idle).
 void sweep_worker_serve_peers(sweep_worker *w);
 
 // Ranks ≥ 1: ask rank 0 for tasks until TAG_STOP, then serve peers until all ranks stopped.

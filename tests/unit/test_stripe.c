@@ -182,10 +182,13 @@ int main(int argc, char **argv) {
     striped_round(&server, "f16 .bin fixture striped over 4 ranks (4 KiB stripes) equals the original, same checksum", 0, f16, staging, others_of_0,
                   3, 4096, fixture16_files, 3, 1, 0);
     striped_round(&server, "f32 fixture with 1 MiB stripes (config.json smaller than a stripe) equals the original", 0, f32, staging, others_of_0, 3,
-                  0, fixture_files, 3, 1, 0);
-    striped_round(&server, "f16 fixture with 1 MiB stripes equals the original", 0, f16, staging, others_of_0, 3, 0, fixture16_files, 3, 1, 0);
+                  (uint64_t)1 << 20, fixture_files, 3, 1, 0);
+    striped_round(&server, "f16 fixture with 1 MiB stripes equals the original", 0, f16, staging, others_of_0, 3, (uint64_t)1 << 20,
+                  fixture16_files, 3, 1, 0);
     striped_round(&server, "empty, 100-byte and 2.5 MiB files striped by rank 2 equal the originals", 2, synthetic, staging,
                   (const int[]){0, 1, 3}, 3, 0, synthetic_files, 3, 0, 0);
+    striped_round(&server, "default alignment on a folder under 1 MiB per rank: page-sized stripes, f32 fixture equals the original", 3, f32,
+                  staging, (const int[]){0, 1, 2}, 3, 0, fixture_files, 3, 1, 0);
     striped_round(&server, "a striped read with no peers copies the folder alone", 1, f16, staging, NULL, 0, 0, fixture16_files, 3, 1, 0);
 
     // Every rank stripes at once, each a peer of the others: nobody waits on anybody for good.
