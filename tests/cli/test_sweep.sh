@@ -3,7 +3,8 @@
 # /stats equals single-process `memprof score` bit for bit; fault injection (kill -9 of one
 # worker, kill -9 of the whole job mid-write, USR2 drain, a torn journal tail) then resume,
 # also with another rank count, equals an uninterrupted sweep (h5diff) with no journalled cell
-# recomputed; a corrupt checkpoint fails only its tasks (exit 4); refused resumes.
+# recomputed; weight sharing and striped node reads (also with failing stripes) equal it too;
+# a corrupt checkpoint fails only its tasks (exit 4); refused resumes.
 set -u
 MEMPROF=${MEMPROF:-build/memprof}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -103,6 +104,37 @@ if sweep 4 "$work/share" --stage-dir "$work/stage" shard_size=2; then
     [ -z "$(ls -A "$work/stage" 2>/dev/null)" ] && pass "weight sharing: staged copies removed at the end" || fail "staged copies left: $(ls "$work/stage")"
 else
     fail "sweep with --stage-dir: $(tail -n 3 "$work/share/out")"
+fi
+
+# --- striped reads: a checkpoint no peer holds is read in stripes by the node's workers -----
+write_config "$work/stripe" "$work/ckpt"
+if sweep 4 "$work/stripe" --stage-dir "$work/stage-stripe" shard_size=2; then
+    same_stats "$work/stripe" "--stage-dir with striped reads"
+    n=$(cat "$work/stripe/stats.h5.logs/"*.log | grep -c "striped read of checkpoint [0-9]*: 3 ranks")
+    served=$(cat "$work/stripe/stats.h5.logs/"*.log | sed -n 's/.*striped reads: .* \([0-9]*\) stripes served for peers.*/\1/p' | awk '{s += $1} END {print s + 0}')
+    [ "$n" -gt 0 ] && [ "$served" -gt 0 ] && pass "striped reads: $n checkpoint reads split over the node's 3 workers, $served stripes served" \
+        || fail "striped reads: $n striped reads over 3 ranks, $served stripes served"
+    [ -z "$(ls -A "$work/stage-stripe" 2>/dev/null)" ] && pass "striped reads: staged folders removed at the end" || fail "staged folders left: $(ls "$work/stage-stripe")"
+else
+    fail "sweep with striped reads: $(tail -n 3 "$work/stripe/out")"
+fi
+# Every worker damages the stripes it writes for others: the readers' re-hash catches it and
+# they copy those ranges themselves; the results stay bit-identical.
+write_config "$work/stripefault" "$work/ckpt"
+if MEMPROF_TEST_STRIPE_FAIL_RANK=all sweep 4 "$work/stripefault" --stage-dir "$work/stage-fault" shard_size=2; then
+    same_stats "$work/stripefault" "striped reads with every peer writing wrong bytes"
+    n=$(cat "$work/stripefault/stats.h5.logs/"*.log | grep -c "do not match the xxh64 it reported; copying it here")
+    [ "$n" -gt 0 ] && pass "striped reads: $n damaged ranges caught by the re-hash and copied again" || fail "striped reads: no damaged range was caught"
+else
+    fail "sweep with failing stripes: $(tail -n 3 "$work/stripefault/out")"
+fi
+write_config "$work/nostripe" "$work/ckpt"
+if sweep 4 "$work/nostripe" --stage-dir "$work/stage-nostripe" --no-stripe shard_size=2; then
+    n=$(cat "$work/nostripe/stats.h5.logs/"*.log | grep -c "striped read")
+    [ "$n" = 0 ] && pass "--no-stripe: no striped read" || fail "--no-stripe: $n striped reads"
+    same_stats "$work/nostripe" "--stage-dir --no-stripe"
+else
+    fail "sweep with --no-stripe: $(tail -n 3 "$work/nostripe/out")"
 fi
 
 # --- prefetch: the next checkpoint loads in a thread while the current one computes ---------
