@@ -388,141 +388,206 @@ static int create_staged(const char *dst, const char *staging_root, const stripe
 
 // ---- the requester ---------------------------------------------------------------------------
 
-int stripe_read(char *out_dir, size_t out_size, stripe_server *s, const char *src_dir, const char *staging_root,
-                const int *peers, int n_peers, uint64_t align, void (*serve)(void *ctx), void *ctx, stripe_stats *stats,
-                memprof_error *err) {
+struct stripe_reading {
+    stripe_server *server;
+    char src_dir[STRIPE_PATH_BYTES], out_dir[STRIPE_PATH_BYTES];
+    int32_t job;
+    int parts, outstanding;
+    int *peers;                    // [parts − 1]
+    stripe_range *ranges;
+    int *first;                    // [parts + 1]
+    int *state;                    // per part (0: ours): 0 not asked (copied here), 1 awaiting the reply, 2 replied
+    stripe_done_header *reply_of;  // [parts]
+    uint64_t **hashes_of;          // [parts]
+    stripe_job *own;
+    stripe_stats stats;
+    double t0;
+};
+
+static void reading_free(stripe_reading *r) {
+    if (!r) return;
+    for (int p = 0; r->hashes_of && p < r->parts; p++) free(r->hashes_of[p]);
+    free(r->hashes_of); free(r->reply_of); free(r->state); free(r->peers); free(r->ranges); free(r->first);
+    job_free(r->own);
+    free(r);
+}
+
+int stripe_read_start(stripe_reading **out, stripe_server *s, const char *src_dir, const char *staging_root, const int *peers,
+                      int n_peers, uint64_t align, memprof_error *err) {
     static int32_t next_job = 0;
-    memset(stats, 0, sizeof *stats);
-    double t0 = now_s();
-    stripe_file *files = NULL;
-    stripe_range *ranges = NULL;
-    int *first = NULL, n = 0;
+    *out = NULL;
+    if (s->reading) return error_set(err, MEMPROF_ERR, "a striped read is already under way on this rank");
+    stripe_reading *r = calloc(1, sizeof *r);
+    if (!r) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    r->server = s;
+    r->t0 = now_s();
+    r->parts = n_peers + 1;
     const char *slash = strrchr(src_dir, '/');
     const char *name = slash && slash[1] ? slash + 1 : src_dir;
-    int wrote = snprintf(out_dir, out_size, "%s/%s.striped.to-%d", staging_root, name, s->rank);
-    if (wrote < 0 || (size_t)wrote >= out_size || (size_t)wrote >= STRIPE_PATH_BYTES || strlen(src_dir) >= STRIPE_PATH_BYTES)
+    int wrote = snprintf(r->out_dir, sizeof r->out_dir, "%s/%s.striped.to-%d", staging_root, name, s->rank);
+    if (wrote < 0 || (size_t)wrote >= sizeof r->out_dir || strlen(src_dir) >= sizeof r->src_dir) {
+        free(r);
         return error_set(err, MEMPROF_ERR, "%s: path too long for a striped read", src_dir);
+    }
+    snprintf(r->src_dir, sizeof r->src_dir, "%s", src_dir);
+    stripe_file *files = NULL;
+    int n = 0;
     int rc = list_folder(&files, &n, src_dir, err);
-    if (!rc) rc = create_staged(out_dir, staging_root, files, n, err);
-    int parts = n_peers + 1;
+    int created = 0;
+    if (!rc) { rc = create_staged(r->out_dir, staging_root, files, n, err); created = 1; }
     uint64_t total = 0;
     for (int k = 0; k < n; k++) total += files[k].size;
     // 1 MiB boundaries, or pages when the folder is too small to give every rank a MiB.
-    if (align == 0) align = total >= (uint64_t)parts * DEFAULT_ALIGN ? DEFAULT_ALIGN : SMALL_ALIGN;
-    if (!rc && stripe_plan(&ranges, &first, files, n, parts, align) < 0) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
-    uint8_t *buffer = rc ? NULL : malloc(COPY_BUFFER);
-    stripe_job *own = rc ? NULL : calloc(1, sizeof *own);
-    // Per part (0: ours): 0 not asked (copied here), 1 awaiting the reply, 2 replied.
-    int *state = rc ? NULL : calloc((size_t)parts, sizeof *state);
-    stripe_done_header *reply_of = rc ? NULL : calloc((size_t)parts, sizeof *reply_of);
-    uint64_t **hashes_of = rc ? NULL : calloc((size_t)parts, sizeof *hashes_of);
-    if (!rc && (!buffer || !own || !state || !reply_of || !hashes_of)) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    if (align == 0) align = total >= (uint64_t)r->parts * DEFAULT_ALIGN ? DEFAULT_ALIGN : SMALL_ALIGN;
+    if (!rc && stripe_plan(&r->ranges, &r->first, files, n, r->parts, align) < 0) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    free(files);
     if (!rc) {
-        own->ranges = malloc((size_t)(first[1] - first[0] + 1) * sizeof *own->ranges);
-        own->hashes = calloc((size_t)(first[1] - first[0] + 1), sizeof *own->hashes);
-        if (!own->ranges || !own->hashes) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+        r->own = calloc(1, sizeof *r->own);
+        r->state = calloc((size_t)r->parts, sizeof *r->state);
+        r->reply_of = calloc((size_t)r->parts, sizeof *r->reply_of);
+        r->hashes_of = calloc((size_t)r->parts, sizeof *r->hashes_of);
+        r->peers = malloc((size_t)r->parts * sizeof *r->peers);
+        if (!r->own || !r->state || !r->reply_of || !r->hashes_of || !r->peers) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
+    }
+    if (!rc) {
+        r->own->ranges = malloc((size_t)(r->first[1] - r->first[0] + 1) * sizeof *r->own->ranges);
+        r->own->hashes = calloc((size_t)(r->first[1] - r->first[0] + 1), sizeof *r->own->hashes);
+        if (!r->own->ranges || !r->own->hashes) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
     }
     if (rc) {
-        if (files) weights_remove_staged(out_dir);
-        free(files); free(ranges); free(first); free(buffer); job_free(own); free(state); free(reply_of); free(hashes_of);
+        if (created) weights_remove_staged(r->out_dir);
+        reading_free(r);
         return rc;
     }
-    stats->bytes = total;
-    int32_t job = next_job++;
+    if (n_peers) memcpy(r->peers, peers, (size_t)n_peers * sizeof *peers);
+    r->stats.bytes = total;
+    r->job = next_job++;
 
     // Requests first (peers start copying), then our own stripe, first in our queue.
-    int outstanding = 0;
-    stats->ranks = 1;
-    for (int p = 1; p < parts; p++) {
-        int count = first[p + 1] - first[p];
+    r->stats.ranks = 1;
+    for (int p = 1; p < r->parts; p++) {
+        int count = r->first[p + 1] - r->first[p];
         if (count == 0) continue;
         size_t bytes = sizeof(stripe_request_header) + (size_t)count * sizeof(stripe_range);
         uint8_t *msg = calloc(1, bytes);
         if (!msg) continue;  // this part is copied here instead
         stripe_request_header *h = (stripe_request_header *)msg;
-        h->job = job; h->count = count;
-        snprintf(h->src_dir, sizeof h->src_dir, "%s", src_dir);
-        snprintf(h->dst_dir, sizeof h->dst_dir, "%s", out_dir);
-        memcpy(msg + sizeof *h, &ranges[first[p]], (size_t)count * sizeof(stripe_range));
-        track_send(s, msg, (int)bytes, peers[p - 1], TAG_STRIPE_REQUEST);
-        state[p] = 1;
-        outstanding++;
-        stats->ranks++;
+        h->job = r->job; h->count = count;
+        snprintf(h->src_dir, sizeof h->src_dir, "%s", r->src_dir);
+        snprintf(h->dst_dir, sizeof h->dst_dir, "%s", r->out_dir);
+        memcpy(msg + sizeof *h, &r->ranges[r->first[p]], (size_t)count * sizeof(stripe_range));
+        track_send(s, msg, (int)bytes, r->peers[p - 1], TAG_STRIPE_REQUEST);
+        r->state[p] = 1;
+        r->outstanding++;
+        r->stats.ranks++;
     }
-    own->requester = s->rank; own->id = job; own->count = first[1] - first[0];
-    snprintf(own->src_dir, sizeof own->src_dir, "%s", src_dir);
-    snprintf(own->dst_dir, sizeof own->dst_dir, "%s", out_dir);
-    if (own->count) memcpy(own->ranges, &ranges[first[0]], (size_t)own->count * sizeof *own->ranges);
+    stripe_job *own = r->own;
+    own->requester = s->rank; own->id = r->job; own->count = r->first[1] - r->first[0];
+    snprintf(own->src_dir, sizeof own->src_dir, "%s", r->src_dir);
+    snprintf(own->dst_dir, sizeof own->dst_dir, "%s", r->out_dir);
+    if (own->count) memcpy(own->ranges, &r->ranges[r->first[0]], (size_t)own->count * sizeof *own->ranges);
     own->next = s->queue;
     s->queue = own;
+    s->reading = r;
+    *out = r;
+    return MEMPROF_OK;
+}
 
-    // Wait for every reply and our own stripe, serving peers meanwhile.
-    while (outstanding > 0 || !own->done) {
-        stripe_server_poll(s);
-        if (serve) serve(ctx);
+// Takes the replies waiting now.
+static void receive_replies(stripe_reading *r) {
+    stripe_server *s = r->server;
+    for (;;) {
         int flag = 0, bytes = 0;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_STRIPE_DONE, s->comm, &flag, &st);
-        if (!flag) {
-            if (outstanding > 0 || !own->done) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); }
-            continue;
-        }
+        if (!flag) return;
         MPI_Get_count(&st, MPI_BYTE, &bytes);
         uint8_t *msg = malloc(bytes > 0 ? (size_t)bytes : 1);
         stripe_done_header scratch;
         MPI_Recv(msg ? (void *)msg : (void *)&scratch, msg ? bytes : (int)sizeof scratch, MPI_BYTE, st.MPI_SOURCE, TAG_STRIPE_DONE, s->comm,
                  MPI_STATUS_IGNORE);
         int p = 0;
-        for (int q = 1; q < parts; q++) if (peers[q - 1] == st.MPI_SOURCE && state[q] == 1) p = q;
+        for (int q = 1; q < r->parts; q++) if (r->peers[q - 1] == st.MPI_SOURCE && r->state[q] == 1) p = q;
         if (p == 0) { free(msg); continue; }  // not ours (cannot happen: one striped read at a time)
-        state[p] = 2;
-        outstanding--;
+        r->state[p] = 2;
+        r->outstanding--;
         const stripe_done_header *h = msg ? (const stripe_done_header *)msg : NULL;
-        if (h && (size_t)bytes >= sizeof *h && h->job == job && h->count == first[p + 1] - first[p] &&
+        if (h && (size_t)bytes >= sizeof *h && h->job == r->job && h->count == r->first[p + 1] - r->first[p] &&
             (size_t)bytes == sizeof *h + (size_t)h->count * sizeof(uint64_t)) {
-            reply_of[p] = *h;
-            reply_of[p].reason[REASON_BYTES - 1] = '\0';
-            hashes_of[p] = malloc((size_t)(h->count + 1) * sizeof(uint64_t));
-            if (hashes_of[p] && h->count) memcpy(hashes_of[p], msg + sizeof *h, (size_t)h->count * sizeof(uint64_t));
-            if (!hashes_of[p]) { reply_of[p].status = -1; snprintf(reply_of[p].reason, REASON_BYTES, "out of memory for its reply"); }
+            r->reply_of[p] = *h;
+            r->reply_of[p].reason[REASON_BYTES - 1] = '\0';
+            r->hashes_of[p] = malloc((size_t)(h->count + 1) * sizeof(uint64_t));
+            if (r->hashes_of[p] && h->count) memcpy(r->hashes_of[p], msg + sizeof *h, (size_t)h->count * sizeof(uint64_t));
+            if (!r->hashes_of[p]) { r->reply_of[p].status = -1; snprintf(r->reply_of[p].reason, REASON_BYTES, "out of memory for its reply"); }
         } else {
-            reply_of[p].status = -1;
-            snprintf(reply_of[p].reason, REASON_BYTES, "malformed reply");
+            r->reply_of[p].status = -1;
+            snprintf(r->reply_of[p].reason, REASON_BYTES, "malformed reply");
         }
         free(msg);
     }
+}
 
+int stripe_read_ready(stripe_reading *r) {
+    stripe_server *s = r->server;
+    if (s->reading != r) return 1;
+    stripe_server_poll(s);
+    receive_replies(r);
+    if (r->outstanding > 0 || !r->own->done) return 0;
+    s->reading = NULL;  // the server no longer touches it: stripe_read_finish may run on any thread
+    return 1;
+}
+
+int stripe_read_finish(stripe_reading *r, char *out_dir, size_t out_size, stripe_stats *stats, memprof_error *err) {
+    int rc = 0;
+    uint8_t *buffer = malloc(COPY_BUFFER);
+    if (!buffer) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory for a copy buffer");
     // Verify: every peer's range re-hashed from the staged file; what failed is copied here.
-    for (int p = 0; p < parts && !rc; p++) {
-        for (int k = first[p]; k < first[p + 1] && !rc; k++) {
-            const stripe_range *r = &ranges[k];
+    for (int p = 0; p < r->parts && !rc; p++) {
+        for (int k = r->first[p]; k < r->first[p + 1] && !rc; k++) {
+            const stripe_range *range = &r->ranges[k];
             char why[REASON_BYTES] = "";
             if (p == 0) {
-                if (!own->status) continue;  // written by this rank's thread, every write checked
-                snprintf(why, sizeof why, "%s", own->reason);
-            } else if (state[p] != 2) {
+                if (!r->own->status) continue;  // written by this rank's thread, every write checked
+                snprintf(why, sizeof why, "%s", r->own->reason);
+            } else if (r->state[p] != 2) {
                 snprintf(why, sizeof why, "not asked (out of memory)");
-            } else if (reply_of[p].status) {
-                snprintf(why, sizeof why, "%s", reply_of[p].reason[0] ? reply_of[p].reason : "failed");
+            } else if (r->reply_of[p].status) {
+                snprintf(why, sizeof why, "%s", r->reply_of[p].reason[0] ? r->reply_of[p].reason : "failed");
             } else {
                 uint64_t h = 0;
-                if (hash_range(out_dir, r, &h, buffer) == 0 && h == hashes_of[p][k - first[p]]) continue;
+                if (hash_range(r->out_dir, range, &h, buffer) == 0 && h == r->hashes_of[p][k - r->first[p]]) continue;
                 snprintf(why, sizeof why, "the staged bytes do not match the xxh64 it reported");
             }
-            log_warn("striped read of %s: rank %d's range of %s [%llu, +%llu): %s; copying it here", src_dir,
-                     p == 0 ? s->rank : peers[p - 1], r->name, (unsigned long long)r->offset, (unsigned long long)r->length, why);
+            log_warn("striped read of %s: rank %d's range of %s [%llu, +%llu): %s; copying it here", r->src_dir,
+                     p == 0 ? r->server->rank : r->peers[p - 1], range->name, (unsigned long long)range->offset,
+                     (unsigned long long)range->length, why);
             uint64_t h;
             char reason[REASON_BYTES] = "";
-            if (copy_range(src_dir, out_dir, r, &h, buffer, 0, reason, sizeof reason) != 0) rc = error_set(err, MEMPROF_ERR, "%s", reason);
-            stats->ranges_recopied++;
-            stats->bytes_recopied += r->length;
+            if (copy_range(r->src_dir, r->out_dir, range, &h, buffer, 0, reason, sizeof reason) != 0) rc = error_set(err, MEMPROF_ERR, "%s", reason);
+            r->stats.ranges_recopied++;
+            r->stats.bytes_recopied += range->length;
         }
     }
-    for (int p = 0; p < parts; p++) free(hashes_of[p]);
-    free(hashes_of); free(reply_of); free(state);
-    job_free(own);
-    free(files); free(ranges); free(first); free(buffer);
-    if (rc) weights_remove_staged(out_dir);
-    stats->seconds = now_s() - t0;
+    free(buffer);
+    if (rc) weights_remove_staged(r->out_dir);
+    else snprintf(out_dir, out_size, "%s", r->out_dir);
+    r->stats.seconds = now_s() - r->t0;
+    if (stats) *stats = r->stats;
+    reading_free(r);
     return rc;
+}
+
+int stripe_read(char *out_dir, size_t out_size, stripe_server *s, const char *src_dir, const char *staging_root,
+                const int *peers, int n_peers, uint64_t align, void (*serve)(void *ctx), void *ctx, stripe_stats *stats,
+                memprof_error *err) {
+    memset(stats, 0, sizeof *stats);
+    stripe_reading *r = NULL;
+    int rc = stripe_read_start(&r, s, src_dir, staging_root, peers, n_peers, align, err);
+    if (rc) return rc;
+    while (!stripe_read_ready(r)) {  // serving peers meanwhile
+        if (serve) serve(ctx);
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+    return stripe_read_finish(r, out_dir, out_size, stats, err);
 }

@@ -28,6 +28,7 @@ typedef struct stripe_range {
 } stripe_range;
 
 typedef struct stripe_job stripe_job;
+typedef struct stripe_reading stripe_reading;
 
 // Every worker's side: queues peers' stripe requests and runs them, one at a time, on an I/O
 // thread; stripe_server_poll is the worker's poll point.
@@ -37,6 +38,7 @@ typedef struct stripe_server {
     int ready;                  // stripe_server_init ran
     stripe_job *queue;          // waiting jobs, first runs next
     stripe_job *running;        // on the I/O thread (NULL: thread idle)
+    stripe_reading *reading;    // this rank's own striped read waiting for replies (one at a time)
     pthread_t thread;
     volatile int finished;      // set by the thread when `running` is done (read under `lock`)
     pthread_mutex_t lock;
@@ -85,12 +87,21 @@ int stripe_plan(stripe_range **ranges, int **first, const stripe_file *files, in
 // The requester. Stages src_dir's regular files in staging_root/<folder>.striped.to-<rank>
 // (out_dir) with peers[0 .. n_peers) each copying a stripe (boundaries aligned to `align`
 // bytes; 0 = 1 MiB, or 4 KiB when the folder holds less than 1 MiB per rank) and this rank the
-// first. While waiting it calls stripe_server_poll and,
-// when given, serve(ctx) (the sweep answers its other peer requests there). Every range a peer
-// failed, refused or wrote wrong is copied again here (log line). On error nothing is left
+// first. While waiting it calls stripe_server_poll and, when given, serve(ctx). Every range a
+// peer failed, refused or wrote wrong is copied again here (log line). On error nothing is left
 // staged and out_dir is not to be used.
 int stripe_read(char *out_dir, size_t out_size, stripe_server *s, const char *src_dir, const char *staging_root,
                 const int *peers, int n_peers, uint64_t align, void (*serve)(void *ctx), void *ctx, stripe_stats *stats,
                 memprof_error *err);
+
+// stripe_read in three steps, for a read that proceeds while the caller computes (prefetch):
+// start (creates the staged files, sends the requests, queues this rank's stripe; one read at a
+// time per rank), ready (a poll point: 1 once every reply and this rank's stripe are in; the
+// requester must keep calling it until then, also before it stops), finish (no MPI call, so it
+// may run on a thread: verifies, copies failed ranges, fills out_dir; frees the reading).
+int stripe_read_start(stripe_reading **out, stripe_server *s, const char *src_dir, const char *staging_root, const int *peers,
+                      int n_peers, uint64_t align, memprof_error *err);
+int stripe_read_ready(stripe_reading *r);
+int stripe_read_finish(stripe_reading *r, char *out_dir, size_t out_size, stripe_stats *stats, memprof_error *err);
 
 #endif
