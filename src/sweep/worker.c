@@ -86,45 +86,103 @@ int sweep_worker_device(const int *node_of_rank, int rank) {
 
 // ---- prefetch -----------------------------------------------------------------------------
 
+// The prefetch thread (no MPI call): verifies a striped read's stripes (stripe_read_finish),
+// then opens and loads the folder — the staged copy, or the original when striping failed.
 static void *prefetch_main(void *arg) {
     sweep_worker *w = arg;
-    double t0 = now_s();
-    w->prefetch.rc = checkpoint_open(&w->prefetch.ckpt, w->prefetch.dir, &w->prefetch.err);
+    if (w->prefetch.staging) {
+        stripe_reading *r = w->prefetch.staging;
+        w->prefetch.staging = NULL;
+        memprof_error err = {0};
+        w->prefetch.stripe_rc = stripe_read_finish(r, w->prefetch.dir, sizeof w->prefetch.dir, &w->prefetch.stripe, &err);
+        if (!w->prefetch.stripe_rc) {
+            w->prefetch.staged = 1;
+            if (checkpoint_open(&w->prefetch.ckpt, w->prefetch.dir, &w->prefetch.err) != 0) {  // errors name the original
+                weights_remove_staged(w->prefetch.dir);
+                w->prefetch.staged = 0;
+            }
+        }
+        if (!w->prefetch.staged) snprintf(w->prefetch.dir, sizeof w->prefetch.dir, "%s", w->prefetch.original);
+    }
+    if (!w->prefetch.ckpt) w->prefetch.rc = checkpoint_open(&w->prefetch.ckpt, w->prefetch.dir, &w->prefetch.err);
     if (!w->prefetch.rc) w->prefetch.rc = w->prefetch.compute->load(&w->prefetch.model, w->prefetch.ckpt, w->prefetch.options, &w->prefetch.err);
-    w->prefetch.seconds = now_s() - t0;
+    w->prefetch.seconds = now_s() - w->prefetch.t0;
     return NULL;
 }
 
-// Starts loading checkpoint c in the background (from its folder), unless one is under way.
+static void prefetch_launch(sweep_worker *w) {
+    if (pthread_create(&w->prefetch.thread, NULL, prefetch_main, w) == 0) { w->prefetch.thread_started = 1; return; }
+    prefetch_main(w);  // no thread: load it now
+    w->prefetch.thread_started = 2;
+}
+
+// Starts loading checkpoint c in the background, unless one is under way: with a stage root
+// and node peers, a striped read first (the peers' stripes arrive while this worker computes;
+// prefetch_poll starts the thread once they are in), else straight from its folder.
 static void prefetch_start(sweep_worker *w, int32_t c) {
     if (w->prefetch.active || c < 0 || c == w->loaded) return;
     memprof_error err = {0};
-    if (sweep_checkpoint_path(w->prefetch.dir, sizeof w->prefetch.dir, w->config->checkpoint_template, w->config->steps.values[c], &err))
+    if (sweep_checkpoint_path(w->prefetch.original, sizeof w->prefetch.original, w->config->checkpoint_template, w->config->steps.values[c], &err))
         return;
+    snprintf(w->prefetch.dir, sizeof w->prefetch.dir, "%s", w->prefetch.original);
     w->prefetch.checkpoint = c;
     w->prefetch.compute = w->compute;
     w->prefetch.options = &w->options;
     w->prefetch.ckpt = NULL; w->prefetch.model = NULL; w->prefetch.rc = 0;
-    if (pthread_create(&w->prefetch.thread, NULL, prefetch_main, w) == 0) {
-        w->prefetch.active = 1;
-        log_info("prefetching checkpoint %d", c);
+    w->prefetch.staging = NULL; w->prefetch.staged = 0; w->prefetch.stripe_rc = 0; w->prefetch.thread_started = 0;
+    memset(&w->prefetch.stripe, 0, sizeof w->prefetch.stripe);
+    w->prefetch.t0 = now_s();
+    w->prefetch.active = 1;
+    if (w->stage_root && w->comm != MPI_COMM_NULL && w->stripe_enabled && w->n_node_peers > 0) {
+        if (stripe_read_start(&w->prefetch.staging, &w->stripe, w->prefetch.original, w->stage_root, w->node_peers, w->n_node_peers, 0, &err) == 0) {
+            log_info("prefetching checkpoint %d (striped read with %d node peers)", c, w->n_node_peers);
+            return;
+        }
+        log_warn("prefetch of checkpoint %d: striped read: %s; reading it alone", c, err.message);
     }
+    log_info("prefetching checkpoint %d", c);
+    prefetch_launch(w);
 }
 
-// Joins the prefetch thread; returns 1 when it holds checkpoint c loaded (ownership passes to
-// the caller through *ckpt and *model), 0 otherwise (anything loaded is dropped).
+// Poll point: a striped prefetch whose stripes are all in goes on in the thread.
+static void prefetch_poll(sweep_worker *w) {
+    if (w->prefetch.active && !w->prefetch.thread_started && stripe_read_ready(w->prefetch.staging)) prefetch_launch(w);
+}
+
+// Finishes the prefetch (its stripes first) and joins the thread; returns 1 when it holds
+// checkpoint c loaded (ownership passes to the caller through *ckpt and *model), 0 otherwise
+// (anything loaded is dropped). Call before stopping: node peers answer only until then.
 static int prefetch_take(sweep_worker *w, int32_t c, checkpoint **ckpt, void **model, memprof_error *err) {
     if (!w->prefetch.active) return 0;
-    pthread_join(w->prefetch.thread, NULL);
+    while (!w->prefetch.thread_started) {
+        prefetch_poll(w);
+        if (!w->prefetch.thread_started) { struct timespec ts = {0, 100000}; nanosleep(&ts, NULL); }
+    }
+    if (w->prefetch.thread_started == 1) pthread_join(w->prefetch.thread, NULL);
     w->prefetch.active = 0;
+    if (w->prefetch.stripe_rc) log_warn("prefetch of checkpoint %d: the striped read failed; read it alone", w->prefetch.checkpoint);
+    else if (w->prefetch.stripe.ranks) {
+        const stripe_stats *st = &w->prefetch.stripe;
+        w->striped_reads++;
+        w->stripe_ranges_recopied += st->ranges_recopied;
+        log_info("striped read of checkpoint %d (prefetch): %d ranks, %.1f MB in %.2f s (%.1f MB/s)%s", w->prefetch.checkpoint, st->ranks,
+                 (double)st->bytes / 1e6, st->seconds, st->seconds > 0 ? (double)st->bytes / 1e6 / st->seconds : 0.0,
+                 st->ranges_recopied ? ", some ranges copied again (see above)" : "");
+    }
     if (w->prefetch.checkpoint == c) {
-        if (w->prefetch.rc) { *err = w->prefetch.err; checkpoint_close(w->prefetch.ckpt); return -1; }
+        if (w->prefetch.rc) {
+            *err = w->prefetch.err;
+            checkpoint_close(w->prefetch.ckpt);
+            if (w->prefetch.staged) weights_remove_staged(w->prefetch.dir);
+            return -1;
+        }
         *ckpt = w->prefetch.ckpt; *model = w->prefetch.model;
         w->prefetches_used++;
         return 1;
     }
     if (w->prefetch.model) w->compute->unload(w->prefetch.model);
     checkpoint_close(w->prefetch.ckpt);
+    if (w->prefetch.staged) weights_remove_staged(w->prefetch.dir);
     w->prefetches_wasted++;
     return 0;
 }
@@ -140,6 +198,7 @@ static void unload(sweep_worker *w) {
 void sweep_worker_serve_peers(sweep_worker *w) {
     if (w->comm == MPI_COMM_NULL) return;
     stripe_server_poll(&w->stripe);
+    prefetch_poll(w);
     for (;;) {
         int flag = 0;
         MPI_Status st;
@@ -251,6 +310,7 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
         checkpoint_checksum(hex, w->ckpt);
         snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "xxh64:%s", hex);
         snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", w->prefetch.dir);
+        w->loaded_staged = w->prefetch.staged;
         w->loaded = c;
         log_info("checkpoint %d from the prefetch (loaded in %.2f s, waited %.2f s)", c, w->prefetch.seconds, now_s() - t0);
         return MEMPROF_OK;
@@ -406,6 +466,11 @@ void sweep_worker_loop(sweep_worker *w, MPI_Comm comm) {
             log_warn("task checkpoint %d [%lld, %lld): outcome %d: %s", task.checkpoint, (long long)task.lo,
                      (long long)task.hi, result.outcome, result.reason);
     }
+    // A striped prefetch still in flight completes now (its peers answer until everyone stopped).
+    checkpoint *unused = NULL;
+    void *unused_model = NULL;
+    memprof_error ignored = {0};
+    prefetch_take(w, -1, &unused, &unused_model, &ignored);
     // Peers still computing may ask for our checkpoint until every rank has stopped.
     MPI_Request all_stopped;
     MPI_Ibarrier(comm, &all_stopped);

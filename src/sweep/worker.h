@@ -49,7 +49,14 @@ typedef struct sweep_worker {
         pthread_t thread;
         const backend *compute;
         const backend_options *options;
-        char dir[4096];
+        char dir[4096];             // the folder opened: original, or the striped staged copy
+        char original[4096];        // the checkpoint's folder
+        stripe_reading *staging;    // with a stage root: the striped read, until every stripe is in
+        int thread_started;         // 0 while staging, 1 thread running/joinable, 2 ran inline
+        int staged;                 // dir is a staged copy (removed when dropped or unloaded)
+        int stripe_rc;
+        stripe_stats stripe;
+        double t0;
         checkpoint *ckpt;
         void *model;
         int rc;

@@ -146,6 +146,15 @@ if sweep 4 "$work/prefetch" --prefetch-lead 100 shard_size=2; then
 else
     fail "sweep with --prefetch-lead: $(tail -n 3 "$work/prefetch/out")"
 fi
+write_config "$work/prefetchstripe" "$work/ckpt"
+if sweep 4 "$work/prefetchstripe" --prefetch-lead 100 --stage-dir "$work/stage-prefetch" shard_size=2; then
+    same_stats "$work/prefetchstripe" "--prefetch-lead --stage-dir (prefetches read in stripes)"
+    n=$(cat "$work/prefetchstripe/stats.h5.logs/"*.log | grep -c "striped read of checkpoint [0-9]* (prefetch): 3 ranks")
+    [ "$n" -gt 0 ] && pass "prefetch: $n prefetches were striped reads over the node's 3 workers" || fail "prefetch: no striped prefetch"
+    [ -z "$(ls -A "$work/stage-prefetch" 2>/dev/null)" ] && pass "striped prefetch: staged folders removed at the end" || fail "staged folders left: $(ls "$work/stage-prefetch")"
+else
+    fail "sweep with --prefetch-lead --stage-dir: $(tail -n 3 "$work/prefetchstripe/out")"
+fi
 
 # --- per-token side files: drained, resumed with 3 ranks, equal to score --per-token -------
 write_config "$work/tokens" "$work/ckpt"

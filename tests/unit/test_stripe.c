@@ -8,6 +8,7 @@
 // writes (verification catches it) or reports failure — the requester copies those ranges
 // again and the result is still bit-identical.
 #include <mpi.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,21 @@ static void striped_round(stripe_server *s, const char *label, int reader, const
     agree_check(label, ok, why);
 }
 
+typedef struct finish_args {
+    stripe_reading *r;
+    char *out;
+    size_t size;
+    stripe_stats stats;
+    int rc;
+    memprof_error err;
+} finish_args;
+
+static void *finish_thread(void *arg) {
+    finish_args *a = arg;
+    a->rc = stripe_read_finish(a->r, a->out, a->size, &a->stats, &a->err);
+    return NULL;
+}
+
 static void check_plan(void) {
     if (rank != 0) return;
     stripe_file files[4] = {{"a", 0}, {"b", 100}, {"c", 5000}, {"d", 12345}};
@@ -190,6 +206,34 @@ int main(int argc, char **argv) {
     striped_round(&server, "default alignment on a folder under 1 MiB per rank: page-sized stripes, f32 fixture equals the original", 3, f32,
                   staging, (const int[]){0, 1, 2}, 3, 0, fixture_files, 3, 1, 0);
     striped_round(&server, "a striped read with no peers copies the folder alone", 1, f16, staging, NULL, 0, 0, fixture16_files, 3, 1, 0);
+
+    // The three-step form the prefetch uses: start, poll until ready, verify on a thread.
+    {
+        char staged[4096] = "", why[1024] = "";
+        int ok = 1;
+        if (rank == 1) {
+            stripe_reading *r = NULL;
+            memprof_error err = {0};
+            int rc = stripe_read_start(&r, &server, f16, staging, (const int[]){0, 2, 3}, 3, 4096, &err);
+            stripe_reading *second = NULL;
+            int refused = stripe_read_start(&second, &server, f32, staging, NULL, 0, 0, &err) != 0;
+            if (!rc) {
+                while (!stripe_read_ready(r)) {}
+                finish_args a = {r, staged, sizeof staged, {0}, 0, {0}};
+                pthread_t t;
+                pthread_create(&t, NULL, finish_thread, &a);
+                pthread_join(t, NULL);
+                rc = a.rc;
+                if (rc) snprintf(why, sizeof why, "%.900s", a.err.message);
+                else if (a.stats.ranks != 4) { rc = 1; snprintf(why, sizeof why, "%d ranks, want 4", a.stats.ranks); }
+            } else snprintf(why, sizeof why, "%.900s", err.message);
+            ok = rc == 0 && refused && same_folder(f16, staged, fixture16_files, 3, 1, why, sizeof why);
+            if (!refused) snprintf(why, sizeof why, "a second striped read was accepted while one is under way");
+            if (!rc) weights_remove_staged(staged);
+        }
+        serve_until_all_arrive(&server);
+        agree_check("start / ready / finish on a thread: f16 fixture over 4 ranks equals the original; one read at a time", ok, why);
+    }
 
     // Every rank stripes at once, each a peer of the others: nobody waits on anybody for good.
     {
