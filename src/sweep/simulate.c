@@ -5,9 +5,11 @@
 //  - a task of n instances computes for n · tokens_per_instance / tokens_per_s seconds;
 //  - the coordinator is one server: each request waits for it and costs coordinator_s;
 //  - a checkpoint a worker does not hold comes from its node if the node has (or is reading)
-//    it, at the intra-node bandwidth; otherwise the node reads it from the shared file system,
-//    one read at a time per node, at gpus_per_node × the per-GPU bandwidth when the node's
-//    ranks read disjoint stripes (stripe_reads) or the per-GPU bandwidth otherwise;
+//    it, at the intra-node bandwidth, once the holder reaches a poll point (poll_s / 2 on
+//    average); otherwise the node reads it from the shared file system, one read at a time per
+//    node, at gpus_per_node × the per-GPU bandwidth when the node's ranks read disjoint stripes
+//    (stripe_reads; the peers start and answer at their poll points) or the per-GPU bandwidth
+//    otherwise;
 //  - a prefetch hint from the scheduler starts the node's read right away (prefetch).
 #include "sweep/simulate.h"
 
@@ -55,13 +57,22 @@ typedef struct sim_state {
     double coordinator_free;
 } sim_state;
 
+// Seconds a node spends reading a checkpoint from the shared file system. Striped, the G ranks
+// read at G × the per-GPU bandwidth, and the requester waits for its G − 1 peers' next poll
+// point twice (to start their stripes, then to send the replies): with poll points every
+// poll_s, the latest of G − 1 uniform waits is (G − 1)/G · poll_s on average.
+static double read_seconds(const sim_params *p) {
+    if (!p->stripe_reads || p->gpus_per_node < 2) return p->checkpoint_gb / p->read_gbps;
+    double g = p->gpus_per_node;
+    return p->checkpoint_gb / (p->read_gbps * g) + 2 * p->poll_s * (g - 1) / g;
+}
+
 static double node_read(sim_state *st, int node, int32_t c, double t) {
     const sim_params *p = st->p;
     double *ready = &st->node_ready[(int64_t)node * p->checkpoints + c];
     if (*ready >= 0) return *ready;
-    double bw = p->read_gbps * (p->stripe_reads ? p->gpus_per_node : 1);
     double start = t > st->node_io_free[node] ? t : st->node_io_free[node];
-    *ready = start + p->checkpoint_gb / bw;
+    *ready = start + read_seconds(p);
     st->node_io_free[node] = *ready;
     return *ready;
 }
@@ -92,12 +103,14 @@ static void sim_assign(void *ctx, int v, const sweep_task *task) {
     k->load_of[v] = 0;
     if (k->loaded[v] != task->checkpoint) {
         k->loaded[v] = task->checkpoint;
+        // A worker joining a checkpoint its node already has (or is reading) gets the copy at
+        // the holder's next poll point: half a poll interval on average.
+        double joins = st->node_ready[(int64_t)node * p->checkpoints + task->checkpoint] >= 0 ? p->poll_s / 2 : 0;
         double ready = node_read(st, node, task->checkpoint, served);
-        avail = (ready > served ? ready : served) + p->checkpoint_gb / p->intra_node_gbps;
+        avail = (ready > served ? ready : served) + p->checkpoint_gb / p->intra_node_gbps + joins;
         // The scheduler learns what a load costs, not how long this one waited
         // (a prefetched checkpoint waits ~0, which would delay later prefetches).
-        k->load_of[v] = p->checkpoint_gb / (p->read_gbps * (p->stripe_reads ? p->gpus_per_node : 1)) +
-                        p->checkpoint_gb / p->intra_node_gbps;
+        k->load_of[v] = read_seconds(p) + p->checkpoint_gb / p->intra_node_gbps;
         k->out->loads++;
     }
     if (task->prefetch >= 0) node_read(st, node, task->prefetch, served);

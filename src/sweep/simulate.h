@@ -18,6 +18,8 @@ typedef struct sim_params {
     double intra_node_gbps;       // GPU to GPU inside a node
     double coordinator_s;         // coordinator time per task message
     bool stripe_reads;            // a node's ranks read disjoint stripes of one checkpoint
+    double poll_s;                // seconds between a computing worker's poll points (one backend call):
+                                  // a striped read's peers start their stripes and reply there
     bool prefetch;                // act on the scheduler's prefetch hints
 } sim_params;
 

@@ -489,6 +489,7 @@ int stripe_read_start(stripe_reading **out, stripe_server *s, const char *src_di
     own->next = s->queue;
     s->queue = own;
     s->reading = r;
+    start_next(s);  // our own stripe starts now if the I/O thread is free
     *out = r;
     return MEMPROF_OK;
 }

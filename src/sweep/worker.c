@@ -16,8 +16,10 @@
 #include "sweep/weight_share.h"
 
 // Sequences per backend call when batch_size is auto: the CPU backend works one sequence per
-// thread; the GPU backend splits a call into device batches it plans from free memory.
-enum { CPU_AUTO_BATCH = 16, GPU_AUTO_BATCH = 256 };
+// thread; the GPU backend splits a call into device batches it plans from free memory. With a
+// stage root a worker answers its node peers (weight copies, stripes) between calls, so calls
+// are shorter: 32 Pythia-12b sequences are 2.5 s at 26,500 tokens/s (docs/sweep.md).
+enum { CPU_AUTO_BATCH = 16, GPU_AUTO_BATCH = 256, GPU_SHARING_AUTO_BATCH = 32 };
 
 static compute_precision backend_precision(int precision) {
     switch (precision) {
@@ -54,7 +56,7 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
     w->options.device = device;
     int gpu = strcmp(w->compute->name, "cpu") != 0;
     w->options.batch_sequences = gpu ? (int)config->batch_size : 0;
-    w->batch = config->batch_size > 0 ? config->batch_size : gpu ? GPU_AUTO_BATCH : CPU_AUTO_BATCH;
+    w->batch = config->batch_size > 0 ? config->batch_size : !gpu ? CPU_AUTO_BATCH : stage_root ? GPU_SHARING_AUTO_BATCH : GPU_AUTO_BATCH;
     const char *delay = getenv("MEMPROF_TEST_TASK_DELAY_MS");
     w->delay_ms = delay ? atoi(delay) : 0;
     const int64_t L = p->sequence_length;

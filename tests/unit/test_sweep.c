@@ -181,10 +181,25 @@ static void test_simulator(void) {
     rc = sim_run(&r, &q, &err);
     CHECK("simulator: one load per node then compute", rc == 0 && fabs(r.makespan_s - 110) < 1e-3 && r.loads == 2,
           "makespan %.6f loads %lld", r.makespan_s, (long long)r.loads);
-    // The pinned target: at least 95% at 256 GPUs, 1 and 0.25 GB/s per GPU.
+    // Striped read on a node of 2 GPUs with poll points every 4 s: the 10 GB read takes 5 s at
+    // 2 x 1 GB/s plus the peer's wait for its poll point before its stripe and before its reply
+    // (2 x 4 s x 1/2): ready at 9 s; the other worker gets the copy at the reader's next poll
+    // point (+2 s, at 11 s). 20 s of work split so both end together: (9 + 11 + 20) / 2 = 20 s
+    // (15 s without the waits), plus the tail's rounding.
+    sim_params s2 = q;
+    s2.checkpoints = 1; s2.instances = 200; s2.gpus = 2; s2.gpus_per_node = 2; s2.poll_s = 0;
+    double no_wait = sim_run(&r, &s2, &err) ? 0 : r.makespan_s;
+    s2.poll_s = 4;
+    rc = sim_run(&r, &s2, &err);
+    CHECK("simulator: striped read waits for the peers' poll points, a joiner for the holder's",
+          rc == 0 && r.makespan_s >= 20 - 1e-9 && r.makespan_s < 20.5 && no_wait >= 15 - 1e-9 && no_wait < 15.5,
+          "makespan %.6f (%.6f without poll waits)", r.makespan_s, no_wait);
+    // The pinned target: at least 95% at 256 GPUs, 1 and 0.25 GB/s per GPU, with workers
+    // answering their node peers between backend calls of 32 sequences (docs/sweep.md).
     sim_params pythia = {.checkpoints = 144, .instances = 16300, .shard_size = 64, .tokens_per_instance = 2048,
                          .tokens_per_s = 26500, .gpus = 256, .gpus_per_node = 8, .checkpoint_gb = 24, .read_gbps = 1,
-                         .intra_node_gbps = 100, .coordinator_s = 50e-6, .stripe_reads = true, .prefetch = true};
+                         .intra_node_gbps = 100, .coordinator_s = 50e-6, .stripe_reads = true, .prefetch = true,
+                         .poll_s = 32 * 2048 / 26500.0};
     double eff[2];
     for (int k = 0; k < 2; k++) {
         pythia.read_gbps = k ? 0.25 : 1;
