@@ -424,7 +424,9 @@ int stripe_read_start(stripe_reading **out, stripe_server *s, const char *src_di
     r->parts = n_peers + 1;
     const char *slash = strrchr(src_dir, '/');
     const char *name = slash && slash[1] ? slash + 1 : src_dir;
-    int wrote = snprintf(r->out_dir, sizeof r->out_dir, "%s/%s.striped.to-%d", staging_root, name, s->rank);
+    // Numbered: checkpoint folders may share their last name (…/step1000/hf, …/step2000/hf).
+    r->job = next_job++;
+    int wrote = snprintf(r->out_dir, sizeof r->out_dir, "%s/%s.striped%d.to-%d", staging_root, name, (int)r->job, s->rank);
     if (wrote < 0 || (size_t)wrote >= sizeof r->out_dir || strlen(src_dir) >= sizeof r->src_dir) {
         free(r);
         return error_set(err, MEMPROF_ERR, "%s: path too long for a striped read", src_dir);
@@ -461,7 +463,6 @@ int stripe_read_start(stripe_reading **out, stripe_server *s, const char *src_di
     }
     if (n_peers) memcpy(r->peers, peers, (size_t)n_peers * sizeof *peers);
     r->stats.bytes = total;
-    r->job = next_job++;
 
     // Requests first (peers start copying), then our own stripe, first in our queue.
     r->stats.ranks = 1;

@@ -84,7 +84,7 @@ typedef struct stripe_file {
 // (≤ n + parts) or < 0 when out of memory; *ranges and *first (parts + 1 entries) are malloc'd.
 int stripe_plan(stripe_range **ranges, int **first, const stripe_file *files, int n, int parts, uint64_t align);
 
-// The requester. Stages src_dir's regular files in staging_root/<folder>.striped.to-<rank>
+// The requester. Stages src_dir's regular files in staging_root/<folder>.striped<N>.to-<rank>
 // (out_dir) with peers[0 .. n_peers) each copying a stripe (boundaries aligned to `align`
 // bytes; 0 = 1 MiB, or 4 KiB when the folder holds less than 1 MiB per rank) and this rank the
 // first. While waiting it calls stripe_server_poll and, when given, serve(ctx). Every range a
