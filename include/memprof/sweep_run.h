@@ -27,7 +27,8 @@ typedef struct sweep_options {
     const char *config_hash;   // "xxh64:..."
     int crash_limit;           // quarantine a shard after this many crashed runs (≥ 1)
     double prefetch_lead_s;    // > 0: workers prefetch hinted checkpoints; hint this many seconds ahead (or 1.5 loads)
-    const char *stage_dir;     // node-local folder for checkpoints received from same-node peers; NULL = each worker reads its own
+    const char *stage_dir;     // node-local folder for checkpoints received from same-node peers or read in stripes
+                               // with them; NULL = each worker reads its own
     int no_stripe;             // with stage_dir: read a checkpoint alone instead of in stripes with the node's workers
     double progress_interval_s;
     // Called on rank 0 every progress_interval_s and once at the end (final = 1).

@@ -114,7 +114,7 @@ static void striped_round(stripe_server *s, const char *label, int reader, const
                    st.seconds > 0 ? (double)st.bytes / 1e6 / st.seconds : 0.0, st.ranges_recopied);
             weights_remove_staged(staged);
             struct stat sb;
-            if (ok && stat(staged, &sb) == 0) { ok = 0; snprintf(why, sizeof why, "%s left after weights_remove_staged", staged); }
+            if (ok && stat(staged, &sb) == 0) { ok = 0; snprintf(why, sizeof why, "%.900s left after weights_remove_staged", staged); }
         }
     }
     serve_until_all_arrive(s);
