@@ -203,26 +203,38 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
         if (fit < 1 || logits_rows < 1)
             return error_set(err, MEMPROF_ERR, "cuda backend: not enough GPU memory for one sequence of %lld tokens "
                              "(budget %zu MB)", (long long)max_length, budget >> 20);
+        // At most 2^31 − 1 elements in the widest activation ([N, 3d] or [N, ff]): library
+        // kernels may index in 32 bits, and throughput saturates long before that many rows.
+        int64_t widest = 3 * (int64_t)c->hidden_size > c->intermediate_size ? 3 * (int64_t)c->hidden_size
+                                                                           : c->intermediate_size;
+        int64_t index_limit = (int64_t)INT32_MAX / widest / max_length;
+        if (fit > index_limit) fit = index_limit > 0 ? index_limit : 1;
         sequences = fit > 4096 ? 4096 : (int)fit;
         planned_logits_rows = (int64_t)logits_rows;
     }
     int64_t tokens = (int64_t)sequences * max_length;
-    int64_t logits_rows = tokens < planned_logits_rows ? tokens : planned_logits_rows;
-    if (tokens > model->capacity_tokens || sequences > model->capacity_sequences || logits_rows > model->logits_rows) {
-        cudaFree(model->activations);
-        model->activations = NULL;
-        model->capacity_tokens = model->capacity_sequences = model->logits_rows = 0;
-        size_t total = lay_out_activations(model, NULL, tokens, sequences, logits_rows);
-        if (cudaMalloc(&model->activations, total) != cudaSuccess)
-            return error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB of activations for %d sequences "
-                             "of %lld tokens", total >> 20, sequences, (long long)max_length);
-        lay_out_activations(model, model->activations, tokens, sequences, logits_rows);
-        model->capacity_tokens = tokens;
-        model->capacity_sequences = sequences;
-        model->logits_rows = logits_rows;
-        model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes() + total;
-        cuda_gemm_set_selection_rows(model->gemm, tokens);
+    // An allocation that holds this plan's tokens is kept (with at most the sequences it was
+    // laid out for): reallocating would also choose the GEMM algorithms again for a new row
+    // count, and a sequence's bits would then depend on what was scored before it.
+    if (model->activations != NULL && tokens <= model->capacity_tokens) {
+        if (sequences > model->capacity_sequences) sequences = model->capacity_sequences;
+        *out_sequences = sequences;
+        return 0;
     }
+    int64_t logits_rows = tokens < planned_logits_rows ? tokens : planned_logits_rows;
+    cudaFree(model->activations);
+    model->activations = NULL;
+    model->capacity_tokens = model->capacity_sequences = model->logits_rows = 0;
+    size_t total = lay_out_activations(model, NULL, tokens, sequences, logits_rows);
+    if (cudaMalloc(&model->activations, total) != cudaSuccess)
+        return error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB of activations for %d sequences "
+                         "of %lld tokens", total >> 20, sequences, (long long)max_length);
+    lay_out_activations(model, model->activations, tokens, sequences, logits_rows);
+    model->capacity_tokens = tokens;
+    model->capacity_sequences = sequences;
+    model->logits_rows = logits_rows;
+    model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes() + total;
+    cuda_gemm_set_selection_rows(model->gemm, tokens);
     *out_sequences = sequences;
     return 0;
 }
