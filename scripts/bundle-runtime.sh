@@ -4,7 +4,8 @@
 # libyaml, jansson, OpenBLAS, cairo, ...), so that they can travel with the binaries.
 #
 # usage: scripts/bundle-runtime.sh OUTDIR BINARY...
-# There: export LD_LIBRARY_PATH=$PWD/OUTDIR:$LD_LIBRARY_PATH (and `mpirun -x LD_LIBRARY_PATH`).
+# There: export LD_LIBRARY_PATH=$PWD/OUTDIR:$LD_LIBRARY_PATH (and `mpirun -x LD_LIBRARY_PATH`) for
+# memprof's binaries only (not python3: these are Debian's builds of libz, libffi, libssl, ...).
 set -eu
 out=$1; shift
 mkdir -p "$out"
@@ -13,5 +14,14 @@ provided='^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt
 for binary in "$@"; do
     ldd "$binary" | awk '$3 ~ /^\// {print $1, $3}' | grep -vE "$provided" |
         while read -r name path; do cp -L "$path" "$out/$name"; done
+done
+# The small ones among those (Open MPI, hwloc, libevent, libcudart: a few MB) also go to
+# OUTDIR/fallback, which scripts/device-check.sh adds only where the machine lacks them
+# (they must not shadow the machine's own). cuBLASLt (~500 MB) never travels.
+fallback='^(libmpi\.so|libopen-pal|libopen-rte|libhwloc|libevent|libcudart)'
+mkdir -p "$out/fallback"
+for binary in "$@"; do
+    ldd "$binary" | awk '$3 ~ /^\// {print $1, $3}' | grep -E "$fallback" |
+        while read -r name path; do cp -L "$path" "$out/fallback/$name"; done
 done
 du -sh "$out"

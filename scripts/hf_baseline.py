@@ -12,6 +12,7 @@ tokens/s = batch × 2049 / seconds per batch, mean of 3 timed batches after 1 wa
 usage: hf_baseline.py [--sizes 70m,160m,410m] [--batch N] [--json OUT]
 """
 import argparse
+import gc
 import json
 import time
 
@@ -82,14 +83,26 @@ def main():
     rows = []
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     for size in args.sizes.split(","):
-        r = measure(size, args.batch)
+        batch = args.batch or SIZES[size][4]
+        r = None
+        while r is None:
+            try:
+                r = measure(size, batch)
+            except torch.cuda.OutOfMemoryError:  # fp32 [batch, 2049, V] logits and their softmax
+                if batch == 1:
+                    raise
+            if r is None:  # outside the handler, so that the failed attempt's tensors can be freed
+                gc.collect()
+                torch.cuda.empty_cache()
+                print(f"HF {size}: out of memory at batch {batch}, trying {batch // 2}", flush=True)
+                batch //= 2
         rows.append(r)
         print(f"HF {size:>5} batch {r['batch']:>3}: forward {r['forward_tokens_per_s']:>12,.0f} tok/s, "
               f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB",
               flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+        if args.json:  # after every size: a step stopped by its timeout keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
 
 
 if __name__ == "__main__":
