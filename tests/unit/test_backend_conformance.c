@@ -14,6 +14,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 #include "cpu/cpu_internal.h"
@@ -43,6 +44,13 @@ static void scored_free(scored *s, int count) {
         free(s->tokens[i].surprisal), free(s->tokens[i].entropy), free(s->tokens[i].rank), free(s->tokens[i].correct);
     free(s->tokens);
     free(s->sequences);
+}
+
+// Seconds on a monotonic clock: each stage's time is printed (the GPU machine's budget is short).
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static double relative(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-12); }
@@ -197,14 +205,20 @@ static void check_checkpoint(const char *folder, const backend *gpu) {
     }
     char label[600];
     reference_side reference = {0};
+    double started = seconds_now();
     int status = reference_compute(&reference, ckpt, sequences, RANDOM_SEQUENCES, &err);
+    printf("%s: cpu reference in %.1f s\n", folder, seconds_now() - started);
     snprintf(name, sizeof name, "%s: cpu reference", folder);
     if (status != 0) CHECK(name, 0, "%s", err.message);
     if (status == 0) {
         snprintf(label, sizeof label, "%s fp16", folder);
+        started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02);
+        printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
         snprintf(label, sizeof label, "%s bf16", folder);
+        started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_BF16, 0.1);
+        printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
     }
     reference_free(&reference, RANDOM_SEQUENCES);
     for (int i = 0; i < RANDOM_SEQUENCES; i++) free((void *)sequences[i].tokens);
