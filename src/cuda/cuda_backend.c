@@ -58,10 +58,18 @@ static int cuda_load(void **out_model, const checkpoint *ckpt, const backend_opt
     return status;
 }
 
-static void cuda_unload(void *model) {
-    struct cudaPointerAttributes where;  // the model's device (see cuda_score), for its stream and handle
-    if (model && cudaPointerGetAttributes(&where, ((cuda_model *)model)->weights) == cudaSuccess)
+// Makes the device that holds the model's weights current on this host thread (the current
+// device is per thread, and the sweep loads on a prefetch thread and scores on another).
+static void select_model_device(const cuda_model *m) {
+    struct cudaPointerAttributes where;
+    if (m->weights != NULL && cudaPointerGetAttributes(&where, m->weights) == cudaSuccess &&
+        where.type == cudaMemoryTypeDevice)
         cudaSetDevice(where.device);
+    (void)cudaGetLastError();  // a failed query leaves the current device as it was
+}
+
+static void cuda_unload(void *model) {
+    if (model) select_model_device(model);
     cuda_model_free(model);
 }
 
@@ -135,9 +143,7 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
     if (num_sequences == 0) return 0;
     // The current device is per host thread, and the sweep loads the next checkpoint on a
     // prefetch thread: select the model's device here, not only in load.
-    struct cudaPointerAttributes where;
-    if (cudaPointerGetAttributes(&where, m->weights) != cudaSuccess || cudaSetDevice(where.device) != cudaSuccess)
-        return error_set(err, MEMPROF_ERR, "cuda backend: cannot select the model's device");
+    select_model_device(m);
     int batch = 0;
     status = cuda_plan_batch(&batch, m, max_length, err);
     if (status == 0) status = cuda_rotary_prepare(m, max_length, err);
