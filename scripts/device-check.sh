@@ -5,7 +5,8 @@
 #
 # Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance
-# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, .rt];
+# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, .rt.tar.gz]
+#                 (or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
 #                 (device-check.log, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure).
 #
@@ -51,6 +52,7 @@ run_memprof() {
 
 main() {
     date -u
+    if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
     resolve_libs
 
