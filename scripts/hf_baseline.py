@@ -43,8 +43,11 @@ def measure(size, batch_override):
     batch = batch_override or batch
     config = GPTNeoXConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                            intermediate_size=4 * hidden, rotary_pct=0.25, max_position_embeddings=2048,
-                           use_parallel_residual=True, tie_word_embeddings=False)
-    config._attn_implementation = "sdpa"
+                           use_parallel_residual=True, tie_word_embeddings=False, attn_implementation="sdpa")
+    try:  # transformers 4.x also reads it from here; 5.x from the keyword above
+        config._attn_implementation = "sdpa"
+    except AttributeError:
+        pass
     model = GPTNeoXForCausalLM(config).to(device="cuda", dtype=torch.bfloat16).eval()
     params = sum(p.numel() for p in model.parameters())
     timed = 2 if params >= 3e9 else 3
@@ -81,7 +84,8 @@ def main():
     parser.add_argument("--json")
     args = parser.parse_args()
     rows = []
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    import transformers
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, transformers {transformers.__version__}")
     for size in args.sizes.split(","):
         batch = args.batch or SIZES[size][4]
         r = None
