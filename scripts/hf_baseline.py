@@ -53,7 +53,8 @@ def measure(size, batch_override):
     timed = 2 if params >= 3e9 else 3
     generator = torch.Generator(device="cuda").manual_seed(0)
     tokens = torch.randint(0, 50277, (batch, LENGTH), device="cuda", generator=generator)
-    results = {"size": size, "batch": batch, "params": params}
+    results = {"size": size, "batch": batch, "params": params,
+               "attention": str(getattr(model.config, "_attn_implementation", "?"))}
     for mode in ("forward", "statistics"):
         torch.cuda.reset_peak_memory_stats()
         times = []
@@ -102,7 +103,8 @@ def main():
                 batch //= 2
         rows.append(r)
         print(f"HF {size:>5} batch {r['batch']:>3}: forward {r['forward_tokens_per_s']:>12,.0f} tok/s, "
-              f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB",
+              f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB "
+              f"({r['attention']})",
               flush=True)
         if args.json:  # after every size: a step stopped by its timeout keeps what it measured
             with open(args.json, "w") as f:
