@@ -1,33 +1,103 @@
 #!/usr/bin/env bash
 # The GPU check, run on the lent GPU machine in ONE call (see the device notes in
-# docs/performance.md): conformance of the CUDA backend against the CPU reference, then the
-# HF baseline and `memprof bench` in the same call, on the same card.
+# docs/performance.md): conformance of the CUDA backend against the CPU reference, then
+# `memprof bench` and the HF baseline in the same call, on the same card.
 #
 # Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance
-# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, .rt];
-#                 BUILD=build-device scripts/device-check.sh; results land in $OUT.
+# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, .rt.tar.gz]
+#                 (or .rt itself: 31 MB instead of 13); timeout_s 600;
+#                 BUILD=build-device scripts/device-check.sh; results land in $OUT
+#                 (device-check.log, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure).
+#
+# The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
+# for the machine's start and the transfers); each step's timeout is its own cap or what is
+# left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
+# Order = priority: conformance, then memprof bench, then the HF baseline.
 #
 # usage: scripts/device-check.sh [SIZES=70m,160m,410m]
 set -u
 BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
-export LD_LIBRARY_PATH=$PWD/.rt:${LD_LIBRARY_PATH:-}
+budget=${BUDGET:-480}
 log=$OUT/device-check.log
-exec > >(tee "$log") 2>&1
-nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv
-echo "== conformance (CPU fp32 vs CUDA fp16/bf16)"
-work=$(mktemp -d)
-python3 scripts/make-random-checkpoint.py --size 70m --out "$work/random-70m" --seed 3
-MEMPROF_CONFORMANCE_CHECKPOINTS="$work/random-70m" timeout 300 "$BUILD"/tests/test_backend_conformance >"$OUT/conformance.txt" 2>&1
-grep -v '^PASS' "$OUT/conformance.txt"
-echo "conformance: $(grep -c '^PASS' "$OUT/conformance.txt") passed, $(grep -c '^FAIL' "$OUT/conformance.txt") failed"
-echo "== HF baseline (bf16, SDPA, fp32 logits + statistics)"
-timeout 300 python3 scripts/hf_baseline.py --sizes "$sizes" --json "$OUT/hf.json"
-echo "== memprof bench"
-for size in ${sizes//,/ }; do
-    for precision in fp16 bf16; do
-        timeout 120 "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --precision "$precision"
+
+left() { echo $((budget - SECONDS)); }
+# Timeout for a step: its cap, or what is left of the budget (at least 5 s).
+cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
+
+# The bundled libraries (.rt) are for memprof's binaries only: python3 (torch) must keep
+# the machine's own libz/libffi/libexpat/libssl, so LD_LIBRARY_PATH is never exported.
+memprof_libs=$PWD/.rt
+missing_libs() { LD_LIBRARY_PATH=$memprof_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$1" | grep 'not found'; }
+resolve_libs() {
+    # Open MPI / libcudart copies (.rt/fallback) only where the machine lacks them; cuBLASLt
+    # is too large to carry, so look for the machine's (toolkit or PyTorch's pip wheel).
+    if missing_libs "$BUILD/memprof" >/dev/null && [ -d .rt/fallback ]; then
+        memprof_libs=$memprof_libs:$PWD/.rt/fallback
+    fi
+    if missing_libs "$BUILD/memprof" | grep -q libcublasLt; then
+        local found
+        found=$(find /usr/local /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)
+        [ -n "$found" ] && memprof_libs=$memprof_libs:$(dirname "$found")
+    fi
+    if missing_libs "$BUILD/memprof"; then echo "WARNING: libraries still missing (above)"; fi
+}
+# usage: run_memprof SECONDS BINARY ARGS...
+run_memprof() {
+    local seconds=$1; shift
+    timeout "$seconds" env LD_LIBRARY_PATH="$memprof_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
+}
+
+main() {
+    date -u
+    if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
+    nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
+    resolve_libs
+
+    echo "== conformance (CPU fp32 vs CUDA fp16/bf16) [$(left) s left]"
+    work=$(mktemp -d)
+    python3 scripts/make-random-checkpoint.py --size 70m --out "$work/random-70m" --seed 3
+    start=$SECONDS
+    MEMPROF_CONFORMANCE_CHECKPOINTS="$work/random-70m" run_memprof "$(cap 240)" "$BUILD"/tests/test_backend_conformance \
+        >"$OUT/conformance.txt" 2>&1
+    rc=$?
+    grep -v '^PASS' "$OUT/conformance.txt" | cut -c1-400
+    echo "conformance: rc $rc, $(grep -c '^PASS' "$OUT/conformance.txt") passed," \
+         "$(grep -c '^FAIL' "$OUT/conformance.txt") failed, $((SECONDS - start)) s"
+    if [ "$rc" -ne 0 ] && [ "$(left)" -gt 120 ]; then
+        # A fault surfaces only at the batch's final copy: again on the fixtures (warp
+        # attention kernel, head dim 16) and a random 14m (tensor-core kernel, head dim 32),
+        # each step synchronised, so that an error names the step that faulted.
+        echo "== conformance again, fixtures + random 14m, MEMPROF_CUDA_SYNC=1"
+        python3 scripts/make-random-checkpoint.py --size 14m --out "$work/random-14m" --seed 3
+        MEMPROF_CONFORMANCE_CHECKPOINTS="$work/random-14m" MEMPROF_CUDA_SYNC=1 run_memprof "$(cap 90)" "$BUILD"/tests/test_backend_conformance \
+            >"$OUT/conformance-sync.txt" 2>&1
+        echo "rc $?"; grep -v '^PASS' "$OUT/conformance-sync.txt" | cut -c1-400 | head -40
+    fi
+    rm -rf "$work"
+
+    echo "== memprof bench [$(left) s left]"
+    for size in ${sizes//,/ }; do
+        for precision in fp16 bf16; do
+            if [ "$(left)" -lt 100 ]; then echo "skipped bench $size $precision: budget"; continue; fi
+            start=$SECONDS
+            run_memprof "$(cap 60)" "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights \
+                --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
+            echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
+        done
     done
-done
+
+    echo "== HF baseline (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"
+    if [ "$(left)" -gt 30 ]; then
+        PYTHONUNBUFFERED=1 timeout "$(cap 200)" python3 scripts/hf_baseline.py --sizes "$sizes" --json "$OUT/hf.json"
+        echo "rc $?"
+    else
+        echo "skipped: budget"
+    fi
+    echo "== done in $SECONDS s"
+}
+
+# A pipeline, not a process substitution: the script ends only once tee has written the log.
+main 2>&1 | tee "$log"

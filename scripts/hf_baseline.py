@@ -12,6 +12,7 @@ tokens/s = batch × 2049 / seconds per batch, mean of 3 timed batches after 1 wa
 usage: hf_baseline.py [--sizes 70m,160m,410m] [--batch N] [--json OUT]
 """
 import argparse
+import gc
 import json
 import time
 
@@ -42,14 +43,18 @@ def measure(size, batch_override):
     batch = batch_override or batch
     config = GPTNeoXConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
                            intermediate_size=4 * hidden, rotary_pct=0.25, max_position_embeddings=2048,
-                           use_parallel_residual=True, tie_word_embeddings=False)
-    config._attn_implementation = "sdpa"
+                           use_parallel_residual=True, tie_word_embeddings=False, attn_implementation="sdpa")
+    try:  # transformers 4.x also reads it from here; 5.x from the keyword above
+        config._attn_implementation = "sdpa"
+    except AttributeError:
+        pass
     model = GPTNeoXForCausalLM(config).to(device="cuda", dtype=torch.bfloat16).eval()
     params = sum(p.numel() for p in model.parameters())
     timed = 2 if params >= 3e9 else 3
     generator = torch.Generator(device="cuda").manual_seed(0)
     tokens = torch.randint(0, 50277, (batch, LENGTH), device="cuda", generator=generator)
-    results = {"size": size, "batch": batch, "params": params}
+    results = {"size": size, "batch": batch, "params": params,
+               "attention": str(getattr(model.config, "_attn_implementation", "?"))}
     for mode in ("forward", "statistics"):
         torch.cuda.reset_peak_memory_stats()
         times = []
@@ -80,16 +85,30 @@ def main():
     parser.add_argument("--json")
     args = parser.parse_args()
     rows = []
-    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
+    import transformers
+    print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}, transformers {transformers.__version__}")
     for size in args.sizes.split(","):
-        r = measure(size, args.batch)
+        batch = args.batch or SIZES[size][4]
+        r = None
+        while r is None:
+            try:
+                r = measure(size, batch)
+            except torch.cuda.OutOfMemoryError:  # fp32 [batch, 2049, V] logits and their softmax
+                if batch == 1:
+                    raise
+            if r is None:  # outside the handler, so that the failed attempt's tensors can be freed
+                gc.collect()
+                torch.cuda.empty_cache()
+                print(f"HF {size}: out of memory at batch {batch}, trying {batch // 2}", flush=True)
+                batch //= 2
         rows.append(r)
         print(f"HF {size:>5} batch {r['batch']:>3}: forward {r['forward_tokens_per_s']:>12,.0f} tok/s, "
-              f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB",
+              f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB "
+              f"({r['attention']})",
               flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(rows, f, indent=2)
+        if args.json:  # after every size: a step stopped by its timeout keeps what it measured
+            with open(args.json, "w") as f:
+                json.dump(rows, f, indent=2)
 
 
 if __name__ == "__main__":

@@ -12,19 +12,44 @@
 #include "cuda/cuda_internal.h"
 #include "cuda/cuda_kernels.h"
 
+// The launchers return cudaGetLastError(); a benign error that an earlier library call
+// (cuBLASLt) left behind would read as a launch failure, so it is cleared first (sticky
+// errors from faulting kernels persist through the clear and are still reported).
 #define KERNEL(call, what)                                                                        \
     do {                                                                                          \
+        (void)cudaGetLastError();                                                                 \
         int kernel_status_ = (call);                                                              \
         if (kernel_status_ != 0)                                                                  \
             return error_set(err, MEMPROF_ERR, "cuda backend: %s failed: %s", what,               \
                              cudaGetErrorString((cudaError_t)kernel_status_));                    \
+        if (sync_steps() && step_synchronize(m, what, err) != 0) return MEMPROF_ERR;              \
     } while (0)
 
-#define GEMM(call)                          \
-    do {                                    \
-        int gemm_status_ = (call);          \
-        if (gemm_status_ != 0) return gemm_status_; \
+#define GEMM(call)                                                                       \
+    do {                                                                                 \
+        int gemm_status_ = (call);                                                       \
+        if (gemm_status_ != 0) return gemm_status_;                                      \
+        if (sync_steps() && step_synchronize(m, "gemm", err) != 0) return MEMPROF_ERR;   \
     } while (0)
+
+// MEMPROF_CUDA_SYNC=1 waits for every step of the forward pass and names the one whose
+// kernel faulted (otherwise an asynchronous fault surfaces at the batch's final copy).
+static int sync_steps(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *value = getenv("MEMPROF_CUDA_SYNC");
+        cached = value != NULL && *value != '\0' && strcmp(value, "0") != 0;
+    }
+    return cached;
+}
+
+static int step_synchronize(const cuda_model *m, const char *what, memprof_error *err) {
+    cudaError_t status = cudaStreamSynchronize((cudaStream_t)m->stream);
+    if (status != cudaSuccess)
+        return error_set(err, MEMPROF_ERR, "cuda backend: %s failed on the device (MEMPROF_CUDA_SYNC): %s", what,
+                         cudaGetErrorString(status));
+    return 0;
+}
 
 static int cuda_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
     cuda_model *model;
@@ -33,7 +58,20 @@ static int cuda_load(void **out_model, const checkpoint *ckpt, const backend_opt
     return status;
 }
 
-static void cuda_unload(void *model) { cuda_model_free(model); }
+// Makes the device that holds the model's weights current on this host thread (the current
+// device is per thread, and the sweep loads on a prefetch thread and scores on another).
+static void select_model_device(const cuda_model *m) {
+    struct cudaPointerAttributes where;
+    if (m->weights != NULL && cudaPointerGetAttributes(&where, m->weights) == cudaSuccess &&
+        where.type == cudaMemoryTypeDevice)
+        cudaSetDevice(where.device);
+    (void)cudaGetLastError();  // a failed query leaves the current device as it was
+}
+
+static void cuda_unload(void *model) {
+    if (model) select_model_device(model);
+    cuda_model_free(model);
+}
 
 // Runs one device batch whose host-side index arrays are already on the device.
 static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int max_length, memprof_error *err) {
@@ -53,6 +91,7 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                    c->rotary_dims, scalar, stream), "rotary");
         // Tensor-core kernel where it covers the head dim, the exact warp kernel elsewhere.
+        (void)cudaGetLastError();
         int flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
                                                  hd, scalar, stream);
         if (flash < 0)
@@ -102,6 +141,9 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
     int status = backend_check_sequences(&max_length, sequences, num_sequences, m->config.vocab_size, err);
     if (status != 0) return status;
     if (num_sequences == 0) return 0;
+    // The current device is per host thread, and the sweep loads the next checkpoint on a
+    // prefetch thread: select the model's device here, not only in load.
+    select_model_device(m);
     int batch = 0;
     status = cuda_plan_batch(&batch, m, max_length, err);
     if (status == 0) status = cuda_rotary_prepare(m, max_length, err);

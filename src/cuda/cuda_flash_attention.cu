@@ -47,7 +47,7 @@ __global__ void __launch_bounds__(FLASH_WARPS * 32)
 flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
                        float scale) {
     using layout = flash_layout<scalar, HD>;
-    extern __shared__ __align__(16) unsigned char shared[];
+    extern __shared__ __align__(128) unsigned char shared[];  // WMMA pointers need 32-byte alignment
     scalar *q_tile = (scalar *)(shared + layout::q);
     scalar *k_tile = (scalar *)(shared + layout::k);
     scalar *v_tile = (scalar *)(shared + layout::v);

@@ -139,7 +139,13 @@ int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, co
             index = i;
     }
     if (index < 0) {
-        int64_t selection = context->selection_rows > rows ? context->selection_rows : rows;
+        // The planned rows, but no more than keep [rows, max(in, out)] under 2^31 elements:
+        // the LM head is only ever called with a logits chunk (≤ 8192 rows), and a 50304 ×
+        // 1M-row problem is not one to ask the heuristic about (nor one it must support).
+        int64_t selection = context->selection_rows;
+        int64_t widest = out_dim > in_dim ? out_dim : in_dim;
+        if (selection > (int64_t)INT32_MAX / widest) selection = (int64_t)INT32_MAX / widest;
+        if (selection < rows) selection = rows;
         int status = choose_algorithm(&algorithm, context, output_type, bias, selection, in_dim, out_dim, err);
         if (status != 0) return status;
         if (context->cached < MAX_CACHED) {

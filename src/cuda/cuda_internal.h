@@ -55,6 +55,11 @@ int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_opti
 void cuda_model_free(cuda_model *model);
 // Makes room for sequences of up to max_length tokens; returns how many fit in one batch.
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err);
+// The planner's arithmetic (no device calls): sequences of max_length tokens per batch from
+// free_bytes of device memory (under memory_cap, when set, which also holds fixed_bytes of
+// weights and workspace), 0 when not one fits; *out_logits_rows = rows of the logits buffer.
+int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, size_t free_bytes, size_t memory_cap,
+                        size_t fixed_bytes, int64_t max_length);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

@@ -180,49 +180,71 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
     return offset;
 }
 
+int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, size_t free_bytes, size_t memory_cap,
+                        size_t fixed_bytes, int64_t max_length) {
+    size_t per_token = bytes_per_token(c), per_logits_row = (size_t)c->vocab_size * 4;
+    size_t headroom = (size_t)512 << 20;  // the CUDA context, lazily loaded kernels, rotary tables
+    size_t budget = free_bytes > headroom ? free_bytes - headroom : 0;
+    if (memory_cap) {
+        size_t allowed = memory_cap > fixed_bytes ? memory_cap - fixed_bytes : 0;
+        if (allowed < budget) budget = allowed;
+    }
+    // Logits take at most a quarter of the budget, never more than 8192 rows.
+    size_t logits_rows = budget / 4 / per_logits_row;
+    if (logits_rows > 8192) logits_rows = 8192;
+    size_t remaining = budget - logits_rows * per_logits_row;
+    int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length));
+    if (fit < 1 || logits_rows < 1) return 0;
+    // At most 2^31 − 1 elements in the widest activation ([N, 3d] or [N, ff]): library
+    // kernels may index in 32 bits, and throughput saturates long before that many rows.
+    int64_t widest = 3 * (int64_t)c->hidden_size > c->intermediate_size ? 3 * (int64_t)c->hidden_size
+                                                                       : c->intermediate_size;
+    int64_t index_limit = (int64_t)INT32_MAX / widest / max_length;
+    if (fit > index_limit) fit = index_limit > 0 ? index_limit : 1;
+    *out_logits_rows = (int64_t)logits_rows;
+    return fit > 4096 ? 4096 : (int)fit;
+}
+
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err) {
     const model_config *c = &model->config;
-    size_t per_token = bytes_per_token(c), per_logits_row = (size_t)c->vocab_size * 4;
     int sequences = model->batch_sequences;
     int64_t planned_logits_rows = 8192;
     if (sequences <= 0) {
         size_t free_bytes = 0, total_bytes = 0;
         CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), err, "cudaMemGetInfo");
-        free_bytes += model->capacity_tokens * per_token + model->logits_rows * per_logits_row;  // ours to reuse
-        size_t budget = free_bytes > (512u << 20) ? free_bytes - (512u << 20) : 0;  // headroom for the CUDA context
-        if (model->memory_cap) {
-            size_t used = model->weight_bytes + cuda_gemm_workspace_bytes();
-            size_t allowed = model->memory_cap > used ? model->memory_cap - used : 0;
-            if (allowed < budget) budget = allowed;
-        }
-        // Logits take at most a quarter of the budget, never more than 8192 rows.
-        size_t logits_rows = budget / 4 / per_logits_row;
-        if (logits_rows > 8192) logits_rows = 8192;
-        size_t remaining = budget - logits_rows * per_logits_row;
-        int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length));
-        if (fit < 1 || logits_rows < 1)
+        // Our own activations are free to reuse.
+        free_bytes += (size_t)model->capacity_tokens * bytes_per_token(c) +
+                      (size_t)model->logits_rows * (size_t)c->vocab_size * 4;
+        sequences = cuda_plan_sequences(&planned_logits_rows, c, free_bytes, model->memory_cap,
+                                        model->weight_bytes + cuda_gemm_workspace_bytes(), max_length);
+        if (sequences < 1)
             return error_set(err, MEMPROF_ERR, "cuda backend: not enough GPU memory for one sequence of %lld tokens "
-                             "(budget %zu MB)", (long long)max_length, budget >> 20);
-        sequences = fit > 4096 ? 4096 : (int)fit;
-        planned_logits_rows = (int64_t)logits_rows;
+                             "(%zu MB free%s)", (long long)max_length, free_bytes >> 20,
+                             model->memory_cap ? ", under the --max-gpu-memory cap" : "");
     }
     int64_t tokens = (int64_t)sequences * max_length;
-    int64_t logits_rows = tokens < planned_logits_rows ? tokens : planned_logits_rows;
-    if (tokens > model->capacity_tokens || sequences > model->capacity_sequences || logits_rows > model->logits_rows) {
-        cudaFree(model->activations);
-        model->activations = NULL;
-        model->capacity_tokens = model->capacity_sequences = model->logits_rows = 0;
-        size_t total = lay_out_activations(model, NULL, tokens, sequences, logits_rows);
-        if (cudaMalloc(&model->activations, total) != cudaSuccess)
-            return error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB of activations for %d sequences "
-                             "of %lld tokens", total >> 20, sequences, (long long)max_length);
-        lay_out_activations(model, model->activations, tokens, sequences, logits_rows);
-        model->capacity_tokens = tokens;
-        model->capacity_sequences = sequences;
-        model->logits_rows = logits_rows;
-        model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes() + total;
-        cuda_gemm_set_selection_rows(model->gemm, tokens);
+    // An allocation that holds this plan's tokens is kept (with at most the sequences it was
+    // laid out for): reallocating would also choose the GEMM algorithms again for a new row
+    // count, and a sequence's bits would then depend on what was scored before it.
+    if (model->activations != NULL && tokens <= model->capacity_tokens) {
+        if (sequences > model->capacity_sequences) sequences = model->capacity_sequences;
+        *out_sequences = sequences;
+        return 0;
     }
+    int64_t logits_rows = tokens < planned_logits_rows ? tokens : planned_logits_rows;
+    cudaFree(model->activations);
+    model->activations = NULL;
+    model->capacity_tokens = model->capacity_sequences = model->logits_rows = 0;
+    size_t total = lay_out_activations(model, NULL, tokens, sequences, logits_rows);
+    if (cudaMalloc(&model->activations, total) != cudaSuccess)
+        return error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB of activations for %d sequences "
+                         "of %lld tokens", total >> 20, sequences, (long long)max_length);
+    lay_out_activations(model, model->activations, tokens, sequences, logits_rows);
+    model->capacity_tokens = tokens;
+    model->capacity_sequences = sequences;
+    model->logits_rows = logits_rows;
+    model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes() + total;
+    cuda_gemm_set_selection_rows(model->gemm, tokens);
     *out_sequences = sequences;
     return 0;
 }

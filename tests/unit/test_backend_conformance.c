@@ -7,16 +7,21 @@
 //   per sequence: |Δ sup_seq|, |Δ entr_seq| ≤ 2e-3 nats; acc_seq and avg_rank within 0.5% relative
 //   per position: |Δ rank| ≤ #{v : |z_v − z_y| ≤ ε} in the CPU's logits; correct equal where the
 //   CPU's top-2 gap exceeds ε. Also: GPU statistics identical for a sequence alone and in a batch.
+// The sequences: 2049 tokens (the Pythia sample length), 1025, 77 (lengths that are not
+// multiples of any tile), and T = 2 (one prediction: the smallest attention problem), all in
+// one batch; the 2-token one is held to the per-position criteria only (the means of a single
+// position are not what the per-sequence tolerances are about).
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 
 #include "cpu/cpu_internal.h"
 #include "memprof/backend.h"
 #include "test.h"
 
-enum { RANDOM_SEQUENCES = 3, RANDOM_LENGTH = 2049 };
+enum { RANDOM_SEQUENCES = 4, RANDOM_LENGTH = 2049, MEANS_MIN_PREDICTIONS = 2 };
 
 typedef struct scored {
     sequence_statistics *sequences;
@@ -39,6 +44,13 @@ static void scored_free(scored *s, int count) {
         free(s->tokens[i].surprisal), free(s->tokens[i].entropy), free(s->tokens[i].rank), free(s->tokens[i].correct);
     free(s->tokens);
     free(s->sequences);
+}
+
+// Seconds on a monotonic clock: each stage's time is printed (the GPU machine's budget is short).
+static double seconds_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static double relative(double a, double b) { return fabs(a - b) / fmax(fabs(b), 1e-12); }
@@ -140,6 +152,14 @@ static void compare(const char *label, const checkpoint *ckpt, const token_seque
                "different rank (all within their near-tie allowance: %s)\n", label, i, gpu->name,
                fabs(c->sup_seq - r->sup_seq), fabs(c->entr_seq - r->entr_seq), c->acc_seq, r->acc_seq, c->avg_rank,
                r->avg_rank, (long long)excused, rank_violations ? "no" : "yes");
+        snprintf(name, sizeof name, "%s: seq %d rank within the near-tie allowance", label, i);
+        CHECK(name, rank_violations == 0, "%lld positions", (long long)rank_violations);
+        snprintf(name, sizeof name, "%s: seq %d correct equal where the top-2 gap exceeds epsilon", label, i);
+        CHECK(name, correct_violations == 0, "%lld positions", (long long)correct_violations);
+        snprintf(name, sizeof name, "%s: seq %d statistics finite", label, i);
+        CHECK(name, isfinite(c->sup_seq) && isfinite(c->entr_seq) && isfinite(c->avg_rank), "%g %g %g", c->sup_seq,
+              c->entr_seq, c->avg_rank);
+        if (r->n_pred < MEANS_MIN_PREDICTIONS) continue;
         snprintf(name, sizeof name, "%s: seq %d sup_seq and entr_seq within 2e-3", label, i);
         CHECK(name, fabs(c->sup_seq - r->sup_seq) <= 2e-3 && fabs(c->entr_seq - r->entr_seq) <= 2e-3, "%.3g, %.3g",
               fabs(c->sup_seq - r->sup_seq), fabs(c->entr_seq - r->entr_seq));
@@ -147,18 +167,14 @@ static void compare(const char *label, const checkpoint *ckpt, const token_seque
         CHECK(name, (relative(c->acc_seq, r->acc_seq) <= 5e-3 || fabs(c->acc_seq - r->acc_seq) < 1e-12) &&
                         relative(c->avg_rank, r->avg_rank) <= 5e-3,
               "acc %.6f vs %.6f, avg_rank %.4f vs %.4f", c->acc_seq, r->acc_seq, c->avg_rank, r->avg_rank);
-        snprintf(name, sizeof name, "%s: seq %d rank within the near-tie allowance", label, i);
-        CHECK(name, rank_violations == 0, "%lld positions", (long long)rank_violations);
-        snprintf(name, sizeof name, "%s: seq %d correct equal where the top-2 gap exceeds epsilon", label, i);
-        CHECK(name, correct_violations == 0, "%lld positions", (long long)correct_violations);
     }
 
-    // Batch independence on the GPU: the last sequence alone gives the same bits.
-    if (status == 0 && count > 1) {
+    // Batch independence on the GPU: each of the last two sequences alone gives the same bits.
+    for (int i = count > 2 ? count - 2 : 1; status == 0 && i < count; i++) {
         sequence_statistics alone;
-        status = gpu->score(&alone, NULL, gpu_model, &sequences[count - 1], 1, &err);
-        snprintf(name, sizeof name, "%s: %s statistics identical alone and in a batch", label, gpu->name);
-        CHECK(name, status == 0 && memcmp(&alone, &candidate.sequences[count - 1], sizeof alone) == 0, "%s",
+        status = gpu->score(&alone, NULL, gpu_model, &sequences[i], 1, &err);
+        snprintf(name, sizeof name, "%s: %s seq %d statistics identical alone and in a batch", label, gpu->name, i);
+        CHECK(name, status == 0 && memcmp(&alone, &candidate.sequences[i], sizeof alone) == 0, "%s",
               status ? err.message : "bits differ");
     }
     scored_free(&candidate, count);
@@ -179,7 +195,7 @@ static void check_checkpoint(const char *folder, const backend *gpu) {
     token_sequence sequences[RANDOM_SEQUENCES];
     uint64_t state = 12345;
     for (int i = 0; i < RANDOM_SEQUENCES; i++) {
-        int64_t length = i == 0 ? RANDOM_LENGTH : i == 1 ? 1025 : 77;  // the Pythia sample length, then shorter
+        int64_t length = i == 0 ? RANDOM_LENGTH : i == 1 ? 1025 : i == 2 ? 77 : 2;  // the Pythia sample length, then shorter
         int32_t *tokens = malloc((size_t)length * sizeof *tokens);
         for (int64_t t = 0; t < length; t++) {
             state = state * 6364136223846793005ull + 1442695040888963407ull;
@@ -189,14 +205,20 @@ static void check_checkpoint(const char *folder, const backend *gpu) {
     }
     char label[600];
     reference_side reference = {0};
+    double started = seconds_now();
     int status = reference_compute(&reference, ckpt, sequences, RANDOM_SEQUENCES, &err);
+    printf("%s: cpu reference in %.1f s\n", folder, seconds_now() - started);
     snprintf(name, sizeof name, "%s: cpu reference", folder);
     if (status != 0) CHECK(name, 0, "%s", err.message);
     if (status == 0) {
         snprintf(label, sizeof label, "%s fp16", folder);
+        started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02);
+        printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
         snprintf(label, sizeof label, "%s bf16", folder);
+        started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_BF16, 0.1);
+        printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
     }
     reference_free(&reference, RANDOM_SEQUENCES);
     for (int i = 0; i < RANDOM_SEQUENCES; i++) free((void *)sequences[i].tokens);

@@ -1,0 +1,82 @@
+// test_cuda_plan.c — the CUDA memory planner's arithmetic (cuda_plan_sequences, the function
+// cuda_plan_batch calls with cudaMemGetInfo's answer), which needs no GPU: batches fit their
+// budget, the --max-gpu-memory cap holds, the widest activation stays under 2^31 elements.
+#include <stdint.h>
+#include <string.h>
+
+#include "memprof/checkpoint.h"
+#include "test.h"
+
+#ifdef MEMPROF_CUDA
+#include "cuda/cuda_internal.h"
+
+// The bytes cuda_internal.h lists per token: residual, branch, mlp fp32 [d]; norm1, norm2,
+// attention [d], qkv [3d], hidden [ff] in 2 bytes; tokens, positions, targets int32;
+// surprisal, entropy double; rank int64.
+static size_t per_token(const model_config *c) {
+    return 12 * (size_t)c->hidden_size + 12 * (size_t)c->hidden_size + 2 * (size_t)c->intermediate_size + 12 + 16 + 8;
+}
+
+static void check_plan(const char *size, size_t free_bytes, size_t cap, size_t fixed, int64_t T) {
+    model_config c;
+    memprof_error err = {0};
+    char name[160];
+    snprintf(name, sizeof name, "plan %s: config", size);
+    if (pythia_size_config(&c, size, &err) != 0) {
+        CHECK(name, 0, "%s", err.message);
+        return;
+    }
+    int64_t logits_rows = -1;
+    int sequences = cuda_plan_sequences(&logits_rows, &c, free_bytes, cap, fixed, T);
+    size_t budget = free_bytes - ((size_t)512 << 20);
+    if (cap && cap - fixed < budget) budget = cap - fixed;
+    size_t used = (size_t)sequences * (size_t)T * per_token(&c) + (size_t)logits_rows * (size_t)c.vocab_size * 4;
+    int64_t widest = 3 * (int64_t)c.hidden_size > c.intermediate_size ? 3 * (int64_t)c.hidden_size : c.intermediate_size;
+    snprintf(name, sizeof name, "plan %s, %zu GB free, cap %zu GB, T %lld: at least one sequence, logits rows in [1, 8192]",
+             size, free_bytes >> 30, cap >> 30, (long long)T);
+    CHECK(name, sequences >= 1 && logits_rows >= 1 && logits_rows <= 8192, "%d sequences, %lld logits rows", sequences,
+          (long long)logits_rows);
+    snprintf(name, sizeof name, "plan %s, %zu GB free, cap %zu GB, T %lld: activations and logits within the budget",
+             size, free_bytes >> 30, cap >> 30, (long long)T);
+    CHECK(name, used <= budget && (size_t)logits_rows * (size_t)c.vocab_size * 4 <= budget / 4 + 1,
+          "%zu MB used of %zu MB", used >> 20, budget >> 20);
+    snprintf(name, sizeof name, "plan %s, %zu GB free, cap %zu GB, T %lld: [N, max(3d, ff)] under 2^31 elements", size,
+             free_bytes >> 30, cap >> 30, (long long)T);
+    CHECK(name, (int64_t)sequences * T * widest <= INT32_MAX && sequences <= 4096, "%d sequences x %lld tokens",
+          sequences, (long long)T);
+}
+
+int main(void) {
+    const size_t GB = (size_t)1 << 30;
+    // An 80 GB card and a 141 GB card, the paper's lengths, no cap: the index limit binds.
+    check_plan("70m", 79 * GB, 0, 0, 2049);
+    check_plan("70m", 139 * GB, 0, 0, 2049);
+    check_plan("410m", 79 * GB, 0, 0, 2049);
+    check_plan("12b", 79 * GB - 24 * GB, 0, 0, 2049);
+    check_plan("12b", 139 * GB - 24 * GB, 0, 0, 2049);
+    check_plan("14m", 79 * GB, 0, 0, 2);
+    // Memory binds: a 1.4b on 3 GB free, and a cap of 2 GB above 1 GB of weights.
+    check_plan("1.4b", 3 * GB, 0, 0, 2049);
+    check_plan("160m", 79 * GB, 3 * GB, 1 * GB, 2049);
+
+    // The 70m on 79 GB: 2^31 / (4·512) / 2049 = 511 sequences, logits at their 8192-row ceiling.
+    model_config c;
+    memprof_error err = {0};
+    pythia_size_config(&c, "70m", &err);
+    int64_t logits_rows = 0;
+    int sequences = cuda_plan_sequences(&logits_rows, &c, 79 * GB, 0, 0, 2049);
+    CHECK("plan 70m on 79 GB: 511 sequences of 2049, 8192 logits rows", sequences == 511 && logits_rows == 8192,
+          "%d, %lld", sequences, (long long)logits_rows);
+    // Not one sequence fits: 0, and a cap below the weights leaves nothing.
+    CHECK("plan: 520 MB free holds no 70m sequence", cuda_plan_sequences(&logits_rows, &c, 520u << 20, 0, 0, 2049) == 0,
+          "fit");
+    CHECK("plan: a cap below the weights plans nothing",
+          cuda_plan_sequences(&logits_rows, &c, 79 * GB, 1 * GB, 2 * GB, 2049) == 0, "fit");
+    return test_failures ? 1 : 0;
+}
+#else
+int main(void) {
+    SKIP("cuda planner", "no CUDA backend compiled in (built with CUDA=0)");
+    return test_failures;
+}
+#endif
