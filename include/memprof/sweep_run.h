@@ -4,6 +4,7 @@
 #ifndef MEMPROF_SWEEP_RUN_H
 #define MEMPROF_SWEEP_RUN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "memprof/config.h"
@@ -28,6 +29,7 @@ typedef struct sweep_options {
     int crash_limit;           // quarantine a shard after this many crashed runs (≥ 1)
     double prefetch_lead_s;    // > 0: workers prefetch hinted checkpoints; hint this many seconds ahead (or 1.5 loads)
     const char *stage_dir;     // node-local folder for checkpoints received from same-node peers; NULL = each worker reads its own
+    bool share_weights;        // same-node peers send checkpoints in memory (MPI host buffers, NCCL device buffers)
     double progress_interval_s;
     // Called on rank 0 every progress_interval_s and once at the end (final = 1).
     void (*progress)(void *ctx, const sweep_progress *p, int final);

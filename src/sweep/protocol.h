@@ -7,12 +7,15 @@
 //   worker → peer TAG_WEIGHTS_REQUEST i32 checkpoint: "send me the folder you loaded"
 //   peer → worker TAG_WEIGHTS_REPLY   weights_offer, then (if ok) file entries and chunks as
 //                                     TAG_WEIGHTS_DATA (src/sweep/weight_share.c)
+//   worker ↔ peer TAG_WEIGHTS_MEMORY_* the same in memory: the loaded model's weight buffer,
+//                                     not the folder's files (src/sweep/weight_memory.h)
 #ifndef MEMPROF_SWEEP_PROTOCOL_H
 #define MEMPROF_SWEEP_PROTOCOL_H
 
 #include <stdint.h>
 
 enum { TAG_TASK = 11, TAG_RESULT = 12, TAG_STOP = 13, TAG_WEIGHTS_REQUEST = 21, TAG_WEIGHTS_REPLY = 22, TAG_WEIGHTS_DATA = 23 };
+enum { TAG_WEIGHTS_MEMORY_REQUEST = 31, TAG_WEIGHTS_MEMORY_OFFER = 32, TAG_WEIGHTS_MEMORY_READY = 33, TAG_WEIGHTS_MEMORY_DATA = 34 };
 
 typedef enum sweep_outcome {
     OUTCOME_READY = 0,              // no task attached: the worker's first request

@@ -12,6 +12,7 @@
 #include "memprof/stats_parallel.h"
 #include "sweep/protocol.h"
 #include "sweep/token_file.h"
+#include "sweep/weight_transport.h"
 
 typedef struct sweep_worker {
     const sweep_config *config;
@@ -34,6 +35,13 @@ typedef struct sweep_worker {
     char loaded_dir[4096];      // folder the loaded checkpoint was opened from
     int loaded_staged;          // loaded_dir is a staged copy (deleted on unload)
     int64_t shares_sent, shares_received;
+    // --share-weights: checkpoints travel between node peers in memory (weight_memory.h); the
+    // loaded checkpoint may then have no folder and w->ckpt is NULL, so what the worker needs
+    // of it is kept here.
+    int share_memory;
+    nccl_link *nccl;            // the node's NCCL communicator (device buffers), or NULL
+    model_config loaded_config;
+    char loaded_checksum[24];   // "xxh64:<hex>" of the loaded checkpoint
     // Prefetch: the checkpoint the coordinator hinted at, loaded by a thread while this one computes.
     struct {
         int active;                 // a thread was started and not yet joined

@@ -105,6 +105,21 @@ else
     fail "sweep with --stage-dir: $(tail -n 3 "$work/share/out")"
 fi
 
+# --- weight sharing in memory: the peer sends its loaded weights, no files, no --stage-dir ----
+write_config "$work/memshare" "$work/ckpt"
+if sweep 4 "$work/memshare" --share-weights shard_size=2; then
+    same_stats "$work/memshare" "--share-weights (weights sent between workers of the node in memory)"
+    n=$(cat "$work/memshare/stats.h5.logs/"*.log | grep -c "received checkpoint [0-9]* from rank [0-9]* in memory")
+    [ "$n" -gt 0 ] && pass "weight sharing in memory: $n checkpoint loads came from a peer's memory over MPI" \
+        || fail "weight sharing in memory: no checkpoint was received from a peer"
+    sums=$(python3 -c "import h5py,sys; print(' '.join(x.decode() for x in h5py.File(sys.argv[1])['/checkpoints/checksum'][:]))" "$work/memshare/stats.h5")
+    ref=$(python3 -c "import h5py,sys; print(' '.join(x.decode() for x in h5py.File(sys.argv[1])['/checkpoints/checksum'][:]))" "$work/clean/stats.h5")
+    [ -n "$ref" ] && [ "$sums" = "$ref" ] && pass "weight sharing in memory: /checkpoints/checksum as when each worker reads the folder" \
+        || fail "weight sharing in memory: checksums '$sums', expected '$ref'"
+else
+    fail "sweep with --share-weights: $(tail -n 3 "$work/memshare/out")"
+fi
+
 # --- prefetch: the next checkpoint loads in a thread while the current one computes ---------
 write_config "$work/prefetch" "$work/ckpt"
 if sweep 4 "$work/prefetch" --prefetch-lead 100 shard_size=2; then
