@@ -47,8 +47,9 @@ int weights_memory_receive(void **out_model, weights_memory_offer *out_offer, MP
     offer.checksum[sizeof offer.checksum - 1] = '\0';
     void *model = NULL;
     backend_weights view;
-    int rc = compute->allocate ? compute->allocate(&model, &offer.config, (tensor_dtype)offer.weight_dtype, options, err)
-                               : error_set(err, MEMPROF_ERR_UNSUPPORTED, "backend %s cannot allocate a model", compute->name);
+    int rc = compute->allocate && compute->weights_view
+                 ? compute->allocate(&model, &offer.config, (tensor_dtype)offer.weight_dtype, options, err)
+                 : error_set(err, MEMPROF_ERR_UNSUPPORTED, "backend %s cannot receive weights in memory", compute->name);
     if (!rc && compute->weights_view(&view, model) != 0) rc = error_set(err, MEMPROF_ERR, "no weights view");
     if (!rc && (view.bytes != offer.bytes || view.on_device != (offer.transport == WEIGHTS_OVER_NCCL)))
         rc = error_set(err, MEMPROF_ERR, "checkpoint %d: the sender's weights (%llu bytes, %s) do not fit this model "
