@@ -36,7 +36,9 @@ LDFLAGS += -fsanitize=address,undefined
 endif
 
 LIB_SRCS := $(filter-out src/cli/%,$(wildcard src/*/*.c))
-NON_CUDA_SRCS := $(filter-out src/cuda/%,$(LIB_SRCS))
+# Outside src/cuda/, files that need the CUDA runtime (the NCCL weight transport).
+CUDA_ONLY_SRCS := src/sweep/weight_transport_nccl.c
+NON_CUDA_SRCS := $(filter-out src/cuda/% $(CUDA_ONLY_SRCS),$(LIB_SRCS))
 
 # The CUDA backend is built when nvcc is present (`make CUDA=0` skips it). CUDA_ARCH lists
 # the GPU generations to compile for: 80 = A100, 90 = H100/H200 (`CUDA_ARCH=90` for a

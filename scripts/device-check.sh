@@ -3,9 +3,10 @@
 # docs/performance.md): conformance of the CUDA backend against the CPU reference, then
 # `memprof bench` and the HF baseline in the same call, on the same card.
 #
-# Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance
-#                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance
-# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, .rt.tar.gz]
+# Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance \
+#                      build-device/tests/test_nccl_share
+#                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
+# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
 #                 (or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
 #                 (device-check.log, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure).
@@ -13,7 +14,9 @@
 # The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
 # for the machine's start and the transfers); each step's timeout is its own cap or what is
 # left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
-# Order = priority: conformance, then memprof bench, then the HF baseline.
+# Order = priority: conformance, the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
+# refuses two ranks on one GPU, so a one-GPU machine runs only the one-rank case), then
+# memprof bench, then the HF baseline.
 #
 # usage: scripts/device-check.sh [SIZES=70m,160m,410m]
 set -u
@@ -77,6 +80,20 @@ main() {
         echo "rc $?"; grep -v '^PASS' "$OUT/conformance-sync.txt" | cut -c1-400 | head -40
     fi
     rm -rf "$work"
+
+    echo "== NCCL weight sharing, one rank (self send/recv of a CUDA model's weights) [$(left) s left]"
+    # NCCL is loaded with dlopen: libnccl.so.2 from the loader path, else the one a PyTorch install carries.
+    if [ -z "${MEMPROF_NCCL_LIBRARY:-}" ] && ! ldconfig -p 2>/dev/null | grep -q 'libnccl\.so\.2'; then
+        lib=$(python3 -c "import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], 'lib', 'libnccl.so.2'))" 2>/dev/null)
+        [ -n "$lib" ] && [ -f "$lib" ] && export MEMPROF_NCCL_LIBRARY=$lib
+    fi
+    if [ -x "$BUILD"/tests/test_nccl_share ]; then
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 run_memprof "$(cap 60)" "$BUILD"/tests/test_nccl_share \
+            >"$OUT/nccl-share.txt" 2>&1
+        echo "rc $?"; cut -c1-400 "$OUT/nccl-share.txt" | tail -20
+    else
+        echo "skipped: $BUILD/tests/test_nccl_share not carried"
+    fi
 
     echo "== memprof bench [$(left) s left]"
     for size in ${sizes//,/ }; do

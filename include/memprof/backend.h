@@ -48,6 +48,18 @@ typedef struct backend_options {
     int device;                   // GPU: index of the device on this node (the sweep picks one per worker)
 } backend_options;
 
+// A model's weights as one buffer (both backends keep every weight in one allocation, laid
+// out deterministically from the config, the weight dtype and the precision): what a sweep
+// worker sends to a node peer instead of the checkpoint's files (docs/sweep.md).
+typedef struct backend_weights {
+    void *data;                   // host memory, or device memory when on_device
+    size_t bytes;
+    int on_device;                // 1: a GPU buffer on device `device`
+    int device;
+    const model_config *config;   // the model's architecture (owned by the model)
+    tensor_dtype weight_dtype;    // the checkpoint's storage dtype (rotary rounding follows it)
+} backend_weights;
+
 typedef struct backend {
     const char *name;
     int (*load)(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err);
@@ -58,6 +70,14 @@ typedef struct backend {
     // Device memory the backend holds for this model (weights, activations, workspaces), in
     // bytes; 0 for host backends, whose memory the process itself reports.
     size_t (*device_memory_bytes)(const void *model);
+    // Optional (NULL when the backend cannot share weights in memory):
+    // weights_view describes the model's weight buffer (not a copy; valid until unload).
+    int (*weights_view)(backend_weights *out, void *model);
+    // allocate builds a model of that shape with its weight buffer unfilled; the caller fills
+    // it (e.g. with another model's weights_view bytes, same config, dtype and options) and
+    // may then score. load is allocate followed by filling the buffer from the checkpoint.
+    int (*allocate)(void **out_model, const model_config *config, tensor_dtype weight_dtype,
+                    const backend_options *options, memprof_error *err);
 } backend;
 
 // Checks what every backend's score requires — each sequence has ≥ 2 tokens, ids in

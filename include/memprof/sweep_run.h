@@ -4,6 +4,7 @@
 #ifndef MEMPROF_SWEEP_RUN_H
 #define MEMPROF_SWEEP_RUN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "memprof/config.h"
@@ -30,6 +31,7 @@ typedef struct sweep_options {
     const char *stage_dir;     // node-local folder for checkpoints received from same-node peers or read in stripes
                                // with them; NULL = each worker reads its own
     int no_stripe;             // with stage_dir: read a checkpoint alone instead of in stripes with the node's workers
+    bool share_weights;        // same-node peers send checkpoints in memory (MPI host buffers, NCCL device buffers)
     double progress_interval_s;
     // Called on rank 0 every progress_interval_s and once at the end (final = 1).
     void (*progress)(void *ctx, const sweep_progress *p, int final);

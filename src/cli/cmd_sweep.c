@@ -16,7 +16,7 @@ enum { EXIT_DRAINED = 3, EXIT_FAILED_TASKS = 4 };
 
 static void sweep_usage(FILE *out) {
     fprintf(out,
-            "usage: mpirun -np R memprof sweep CONFIG [key=value ...] [--crash-limit N] [--progress-interval S] [--prefetch-lead S] [--stage-dir DIR] [--no-stripe]\n"
+            "usage: mpirun -np R memprof sweep CONFIG [key=value ...] [--crash-limit N] [--progress-interval S] [--prefetch-lead S] [--stage-dir DIR] [--no-stripe] [--share-weights]\n"
             "\n"
             "Scores every checkpoint x instance of the configuration (docs/configuration.md) into stats.h5.\n"
             "Rank 0 coordinates; ranks 1..R-1 compute (one per GPU). Rerunning the same command resumes.\n"
@@ -30,6 +30,9 @@ static void sweep_usage(FILE *out) {
             "                         node peer has loaded over MPI and stages it in DIR (node-local, e.g. /dev/shm);\n"
             "                         a checkpoint no peer holds is read in stripes by all workers of the node\n"
             "  --no-stripe            with --stage-dir: a worker reads a checkpoint no peer holds alone\n"
+            "  --share-weights        share checkpoints between workers of a node in memory: the peer sends its\n"
+            "                         loaded weights (MPI host buffers; NCCL for GPU buffers when libnccl.so.2\n"
+            "                         loads); with --stage-dir too, files are the fallback\n"
             "\n"
             "Exit status: 0 complete; 1 error; 2 usage; 3 drained (run again to resume);\n"
             "4 finished, but some tasks failed (see memprof status).\n");
@@ -50,11 +53,13 @@ int command_sweep(int argc, char **argv) {
     int crash_limit = 3;
     double interval = -1;
     const char *stage_dir = NULL;
+    bool share_weights = false;
     double prefetch_lead = 0;
     int no_stripe = 0;
     static const struct option options[] = {{"crash-limit", required_argument, NULL, 'k'},
                                             {"progress-interval", required_argument, NULL, 'p'},
                                             {"stage-dir", required_argument, NULL, 's'},
+                                            {"share-weights", no_argument, NULL, 'w'},
                                             {"prefetch-lead", required_argument, NULL, 'f'},
                                             {"no-stripe", no_argument, NULL, 'S'},
                                             {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
@@ -65,6 +70,7 @@ int command_sweep(int argc, char **argv) {
         case 'k': crash_limit = atoi(optarg); if (crash_limit < 1) { fprintf(stderr, "memprof sweep: --crash-limit must be >= 1\n"); return EXIT_USAGE; } break;
         case 'p': interval = atof(optarg); break;
         case 's': stage_dir = optarg; break;
+        case 'w': share_weights = true; break;
         case 'f': prefetch_lead = atof(optarg); if (!(prefetch_lead >= 0)) { fprintf(stderr, "memprof sweep: --prefetch-lead must be >= 0\n"); return EXIT_USAGE; } break;
         case 'S': no_stripe = 1; break;
         case 'h': sweep_usage(stdout); return EXIT_OK;
@@ -90,7 +96,7 @@ int command_sweep(int argc, char **argv) {
         snprintf(hash, sizeof hash, "xxh64:%016llx", (unsigned long long)config_hash(text));
         int tty = isatty(STDERR_FILENO);
         sweep_options opt = {.config_text = text, .config_hash = hash, .crash_limit = crash_limit, .stage_dir = stage_dir, .prefetch_lead_s = prefetch_lead,
-                             .no_stripe = no_stripe,
+                             .no_stripe = no_stripe, .share_weights = share_weights,
                              .progress_interval_s = interval >= 0 ? interval : tty ? 0.5 : 10.0,
                              .progress = rank == 0 ? print_progress : NULL, .progress_ctx = &tty};
         sweep_outcome_status outcome;

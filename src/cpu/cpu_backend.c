@@ -8,16 +8,43 @@
 
 #include "cpu/cpu_internal.h"
 
-static int cpu_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+static int check_options(const backend_options *options, memprof_error *err) {
     if (options && options->precision != PRECISION_DEFAULT && options->precision != PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cpu backend: computes in fp32 only (fp16/bf16 need --backend cuda)");
-    cpu_model *model;
-    int status = cpu_model_load(&model, ckpt, err);
-    if (status != 0) return status;
+    return 0;
+}
+
+static void finish_model(cpu_model *model, const backend_options *options) {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     model->threads = options && options->threads > 0 ? options->threads : (int)(cores > 0 ? cores : 1);
     matmul_use_one_thread();  // parallelism comes from our threads over sequences
+}
+
+static int cpu_load(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+    cpu_model *model;
+    int status = check_options(options, err);
+    if (status == 0) status = cpu_model_load(&model, ckpt, err);
+    if (status != 0) return status;
+    finish_model(model, options);
     *out_model = model;
+    return 0;
+}
+
+static int cpu_allocate(void **out_model, const model_config *config, tensor_dtype weight_dtype,
+                        const backend_options *options, memprof_error *err) {
+    cpu_model *model;
+    int status = check_options(options, err);
+    if (status == 0) status = cpu_model_allocate(&model, config, weight_dtype, err);
+    if (status != 0) return status;
+    finish_model(model, options);
+    *out_model = model;
+    return 0;
+}
+
+static int cpu_weights_view(backend_weights *out, void *handle) {
+    cpu_model *model = handle;
+    *out = (backend_weights){.data = model->storage, .bytes = model->storage_floats * sizeof(float), .on_device = 0,
+                             .device = -1, .config = &model->config, .weight_dtype = model->weight_dtype};
     return 0;
 }
 
@@ -91,6 +118,7 @@ static void cpu_unload(void *model) { cpu_model_free(model); }
 
 static size_t cpu_device_memory_bytes(const void *model) { return 0; }
 
-static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload, cpu_device_memory_bytes};
+static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload, cpu_device_memory_bytes, cpu_weights_view,
+                                        cpu_allocate};
 
 const backend *cpu_backend(void) { return &cpu_backend_ops; }

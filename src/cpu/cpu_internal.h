@@ -26,6 +26,7 @@ typedef struct cpu_layer_weights {
 typedef struct cpu_model {
     model_config config;
     float *storage;                  // one allocation holding every weight below
+    size_t storage_floats;
     const float *embed_in;           // [V, d]
     cpu_layer_weights *layers;       // [L]
     const float *final_ln_weight, *final_ln_bias;  // [d]
@@ -55,6 +56,8 @@ typedef struct cpu_workspace {
 enum { ATTENTION_BLOCK = 128, LOGITS_CHUNK = 256 };
 
 int cpu_model_load(cpu_model **out, const checkpoint *ckpt, memprof_error *err);
+// The model of that shape with storage allocated and every weight pointer set, storage unfilled.
+int cpu_model_allocate(cpu_model **out, const model_config *config, tensor_dtype weight_dtype, memprof_error *err);
 void cpu_model_free(cpu_model *model);
 // Fills the fp32 cos/sin tables for positions [0, positions) as HF computes them.
 int cpu_rotary_prepare(cpu_model *model, int64_t positions, memprof_error *err);

@@ -1,5 +1,6 @@
-// cpu_model.c — upcasts a checkpoint's weights to fp32 (one allocation) and builds the
-// rotary tables; per-thread workspaces for one sequence.
+// cpu_model.c — lays out a model's fp32 weights (one allocation) and fills them from a
+// checkpoint, or leaves them to the caller (weights shared in memory); the rotary tables;
+// per-thread workspaces for one sequence.
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,70 +9,92 @@
 #include "cpu/cpu_internal.h"
 #include "memprof/rotary.h"
 
-// Copies one tensor into storage at *cursor after checking its element count.
-static int load_tensor(const float **out, float *storage, size_t *cursor, const checkpoint *ckpt, const char *name,
-                       int64_t expected_numel, memprof_error *err) {
-    const tensor_view *tensor = checkpoint_tensor(ckpt, name);
-    if (tensor == NULL) return error_set(err, MEMPROF_ERR, "tensor %s: missing from checkpoint", name);
-    if (tensor->numel != expected_numel)
-        return error_set(err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name,
-                         (long long)tensor->numel, (long long)expected_numel);
-    float *destination = storage + *cursor;
-    if (tensor_read_f32(destination, tensor, err) != 0) return error_prefix(err, "tensor %s", name);
-    *cursor += (size_t)expected_numel;
-    *out = destination;
-    return 0;
+// The one weight layout: every tensor in checkpoint order, packed in storage. take() points a
+// slot at the tensor's place in storage (when allocated) and, with a checkpoint, fills it
+// after checking its element count.
+typedef struct layout_cursor {
+    cpu_model *model;
+    const checkpoint *ckpt;  // NULL: lay out only
+    size_t floats;           // used so far
+    int status;
+    memprof_error *err;
+} layout_cursor;
+
+static void take(layout_cursor *at, const float **slot, const char *name, int64_t numel) {
+    float *destination = at->model->storage ? at->model->storage + at->floats : NULL;
+    if (at->ckpt && at->status == 0) {
+        const tensor_view *tensor = checkpoint_tensor(at->ckpt, name);
+        if (tensor == NULL) at->status = error_set(at->err, MEMPROF_ERR, "tensor %s: missing from checkpoint", name);
+        else if (tensor->numel != numel)
+            at->status = error_set(at->err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name,
+                                   (long long)tensor->numel, (long long)numel);
+        else if (tensor_read_f32(destination, tensor, at->err) != 0) at->status = error_prefix(at->err, "tensor %s", name);
+    }
+    if (slot) *slot = destination;
+    at->floats += (size_t)numel;
 }
 
-int cpu_model_load(cpu_model **out, const checkpoint *ckpt, memprof_error *err) {
-    const model_config *c = checkpoint_config(ckpt);
+static int lay_out_weights(size_t *out_floats, cpu_model *model, const checkpoint *ckpt, memprof_error *err) {
+    const model_config *c = &model->config;
     int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size, L = c->num_hidden_layers;
-    int64_t per_layer = 4 * d + 3 * d * d + 3 * d + d * d + d + ff * d + ff + d * ff + d;
-    size_t total = (size_t)(2 * V * d + 2 * d + L * per_layer);
+    layout_cursor at = {model, ckpt, 0, 0, err};
+    take(&at, &model->embed_in, "gpt_neox.embed_in.weight", V * d);
+    for (int64_t l = 0; l < L; l++) {
+        cpu_layer_weights *w = model->layers ? &model->layers[l] : NULL;
+        struct { const float **slot; const char *suffix; int64_t numel; } parts[] = {
+            {w ? &w->ln1_weight : NULL, "input_layernorm.weight", d},
+            {w ? &w->ln1_bias : NULL, "input_layernorm.bias", d},
+            {w ? &w->ln2_weight : NULL, "post_attention_layernorm.weight", d},
+            {w ? &w->ln2_bias : NULL, "post_attention_layernorm.bias", d},
+            {w ? &w->qkv_weight : NULL, "attention.query_key_value.weight", 3 * d * d},
+            {w ? &w->qkv_bias : NULL, "attention.query_key_value.bias", 3 * d},
+            {w ? &w->dense_weight : NULL, "attention.dense.weight", d * d},
+            {w ? &w->dense_bias : NULL, "attention.dense.bias", d},
+            {w ? &w->up_weight : NULL, "mlp.dense_h_to_4h.weight", ff * d},
+            {w ? &w->up_bias : NULL, "mlp.dense_h_to_4h.bias", ff},
+            {w ? &w->down_weight : NULL, "mlp.dense_4h_to_h.weight", d * ff},
+            {w ? &w->down_bias : NULL, "mlp.dense_4h_to_h.bias", d},
+        };
+        for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+            char name[TENSOR_NAME_MAX];
+            snprintf(name, sizeof name, "gpt_neox.layers.%lld.%s", (long long)l, parts[p].suffix);
+            take(&at, parts[p].slot, name, parts[p].numel);
+        }
+    }
+    take(&at, &model->final_ln_weight, "gpt_neox.final_layer_norm.weight", d);
+    take(&at, &model->final_ln_bias, "gpt_neox.final_layer_norm.bias", d);
+    take(&at, &model->embed_out, "embed_out.weight", V * d);
+    *out_floats = at.floats;
+    return at.status;
+}
 
+int cpu_model_allocate(cpu_model **out, const model_config *c, tensor_dtype weight_dtype, memprof_error *err) {
     cpu_model *model = calloc(1, sizeof *model);
     if (model == NULL) return error_set(err, MEMPROF_ERR_NOMEM, "cpu backend: out of memory");
     model->config = *c;
+    model->weight_dtype = weight_dtype;
+    size_t total = 0;
+    lay_out_weights(&total, model, NULL, err);  // measures only: storage and layers are still NULL
     model->storage = malloc(total * sizeof(float));
-    model->layers = calloc((size_t)L, sizeof *model->layers);
+    model->layers = calloc((size_t)(c->num_hidden_layers > 0 ? c->num_hidden_layers : 1), sizeof *model->layers);
     if (model->storage == NULL || model->layers == NULL) {
         cpu_model_free(model);
         return error_set(err, MEMPROF_ERR_NOMEM, "cpu backend: cannot allocate %zu MB of fp32 weights",
                          total * sizeof(float) >> 20);
     }
+    model->storage_floats = total;
+    lay_out_weights(&total, model, NULL, err);  // points every slot into storage
+    *out = model;
+    return 0;
+}
+
+int cpu_model_load(cpu_model **out, const checkpoint *ckpt, memprof_error *err) {
     const tensor_view *embedding = checkpoint_tensor(ckpt, "gpt_neox.embed_in.weight");
-    model->weight_dtype = embedding ? embedding->dtype : TENSOR_F32;
-    size_t cursor = 0;
-    int status = load_tensor(&model->embed_in, model->storage, &cursor, ckpt, "gpt_neox.embed_in.weight", V * d, err);
-    for (int64_t l = 0; l < L && status == 0; l++) {
-        cpu_layer_weights *w = &model->layers[l];
-        struct { const float **slot; const char *suffix; int64_t numel; } parts[] = {
-            {&w->ln1_weight, "input_layernorm.weight", d},
-            {&w->ln1_bias, "input_layernorm.bias", d},
-            {&w->ln2_weight, "post_attention_layernorm.weight", d},
-            {&w->ln2_bias, "post_attention_layernorm.bias", d},
-            {&w->qkv_weight, "attention.query_key_value.weight", 3 * d * d},
-            {&w->qkv_bias, "attention.query_key_value.bias", 3 * d},
-            {&w->dense_weight, "attention.dense.weight", d * d},
-            {&w->dense_bias, "attention.dense.bias", d},
-            {&w->up_weight, "mlp.dense_h_to_4h.weight", ff * d},
-            {&w->up_bias, "mlp.dense_h_to_4h.bias", ff},
-            {&w->down_weight, "mlp.dense_4h_to_h.weight", d * ff},
-            {&w->down_bias, "mlp.dense_4h_to_h.bias", d},
-        };
-        for (size_t p = 0; p < sizeof parts / sizeof parts[0] && status == 0; p++) {
-            char name[TENSOR_NAME_MAX];
-            snprintf(name, sizeof name, "gpt_neox.layers.%lld.%s", (long long)l, parts[p].suffix);
-            status = load_tensor(parts[p].slot, model->storage, &cursor, ckpt, name, parts[p].numel, err);
-        }
-    }
-    if (status == 0)
-        status = load_tensor(&model->final_ln_weight, model->storage, &cursor, ckpt,
-                             "gpt_neox.final_layer_norm.weight", d, err);
-    if (status == 0)
-        status = load_tensor(&model->final_ln_bias, model->storage, &cursor, ckpt, "gpt_neox.final_layer_norm.bias",
-                             d, err);
-    if (status == 0) status = load_tensor(&model->embed_out, model->storage, &cursor, ckpt, "embed_out.weight", V * d, err);
+    cpu_model *model;
+    int status = cpu_model_allocate(&model, checkpoint_config(ckpt), embedding ? embedding->dtype : TENSOR_F32, err);
+    if (status != 0) return status;
+    size_t total = 0;
+    status = lay_out_weights(&total, model, ckpt, err);
     if (status != 0) {
         cpu_model_free(model);
         return status;

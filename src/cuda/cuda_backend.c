@@ -73,6 +73,22 @@ static void cuda_unload(void *model) {
     cuda_model_free(model);
 }
 
+// Weights shared in memory (docs/sweep.md): the device buffer, and a model to receive one.
+static int cuda_allocate(void **out_model, const model_config *config, tensor_dtype weight_dtype,
+                         const backend_options *options, memprof_error *err) {
+    cuda_model *model;
+    int status = cuda_model_allocate(&model, config, weight_dtype, options, err);
+    if (status == 0) *out_model = model;
+    return status;
+}
+
+static int cuda_weights_view(backend_weights *out, void *handle) {
+    cuda_model *m = handle;
+    *out = (backend_weights){.data = m->weights, .bytes = m->weight_bytes, .on_device = 1, .device = m->device,
+                             .config = &m->config, .weight_dtype = m->weight_dtype};
+    return 0;
+}
+
 // Runs one device batch whose host-side index arrays are already on the device.
 static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int max_length, memprof_error *err) {
     const model_config *c = &m->config;
@@ -222,6 +238,7 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
 
 static size_t cuda_device_memory_bytes(const void *model) { return ((const cuda_model *)model)->peak_bytes; }
 
-static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes};
+static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes,
+                                         cuda_weights_view, cuda_allocate};
 
 const backend *cuda_backend(void) { return &cuda_backend_ops; }

@@ -26,6 +26,7 @@ typedef struct cuda_model {
     int scalar_type;             // CUDA_SCALAR_FP16 or CUDA_SCALAR_BF16
     tensor_dtype weight_dtype;   // storage dtype of the checkpoint (rotary rounding, as on the CPU)
     void *stream;                // cudaStream_t
+    int device;                  // the CUDA device holding everything below
     cuda_gemm_context *gemm;
 
     void *weights;               // one device allocation for every weight
@@ -52,6 +53,9 @@ typedef struct cuda_model {
 } cuda_model;
 
 int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_options *options, memprof_error *err);
+// The model of that shape with its weight buffer allocated and every weight pointer set, unfilled.
+int cuda_model_allocate(cuda_model **out, const model_config *config, tensor_dtype weight_dtype,
+                        const backend_options *options, memprof_error *err);
 void cuda_model_free(cuda_model *model);
 // Makes room for sequences of up to max_length tokens; returns how many fit in one batch.
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err);

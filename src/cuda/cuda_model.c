@@ -1,4 +1,5 @@
-// cuda_model.c — uploads a checkpoint to the GPU in fp16 or bf16, builds the rotary tables
+// cuda_model.c — lays out the weights on the GPU in fp16 or bf16 and fills them from a
+// checkpoint (or leaves them to the caller: weights shared in memory), builds the rotary tables
 // and plans the activation buffers from free device memory (or a --max-gpu-memory cap).
 #include <cuda_runtime_api.h>
 #include <math.h>
@@ -19,27 +20,74 @@
 
 enum { SCALAR_BYTES = 2 };
 
-// Converts one tensor to the device scalar type through an fp32 staging buffer.
-static int upload_tensor(void **slot, char **cursor, float *host, float *staging, const checkpoint *ckpt,
-                         const char *name, int64_t expected, const cuda_model *model, memprof_error *err) {
-    const tensor_view *tensor = checkpoint_tensor(ckpt, name);
-    if (tensor == NULL) return error_set(err, MEMPROF_ERR, "tensor %s: missing from checkpoint", name);
-    if (tensor->numel != expected)
-        return error_set(err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name, (long long)tensor->numel,
-                         (long long)expected);
-    if (tensor_read_f32(host, tensor, err) != 0) return error_prefix(err, "tensor %s", name);
-    CUDA_CHECK(cudaMemcpy(staging, host, (size_t)expected * sizeof(float), cudaMemcpyHostToDevice), err, name);
-    if (cuda_convert_from_float(*cursor, staging, expected, model->scalar_type, model->stream) != 0 ||
-        cudaStreamSynchronize((cudaStream_t)model->stream) != cudaSuccess)  // staging is reused next
-        return error_set(err, MEMPROF_ERR, "cuda backend: converting %s failed", name);
-    *slot = *cursor;
-    *cursor += ((size_t)expected * SCALAR_BYTES + 255) & ~(size_t)255;  // 256-byte aligned tensors
-    return 0;
-}
-
 static size_t aligned(int64_t elements) { return ((size_t)elements * SCALAR_BYTES + 255) & ~(size_t)255; }
 
-int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+// The one weight layout: every tensor in checkpoint order, 256-byte aligned, in the scalar
+// type. take() points a slot at the tensor's place in model->weights (when allocated) and,
+// with a checkpoint, converts it there through an fp32 staging buffer.
+typedef struct layout_cursor {
+    cuda_model *model;
+    const checkpoint *ckpt;  // NULL: lay out only
+    float *host, *staging;   // [largest tensor] fp32, host and device (with ckpt)
+    size_t bytes;            // used so far
+    int status;
+    memprof_error *err;
+} layout_cursor;
+
+static void take(layout_cursor *at, void **slot, const char *name, int64_t expected) {
+    cuda_model *model = at->model;
+    char *destination = model->weights ? (char *)model->weights + at->bytes : NULL;
+    if (at->ckpt && at->status == 0) {
+        const tensor_view *tensor = checkpoint_tensor(at->ckpt, name);
+        memprof_error *err = at->err;
+        if (tensor == NULL) at->status = error_set(err, MEMPROF_ERR, "tensor %s: missing from checkpoint", name);
+        else if (tensor->numel != expected)
+            at->status = error_set(err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name,
+                                   (long long)tensor->numel, (long long)expected);
+        else if (tensor_read_f32(at->host, tensor, err) != 0) at->status = error_prefix(err, "tensor %s", name);
+        else if (cudaMemcpy(at->staging, at->host, (size_t)expected * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
+            at->status = error_set(err, MEMPROF_ERR, "cuda backend: %s: copy to the device failed", name);
+        else if (cuda_convert_from_float(destination, at->staging, expected, model->scalar_type, model->stream) != 0 ||
+                 cudaStreamSynchronize((cudaStream_t)model->stream) != cudaSuccess)  // staging is reused next
+            at->status = error_set(err, MEMPROF_ERR, "cuda backend: converting %s failed", name);
+    }
+    if (slot) *slot = destination;
+    at->bytes += aligned(expected);
+}
+
+static void lay_out_weights(layout_cursor *at) {
+    cuda_model *model = at->model;
+    const model_config *c = &model->config;
+    int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size, L = c->num_hidden_layers;
+    take(at, &model->embed_in, "gpt_neox.embed_in.weight", V * d);
+    for (int64_t l = 0; l < L; l++) {
+        cuda_layer_weights *w = model->layers ? &model->layers[l] : NULL;
+        struct { void **slot; const char *suffix; int64_t numel; } parts[] = {
+            {w ? &w->ln1_weight : NULL, "input_layernorm.weight", d}, {w ? &w->ln1_bias : NULL, "input_layernorm.bias", d},
+            {w ? &w->ln2_weight : NULL, "post_attention_layernorm.weight", d},
+            {w ? &w->ln2_bias : NULL, "post_attention_layernorm.bias", d},
+            {w ? &w->qkv_weight : NULL, "attention.query_key_value.weight", 3 * d * d},
+            {w ? &w->qkv_bias : NULL, "attention.query_key_value.bias", 3 * d},
+            {w ? &w->dense_weight : NULL, "attention.dense.weight", d * d},
+            {w ? &w->dense_bias : NULL, "attention.dense.bias", d},
+            {w ? &w->up_weight : NULL, "mlp.dense_h_to_4h.weight", ff * d},
+            {w ? &w->up_bias : NULL, "mlp.dense_h_to_4h.bias", ff},
+            {w ? &w->down_weight : NULL, "mlp.dense_4h_to_h.weight", d * ff},
+            {w ? &w->down_bias : NULL, "mlp.dense_4h_to_h.bias", d},
+        };
+        for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
+            char name[TENSOR_NAME_MAX];
+            snprintf(name, sizeof name, "gpt_neox.layers.%lld.%s", (long long)l, parts[p].suffix);
+            take(at, parts[p].slot, name, parts[p].numel);
+        }
+    }
+    take(at, &model->final_ln_weight, "gpt_neox.final_layer_norm.weight", d);
+    take(at, &model->final_ln_bias, "gpt_neox.final_layer_norm.bias", d);
+    take(at, &model->embed_out, "embed_out.weight", V * d);
+}
+
+int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
+                        memprof_error *err) {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
         return error_set(err, MEMPROF_ERR, "cuda backend: no CUDA device is available");
@@ -49,20 +97,17 @@ int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_opti
                          "see docs/sweep.md, rank layout)", device, devices);
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
-    const model_config *c = checkpoint_config(ckpt);
+    compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
+    if (precision == PRECISION_FP32)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
     cuda_model *model = calloc(1, sizeof *model);
     if (model == NULL) return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of memory");
     model->config = *c;
-    compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
-    if (precision == PRECISION_FP32) {
-        free(model);
-        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
-    }
+    model->device = device;
     model->scalar_type = precision == PRECISION_BF16 ? CUDA_SCALAR_BF16 : CUDA_SCALAR_FP16;
     model->batch_sequences = options ? options->batch_sequences : 0;
     model->memory_cap = options && options->max_memory_gb > 0 ? (size_t)(options->max_memory_gb * 1e9) : 0;
-    const tensor_view *embedding = checkpoint_tensor(ckpt, "gpt_neox.embed_in.weight");
-    model->weight_dtype = embedding ? embedding->dtype : TENSOR_F16;
+    model->weight_dtype = weight_dtype;
 
     int status = 0;
     cudaStream_t stream;
@@ -71,61 +116,52 @@ int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_opti
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot create a stream");
     }
     model->stream = stream;
-
-    int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size, L = c->num_hidden_layers;
-    size_t bytes = 2 * aligned(V * d) + 2 * aligned(d);
-    for (int64_t l = 0; l < L; l++)
-        bytes += 4 * aligned(d) + aligned(3 * d * d) + aligned(3 * d) + aligned(d * d) + aligned(d) + aligned(ff * d) +
-                 aligned(ff) + aligned(d * ff) + aligned(d);
-    model->weight_bytes = bytes;
-    model->layers = calloc((size_t)L, sizeof *model->layers);
-    int64_t largest = V * d > ff * d ? V * d : ff * d;
-    float *host = malloc((size_t)largest * sizeof(float));
-    float *staging = NULL;
-    if (model->layers == NULL || host == NULL) status = error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
-    if (status == 0 && cudaMalloc(&model->weights, bytes) != cudaSuccess)
-        status = error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB for the weights", bytes >> 20);
-    if (status == 0 && cudaMalloc((void **)&staging, (size_t)largest * sizeof(float)) != cudaSuccess)
-        status = error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate the upload staging buffer");
-
-    char *cursor = model->weights;
-    if (status == 0)
-        status = upload_tensor(&model->embed_in, &cursor, host, staging, ckpt, "gpt_neox.embed_in.weight", V * d, model, err);
-    for (int64_t l = 0; l < L && status == 0; l++) {
-        cuda_layer_weights *w = &model->layers[l];
-        struct { void **slot; const char *suffix; int64_t numel; } parts[] = {
-            {&w->ln1_weight, "input_layernorm.weight", d}, {&w->ln1_bias, "input_layernorm.bias", d},
-            {&w->ln2_weight, "post_attention_layernorm.weight", d}, {&w->ln2_bias, "post_attention_layernorm.bias", d},
-            {&w->qkv_weight, "attention.query_key_value.weight", 3 * d * d},
-            {&w->qkv_bias, "attention.query_key_value.bias", 3 * d},
-            {&w->dense_weight, "attention.dense.weight", d * d}, {&w->dense_bias, "attention.dense.bias", d},
-            {&w->up_weight, "mlp.dense_h_to_4h.weight", ff * d}, {&w->up_bias, "mlp.dense_h_to_4h.bias", ff},
-            {&w->down_weight, "mlp.dense_4h_to_h.weight", d * ff}, {&w->down_bias, "mlp.dense_4h_to_h.bias", d},
-        };
-        for (size_t p = 0; p < sizeof parts / sizeof parts[0] && status == 0; p++) {
-            char name[TENSOR_NAME_MAX];
-            snprintf(name, sizeof name, "gpt_neox.layers.%lld.%s", (long long)l, parts[p].suffix);
-            status = upload_tensor(parts[p].slot, &cursor, host, staging, ckpt, name, parts[p].numel, model, err);
-        }
+    layout_cursor measure = {.model = model};
+    lay_out_weights(&measure);  // weights and layers are still NULL: measures only
+    model->weight_bytes = measure.bytes;
+    model->layers = calloc((size_t)(c->num_hidden_layers > 0 ? c->num_hidden_layers : 1), sizeof *model->layers);
+    if (model->layers == NULL) status = error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
+    if (status == 0 && cudaMalloc(&model->weights, model->weight_bytes) != cudaSuccess)
+        status = error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate %zu MB for the weights", model->weight_bytes >> 20);
+    if (status == 0) {
+        layout_cursor point = {.model = model};
+        lay_out_weights(&point);  // points every slot into the weights
     }
-    if (status == 0)
-        status = upload_tensor(&model->final_ln_weight, &cursor, host, staging, ckpt, "gpt_neox.final_layer_norm.weight",
-                               d, model, err);
-    if (status == 0)
-        status = upload_tensor(&model->final_ln_bias, &cursor, host, staging, ckpt, "gpt_neox.final_layer_norm.bias", d,
-                               model, err);
-    if (status == 0)
-        status = upload_tensor(&model->embed_out, &cursor, host, staging, ckpt, "embed_out.weight", V * d, model, err);
-    if (status == 0 && cudaStreamSynchronize(stream) != cudaSuccess)
-        status = error_set(err, MEMPROF_ERR, "cuda backend: weight upload failed");
-    cudaFree(staging);
-    free(host);
     if (status == 0) status = cuda_gemm_create(&model->gemm, model->scalar_type, 0, model->stream, err);
     if (status != 0) {
         cuda_model_free(model);
         return status;
     }
     model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes();
+    *out = model;
+    return 0;
+}
+
+int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_options *options, memprof_error *err) {
+    const tensor_view *embedding = checkpoint_tensor(ckpt, "gpt_neox.embed_in.weight");
+    cuda_model *model;
+    int status = cuda_model_allocate(&model, checkpoint_config(ckpt), embedding ? embedding->dtype : TENSOR_F16, options, err);
+    if (status != 0) return status;
+    const model_config *c = &model->config;
+    int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size;
+    int64_t largest = V * d > ff * d ? V * d : ff * d;
+    layout_cursor fill = {.model = model, .ckpt = ckpt, .err = err};
+    fill.host = malloc((size_t)largest * sizeof(float));
+    if (fill.host == NULL) status = error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
+    if (status == 0 && cudaMalloc((void **)&fill.staging, (size_t)largest * sizeof(float)) != cudaSuccess)
+        status = error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate the upload staging buffer");
+    if (status == 0) {
+        lay_out_weights(&fill);
+        status = fill.status;
+    }
+    if (status == 0 && cudaStreamSynchronize((cudaStream_t)model->stream) != cudaSuccess)
+        status = error_set(err, MEMPROF_ERR, "cuda backend: weight upload failed");
+    cudaFree(fill.staging);
+    free(fill.host);
+    if (status != 0) {
+        cuda_model_free(model);
+        return status;
+    }
     *out = model;
     return 0;
 }

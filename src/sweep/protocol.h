@@ -11,6 +11,8 @@
 //                                     (stripe_request_header + ranges, src/sweep/stripe.c)
 //   peer → worker TAG_STRIPE_DONE     status + one xxh64 per range, once the peer's I/O thread
 //                                     copied them (both sent with MPI_Isend)
+//   worker ↔ peer TAG_WEIGHTS_MEMORY_* the same in memory: the loaded model's weight buffer,
+//                                     not the folder's files (src/sweep/weight_memory.h)
 #ifndef MEMPROF_SWEEP_PROTOCOL_H
 #define MEMPROF_SWEEP_PROTOCOL_H
 
@@ -18,6 +20,7 @@
 
 enum { TAG_TASK = 11, TAG_RESULT = 12, TAG_STOP = 13, TAG_WEIGHTS_REQUEST = 21, TAG_WEIGHTS_REPLY = 22, TAG_WEIGHTS_DATA = 23,
        TAG_STRIPE_REQUEST = 31, TAG_STRIPE_DONE = 32 };
+enum { TAG_WEIGHTS_MEMORY_REQUEST = 41, TAG_WEIGHTS_MEMORY_OFFER = 42, TAG_WEIGHTS_MEMORY_READY = 43, TAG_WEIGHTS_MEMORY_DATA = 44 };
 
 typedef enum sweep_outcome {
     OUTCOME_READY = 0,              // no task attached: the worker's first request

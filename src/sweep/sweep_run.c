@@ -168,6 +168,24 @@ static void quarantine(sweep_coordinator *co, const sweep_history *h, int crash_
         }
 }
 
+// --share-weights with the CUDA backend: each node's workers build an NCCL communicator for
+// device buffers (host buffers travel over MPI). Without one, a worker refuses to send device
+// weights in memory and peers use --stage-dir or their own read. Collective over comm.
+static void open_nccl(sweep_worker *w, MPI_Comm *node_workers, const sweep_config *cfg, MPI_Comm comm, const int *nodes,
+                      int rank) {
+    if (strcmp(sweep_backend_name(cfg->backend), "cuda") != 0) return;
+    MPI_Comm_split(comm, rank > 0 ? nodes[rank] : MPI_UNDEFINED, rank, node_workers);
+    if (rank == 0) return;
+    int members = 0;
+    MPI_Comm_size(*node_workers, &members);
+    if (members < 2) { log_info("weight sharing: the only worker of its node, no NCCL communicator"); return; }
+    memprof_error e = {0};
+    if (nccl_link_open(&w->nccl, comm, *node_workers, w->options.device, &e))
+        log_warn("weight sharing: %s; device weights are not sent in memory", e.message);
+    else
+        log_info("weight sharing: NCCL communicator of the %d workers of this node (device %d)", members, w->options.device);
+}
+
 int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const sweep_options *opt, memprof_error *err) {
     MPI_Comm comm = MPI_COMM_WORLD;
     int rank, size;
@@ -270,7 +288,7 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         co.checkpoint_settled = calloc((size_t)C, sizeof *co.checkpoint_settled);
         co.worker_loaded = malloc((size_t)n_workers * sizeof *co.worker_loaded);
         for (int w = 0; w < n_workers && co.worker_loaded; w++) co.worker_loaded[w] = -1;
-        co.share_weights = opt->stage_dir != NULL && size > 1;
+        co.share_weights = (opt->stage_dir != NULL || opt->share_weights) && size > 1;
         co.scheduler.prefetch_hints = opt->prefetch_lead_s > 0;
         co.scheduler.prefetch_lead_s = opt->prefetch_lead_s;
         co.scheduler.prefetch_private = true;  // each CPU worker loads its own hinted checkpoint
@@ -300,6 +318,8 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     if (!rc && rank > 0) rc = sweep_worker_set_node_peers(&worker, nodes, size, rank, err);
     worker.stripe_enabled = !opt->no_stripe;
     worker.prefetch_enabled = opt->prefetch_lead_s > 0;
+    worker.share_memory = opt->share_weights && size > 1;
+    MPI_Comm node_workers = MPI_COMM_NULL;
     if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, 0, err);
     if (!rc && cfg->per_token && (rank > 0 || size == 1)) {
         char dir[4200];
@@ -307,6 +327,8 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
         rc = sweep_worker_open_tokens(&worker, dir, run_number, rank, err);
     }
     if (writer.file >= 0) rc = sweep_agree(rc, err, comm);
+
+    if (!rc && opt->share_weights && size > 1) open_nccl(&worker, &node_workers, cfg, comm, nodes, rank);
 
     int status = SWEEP_COMPLETE;
     if (!rc) {
@@ -322,6 +344,9 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     }
 
     // 4. close collectively (also after an error, once the file was open on every rank).
+    nccl_link_close(worker.nccl);
+    worker.nccl = NULL;
+    if (node_workers != MPI_COMM_NULL) MPI_Comm_free(&node_workers);
     sweep_worker_free(&worker);
     if (writer.file >= 0) {
         int crc = stats_writer_close(&writer, rc ? NULL : err);

@@ -13,6 +13,7 @@
 
 #include "memprof/log.h"
 #include "sweep/signals.h"
+#include "sweep/weight_memory.h"
 #include "sweep/weight_share.h"
 
 // Sequences per backend call when batch_size is auto: the CPU backend works one sequence per
@@ -194,7 +195,7 @@ static void unload(sweep_worker *w) {
     checkpoint_close(w->ckpt);
     if (w->loaded_staged) weights_remove_staged(w->loaded_dir);
     w->model = NULL; w->ckpt = NULL; w->loaded = -1;
-    w->loaded_dir[0] = '\0'; w->loaded_staged = 0;
+    w->loaded_dir[0] = '\0'; w->loaded_staged = 0; w->loaded_checksum[0] = '\0';
 }
 
 void sweep_worker_serve_peers(sweep_worker *w) {
@@ -202,46 +203,77 @@ void sweep_worker_serve_peers(sweep_worker *w) {
     stripe_server_poll(&w->stripe);
     prefetch_poll(w);
     for (;;) {
-        int flag = 0;
+        int flag = 0, memory = 0;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, &flag, &st);
+        if (!flag) MPI_Iprobe(MPI_ANY_SOURCE, memory = TAG_WEIGHTS_MEMORY_REQUEST, w->comm, &flag, &st);
         if (!flag) return;
         int32_t c;
-        MPI_Recv(&c, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
-        if (c != w->loaded || !w->loaded_dir[0]) { weights_refuse(w->comm, st.MPI_SOURCE); continue; }
+        MPI_Recv(&c, 1, MPI_INT32_T, st.MPI_SOURCE, st.MPI_TAG, w->comm, MPI_STATUS_IGNORE);
         memprof_error err = {0};
+        if (memory) {
+            int rc = weights_memory_serve(w->comm, st.MPI_SOURCE, c, w->compute, c == w->loaded ? w->model : NULL,
+                                          w->loaded_checksum, w->nccl, SHARE_CHUNK, &err);
+            if (rc < 0) log_warn("sharing checkpoint %d in memory: %s", c, err.message);
+            if (rc == 0) { w->shares_sent++; log_info("sent checkpoint %d to rank %d in memory", c, st.MPI_SOURCE); }
+            continue;
+        }
+        if (c != w->loaded || !w->loaded_dir[0]) { weights_refuse(w->comm, st.MPI_SOURCE); continue; }
         if (weights_send(w->comm, st.MPI_SOURCE, w->loaded_dir, SHARE_CHUNK, &err)) log_warn("sharing checkpoint %d: %s", c, err.message);
         else { w->shares_sent++; log_info("sent checkpoint %d to rank %d", c, st.MPI_SOURCE); }
     }
 }
 
-// Asks rank `source` of this node for checkpoint c. 0 and dir filled, or nonzero: read it from
-// the shared file system instead. While waiting, requests from other peers are refused (a
-// fetching worker sends nothing large, so two workers never block sending to each other);
-// stripe requests are queued and served (their copies run on the I/O thread).
-static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, size_t size) {
-    MPI_Send(&c, 1, MPI_INT32_T, source, TAG_WEIGHTS_REQUEST, w->comm);
+// Sends request `tag` for checkpoint c to `source` and waits for its answer (`reply` tag).
+// While waiting, weight requests from other peers are refused (a fetching worker sends nothing
+// large, so two workers never block sending to each other); stripe requests are queued and
+// served (their copies run on the I/O thread).
+static void await_peer(sweep_worker *w, int32_t c, int source, int tag, int reply) {
+    MPI_Send(&c, 1, MPI_INT32_T, source, tag, w->comm);
     for (;;) {
         stripe_server_poll(&w->stripe);
         int flag = 0;
         MPI_Status st;
         MPI_Iprobe(MPI_ANY_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, &flag, &st);
+        if (!flag) MPI_Iprobe(MPI_ANY_SOURCE, TAG_WEIGHTS_MEMORY_REQUEST, w->comm, &flag, &st);
         if (flag) {
             int32_t other;
-            MPI_Recv(&other, 1, MPI_INT32_T, st.MPI_SOURCE, TAG_WEIGHTS_REQUEST, w->comm, MPI_STATUS_IGNORE);
-            weights_refuse(w->comm, st.MPI_SOURCE);
+            MPI_Recv(&other, 1, MPI_INT32_T, st.MPI_SOURCE, st.MPI_TAG, w->comm, MPI_STATUS_IGNORE);
+            if (st.MPI_TAG == TAG_WEIGHTS_REQUEST) weights_refuse(w->comm, st.MPI_SOURCE);
+            else weights_memory_refuse(w->comm, st.MPI_SOURCE);
             continue;
         }
-        MPI_Iprobe(source, TAG_WEIGHTS_REPLY, w->comm, &flag, &st);
-        if (flag) break;
+        MPI_Iprobe(source, reply, w->comm, &flag, &st);
+        if (flag) return;
         struct timespec ts = {0, 100000};  // anything else waits for us to be done
         nanosleep(&ts, NULL);
     }
+}
+
+// Asks rank `source` of this node for checkpoint c's folder. 0 and dir filled, or nonzero:
+// read it from the shared file system instead.
+static int fetch_from_peer(sweep_worker *w, int32_t c, int source, char *dir, size_t size) {
+    await_peer(w, c, source, TAG_WEIGHTS_REQUEST, TAG_WEIGHTS_REPLY);
     memprof_error err = {0};
     int rc = weights_receive(dir, size, w->comm, source, w->stage_root, SHARE_CHUNK, &err);
     if (rc < 0) log_warn("receiving checkpoint %d from rank %d: %s; reading it from its folder", c, source, err.message);
     if (rc == 1) log_info("rank %d no longer holds checkpoint %d; reading it from its folder", source, c);
     return rc;
+}
+
+// Asks rank `source` of this node for checkpoint c's weights in memory: 0 and w->model,
+// loaded_config and loaded_checksum set (w->ckpt stays NULL), or nonzero: get it otherwise.
+static int fetch_in_memory(sweep_worker *w, int32_t c, int source) {
+    await_peer(w, c, source, TAG_WEIGHTS_MEMORY_REQUEST, TAG_WEIGHTS_MEMORY_OFFER);
+    memprof_error err = {0};
+    weights_memory_offer offer;
+    int rc = weights_memory_receive(&w->model, &offer, w->comm, source, w->compute, &w->options, w->nccl, SHARE_CHUNK, &err);
+    if (rc < 0) log_warn("receiving checkpoint %d from rank %d in memory: %s", c, source, err.message);
+    if (rc == 1) log_info("rank %d did not send checkpoint %d in memory%s%s", source, c, err.message[0] ? ": " : "", err.message);
+    if (rc) return rc;
+    w->loaded_config = offer.config;
+    snprintf(w->loaded_checksum, sizeof w->loaded_checksum, "%s", offer.checksum);
+    return 0;
 }
 
 int sweep_worker_open_tokens(sweep_worker *w, const char *dir, int64_t run, int rank, memprof_error *err) {
@@ -298,6 +330,14 @@ static int striped_read(sweep_worker *w, int32_t c, const char *original, char *
     return MEMPROF_OK;
 }
 
+// What the worker keeps of a checkpoint it opened (it may have none: weights received in memory).
+static void remember_checkpoint(sweep_worker *w, const checkpoint *ckpt) {
+    char hex[17];
+    checkpoint_checksum(hex, ckpt);
+    snprintf(w->loaded_checksum, sizeof w->loaded_checksum, "xxh64:%s", hex);
+    w->loaded_config = *checkpoint_config(ckpt);
+}
+
 static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *out, memprof_error *err) {
     if (w->loaded == c) return MEMPROF_OK;
     unload(w);
@@ -308,13 +348,20 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
     if (took != 0) {
         if (took < 0) return err->code ? err->code : MEMPROF_ERR;
         out->load_s = w->prefetch.seconds;  // what the load cost, not how long we waited for it
-        char hex[17];
-        checkpoint_checksum(hex, w->ckpt);
-        snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "xxh64:%s", hex);
+        remember_checkpoint(w, w->ckpt);
+        snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "%s", w->loaded_checksum);
         snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", w->prefetch.dir);
         w->loaded_staged = w->prefetch.staged;
         w->loaded = c;
         log_info("checkpoint %d from the prefetch (loaded in %.2f s, waited %.2f s)", c, w->prefetch.seconds, now_s() - t0);
+        return MEMPROF_OK;
+    }
+    if (source > 0 && w->share_memory && w->comm != MPI_COMM_NULL && fetch_in_memory(w, c, source) == 0) {
+        w->shares_received++;
+        w->loaded = c;
+        out->load_s = now_s() - t0;
+        snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "%s", w->loaded_checksum);
+        log_info("received checkpoint %d from rank %d in memory in %.2f s", c, source, out->load_s);
         return MEMPROF_OK;
     }
     if (source > 0 && w->stage_root && w->comm != MPI_COMM_NULL && fetch_from_peer(w, c, source, dir, sizeof dir) == 0) {
@@ -341,9 +388,8 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
     w->loaded_staged = staged;
     if (rc) { unload(w); return rc; }
     out->load_s = now_s() - t0;
-    char hex[17];
-    checkpoint_checksum(hex, w->ckpt);
-    snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "xxh64:%s", hex);
+    remember_checkpoint(w, w->ckpt);
+    snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "%s", w->loaded_checksum);
     w->loaded = c;
     log_info("loaded checkpoint %d (%s) in %.2f s", c, dir, out->load_s);
     return MEMPROF_OK;
@@ -376,7 +422,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     }
     if (t->prefetch >= 0 && w->prefetch_enabled) prefetch_start(w, t->prefetch);
     const int64_t L = w->panel->sequence_length, n = t->hi - t->lo;
-    const int vocab = checkpoint_config(w->ckpt)->vocab_size;
+    const int vocab = w->loaded_config.vocab_size;
     double t0 = now_s();
     int rc = grow_values(w, n, &err);
     for (int64_t start = 0; start < n && !rc; start += w->batch) {

@@ -13,6 +13,7 @@
 #include "sweep/protocol.h"
 #include "sweep/stripe.h"
 #include "sweep/token_file.h"
+#include "sweep/weight_transport.h"
 
 typedef struct sweep_worker {
     const sweep_config *config;
@@ -42,6 +43,13 @@ typedef struct sweep_worker {
     int *node_peers;            // the other worker ranks of this node
     int n_node_peers;
     int64_t striped_reads, stripe_ranges_recopied;
+    // --share-weights: checkpoints travel between node peers in memory (weight_memory.h); the
+    // loaded checkpoint may then have no folder and w->ckpt is NULL, so what the worker needs
+    // of it is kept here.
+    int share_memory;
+    nccl_link *nccl;            // the node's NCCL communicator (device buffers), or NULL
+    model_config loaded_config;
+    char loaded_checksum[24];   // "xxh64:<hex>" of the loaded checkpoint
     // Prefetch: the checkpoint the coordinator hinted at, loaded by a thread while this one computes.
     struct {
         int active;                 // a thread was started and not yet joined

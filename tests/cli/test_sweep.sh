@@ -136,6 +136,31 @@ if sweep 4 "$work/nostripe" --stage-dir "$work/stage-nostripe" --no-stripe shard
 else
     fail "sweep with --no-stripe: $(tail -n 3 "$work/nostripe/out")"
 fi
+# --- weight sharing in memory: the peer sends its loaded weights, no files, no --stage-dir ----
+write_config "$work/memshare" "$work/ckpt"
+if sweep 4 "$work/memshare" --share-weights shard_size=2; then
+    same_stats "$work/memshare" "--share-weights (weights sent between workers of the node in memory)"
+    n=$(cat "$work/memshare/stats.h5.logs/"*.log | grep -c "received checkpoint [0-9]* from rank [0-9]* in memory")
+    [ "$n" -gt 0 ] && pass "weight sharing in memory: $n checkpoint loads came from a peer's memory over MPI" \
+        || fail "weight sharing in memory: no checkpoint was received from a peer"
+    sums=$(python3 -c "import h5py,sys; print(' '.join(x.decode() for x in h5py.File(sys.argv[1])['/checkpoints/checksum'][:]))" "$work/memshare/stats.h5")
+    ref=$(python3 -c "import h5py,sys; print(' '.join(x.decode() for x in h5py.File(sys.argv[1])['/checkpoints/checksum'][:]))" "$work/clean/stats.h5")
+    [ -n "$ref" ] && [ "$sums" = "$ref" ] && pass "weight sharing in memory: /checkpoints/checksum as when each worker reads the folder" \
+        || fail "weight sharing in memory: checksums '$sums', expected '$ref'"
+else
+    fail "sweep with --share-weights: $(tail -n 3 "$work/memshare/out")"
+fi
+# --- both: weights in memory from a peer that holds them, striped reads for the rest ----------
+write_config "$work/memstripe" "$work/ckpt"
+if sweep 4 "$work/memstripe" --share-weights --stage-dir "$work/stage-memstripe" shard_size=2; then
+    same_stats "$work/memstripe" "--share-weights with --stage-dir (memory sharing and striped reads)"
+    m=$(cat "$work/memstripe/stats.h5.logs/"*.log | grep -c "received checkpoint [0-9]* from rank [0-9]* in memory")
+    n=$(cat "$work/memstripe/stats.h5.logs/"*.log | grep -c "striped read of checkpoint")
+    [ "$m" -gt 0 ] && [ "$n" -gt 0 ] && pass "memory sharing and striped reads together: $m loads from a peer's memory, $n striped reads" \
+        || fail "memory sharing and striped reads together: $m loads from memory, $n striped reads"
+else
+    fail "sweep with --share-weights --stage-dir: $(tail -n 3 "$work/memstripe/out")"
+fi
 
 # --- prefetch: the next checkpoint loads in a thread while the current one computes ---------
 write_config "$work/prefetch" "$work/ckpt"
