@@ -104,12 +104,22 @@ static void open_rank_log(const sweep_config *cfg, int rank, FILE **out) {
 }
 
 // Node index of every rank (ranks on one host share one), from their host names; returns the
-// names, MPI_MAX_PROCESSOR_NAME bytes per rank (caller frees).
+// names, MPI_MAX_PROCESSOR_NAME bytes per rank (caller frees). Test hook:
+// MEMPROF_TEST_RANKS_PER_NODE=K splits one host into virtual nodes of K consecutive ranks
+// (host/v0, host/v1, …), so the multi-node logic (sources, stripes and NCCL communicators
+// only within a node) runs on one machine.
 static char *node_of_ranks(int *out, MPI_Comm comm) {
-    int size, len;
+    int size, len, rank;
     MPI_Comm_size(comm, &size);
+    MPI_Comm_rank(comm, &rank);
     char name[MPI_MAX_PROCESSOR_NAME] = {0};
     MPI_Get_processor_name(name, &len);
+    const char *virtual_nodes = getenv("MEMPROF_TEST_RANKS_PER_NODE");
+    int per_node = virtual_nodes ? atoi(virtual_nodes) : 0;
+    if (per_node > 0) {
+        size_t used = strlen(name) < MPI_MAX_PROCESSOR_NAME - 16 ? strlen(name) : MPI_MAX_PROCESSOR_NAME - 16;
+        snprintf(name + used, MPI_MAX_PROCESSOR_NAME - used, "/v%d", rank / per_node);
+    }
     char *all = calloc((size_t)size, MPI_MAX_PROCESSOR_NAME);
     MPI_Allgather(name, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, all, MPI_MAX_PROCESSOR_NAME, MPI_CHAR, comm);
     int nodes = 0;

@@ -162,6 +162,31 @@ else
     fail "sweep with --share-weights --stage-dir: $(tail -n 3 "$work/memstripe/out")"
 fi
 
+# --- two virtual nodes on this machine (MEMPROF_TEST_RANKS_PER_NODE=3: ranks 0-2 and 3-4) ----
+# Peers, stripes and sources stay inside a node: every "received ... from rank R" names a rank
+# of the receiver's node and every striped read has the node's 2 workers.
+write_config "$work/twonodes" "$work/ckpt"
+if MEMPROF_TEST_RANKS_PER_NODE=3 sweep 5 "$work/twonodes" --share-weights --stage-dir "$work/stage-twonodes" shard_size=2; then
+    same_stats "$work/twonodes" "two virtual nodes, --share-weights --stage-dir"
+    layout=$(python3 -c "import h5py,sys; a=h5py.File(sys.argv[1]).attrs['devices']; print(a.decode() if isinstance(a, bytes) else a)" "$work/twonodes/stats.h5" 2>&1)
+    case "$layout" in *"5 rank(s) on 2 node(s)"*) true;; *) false;; esac && pass "two virtual nodes: the rank layout in stats.h5 says 5 ranks on 2 nodes" \
+        || fail "two virtual nodes: rank layout '$layout'"
+    cross=0; shared=0; striped=0
+    for q in 1 2 3 4; do
+        log="$work/twonodes/stats.h5.logs/rank-0000$q.log"
+        for r in $(sed -n 's/.*received checkpoint [0-9]* from rank \([0-9]*\).*/\1/p' "$log"); do
+            shared=$((shared + 1)); [ $((r / 3)) = $((q / 3)) ] || cross=$((cross + 1))
+        done
+        striped=$((striped + $(grep -c "striped read of checkpoint [0-9]*.*: 2 ranks" "$log")))
+        cross=$((cross + $(grep -c "striped read of checkpoint [0-9]*.*: [013-9] ranks" "$log")))
+    done
+    [ "$cross" = 0 ] && [ "$shared" -gt 0 ] && [ "$striped" -gt 0 ] \
+        && pass "two virtual nodes: $shared checkpoints from same-node peers, $striped striped reads by a node's 2 workers, none across nodes" \
+        || fail "two virtual nodes: $cross transfers or stripes crossed nodes ($shared shared, $striped striped)"
+else
+    fail "sweep on two virtual nodes: $(tail -n 3 "$work/twonodes/out")"
+fi
+
 # --- prefetch: the next checkpoint loads in a thread while the current one computes ---------
 write_config "$work/prefetch" "$work/ckpt"
 if sweep 4 "$work/prefetch" --prefetch-lead 100 shard_size=2; then
