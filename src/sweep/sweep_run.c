@@ -324,13 +324,13 @@ int sweep_run(sweep_outcome_status *out_status, const sweep_config *cfg, const s
     }
     if (!rc || writer.file >= 0) rc = sweep_agree(rc, err, comm);
     if (!rc && rank > 0)
-        rc = sweep_worker_init(&worker, cfg, &p, &writer, comm, opt->stage_dir, sweep_worker_device(nodes, rank), err);
+        rc = sweep_worker_init(&worker, cfg, &p, &writer, comm, opt->stage_dir, opt->share_weights && size > 1,
+                               sweep_worker_device(nodes, rank), err);
     if (!rc && rank > 0) rc = sweep_worker_set_node_peers(&worker, nodes, size, rank, err);
     worker.stripe_enabled = !opt->no_stripe;
     worker.prefetch_enabled = opt->prefetch_lead_s > 0;
-    worker.share_memory = opt->share_weights && size > 1;
     MPI_Comm node_workers = MPI_COMM_NULL;
-    if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, 0, err);
+    if (!rc && rank == 0 && size == 1) rc = sweep_worker_init(&worker, cfg, &p, &writer, MPI_COMM_NULL, NULL, 0, 0, err);
     if (!rc && cfg->per_token && (rank > 0 || size == 1)) {
         char dir[4200];
         snprintf(dir, sizeof dir, "%s.tokens", cfg->output);

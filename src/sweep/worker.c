@@ -18,7 +18,7 @@
 
 // Sequences per backend call when batch_size is auto: the CPU backend works one sequence per
 // thread; the GPU backend splits a call into device batches it plans from free memory. With a
-// stage root a worker answers its node peers (weight copies, stripes) between calls, so calls
+// stage root or --share-weights a worker answers its node peers (weight copies, stripes) between calls, so calls
 // are shorter: 32 Pythia-12b sequences are 2.5 s at 26,500 tokens/s (docs/sweep.md).
 enum { CPU_AUTO_BATCH = 16, GPU_AUTO_BATCH = 256, GPU_SHARING_AUTO_BATCH = 32 };
 
@@ -39,7 +39,7 @@ static double now_s(void) {
 }
 
 int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *p, stats_writer *writer,
-                      MPI_Comm comm, const char *stage_root, int device, memprof_error *err) {
+                      MPI_Comm comm, const char *stage_root, int share_memory, int device, memprof_error *err) {
     memset(w, 0, sizeof *w);
     w->comm = comm;
     w->stage_root = stage_root;
@@ -57,7 +57,11 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
     w->options.device = device;
     int gpu = strcmp(w->compute->name, "cpu") != 0;
     w->options.batch_sequences = gpu ? (int)config->batch_size : 0;
-    w->batch = config->batch_size > 0 ? config->batch_size : !gpu ? CPU_AUTO_BATCH : stage_root ? GPU_SHARING_AUTO_BATCH : GPU_AUTO_BATCH;
+    w->share_memory = share_memory;
+    w->batch = config->batch_size > 0     ? config->batch_size
+              : !gpu                       ? CPU_AUTO_BATCH
+              : stage_root || share_memory ? GPU_SHARING_AUTO_BATCH
+                                           : GPU_AUTO_BATCH;
     const char *delay = getenv("MEMPROF_TEST_TASK_DELAY_MS");
     w->delay_ms = delay ? atoi(delay) : 0;
     const int64_t L = p->sequence_length;

@@ -81,7 +81,7 @@ typedef struct sweep_worker {
 
 // device: the GPU this worker uses on its node (sweep_worker_device); ignored by the CPU backend.
 int sweep_worker_init(sweep_worker *out, const sweep_config *config, const panel *p, stats_writer *writer,
-                      MPI_Comm comm, const char *stage_root, int device, memprof_error *err);
+                      MPI_Comm comm, const char *stage_root, int share_memory, int device, memprof_error *err);
 
 // The rank layout's device rule: a worker's index among the workers of its node (rank 0, the
 // coordinator, holds no GPU), from each rank's node number.
