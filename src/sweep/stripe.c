@@ -19,7 +19,7 @@
 #include "sweep/protocol.h"
 #include "sweep/weight_share.h"
 
-enum { MAX_FILES = 4096, REASON_BYTES = 512 };
+enum { REASON_BYTES = 512 };
 #define COPY_BUFFER ((size_t)4 << 20)
 #define DEFAULT_ALIGN ((uint64_t)1 << 20)
 #define SMALL_ALIGN ((uint64_t)4096)
@@ -339,33 +339,10 @@ int stripe_plan(stripe_range **ranges, int **first, const stripe_file *files, in
     return count;
 }
 
-// The folder's regular files (not hidden), sorted by name.
-static int by_name(const void *a, const void *b) { return strcmp(((const stripe_file *)a)->name, ((const stripe_file *)b)->name); }
-
 static int list_folder(stripe_file **out, int *count, const char *dir, memprof_error *err) {
-    *out = NULL; *count = 0;
-    DIR *d = opendir(dir);
-    if (!d) return error_set(err, MEMPROF_ERR, "%s: cannot open the checkpoint folder: %s", dir, strerror(errno));
-    stripe_file *files = calloc(MAX_FILES, sizeof *files);
-    int n = 0, rc = files ? 0 : error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
-    struct dirent *e;
-    while (!rc && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        char path[STRIPE_PATH_BYTES + STRIPE_NAME_BYTES + 2];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (n == MAX_FILES || strlen(e->d_name) >= STRIPE_NAME_BYTES) { rc = error_set(err, MEMPROF_ERR, "%s: too many files or a name too long", dir); break; }
-        snprintf(files[n].name, STRIPE_NAME_BYTES, "%s", e->d_name);
-        files[n].size = (uint64_t)st.st_size;
-        n++;
-    }
-    closedir(d);
-    if (rc) { free(files); return rc; }
-    if (n == 0) { free(files); return error_set(err, MEMPROF_ERR, "%s: no files to read", dir); }
-    qsort(files, (size_t)n, sizeof *files, by_name);
-    *out = files; *count = n;
-    return MEMPROF_OK;
+    int rc = folder_list_files(out, count, dir, err);
+    if (!rc && *count == 0) { free(*out); *out = NULL; return error_set(err, MEMPROF_ERR, "%s: no files to read", dir); }
+    return rc;
 }
 
 // Creates dst (removing a leftover of an earlier run) with every file at its full size.

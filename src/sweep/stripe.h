@@ -18,8 +18,9 @@
 #include <stdint.h>
 
 #include "memprof/error.h"
+#include "sweep/folder_files.h"
 
-enum { STRIPE_NAME_BYTES = 256, STRIPE_PATH_BYTES = 4096 };
+enum { STRIPE_NAME_BYTES = FOLDER_NAME_BYTES, STRIPE_PATH_BYTES = 4096 };
 
 // Bytes [offset, offset + length) of one file of the folder.
 typedef struct stripe_range {
@@ -73,10 +74,7 @@ typedef struct stripe_stats {
 } stripe_stats;
 
 // One regular file of a folder.
-typedef struct stripe_file {
-    char name[STRIPE_NAME_BYTES];
-    uint64_t size;
-} stripe_file;
+typedef folder_file stripe_file;  // name and size (hash unused)
 
 // Splits the concatenation of the files into `parts` near-equal runs whose boundaries are
 // multiples of `align` (the last run ends at the total; trailing runs may be empty); part k's

@@ -17,40 +17,12 @@
 
 #include "memprof/weights.h"
 #include "sweep/agree.h"
+#include "sweep/folder_files.h"
 #include "sweep/protocol.h"
 
-enum { NAME_BYTES = 256, MAX_FILES = 4096 };
+enum { NAME_BYTES = FOLDER_NAME_BYTES };
 
-typedef struct file_entry { char name[NAME_BYTES]; uint64_t size, hash; } file_entry;
-
-static int by_name(const void *a, const void *b) { return strcmp(((const file_entry *)a)->name, ((const file_entry *)b)->name); }
-
-// Root: the folder's regular files, sorted, with sizes and hashes.
-static int list_files(file_entry **out, int *count, const char *dir, memprof_error *err) {
-    *out = NULL; *count = 0;
-    DIR *d = opendir(dir);
-    if (!d) return error_set(err, MEMPROF_ERR, "%s: cannot open the checkpoint folder: %s", dir, strerror(errno));
-    file_entry *files = calloc(MAX_FILES, sizeof *files);
-    int n = 0, rc = files ? 0 : error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
-    struct dirent *e;
-    while (!rc && (e = readdir(d)) != NULL) {
-        if (e->d_name[0] == '.') continue;
-        char path[4096];
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        if (n == MAX_FILES || strlen(e->d_name) >= NAME_BYTES) { rc = error_set(err, MEMPROF_ERR, "%s: too many files or a name too long", dir); break; }
-        snprintf(files[n].name, NAME_BYTES, "%s", e->d_name);
-        files[n].size = (uint64_t)st.st_size;
-        n++;
-    }
-    closedir(d);
-    if (rc) { free(files); return rc; }
-    qsort(files, (size_t)n, sizeof *files, by_name);
-    *out = files; *count = n;
-    return MEMPROF_OK;
-}
-
+typedef folder_file file_entry;
 
 int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int root, const char *checkpoint_dir,
                            const char *staging_root, size_t chunk_bytes, memprof_error *err) {
@@ -65,7 +37,7 @@ int weights_node_broadcast(char *out_dir, size_t out_size, MPI_Comm node, int ro
     int n = 0, rc = 0;
     char src_name[NAME_BYTES] = "";
     if (rank == root) {
-        rc = checkpoint_dir ? list_files(&files, &n, checkpoint_dir, err) : error_set(err, MEMPROF_ERR, "weights broadcast: root has no folder");
+        rc = checkpoint_dir ? folder_list_files(&files, &n, checkpoint_dir, err) : error_set(err, MEMPROF_ERR, "weights broadcast: root has no folder");
         if (!rc && n == 0) rc = error_set(err, MEMPROF_ERR, "%s: no files to share", checkpoint_dir);
         if (!rc) {
             const char *slash = strrchr(checkpoint_dir, '/');
@@ -144,7 +116,7 @@ int weights_send(MPI_Comm comm, int dest, const char *dir, size_t chunk_bytes, m
     if (chunk_bytes == 0 || chunk_bytes > (size_t)1 << 30) chunk_bytes = (size_t)1 << 30;
     file_entry *files = NULL;
     int n = 0;
-    int rc = list_files(&files, &n, dir, err);
+    int rc = folder_list_files(&files, &n, dir, err);
     mapped_file *maps = rc ? NULL : calloc((size_t)(n ? n : 1), sizeof *maps);
     if (!rc && !maps) rc = error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
     int opened = 0;

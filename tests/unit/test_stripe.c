@@ -18,19 +18,7 @@
 #include "sweep/stripe.h"
 #include "sweep/weight_share.h"
 #include "test.h"
-
-static int run_under_mpirun(const char *self) {
-    if (system("command -v mpirun >/dev/null 2>&1") != 0) { SKIP("stripe", "mpirun not installed"); return 0; }
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd,
-             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-             "ASAN_OPTIONS=${ASAN_OPTIONS:-fast_unwind_on_malloc=0} "
-             "LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=tests/cli/lsan-mpi.supp} "
-             "timeout 120 mpirun -np 4 --oversubscribe %s --ranked", self);
-    int status = system(cmd);
-    if (status != 0) { printf("FAIL stripe: mpirun exited with status %d\n", status); return 1; }
-    return 0;
-}
+#include "test_mpirun.h"
 
 static int rank, size;
 static int failures;
@@ -165,7 +153,7 @@ static void check_plan(void) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--ranked") != 0) return run_under_mpirun(argv[0]);
+    if (argc < 2 || strcmp(argv[1], "--ranked") != 0) return test_run_under_mpirun("stripe", argv[0], 4);
     MPI_Init(&argc, &argv);
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &size);

@@ -12,19 +12,7 @@
 #include "memprof/checkpoint.h"
 #include "sweep/weight_share.h"
 #include "test.h"
-
-static int run_under_mpirun(const char *self) {
-    if (system("command -v mpirun >/dev/null 2>&1") != 0) { SKIP("weight share", "mpirun not installed"); return 0; }
-    char cmd[4400];
-    snprintf(cmd, sizeof cmd,
-             "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-             "ASAN_OPTIONS=${ASAN_OPTIONS:-fast_unwind_on_malloc=0} "
-             "LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=tests/cli/lsan-mpi.supp} "
-             "timeout 120 mpirun -np 3 --oversubscribe %s --ranked", self);
-    int status = system(cmd);
-    if (status != 0) { printf("FAIL weight share: mpirun exited with status %d\n", status); return 1; }
-    return 0;
-}
+#include "test_mpirun.h"
 
 static void check_fixture(const char *fixture, const char *staging, int rank, int *failures) {
     char dir[4096], label[256];
@@ -67,7 +55,7 @@ static void check_fixture(const char *fixture, const char *staging, int rank, in
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2 || strcmp(argv[1], "--ranked") != 0) return run_under_mpirun(argv[0]);
+    if (argc < 2 || strcmp(argv[1], "--ranked") != 0) return test_run_under_mpirun("weight share", argv[0], 3);
     MPI_Init(&argc, &argv);
     int rank;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
