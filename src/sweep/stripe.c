@@ -4,7 +4,6 @@
 // thread receives requests, starts jobs and sends replies at its poll points.
 #include "sweep/stripe.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
