@@ -60,6 +60,14 @@ typedef struct backend_weights {
     tensor_dtype weight_dtype;    // the checkpoint's storage dtype (rotary rounding follows it)
 } backend_weights;
 
+// How the last load filled the weights: the checkpoint bytes moved (stored dtype) and the
+// seconds from the first read of the mapping to the last byte in place (not counting the
+// allocation nor the checkpoint's open and hash).
+typedef struct backend_load_report {
+    size_t bytes;
+    double seconds;
+} backend_load_report;
+
 typedef struct backend {
     const char *name;
     int (*load)(void **out_model, const checkpoint *ckpt, const backend_options *options, memprof_error *err);
@@ -78,6 +86,9 @@ typedef struct backend {
     // may then score. load is allocate followed by filling the buffer from the checkpoint.
     int (*allocate)(void **out_model, const model_config *config, tensor_dtype weight_dtype,
                     const backend_options *options, memprof_error *err);
+    // Optional (NULL: the caller times load itself): the fill of the last load; 0 bytes
+    // for a model made by allocate.
+    void (*load_report)(backend_load_report *out, const void *model);
 } backend;
 
 // Checks what every backend's score requires — each sequence has ≥ 2 tokens, ids in
