@@ -46,6 +46,7 @@ typedef struct backend_options {
     int batch_sequences;          // GPU: sequences per device batch; 0 = planned from free memory
     double max_memory_gb;         // GPU: cap on device memory the backend may use; 0 = no cap
     int device;                   // GPU: index of the device on this node (the sweep picks one per worker)
+    const char *gemm_tuning_file; // GPU: opt-in GEMM algorithm tuning shared through this file; NULL = off
 } backend_options;
 
 // A model's weights as one buffer (both backends keep every weight in one allocation, laid

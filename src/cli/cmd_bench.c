@@ -24,6 +24,7 @@ static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: memprof bench --size SIZE --random-weights [--backend cuda|cpu] [--batch N] [--precision fp16|bf16|fp32]\n"
             "                     [--max-gpu-memory GB] [--sequences N] [--length T] [--repeats R] [--threads N] [--seed S]\n"
+            "                     [--tune-gemm FILE]\n"
             "       memprof bench --load-checkpoint DIR [--backend cuda|cpu] [--precision P] [--repeats R] [--cold]\n"
             "\n"
             "Measures scoring throughput on a Pythia-shaped model (14m 31m 70m 160m 410m 1b 1.4b 2.8b 6.9b 12b) with\n"
@@ -37,6 +38,8 @@ static void bench_usage(FILE *out) {
             "  --max-gpu-memory GB  cap on the GPU memory the backend may use\n"
             "  --sequences N        sequences per timed run (default: 4 batches on a GPU, 2 per thread on the CPU)\n"
             "  --repeats R          timed runs (default 3)\n"
+            "  --tune-gemm FILE     GPU: time up to 8 cuBLASLt algorithms per GEMM shape and keep the fastest, shared\n"
+            "                       through FILE (read when it has the shape, else tuned and written; docs/design.md)\n"
             "\n"
             "With --load-checkpoint: loads the checkpoint folder onto the backend R times and reads its weight files\n"
             "with read() as many times; prints the median GB/s of the plain read, the open (map + hash), the backend's\n"
@@ -74,7 +77,7 @@ static int parse_positive(const char *text, const char *option, double minimum, 
 
 int command_bench(int argc, char **argv) {
     const char *size = NULL, *backend_name = backend_find("cuda") ? "cuda" : "cpu";
-    const char *load_directory = NULL;
+    const char *load_directory = NULL, *tuning_file = NULL;
     int random_weights = 0, cold = 0;
     double batch = 0, sequences_wanted = 0, length = 2049, repeats = 3, threads = 0, seed = 1, memory_cap = 0;
     compute_precision precision = PRECISION_DEFAULT;
@@ -86,6 +89,7 @@ int command_bench(int argc, char **argv) {
         {"repeats", required_argument, NULL, 'R'},   {"threads", required_argument, NULL, 'j'},
         {"seed", required_argument, NULL, 'S'},      {"help", no_argument, NULL, 'h'},
         {"load-checkpoint", required_argument, NULL, 'L'}, {"cold", no_argument, NULL, 'C'},
+        {"tune-gemm", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
     int option, bad = 0;
     optind = 1;
@@ -95,6 +99,7 @@ int command_bench(int argc, char **argv) {
         case 'r': random_weights = 1; break;
         case 'L': load_directory = optarg; break;
         case 'C': cold = 1; break;
+        case 'T': tuning_file = optarg; break;
         case 'b': backend_name = optarg; break;
         case 'n': bad |= parse_positive(optarg, "--batch", 1, &batch); break;
         case 'm': bad |= parse_positive(optarg, "--max-gpu-memory", 0, &memory_cap); break;
@@ -150,7 +155,7 @@ int command_bench(int argc, char **argv) {
     if (status == 0) status = checkpoint_create_random(&ckpt, &config, TENSOR_F16, (uint64_t)seed, &err);
     fill_seconds = now_seconds() - start;
     backend_options settings = {.threads = (int)threads, .precision = precision, .batch_sequences = (int)batch,
-                                .max_memory_gb = memory_cap};
+                                .max_memory_gb = memory_cap, .gemm_tuning_file = tuning_file};
     start = now_seconds();
     if (status == 0) status = compute->load(&model, ckpt, &settings, &err);
     load_seconds = now_seconds() - start;
@@ -188,9 +193,10 @@ int command_bench(int argc, char **argv) {
         double tflops = tokens_per_second * gflop * 1e-3;
         struct rusage usage;
         getrusage(RUSAGE_SELF, &usage);
-        printf("bench %s on %s (%s): %d sequences x %lld tokens, batch %s\n", size, compute->name,
+        printf("bench %s on %s (%s): %d sequences x %lld tokens, batch %s%s%s\n", size, compute->name,
                precision == PRECISION_BF16 ? "bf16" : precision == PRECISION_FP16 || (gpu && precision == PRECISION_DEFAULT) ? "fp16" : "fp32",
-               count, (long long)T, batch > 0 ? "fixed" : "planned");
+               count, (long long)T, batch > 0 ? "fixed" : "planned", tuning_file && gpu ? ", GEMM algorithms from " : "",
+               tuning_file && gpu ? tuning_file : "");
         printf("  tokens/s: %.0f (median of %d runs, %.3f s each; min %.3f, max %.3f)\n", tokens_per_second,
                (int)repeats, median, times[0], times[(int)repeats - 1]);
         printf("  GFLOP/token: %.3f; achieved: %.1f GFLOP/s", gflop, tflops * 1e3);

@@ -125,6 +125,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
         lay_out_weights(&point);  // points every slot into the weights
     }
     if (status == 0) status = cuda_gemm_create(&model->gemm, model->scalar_type, 0, model->stream, err);
+    if (status == 0 && options && options->gemm_tuning_file) cuda_gemm_set_tuning(model->gemm, options->gemm_tuning_file);
     if (status != 0) {
         cuda_model_free(model);
         return status;
