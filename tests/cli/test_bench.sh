@@ -28,6 +28,18 @@ elif grep -q "no backend named 'cuda'" "$out"; then
 else
     echo "FAIL bench: cuda run: $(cat "$out")"
 fi
+tuning=$(mktemp -u)
+if "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 --tune-gemm "$tuning" >"$out" 2>&1; then
+    grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ] && echo "PASS bench: cuda run with --tune-gemm" \
+        || echo "FAIL bench: cuda run with --tune-gemm: $(cat "$out")"
+elif grep -q "no CUDA device" "$out"; then
+    echo "SKIP bench: cuda run with --tune-gemm: no GPU here"
+elif grep -q "no backend named 'cuda'" "$out"; then
+    echo "SKIP bench: cuda run with --tune-gemm: built without CUDA"
+else
+    echo "FAIL bench: cuda run with --tune-gemm: $(cat "$out")"
+fi
+rm -f "$tuning"
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
 if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then
