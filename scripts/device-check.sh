@@ -4,19 +4,21 @@
 # `memprof bench` and the HF baseline in the same call, on the same card.
 #
 # Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance \
-#                      build-device/tests/test_nccl_share
+#                      build-device/tests/test_nccl_share [build-device/tests/test_cuda_upload]
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
 # There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
-#                 (or .rt itself: 31 MB instead of 13); timeout_s 600;
+#                 (+ build-device/tests/test_cuda_upload when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
-#                 (device-check.log, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure).
+#                 (device-check.log, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
+#                 upload.txt and load.txt when the budget reaches the last step).
 #
 # The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
 # for the machine's start and the transfers); each step's timeout is its own cap or what is
 # left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
 # Order = priority: conformance, the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
 # refuses two ranks on one GPU, so a one-GPU machine runs only the one-rank case), then
-# memprof bench, then the HF baseline.
+# memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
+# test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
 # usage: scripts/device-check.sh [SIZES=70m,160m,410m]
 set -u
@@ -112,6 +114,29 @@ main() {
         echo "rc $?"
     else
         echo "skipped: budget"
+    fi
+    echo "== weight upload: test_cuda_upload, then memprof bench --load-checkpoint on a random 410m F16 [$(left) s left]"
+    # Optional, last: the stored-dtype upload against the fp32 path it replaced (bit for bit),
+    # then load GB/s next to a plain read (page cache warm: the file was just written).
+    if [ -x "$BUILD"/tests/test_cuda_upload ] && [ "$(left)" -gt 30 ]; then
+        run_memprof "$(cap 60)" "$BUILD"/tests/test_cuda_upload >"$OUT/upload.txt" 2>&1
+        echo "rc $?, $(grep -c '^PASS' "$OUT/upload.txt") passed, $(grep -c '^FAIL' "$OUT/upload.txt") failed"
+        grep -v '^PASS' "$OUT/upload.txt" | cut -c1-400 | head -20
+    else
+        echo "skipped test_cuda_upload: not carried or budget"
+    fi
+    if [ "$(left)" -gt 90 ]; then
+        work=$(mktemp -d)
+        if timeout "$(cap 60)" python3 scripts/make-random-checkpoint.py --size 410m --out "$work/random-410m" --seed 1; then
+            for precision in fp16 bf16; do
+                run_memprof "$(cap 30)" "$BUILD"/memprof bench --load-checkpoint "$work/random-410m" --backend cuda \
+                    --precision "$precision" --repeats 3 2>&1 | tee -a "$OUT/load.txt"
+                echo "  (rc ${PIPESTATUS[0]})"
+            done
+        fi
+        rm -rf "$work"
+    else
+        echo "skipped load bench: budget"
     fi
     echo "== done in $SECONDS s"
 }

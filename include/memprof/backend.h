@@ -46,6 +46,7 @@ typedef struct backend_options {
     int batch_sequences;          // GPU: sequences per device batch; 0 = planned from free memory
     double max_memory_gb;         // GPU: cap on device memory the backend may use; 0 = no cap
     int device;                   // GPU: index of the device on this node (the sweep picks one per worker)
+    const char *gemm_tuning_file; // GPU: opt-in GEMM algorithm tuning shared through this file; NULL = off
 } backend_options;
 
 // A model's weights as one buffer (both backends keep every weight in one allocation, laid
@@ -59,6 +60,14 @@ typedef struct backend_weights {
     const model_config *config;   // the model's architecture (owned by the model)
     tensor_dtype weight_dtype;    // the checkpoint's storage dtype (rotary rounding follows it)
 } backend_weights;
+
+// How the last load filled the weights: the checkpoint bytes moved (stored dtype) and the
+// seconds from the first read of the mapping to the last byte in place (not counting the
+// allocation nor the checkpoint's open and hash).
+typedef struct backend_load_report {
+    size_t bytes;
+    double seconds;
+} backend_load_report;
 
 typedef struct backend {
     const char *name;
@@ -78,6 +87,9 @@ typedef struct backend {
     // may then score. load is allocate followed by filling the buffer from the checkpoint.
     int (*allocate)(void **out_model, const model_config *config, tensor_dtype weight_dtype,
                     const backend_options *options, memprof_error *err);
+    // Optional (NULL: the caller times load itself): the fill of the last load; 0 bytes
+    // for a model made by allocate.
+    void (*load_report)(backend_load_report *out, const void *model);
 } backend;
 
 // Checks what every backend's score requires — each sequence has ≥ 2 tokens, ids in

@@ -1,5 +1,6 @@
 // cmd_bench.c — `memprof bench --size SIZE --random-weights [...]`: scoring throughput of a
-// backend on a Pythia-shaped model with random weights (no files), all four statistics.
+// backend on a Pythia-shaped model with random weights (no files), all four statistics; and
+// `memprof bench --load-checkpoint DIR`: load throughput from files (bench_load.c).
 //
 // Prints tokens/s (median of the timed runs), GFLOP/token from the FLOPs model of
 // docs/performance.md (2·N_nonembedding + 2·d·V + 2·L·d·T, T = 2048), the achieved rate,
@@ -11,6 +12,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_load.h"
 #include "commands.h"
 #include "memprof/backend.h"
 #include "memprof/checkpoint.h"
@@ -22,6 +24,8 @@ static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: memprof bench --size SIZE --random-weights [--backend cuda|cpu] [--batch N] [--precision fp16|bf16|fp32]\n"
             "                     [--max-gpu-memory GB] [--sequences N] [--length T] [--repeats R] [--threads N] [--seed S]\n"
+            "                     [--tune-gemm FILE]\n"
+            "       memprof bench --load-checkpoint DIR [--backend cuda|cpu] [--precision P] [--repeats R] [--cold]\n"
             "\n"
             "Measures scoring throughput on a Pythia-shaped model (14m 31m 70m 160m 410m 1b 1.4b 2.8b 6.9b 12b) with\n"
             "random fp16 weights held in memory. Every run scores the same N random sequences of T tokens (default\n"
@@ -33,7 +37,14 @@ static void bench_usage(FILE *out) {
             "  --precision P        fp16 (GPU default), bf16, or fp32 (the CPU backend)\n"
             "  --max-gpu-memory GB  cap on the GPU memory the backend may use\n"
             "  --sequences N        sequences per timed run (default: 4 batches on a GPU, 2 per thread on the CPU)\n"
-            "  --repeats R          timed runs (default 3)\n");
+            "  --repeats R          timed runs (default 3)\n"
+            "  --tune-gemm FILE     GPU: time up to 8 cuBLASLt algorithms per GEMM shape and keep the fastest, shared\n"
+            "                       through FILE (read when it has the shape, else tuned and written; docs/design.md)\n"
+            "\n"
+            "With --load-checkpoint: loads the checkpoint folder onto the backend R times and reads its weight files\n"
+            "with read() as many times; prints the median GB/s of the plain read, the open (map + hash), the backend's\n"
+            "own fill (GPU: host copy, DMA, conversion), the whole load, and open + load.\n"
+            "  --cold               drop the files' cached pages before each measurement (posix_fadvise, best effort)\n");
 }
 
 static double now_seconds(void) {
@@ -66,7 +77,8 @@ static int parse_positive(const char *text, const char *option, double minimum, 
 
 int command_bench(int argc, char **argv) {
     const char *size = NULL, *backend_name = backend_find("cuda") ? "cuda" : "cpu";
-    int random_weights = 0;
+    const char *load_directory = NULL, *tuning_file = NULL;
+    int random_weights = 0, cold = 0;
     double batch = 0, sequences_wanted = 0, length = 2049, repeats = 3, threads = 0, seed = 1, memory_cap = 0;
     compute_precision precision = PRECISION_DEFAULT;
     static const struct option options[] = {
@@ -76,6 +88,8 @@ int command_bench(int argc, char **argv) {
         {"sequences", required_argument, NULL, 'q'}, {"length", required_argument, NULL, 'l'},
         {"repeats", required_argument, NULL, 'R'},   {"threads", required_argument, NULL, 'j'},
         {"seed", required_argument, NULL, 'S'},      {"help", no_argument, NULL, 'h'},
+        {"load-checkpoint", required_argument, NULL, 'L'}, {"cold", no_argument, NULL, 'C'},
+        {"tune-gemm", required_argument, NULL, 'T'},
         {NULL, 0, NULL, 0}};
     int option, bad = 0;
     optind = 1;
@@ -83,6 +97,9 @@ int command_bench(int argc, char **argv) {
         switch (option) {
         case 's': size = optarg; break;
         case 'r': random_weights = 1; break;
+        case 'L': load_directory = optarg; break;
+        case 'C': cold = 1; break;
+        case 'T': tuning_file = optarg; break;
         case 'b': backend_name = optarg; break;
         case 'n': bad |= parse_positive(optarg, "--batch", 1, &batch); break;
         case 'm': bad |= parse_positive(optarg, "--max-gpu-memory", 0, &memory_cap); break;
@@ -105,8 +122,21 @@ int command_bench(int argc, char **argv) {
         }
     }
     if (bad) return EXIT_USAGE;
+    if (load_directory != NULL) {
+        if (size != NULL || random_weights || optind < argc) {
+            fprintf(stderr, "memprof bench: --load-checkpoint measures a checkpoint's load; it takes no --size or --random-weights\n");
+            return EXIT_USAGE;
+        }
+        const backend *loader = backend_find(backend_name);
+        if (loader == NULL) {
+            fprintf(stderr, "memprof bench: --backend: no backend named '%s' is compiled in\n", backend_name);
+            return EXIT_USAGE;
+        }
+        backend_options settings = {.threads = (int)threads, .precision = precision, .max_memory_gb = memory_cap};
+        return bench_load(load_directory, loader, &settings, (int)repeats, cold);
+    }
     if (size == NULL || !random_weights || optind < argc) {
-        fprintf(stderr, "memprof bench: --size and --random-weights are required (checkpoint files: use memprof score)\n");
+        fprintf(stderr, "memprof bench: --size and --random-weights are required (a checkpoint's load: --load-checkpoint DIR)\n");
         return EXIT_USAGE;
     }
     if (repeats > MAX_REPEATS) repeats = MAX_REPEATS;
@@ -125,7 +155,7 @@ int command_bench(int argc, char **argv) {
     if (status == 0) status = checkpoint_create_random(&ckpt, &config, TENSOR_F16, (uint64_t)seed, &err);
     fill_seconds = now_seconds() - start;
     backend_options settings = {.threads = (int)threads, .precision = precision, .batch_sequences = (int)batch,
-                                .max_memory_gb = memory_cap};
+                                .max_memory_gb = memory_cap, .gemm_tuning_file = tuning_file};
     start = now_seconds();
     if (status == 0) status = compute->load(&model, ckpt, &settings, &err);
     load_seconds = now_seconds() - start;
@@ -163,9 +193,10 @@ int command_bench(int argc, char **argv) {
         double tflops = tokens_per_second * gflop * 1e-3;
         struct rusage usage;
         getrusage(RUSAGE_SELF, &usage);
-        printf("bench %s on %s (%s): %d sequences x %lld tokens, batch %s\n", size, compute->name,
+        printf("bench %s on %s (%s): %d sequences x %lld tokens, batch %s%s%s\n", size, compute->name,
                precision == PRECISION_BF16 ? "bf16" : precision == PRECISION_FP16 || (gpu && precision == PRECISION_DEFAULT) ? "fp16" : "fp32",
-               count, (long long)T, batch > 0 ? "fixed" : "planned");
+               count, (long long)T, batch > 0 ? "fixed" : "planned", tuning_file && gpu ? ", GEMM algorithms from " : "",
+               tuning_file && gpu ? tuning_file : "");
         printf("  tokens/s: %.0f (median of %d runs, %.3f s each; min %.3f, max %.3f)\n", tokens_per_second,
                (int)repeats, median, times[0], times[(int)repeats - 1]);
         printf("  GFLOP/token: %.3f; achieved: %.1f GFLOP/s", gflop, tflops * 1e3);

@@ -18,7 +18,7 @@ enum { SCORE_BATCH = 32 };  // sequences handed to the backend at once
 static void score_usage(FILE *out) {
     fprintf(out,
             "usage: memprof score --checkpoint DIR --tokens FILE [--per-token] [--threads N] [--backend cpu|cuda]\n"
-            "                     [--precision fp32|fp16|bf16] [--max-gpu-memory GB]\n"
+            "                     [--precision fp32|fp16|bf16] [--max-gpu-memory GB] [--tune-gemm FILE]\n"
             "\n"
             "Scores token sequences with a GPT-NeoX checkpoint folder (config.json + model.safetensors or\n"
             "pytorch_model.bin, maybe sharded) and writes a CSV on stdout.\n"
@@ -33,7 +33,8 @@ static void score_usage(FILE *out) {
             "  --threads N       CPU threads (default: all cores); results do not depend on it\n"
             "  --backend NAME    compute backend: cpu (default, fp32) or cuda (when compiled in)\n"
             "  --precision P     fp32 (cpu), fp16 (cuda default) or bf16 (cuda)\n"
-            "  --max-gpu-memory GB  cap on the GPU memory the cuda backend may use\n");
+            "  --max-gpu-memory GB  cap on the GPU memory the cuda backend may use\n"
+            "  --tune-gemm FILE  cuda: GEMM algorithms timed once per shape and shared through FILE (docs/design.md)\n");
 }
 
 static void print_sequence_row(const char *name, const sequence_statistics *s) {
@@ -64,7 +65,7 @@ static void free_token_statistics(token_statistics *t) {
 }
 
 int command_score(int argc, char **argv) {
-    const char *checkpoint_dir = NULL, *tokens_path = NULL, *backend_name = "cpu";
+    const char *checkpoint_dir = NULL, *tokens_path = NULL, *backend_name = "cpu", *tuning_file = NULL;
     int per_token = 0, threads = 0;
     compute_precision precision = PRECISION_DEFAULT;
     double memory_cap = 0;
@@ -73,7 +74,7 @@ int command_score(int argc, char **argv) {
         {"per-token", no_argument, NULL, 'p'},       {"threads", required_argument, NULL, 'j'},
         {"backend", required_argument, NULL, 'b'},   {"help", no_argument, NULL, 'h'},
         {"precision", required_argument, NULL, 'P'}, {"max-gpu-memory", required_argument, NULL, 'm'},
-        {NULL, 0, NULL, 0}};
+        {"tune-gemm", required_argument, NULL, 'T'}, {NULL, 0, NULL, 0}};
     int option;
     optind = 1;
     while ((option = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -82,6 +83,7 @@ int command_score(int argc, char **argv) {
         case 't': tokens_path = optarg; break;
         case 'p': per_token = 1; break;
         case 'b': backend_name = optarg; break;
+        case 'T': tuning_file = optarg; break;
         case 'j': {
             char *end;
             long value = strtol(optarg, &end, 10);
@@ -133,7 +135,8 @@ int command_score(int argc, char **argv) {
     int status = checkpoint_open(&ckpt, checkpoint_dir, &err);
     if (status == 0) status = token_input_load(&input, tokens_path, &err);
     if (status == 0) status = token_input_validate(&input, tokens_path, checkpoint_config(ckpt)->vocab_size, &err);
-    backend_options backend_settings = {.threads = threads, .precision = precision, .max_memory_gb = memory_cap};
+    backend_options backend_settings = {.threads = threads, .precision = precision, .max_memory_gb = memory_cap,
+                                        .gemm_tuning_file = tuning_file};
     if (status == 0) status = compute->load(&model, ckpt, &backend_settings, &err);
 
     if (status == 0) {

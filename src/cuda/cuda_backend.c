@@ -238,7 +238,12 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
 
 static size_t cuda_device_memory_bytes(const void *model) { return ((const cuda_model *)model)->peak_bytes; }
 
+static void cuda_load_report(backend_load_report *out, const void *model) {
+    const cuda_model *m = model;
+    *out = (backend_load_report){.bytes = m->load_bytes, .seconds = m->load_seconds};
+}
+
 static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes,
-                                         cuda_weights_view, cuda_allocate};
+                                         cuda_weights_view, cuda_allocate, cuda_load_report};
 
 const backend *cuda_backend(void) { return &cuda_backend_ops; }

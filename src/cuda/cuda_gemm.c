@@ -7,12 +7,14 @@
 
 #include <cublasLt.h>
 #include <cuda_runtime_api.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cuda/cuda_gemm_tuning.h"
 #include "cuda/cuda_kernels.h"
 
-enum { WORKSPACE_BYTES = 32 << 20, MAX_CACHED = 64 };
+enum { WORKSPACE_BYTES = 32 << 20, MAX_CACHED = 64, TUNING_CANDIDATES = 8, TUNING_REPEATS = 3 };
 
 typedef struct cached_algorithm {
     int out_dim, in_dim, output_type, has_bias;
@@ -27,6 +29,7 @@ struct cuda_gemm_context {
     int64_t selection_rows;
     cached_algorithm cache[MAX_CACHED];
     int cached;
+    char tuning_path[4096];  // empty: untuned
 };
 
 size_t cuda_gemm_workspace_bytes(void) { return WORKSPACE_BYTES; }
@@ -57,6 +60,11 @@ void cuda_gemm_destroy(cuda_gemm_context *context) {
     cudaFree(context->workspace);
     cublasLtDestroy(context->handle);
     free(context);
+}
+
+void cuda_gemm_set_tuning(cuda_gemm_context *context, const char *path) {
+    snprintf(context->tuning_path, sizeof context->tuning_path, "%s", path ? path : "");
+    context->cached = 0;
 }
 
 void cuda_gemm_set_selection_rows(cuda_gemm_context *context, int64_t rows) {
@@ -99,8 +107,10 @@ static cublasStatus_t make_descriptors(gemm_descriptors *g, const cuda_gemm_cont
     return s;
 }
 
-static int choose_algorithm(cublasLtMatmulAlgo_t *out, cuda_gemm_context *context, int output_type, const void *bias,
-                            int64_t rows, int in_dim, int out_dim, memprof_error *err) {
+// cuBLASLt's candidates for the shape, best first by its heuristic (at most `wanted`).
+static int heuristic_candidates(cublasLtMatmulHeuristicResult_t *results, int wanted, cuda_gemm_context *context,
+                                int output_type, const void *bias, int64_t rows, int in_dim, int out_dim,
+                                memprof_error *err) {
     gemm_descriptors g;
     cublasStatus_t s = make_descriptors(&g, context, output_type, bias, rows, in_dim, out_dim);
     cublasLtMatmulPreference_t preference = NULL;
@@ -113,18 +123,154 @@ static int choose_algorithm(cublasLtMatmulAlgo_t *out, cuda_gemm_context *contex
     if (s == CUBLAS_STATUS_SUCCESS)
         s = cublasLtMatmulPreferenceSetAttribute(preference, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &reductions,
                                                  sizeof reductions);
-    cublasLtMatmulHeuristicResult_t result;
     int found = 0;
     if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmulAlgoGetHeuristic(context->handle, g.operation, g.a, g.b, g.d, g.d, preference, 1, &result,
+        s = cublasLtMatmulAlgoGetHeuristic(context->handle, g.operation, g.a, g.b, g.d, g.d, preference, wanted, results,
                                            &found);
     if (preference) cublasLtMatmulPreferenceDestroy(preference);
     destroy_descriptors(&g);
-    if (s != CUBLAS_STATUS_SUCCESS || found == 0)
-        return error_set(err, MEMPROF_ERR, "cuda gemm: no cuBLASLt algorithm for [%lld x %d] x [%d x %d]^T (status %d)",
-                         (long long)rows, in_dim, out_dim, in_dim, (int)s);
+    if (s != CUBLAS_STATUS_SUCCESS || found == 0) {
+        error_set(err, MEMPROF_ERR, "cuda gemm: no cuBLASLt algorithm for [%lld x %d] x [%d x %d]^T (status %d)",
+                  (long long)rows, in_dim, out_dim, in_dim, (int)s);
+        return -1;
+    }
+    return found;
+}
+
+static int choose_algorithm(cublasLtMatmulAlgo_t *out, cuda_gemm_context *context, int output_type, const void *bias,
+                            int64_t rows, int in_dim, int out_dim, memprof_error *err) {
+    cublasLtMatmulHeuristicResult_t result;
+    if (heuristic_candidates(&result, 1, context, output_type, bias, rows, in_dim, out_dim, err) < 1) return MEMPROF_ERR;
     *out = result.algo;
     return 0;
+}
+
+// Milliseconds per call of the algorithm on this call's operands (it writes `out`, which the
+// real call then overwrites), or a negative number when it cannot run them.
+static float time_algorithm(cuda_gemm_context *context, const gemm_descriptors *g, const cublasLtMatmulAlgo_t *algorithm,
+                            void *out, const void *in, const void *weight, void *start, void *stop) {
+    cublasLtMatmulHeuristicResult_t check;
+    if (cublasLtMatmulAlgoCheck(context->handle, g->operation, g->a, g->b, g->d, g->d, algorithm, &check) !=
+            CUBLAS_STATUS_SUCCESS ||
+        check.workspaceSize > WORKSPACE_BYTES)
+        return -1.0f;
+    float one = 1.0f, zero = 0.0f, milliseconds = -1.0f;
+    for (int r = 0; r <= TUNING_REPEATS; r++) {  // run 0 warms up
+        if (r == 1) cudaEventRecord((cudaEvent_t)start, context->stream);
+        if (cublasLtMatmul(context->handle, g->operation, &one, weight, g->a, in, g->b, &zero, out, g->d, out, g->d,
+                           algorithm, context->workspace, WORKSPACE_BYTES, context->stream) != CUBLAS_STATUS_SUCCESS)
+            return -1.0f;
+    }
+    cudaEventRecord((cudaEvent_t)stop, context->stream);
+    if (cudaEventSynchronize((cudaEvent_t)stop) != cudaSuccess ||
+        cudaEventElapsedTime(&milliseconds, (cudaEvent_t)start, (cudaEvent_t)stop) != cudaSuccess)
+        return -1.0f;
+    return milliseconds / TUNING_REPEATS;
+}
+
+// An algorithm as the tuning file stores it: its id and configuration attributes (what
+// cublasLtMatmulAlgoInit + ConfigSetAttribute rebuild), not the opaque bytes.
+static const struct { cublasLtMatmulAlgoConfigAttributes_t attribute; size_t bytes; } ALGORITHM_WORDS[] = {
+    {CUBLASLT_ALGO_CONFIG_ID, 4},           {CUBLASLT_ALGO_CONFIG_TILE_ID, 4},       {CUBLASLT_ALGO_CONFIG_SPLITK_NUM, 4},
+    {CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, 4}, {CUBLASLT_ALGO_CONFIG_CTA_SWIZZLING, 4}, {CUBLASLT_ALGO_CONFIG_CUSTOM_OPTION, 4},
+    {CUBLASLT_ALGO_CONFIG_STAGES_ID, 4},    {CUBLASLT_ALGO_CONFIG_INNER_SHAPE_ID, 2}, {CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, 2},
+};
+enum { ALGORITHM_ATTRIBUTES = sizeof ALGORITHM_WORDS / sizeof ALGORITHM_WORDS[0] };
+
+// Attributes 0–6 one word each; the two 16-bit shape ids share word 7.
+static int encode_algorithm(uint64_t words[GEMM_TUNING_WORDS], const cublasLtMatmulAlgo_t *algorithm) {
+    memset(words, 0, GEMM_TUNING_WORDS * sizeof words[0]);
+    for (int i = 0; i < ALGORITHM_ATTRIBUTES; i++) {
+        uint32_t value = 0;  // little-endian: a 2-byte attribute fills the low half
+        size_t written = 0;
+        if (cublasLtMatmulAlgoConfigGetAttribute(algorithm, ALGORITHM_WORDS[i].attribute, &value, ALGORITHM_WORDS[i].bytes,
+                                                 &written) != CUBLAS_STATUS_SUCCESS)
+            return -1;
+        if (i < 7) words[i] = value;
+        else words[7] |= (uint64_t)(value & 0xffffu) << (16 * (i - 7));
+    }
+    return 0;
+}
+
+static int decode_algorithm(cublasLtMatmulAlgo_t *algorithm, const uint64_t words[GEMM_TUNING_WORDS],
+                            const cuda_gemm_context *context, int output_type) {
+    cudaDataType_t scalar = context->scalar_type == CUDA_SCALAR_FP16 ? CUDA_R_16F : CUDA_R_16BF;
+    cudaDataType_t output = output_type == GEMM_OUTPUT_FLOAT ? CUDA_R_32F : scalar;
+    if (cublasLtMatmulAlgoInit(context->handle, CUBLAS_COMPUTE_32F, CUDA_R_32F, scalar, scalar, output, output,
+                               (int)(int32_t)words[0], algorithm) != CUBLAS_STATUS_SUCCESS)
+        return -1;
+    for (int i = 1; i < ALGORITHM_ATTRIBUTES; i++) {
+        uint32_t value = i < 7 ? (uint32_t)words[i] : (uint32_t)(words[7] >> (16 * (i - 7))) & 0xffffu;
+        if (cublasLtMatmulAlgoConfigSetAttribute(algorithm, ALGORITHM_WORDS[i].attribute, &value,
+                                                 ALGORITHM_WORDS[i].bytes) != CUBLAS_STATUS_SUCCESS)
+            return -1;
+    }
+    return 0;
+}
+
+// The tuning file's algorithm for this shape; when it has none, the fastest of cuBLASLt's
+// candidates for the planned rows, timed on this call, written there for every other user.
+static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *context, int output_type, const void *bias,
+                           int64_t selection, void *out, const void *in, const void *weight, int64_t rows, int in_dim,
+                           int out_dim, memprof_error *err) {
+    struct cudaDeviceProp properties;
+    int device = 0;
+    if (cudaGetDevice(&device) != cudaSuccess || cudaGetDeviceProperties(&properties, device) != cudaSuccess)
+        return error_set(err, MEMPROF_ERR, "cuda gemm: cannot name the device for the tuning file");
+    char key[GEMM_TUNING_KEY_MAX];
+    gemm_tuning_key(key, properties.name, cublasLtGetVersion(), context->scalar_type, out_dim, in_dim, selection,
+                    output_type == GEMM_OUTPUT_FLOAT, bias != NULL);
+    FILE *file;
+    if (gemm_tuning_open(&file, context->tuning_path, err) != 0) return MEMPROF_ERR;
+    uint64_t words[GEMM_TUNING_WORDS];
+    if (gemm_tuning_find(words, file, key)) {
+        gemm_tuning_close(file);
+        gemm_descriptors g;
+        cublasLtMatmulHeuristicResult_t check;
+        int usable = decode_algorithm(chosen, words, context, output_type) == 0 &&
+                     make_descriptors(&g, context, output_type, bias, rows, in_dim, out_dim) == CUBLAS_STATUS_SUCCESS;
+        if (usable) {
+            usable = cublasLtMatmulAlgoCheck(context->handle, g.operation, g.a, g.b, g.d, g.d, chosen, &check) ==
+                         CUBLAS_STATUS_SUCCESS && check.workspaceSize <= WORKSPACE_BYTES;
+            destroy_descriptors(&g);
+        }
+        if (!usable)
+            return error_set(err, MEMPROF_ERR, "cuda gemm: %s: the line for \"%s\" is not an algorithm this GPU "
+                             "and cuBLASLt can run", context->tuning_path, key);
+        return 0;
+    }
+    cublasLtMatmulHeuristicResult_t candidates[TUNING_CANDIDATES];
+    int count = heuristic_candidates(candidates, TUNING_CANDIDATES, context, output_type, bias, selection, in_dim,
+                                     out_dim, err);
+    gemm_descriptors g;
+    cudaEvent_t start = NULL, stop = NULL;
+    int best = -1;
+    float best_milliseconds = 0.0f;
+    if (count > 0 && make_descriptors(&g, context, output_type, bias, rows, in_dim, out_dim) == CUBLAS_STATUS_SUCCESS) {
+        if (cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess) {
+            for (int i = 0; i < count; i++) {
+                float milliseconds = time_algorithm(context, &g, &candidates[i].algo, out, in, weight, start, stop);
+                if (milliseconds >= 0.0f && (best < 0 || milliseconds < best_milliseconds)) {
+                    best = i;
+                    best_milliseconds = milliseconds;
+                }
+            }
+        }
+        destroy_descriptors(&g);
+    }
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
+    (void)cudaGetLastError();  // a candidate that failed to run must not read as a later launch failure
+    int status = count < 1 ? MEMPROF_ERR : 0;
+    if (status == 0 && best < 0)
+        status = error_set(err, MEMPROF_ERR, "cuda gemm: tuning: no candidate ran [%lld x %d] x [%d x %d]^T",
+                           (long long)rows, in_dim, out_dim, in_dim);
+    if (status == 0 && encode_algorithm(words, &candidates[best].algo) != 0)
+        status = error_set(err, MEMPROF_ERR, "cuda gemm: tuning: cannot read the chosen algorithm's configuration");
+    if (status == 0) status = gemm_tuning_append(file, key, words, err);
+    gemm_tuning_close(file);
+    if (status == 0) *chosen = candidates[best].algo;
+    return status;
 }
 
 int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
@@ -146,7 +292,10 @@ int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, co
         int64_t widest = out_dim > in_dim ? out_dim : in_dim;
         if (selection > (int64_t)INT32_MAX / widest) selection = (int64_t)INT32_MAX / widest;
         if (selection < rows) selection = rows;
-        int status = choose_algorithm(&algorithm, context, output_type, bias, selection, in_dim, out_dim, err);
+        int status = context->tuning_path[0]
+                         ? tuned_algorithm(&algorithm, context, output_type, bias, selection, out, in, weight, rows,
+                                           in_dim, out_dim, err)
+                         : choose_algorithm(&algorithm, context, output_type, bias, selection, in_dim, out_dim, err);
         if (status != 0) return status;
         if (context->cached < MAX_CACHED) {
             context->cache[context->cached] = (cached_algorithm){out_dim, in_dim, output_type, has_bias, algorithm};

@@ -5,6 +5,11 @@
 // the planned row count and reused for every smaller batch (each output element is then
 // computed by the same kernel in the same order whatever the batch); reductions are
 // restricted to none or fp32-in-workspace (no atomics, no fp16 split-K partials).
+//
+// Tuning (opt-in, cuda_gemm_set_tuning): instead of cuBLASLt's first heuristic answer, up
+// to 8 candidates (same restrictions) are timed on the call's shape and the fastest kept,
+// through a shared tuning file (cuda_gemm_tuning.h) so that every process using that file
+// runs the same algorithm: timings differ from run to run and rank to rank, choices must not.
 #ifndef MEMPROF_CUDA_GEMM_H
 #define MEMPROF_CUDA_GEMM_H
 
@@ -22,6 +27,8 @@ int cuda_gemm_create(cuda_gemm_context **out, int scalar_type, int64_t selection
                      memprof_error *err);
 void cuda_gemm_destroy(cuda_gemm_context *context);
 void cuda_gemm_set_selection_rows(cuda_gemm_context *context, int64_t rows);
+// path: the tuning file (created when absent), or NULL for the untuned default.
+void cuda_gemm_set_tuning(cuda_gemm_context *context, const char *path);
 size_t cuda_gemm_workspace_bytes(void);
 
 // bias (scalar, [out_dim]) is fused as a cuBLASLt epilogue; only with GEMM_OUTPUT_SCALAR.

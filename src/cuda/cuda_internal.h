@@ -50,7 +50,41 @@ typedef struct cuda_model {
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
+    size_t load_bytes;           // checkpoint bytes the last fill moved to the device (0: not filled)
+    double load_seconds;         // and how long that took, first host copy to last conversion
 } cuda_model;
+
+// The weight upload (cuda_upload.c): tensors in their stored dtype through a ring of pinned
+// host chunks, converted on the device into their slots (see the file's comment).
+enum { CUDA_UPLOAD_CHUNKS = 2 };
+#define CUDA_UPLOAD_CHUNK_BYTES ((size_t)64 << 20)
+
+typedef struct cuda_upload {
+    void *stream;                                // cudaStream_t, the model's
+    int scalar_type;
+    size_t chunk_bytes;
+    void *pinned[CUDA_UPLOAD_CHUNKS];            // host, cudaHostAlloc
+    void *staging[CUDA_UPLOAD_CHUNKS];           // device, only once a tensor needs converting
+    void *done[CUDA_UPLOAD_CHUNKS];              // cudaEvent_t: chunk k's DMA and conversion are over
+    int next;                                    // the chunk the next piece goes through
+    int copy_threads;                            // host threads copying a piece out of the mmap
+    size_t bytes;                                // stored bytes moved so far
+    double started, seconds;                     // seconds: set by cuda_upload_finish
+} cuda_upload;
+
+// chunk_bytes 0 = CUDA_UPLOAD_CHUNK_BYTES (tests pass small chunks to split tensors).
+int cuda_upload_begin(cuda_upload *upload, void *stream, int scalar_type, size_t chunk_bytes, memprof_error *err);
+// Queues the tensor into destination (numel elements of the scalar type); returns before
+// the copies are done: the tensor's bytes must stay mapped until cuda_upload_finish.
+int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view *tensor, memprof_error *err);
+// Waits for every queued copy, sets seconds and frees the chunks.
+int cuda_upload_finish(cuda_upload *upload, memprof_error *err);
+// Frees the chunks after waiting for the stream (the error path; finish calls it).
+void cuda_upload_release(cuda_upload *upload);
+// The previous path, kept as the test oracle: tensor_read_f32 on the host, fp32 over PCIe,
+// cuda_convert_from_float on the device. Synchronous.
+int cuda_upload_tensor_reference(void *destination, const tensor_view *tensor, int scalar_type, void *stream,
+                                 memprof_error *err);
 
 int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_options *options, memprof_error *err);
 // The model of that shape with its weight buffer allocated and every weight pointer set, unfilled.
@@ -64,6 +98,10 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
 // weights and workspace), 0 when not one fits; *out_logits_rows = rows of the logits buffer.
 int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, size_t free_bytes, size_t memory_cap,
                         size_t fixed_bytes, int64_t max_length);
+// Bytes of the weight buffer and of the activations cuda_plan_batch allocates, from the
+// layouts themselves (no device calls): what the planner's budget must cover.
+size_t cuda_weight_bytes(const model_config *config);
+size_t cuda_activation_bytes(const model_config *config, int64_t tokens, int sequences, int64_t logits_rows);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

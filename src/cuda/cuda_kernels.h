@@ -56,8 +56,17 @@ int cuda_residual_forward(float *residual, const float *mlp, const void *mlp_bia
 int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                         const int32_t *targets, int64_t rows, int vocab, cuda_stream stream);
 
-// dst (scalar) = src (fp32), for weight upload.
+// dst (scalar) = src (fp32): the reference weight upload (cuda_upload_tensor_reference).
 int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream);
+
+// The checkpoint dtypes the upload moves as they are stored (tensor_dtype F16, BF16, F32).
+enum { CUDA_SOURCE_F16 = 0, CUDA_SOURCE_BF16 = 1, CUDA_SOURCE_F32 = 2 };
+
+// dst (scalar) = src (source_type) through fp32: the source value is widened exactly, then
+// rounded to nearest even by the same intrinsic as cuda_convert_from_float, so the result is
+// bit for bit what the fp32 reference path gives (NaN payloads aside).
+int cuda_convert_weights(void *dst, const void *src, int64_t count, int source_type, int scalar_type,
+                         cuda_stream stream);
 
 #ifdef __cplusplus
 }

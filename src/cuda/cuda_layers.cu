@@ -77,6 +77,17 @@ template <typename scalar> __global__ void convert_kernel(scalar *dst, const flo
         dst[i] = from_float<scalar>(src[i]);
 }
 
+// Exact widening of each checkpoint dtype to fp32 (fp16 and bf16 values are all fp32 values).
+__device__ __forceinline__ float source_to_float(float x) { return x; }
+__device__ __forceinline__ float source_to_float(__half x) { return __half2float(x); }
+__device__ __forceinline__ float source_to_float(__nv_bfloat16 x) { return __bfloat162float(x); }
+
+template <typename scalar, typename source>
+__global__ void convert_source_kernel(scalar *dst, const source *src, int64_t count) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
+        dst[i] = from_float<scalar>(source_to_float(src[i]));
+}
+
 static unsigned grid_for(int64_t count) {
     int64_t blocks = (count + 255) / 256;
     return (unsigned)(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
@@ -150,4 +161,24 @@ extern "C" int cuda_convert_from_float(void *dst, const float *src, int64_t coun
     DISPATCH(scalar_type, (convert_kernel<__half><<<grid_for(count), 256, 0, stream>>>((__half *)dst, src, count)),
              (convert_kernel<__nv_bfloat16><<<grid_for(count), 256, 0, stream>>>((__nv_bfloat16 *)dst, src, count)));
     return LAUNCH_STATUS();
+}
+
+template <typename scalar>
+static int convert_weights_to(scalar *dst, const void *src, int64_t count, int source_type, cuda_stream stream) {
+    if (source_type == CUDA_SOURCE_F16)
+        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, (const __half *)src, count);
+    else if (source_type == CUDA_SOURCE_BF16)
+        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, (const __nv_bfloat16 *)src, count);
+    else if (source_type == CUDA_SOURCE_F32)
+        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, (const float *)src, count);
+    else
+        return (int)cudaErrorInvalidValue;
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_convert_weights(void *dst, const void *src, int64_t count, int source_type, int scalar_type,
+                                    cuda_stream stream) {
+    if (count == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16) return convert_weights_to((__half *)dst, src, count, source_type, stream);
+    return convert_weights_to((__nv_bfloat16 *)dst, src, count, source_type, stream);
 }

@@ -9,6 +9,7 @@
 
 #include "cuda/cuda_internal.h"
 #include "cuda/cuda_kernels.h"
+#include "memprof/log.h"
 #include "memprof/rotary.h"
 
 #define CUDA_CHECK(call, err, what)                                                                     \
@@ -24,11 +25,11 @@ static size_t aligned(int64_t elements) { return ((size_t)elements * SCALAR_BYTE
 
 // The one weight layout: every tensor in checkpoint order, 256-byte aligned, in the scalar
 // type. take() points a slot at the tensor's place in model->weights (when allocated) and,
-// with a checkpoint, converts it there through an fp32 staging buffer.
+// with a checkpoint, queues the tensor's stored bytes into it (cuda_upload.c).
 typedef struct layout_cursor {
     cuda_model *model;
     const checkpoint *ckpt;  // NULL: lay out only
-    float *host, *staging;   // [largest tensor] fp32, host and device (with ckpt)
+    cuda_upload *upload;     // with ckpt
     size_t bytes;            // used so far
     int status;
     memprof_error *err;
@@ -44,12 +45,8 @@ static void take(layout_cursor *at, void **slot, const char *name, int64_t expec
         else if (tensor->numel != expected)
             at->status = error_set(err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name,
                                    (long long)tensor->numel, (long long)expected);
-        else if (tensor_read_f32(at->host, tensor, err) != 0) at->status = error_prefix(err, "tensor %s", name);
-        else if (cudaMemcpy(at->staging, at->host, (size_t)expected * sizeof(float), cudaMemcpyHostToDevice) != cudaSuccess)
-            at->status = error_set(err, MEMPROF_ERR, "cuda backend: %s: copy to the device failed", name);
-        else if (cuda_convert_from_float(destination, at->staging, expected, model->scalar_type, model->stream) != 0 ||
-                 cudaStreamSynchronize((cudaStream_t)model->stream) != cudaSuccess)  // staging is reused next
-            at->status = error_set(err, MEMPROF_ERR, "cuda backend: converting %s failed", name);
+        else if (cuda_upload_tensor(at->upload, destination, tensor, err) != 0)
+            at->status = error_prefix(err, "tensor %s", name);
     }
     if (slot) *slot = destination;
     at->bytes += aligned(expected);
@@ -128,6 +125,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
         lay_out_weights(&point);  // points every slot into the weights
     }
     if (status == 0) status = cuda_gemm_create(&model->gemm, model->scalar_type, 0, model->stream, err);
+    if (status == 0 && options && options->gemm_tuning_file) cuda_gemm_set_tuning(model->gemm, options->gemm_tuning_file);
     if (status != 0) {
         cuda_model_free(model);
         return status;
@@ -142,28 +140,33 @@ int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_opti
     cuda_model *model;
     int status = cuda_model_allocate(&model, checkpoint_config(ckpt), embedding ? embedding->dtype : TENSOR_F16, options, err);
     if (status != 0) return status;
-    const model_config *c = &model->config;
-    int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size;
-    int64_t largest = V * d > ff * d ? V * d : ff * d;
-    layout_cursor fill = {.model = model, .ckpt = ckpt, .err = err};
-    fill.host = malloc((size_t)largest * sizeof(float));
-    if (fill.host == NULL) status = error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
-    if (status == 0 && cudaMalloc((void **)&fill.staging, (size_t)largest * sizeof(float)) != cudaSuccess)
-        status = error_set(err, MEMPROF_ERR, "cuda backend: cannot allocate the upload staging buffer");
+    cuda_upload upload;
+    status = cuda_upload_begin(&upload, model->stream, model->scalar_type, 0, err);
     if (status == 0) {
+        layout_cursor fill = {.model = model, .ckpt = ckpt, .upload = &upload, .err = err};
         lay_out_weights(&fill);
         status = fill.status;
+        if (status != 0) cuda_upload_release(&upload);
+        else status = cuda_upload_finish(&upload, err);
     }
-    if (status == 0 && cudaStreamSynchronize((cudaStream_t)model->stream) != cudaSuccess)
-        status = error_set(err, MEMPROF_ERR, "cuda backend: weight upload failed");
-    cudaFree(fill.staging);
-    free(fill.host);
     if (status != 0) {
         cuda_model_free(model);
         return status;
     }
+    model->load_bytes = upload.bytes;
+    model->load_seconds = upload.seconds;
+    log_info("cuda backend: uploaded %.2f GB of %s weights as %s in %.2f s (%.2f GB/s)", (double)upload.bytes * 1e-9,
+             tensor_dtype_name(model->weight_dtype), model->scalar_type == CUDA_SCALAR_BF16 ? "bf16" : "fp16",
+             upload.seconds, upload.seconds > 0 ? (double)upload.bytes * 1e-9 / upload.seconds : 0.0);
     *out = model;
     return 0;
+}
+
+size_t cuda_weight_bytes(const model_config *config) {
+    cuda_model shape = {.config = *config};
+    layout_cursor measure = {.model = &shape};
+    lay_out_weights(&measure);
+    return measure.bytes;
 }
 
 void cuda_model_free(cuda_model *model) {
@@ -229,7 +232,11 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, size_t 
     size_t logits_rows = budget / 4 / per_logits_row;
     if (logits_rows > 8192) logits_rows = 8192;
     size_t remaining = budget - logits_rows * per_logits_row;
-    int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length));
+    // What lay_out_activations adds to the per-token bytes: starts and lengths per sequence,
+    // and up to 255 bytes of alignment after each of its 17 buffers.
+    size_t alignment = 17 * 256;
+    remaining = remaining > alignment ? remaining - alignment : 0;
+    int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length + 2 * 4));
     if (fit < 1 || logits_rows < 1) return 0;
     // At most 2^31 − 1 elements in the widest activation ([N, 3d] or [N, ff]): library
     // kernels may index in 32 bits, and throughput saturates long before that many rows.
@@ -239,6 +246,11 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, size_t 
     if (fit > index_limit) fit = index_limit > 0 ? index_limit : 1;
     *out_logits_rows = (int64_t)logits_rows;
     return fit > 4096 ? 4096 : (int)fit;
+}
+
+size_t cuda_activation_bytes(const model_config *config, int64_t tokens, int sequences, int64_t logits_rows) {
+    cuda_model shape = {.config = *config};
+    return lay_out_activations(&shape, NULL, tokens, sequences, logits_rows);
 }
 
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err) {

@@ -28,4 +28,45 @@ elif grep -q "no backend named 'cuda'" "$out"; then
 else
     echo "FAIL bench: cuda run: $(cat "$out")"
 fi
+tuning=$(mktemp -u)
+if "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 --tune-gemm "$tuning" >"$out" 2>&1; then
+    grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ] && echo "PASS bench: cuda run with --tune-gemm" \
+        || echo "FAIL bench: cuda run with --tune-gemm: $(cat "$out")"
+elif grep -q "no CUDA device" "$out"; then
+    echo "SKIP bench: cuda run with --tune-gemm: no GPU here"
+elif grep -q "no backend named 'cuda'" "$out"; then
+    echo "SKIP bench: cuda run with --tune-gemm: built without CUDA"
+else
+    echo "FAIL bench: cuda run with --tune-gemm: $(cat "$out")"
+fi
+rm -f "$tuning"
+# --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
+dir=tests/fixtures/tiny-neox-f16-bin
+if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then
+    echo "PASS bench: load run (cpu)"
+    grep -q "^load $dir on cpu (F16 weights as fp32): .* in 1 file, median of 2 runs" "$out" \
+        && echo "PASS bench: load header" || echo "FAIL bench: load header: $(cat "$out")"
+    for line in 'plain read:' 'open \+ hash:' 'backend load:' 'end to end:'; do
+        grep -Eq "^  $line +[0-9]+\.[0-9]+ GB/s" "$out" && echo "PASS bench: load line '$line'" \
+            || echo "FAIL bench: load line '$line': $(cat "$out")"
+    done
+else
+    echo "FAIL bench: load run (cpu): $(cat "$out")"
+fi
+"$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 1 --cold >"$out" 2>&1 \
+    && grep -q "page cache dropped" "$out" && echo "PASS bench: load --cold" || echo "FAIL bench: load --cold: $(cat "$out")"
+"$MEMPROF" bench --load-checkpoint "$dir" --size 14m >"$out" 2>&1; rc=$?
+[ $rc -eq 2 ] && echo "PASS bench: --load-checkpoint with --size is a usage error" || echo "FAIL bench: --load-checkpoint with --size: rc $rc"
+"$MEMPROF" bench --load-checkpoint tests/fixtures/no-such-checkpoint --backend cpu >"$out" 2>&1; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$out")" -eq 1 ] && echo "PASS bench: missing checkpoint, one line" \
+    || echo "FAIL bench: missing checkpoint: rc $rc $(cat "$out")"
+if "$MEMPROF" bench --load-checkpoint "$dir" --backend cuda --repeats 1 >"$out" 2>&1; then
+    grep -Eq '^  upload: +[0-9]+\.[0-9]+ GB/s' "$out" && echo "PASS bench: load run (cuda)" || echo "FAIL bench: load run (cuda): $(cat "$out")"
+elif grep -q "no CUDA device" "$out" && [ "$(wc -l <"$out")" -eq 1 ]; then
+    echo "SKIP bench: load run (cuda): no GPU here (one-line error checked)"
+elif grep -q "no backend named 'cuda'" "$out"; then
+    echo "SKIP bench: load run (cuda): built without CUDA"
+else
+    echo "FAIL bench: load run (cuda): $(cat "$out")"
+fi
 exit 0

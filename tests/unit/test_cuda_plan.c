@@ -46,8 +46,40 @@ static void check_plan(const char *size, size_t free_bytes, size_t cap, size_t f
           sequences, (long long)T);
 }
 
+// Pythia-12b in fp16 under --max-gpu-memory 40 (40e9 bytes, as the backend reads the cap)
+// on an 80 GB card whose free memory is net of the weights already allocated: at least one
+// sequence of 2049 tokens, and weights + workspace + the activations cuda_plan_batch would
+// allocate for that plan (from the layout itself, alignment included) within the cap.
+static void check_12b_under_cap(double cap_gb, size_t card_bytes) {
+    model_config c;
+    memprof_error err = {0};
+    if (pythia_size_config(&c, "12b", &err) != 0) {
+        CHECK("plan 12b: config", 0, "%s", err.message);
+        return;
+    }
+    const int64_t T = 2049;
+    size_t cap = (size_t)(cap_gb * 1e9), weights = cuda_weight_bytes(&c);
+    size_t fixed = weights + cuda_gemm_workspace_bytes();
+    char name[200];
+    if (cap_gb == 40 && card_bytes < ((size_t)100 << 30)) {
+        snprintf(name, sizeof name, "plan 12b fp16: weights %.2f GB, 2 bytes per parameter", (double)weights * 1e-9);
+        CHECK(name, weights > (size_t)23.6e9 && weights < (size_t)23.8e9, "%zu bytes", weights);
+    }
+    int64_t logits_rows = 0;
+    int sequences = cuda_plan_sequences(&logits_rows, &c, card_bytes - weights, cap, fixed, T);
+    int64_t tokens = (int64_t)sequences * T;
+    int64_t rows = tokens < logits_rows ? tokens : logits_rows;  // as cuda_plan_batch sizes the logits
+    size_t total = fixed + (sequences > 0 ? cuda_activation_bytes(&c, tokens, sequences, rows) : 0);
+    snprintf(name, sizeof name, "plan 12b fp16 on %zu GB under a %.0f GB cap: %d sequences of %lld tokens, %.3f GB in all",
+             card_bytes >> 30, cap_gb, sequences, (long long)T, (double)total * 1e-9);
+    CHECK(name, sequences >= 1 && total <= cap, "%d sequences, %zu bytes of %zu", sequences, total, cap);
+}
+
 int main(void) {
     const size_t GB = (size_t)1 << 30;
+    check_12b_under_cap(40, 79 * GB);
+    check_12b_under_cap(40, 139 * GB);
+    check_12b_under_cap(25, 79 * GB);  // barely above the weights: one sequence, or none, never over
     // An 80 GB card and a 141 GB card, the paper's lengths, no cap: the index limit binds.
     check_plan("70m", 79 * GB, 0, 0, 2049);
     check_plan("70m", 139 * GB, 0, 0, 2049);
