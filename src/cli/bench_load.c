@@ -16,16 +16,11 @@
 #include <unistd.h>
 
 #include "commands.h"
+#include "memprof/clock.h"
 #include "memprof/checkpoint.h"
 
 enum { MAX_RUNS = 100 };
 static const size_t READ_BUFFER_BYTES = (size_t)64 << 20;
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int compare_doubles(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -54,7 +49,7 @@ static void drop_cached_pages(const file_list *files) {
 }
 
 static int plain_read(double *seconds, const file_list *files, char *buffer, memprof_error *err) {
-    double start = now_seconds();
+    double start = clock_seconds();
     for (int i = 0; i < files->count; i++) {
         int fd = open(files->paths[i], O_RDONLY | O_CLOEXEC);
         if (fd < 0) return error_set(err, MEMPROF_ERR, "%s: cannot open: %s", files->paths[i], strerror(errno));
@@ -64,7 +59,7 @@ static int plain_read(double *seconds, const file_list *files, char *buffer, mem
         close(fd);
         if (got < 0) return error_set(err, MEMPROF_ERR, "%s: read failed: %s", files->paths[i], strerror(saved));
     }
-    *seconds = now_seconds() - start;
+    *seconds = clock_seconds() - start;
     return 0;
 }
 
@@ -109,11 +104,11 @@ int bench_load(const char *directory, const backend *compute, const backend_opti
         if (cold) drop_cached_pages(&files);
         checkpoint *ckpt = NULL;
         void *model = NULL;
-        double start = now_seconds();
+        double start = clock_seconds();
         status = checkpoint_open(&ckpt, directory, &err);
-        double opened = now_seconds();
+        double opened = clock_seconds();
         if (status == 0) status = compute->load(&model, ckpt, settings, &err);
-        double loaded = now_seconds();
+        double loaded = clock_seconds();
         open_times[r] = opened - start;
         load_times[r] = loaded - opened;
         total_times[r] = loaded - start;

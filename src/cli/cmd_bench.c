@@ -14,6 +14,7 @@
 
 #include "bench_load.h"
 #include "commands.h"
+#include "memprof/clock.h"
 #include "memprof/backend.h"
 #include "memprof/checkpoint.h"
 
@@ -45,12 +46,6 @@ static void bench_usage(FILE *out) {
             "with read() as many times; prints the median GB/s of the plain read, the open (map + hash), the backend's\n"
             "own fill (GPU: host copy, DMA, conversion), the whole load, and open + load.\n"
             "  --cold               drop the files' cached pages before each measurement (posix_fadvise, best effort)\n");
-}
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static int compare_doubles(const void *a, const void *b) {
@@ -151,14 +146,14 @@ int command_bench(int argc, char **argv) {
     checkpoint *ckpt = NULL;
     void *model = NULL;
     int status = pythia_size_config(&config, size, &err);
-    double start = now_seconds(), fill_seconds = 0, load_seconds = 0;
+    double start = clock_seconds(), fill_seconds = 0, load_seconds = 0;
     if (status == 0) status = checkpoint_create_random(&ckpt, &config, TENSOR_F16, (uint64_t)seed, &err);
-    fill_seconds = now_seconds() - start;
+    fill_seconds = clock_seconds() - start;
     backend_options settings = {.threads = (int)threads, .precision = precision, .batch_sequences = (int)batch,
                                 .max_memory_gb = memory_cap, .gemm_tuning_file = tuning_file};
-    start = now_seconds();
+    start = clock_seconds();
     if (status == 0) status = compute->load(&model, ckpt, &settings, &err);
-    load_seconds = now_seconds() - start;
+    load_seconds = clock_seconds() - start;
 
     int gpu = strcmp(compute->name, "cpu") != 0;
     int count = sequences_wanted > 0 ? (int)sequences_wanted : gpu ? (batch > 0 ? 4 * (int)batch : 64)
@@ -182,9 +177,9 @@ int command_bench(int argc, char **argv) {
     int warmup = batch > 0 && batch < count ? (int)batch : count;
     if (status == 0) status = compute->score(results, NULL, model, sequences, warmup, &err);
     for (int r = 0; status == 0 && r < (int)repeats; r++) {
-        start = now_seconds();
+        start = clock_seconds();
         status = compute->score(results, NULL, model, sequences, count, &err);
-        times[r] = now_seconds() - start;
+        times[r] = clock_seconds() - start;
     }
     if (status == 0) {
         qsort(times, (size_t)repeats, sizeof times[0], compare_doubles);

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "sweep/simulate.h"
+#include "memprof/clock.h"
 
 static void sim_usage(FILE *out) {
     fprintf(out,
@@ -29,12 +30,6 @@ static void print_result(const sim_params *p, const sim_result *r, double wall_s
            p->gpus, p->read_gbps, p->stripe_reads, p->prefetch, (long long)p->shard_size, p->poll_s, r->makespan_s, r->ideal_makespan_s,
            100 * r->efficiency, 100 * r->idle_fraction, (long long)r->tasks, (long long)r->loads,
            wall_s > 0 ? (double)r->messages / wall_s : 0.0);
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 int command_sweep_sim(int argc, char **argv) {
@@ -90,12 +85,12 @@ int command_sweep_sim(int argc, char **argv) {
         if (pythia) { p.gpus = pythia_gpus[k % 3]; p.read_gbps = pythia_bw[k / 3]; }
         sim_result r;
         memprof_error err = {0};
-        double t0 = wall();
+        double t0 = clock_seconds();
         if (sim_run(&r, &p, &err)) {
             fprintf(stderr, "memprof sweep-sim: %s\n", err.message);
             return EXIT_FAILURE_INPUT;
         }
-        print_result(&p, &r, wall() - t0);
+        print_result(&p, &r, clock_seconds() - t0);
     }
     return EXIT_OK;
 }

@@ -1,18 +1,12 @@
 // progress_printer.c — live progress line on a terminal, periodic log lines otherwise.
 #include "cli/progress_printer.h"
 
-#include <time.h>
+#include "memprof/clock.h"
 #include <unistd.h>
-
-static double now_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void printer_update(void *context, const char *what, double done, double total, const char *unit) {
     progress_printer *p = context;
-    double now = now_seconds(), elapsed = now - p->started;
+    double now = clock_seconds(), elapsed = now - p->started;
     double interval = p->terminal ? 0.2 : 10.0;
     int finished = total > 0 && done >= total;
     if (now - p->last < interval && !(finished && p->terminal)) return;
@@ -37,7 +31,7 @@ static void printer_update(void *context, const char *what, double done, double 
 void progress_printer_init(progress_printer *printer, progress_reporter *reporter, FILE *stream) {
     printer->stream = stream;
     printer->terminal = isatty(fileno(stream));
-    printer->started = printer->last = now_seconds();
+    printer->started = printer->last = clock_seconds();
     printer->drawn = 0;
     reporter->update = printer_update;
     reporter->context = printer;

@@ -20,15 +20,10 @@
 
 #include "cuda/cuda_internal.h"
 #include "cuda/cuda_kernels.h"
+#include "memprof/clock.h"
 
 enum { MAX_COPY_THREADS = 8 };
 static const size_t PARALLEL_COPY_MIN = (size_t)4 << 20;  // smaller pieces: one memcpy
-
-static double monotonic_seconds(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 typedef struct copy_slice {
     char *destination;
@@ -93,7 +88,7 @@ int cuda_upload_begin(cuda_upload *upload, void *stream, int scalar_type, size_t
     upload->chunk_bytes = (chunk_bytes + 255) & ~(size_t)255;  // whole elements of every dtype, aligned kernels
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     upload->copy_threads = cores < 2 ? 1 : cores / 2 > MAX_COPY_THREADS ? MAX_COPY_THREADS : (int)(cores / 2);
-    upload->started = monotonic_seconds();
+    upload->started = clock_seconds();
     for (int k = 0; k < CUDA_UPLOAD_CHUNKS; k++) {
         cudaEvent_t event;
         if (cudaHostAlloc(&upload->pinned[k], upload->chunk_bytes, cudaHostAllocDefault) != cudaSuccess) {
@@ -161,7 +156,7 @@ int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view
 
 int cuda_upload_finish(cuda_upload *upload, memprof_error *err) {
     cudaError_t status = cudaStreamSynchronize((cudaStream_t)upload->stream);
-    upload->seconds = monotonic_seconds() - upload->started;
+    upload->seconds = clock_seconds() - upload->started;
     cuda_upload_release(upload);
     if (status != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: weight upload failed: %s", cudaGetErrorString(status));

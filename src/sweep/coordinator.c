@@ -9,14 +9,9 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "memprof/clock.h"
 #include "memprof/log.h"
 #include "sweep/signals.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void append(sweep_coordinator *co, const journal_record *r, int sync) {
     if (co->journal_failed) return;
@@ -30,7 +25,7 @@ static void append(sweep_coordinator *co, const journal_record *r, int sync) {
 // Group commit: fsync when idle, and at least every 100 ms while busy.
 static void sync_journal(sweep_coordinator *co, int idle) {
     if (co->journal_failed || !co->journal->dirty) return;
-    double t = now_s();
+    double t = clock_seconds();
     if (!idle && t - co->last_sync < 0.1) return;
     co->last_sync = t;
     if (journal_sync(co->journal, &co->journal_error)) {
@@ -41,7 +36,7 @@ static void sync_journal(sweep_coordinator *co, int idle) {
 }
 
 static void report_progress(sweep_coordinator *co, int final) {
-    double t = now_s();
+    double t = clock_seconds();
     if (!final && t - co->last_progress < co->options->progress_interval_s) return;
     co->last_progress = t;
     const sweep_scheduler *s = &co->scheduler;
@@ -179,7 +174,7 @@ void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
     uint8_t *parked = calloc((size_t)n_workers, 1);
     mpi_dispatch d = {co, comm, 0};
     const sweep_dispatch_ops ops = {send_task, send_stop, &d};
-    co->started = co->last_progress = now_s();
+    co->started = co->last_progress = clock_seconds();
     while (d.stopped < n_workers) {
         check_signal(co);
         report_progress(co, 0);
@@ -214,14 +209,14 @@ void sweep_coordinator_loop(sweep_coordinator *co, MPI_Comm comm) {
     getrusage(RUSAGE_SELF, &use);
     double cpu = (double)use.ru_utime.tv_sec + 1e-6 * (double)use.ru_utime.tv_usec + (double)use.ru_stime.tv_sec +
                  1e-6 * (double)use.ru_stime.tv_usec;
-    double elapsed = now_s() - co->started;
+    double elapsed = clock_seconds() - co->started;
     log_info("coordinator: %lld results handled in %.3f s wall, %.3f s CPU (%.1f us CPU per message, %.0f messages/s wall)",
              (long long)co->messages, elapsed, cpu, co->messages ? 1e6 * cpu / (double)co->messages : 0.0,
              elapsed > 0 ? (double)co->messages / elapsed : 0.0);
 }
 
 void sweep_coordinator_run_local(sweep_coordinator *co, sweep_worker *worker) {
-    co->started = co->last_progress = now_s();
+    co->started = co->last_progress = clock_seconds();
     sweep_task task;
     sweep_result result;
     for (;;) {

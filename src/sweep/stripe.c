@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "memprof/clock.h"
 #include "memprof/log.h"
 #include "sweep/protocol.h"
 #include "sweep/weight_share.h"
@@ -44,12 +45,6 @@ struct stripe_job {
     char reason[REASON_BYTES];
     int done;                      // own stripe: the thread finished it
 };
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void job_free(stripe_job *j) {
     if (!j) return;
@@ -396,7 +391,7 @@ int stripe_read_start(stripe_reading **out, stripe_server *s, const char *src_di
     stripe_reading *r = calloc(1, sizeof *r);
     if (!r) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory");
     r->server = s;
-    r->t0 = now_s();
+    r->t0 = clock_seconds();
     r->parts = n_peers + 1;
     const char *slash = strrchr(src_dir, '/');
     const char *name = slash && slash[1] ? slash + 1 : src_dir;
@@ -549,7 +544,7 @@ int stripe_read_finish(stripe_reading *r, char *out_dir, size_t out_size, stripe
     free(buffer);
     if (rc) weights_remove_staged(r->out_dir);
     else snprintf(out_dir, out_size, "%s", r->out_dir);
-    r->stats.seconds = now_s() - r->t0;
+    r->stats.seconds = clock_seconds() - r->t0;
     if (stats) *stats = r->stats;
     reading_free(r);
     return rc;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "memprof/clock.h"
 #include "memprof/log.h"
 #include "sweep/signals.h"
 #include "sweep/weight_memory.h"
@@ -31,12 +32,6 @@ static compute_precision backend_precision(int precision) {
     }
 }
 #define SHARE_CHUNK ((size_t)64 << 20)  // bytes per MPI message when sending a checkpoint to a peer
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *p, stats_writer *writer,
                       MPI_Comm comm, const char *stage_root, int share_memory, int device, memprof_error *err) {
@@ -113,7 +108,7 @@ static void *prefetch_main(void *arg) {
     }
     if (!w->prefetch.ckpt) w->prefetch.rc = checkpoint_open(&w->prefetch.ckpt, w->prefetch.dir, &w->prefetch.err);
     if (!w->prefetch.rc) w->prefetch.rc = w->prefetch.compute->load(&w->prefetch.model, w->prefetch.ckpt, w->prefetch.options, &w->prefetch.err);
-    w->prefetch.seconds = now_s() - w->prefetch.t0;
+    w->prefetch.seconds = clock_seconds() - w->prefetch.t0;
     return NULL;
 }
 
@@ -138,7 +133,7 @@ static void prefetch_start(sweep_worker *w, int32_t c) {
     w->prefetch.ckpt = NULL; w->prefetch.model = NULL; w->prefetch.rc = 0;
     w->prefetch.staging = NULL; w->prefetch.staged = 0; w->prefetch.stripe_rc = 0; w->prefetch.thread_started = 0;
     memset(&w->prefetch.stripe, 0, sizeof w->prefetch.stripe);
-    w->prefetch.t0 = now_s();
+    w->prefetch.t0 = clock_seconds();
     w->prefetch.active = 1;
     if (w->stage_root && w->comm != MPI_COMM_NULL && w->stripe_enabled && w->n_node_peers > 0) {
         if (stripe_read_start(&w->prefetch.staging, &w->stripe, w->prefetch.original, w->stage_root, w->node_peers, w->n_node_peers, 0, &err) == 0) {
@@ -346,7 +341,7 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
     if (w->loaded == c) return MEMPROF_OK;
     unload(w);
     char dir[4096];
-    double t0 = now_s();
+    double t0 = clock_seconds();
     int rc = 0, staged = 0;
     int took = prefetch_take(w, c, &w->ckpt, &w->model, err);
     if (took != 0) {
@@ -357,13 +352,13 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
         snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", w->prefetch.dir);
         w->loaded_staged = w->prefetch.staged;
         w->loaded = c;
-        log_info("checkpoint %d from the prefetch (loaded in %.2f s, waited %.2f s)", c, w->prefetch.seconds, now_s() - t0);
+        log_info("checkpoint %d from the prefetch (loaded in %.2f s, waited %.2f s)", c, w->prefetch.seconds, clock_seconds() - t0);
         return MEMPROF_OK;
     }
     if (source > 0 && w->share_memory && w->comm != MPI_COMM_NULL && fetch_in_memory(w, c, source) == 0) {
         w->shares_received++;
         w->loaded = c;
-        out->load_s = now_s() - t0;
+        out->load_s = clock_seconds() - t0;
         snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "%s", w->loaded_checksum);
         log_info("received checkpoint %d from rank %d in memory in %.2f s", c, source, out->load_s);
         return MEMPROF_OK;
@@ -371,7 +366,7 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
     if (source > 0 && w->stage_root && w->comm != MPI_COMM_NULL && fetch_from_peer(w, c, source, dir, sizeof dir) == 0) {
         staged = 1;
         w->shares_received++;
-        log_info("received checkpoint %d from rank %d into %s in %.2f s", c, source, dir, now_s() - t0);
+        log_info("received checkpoint %d from rank %d into %s in %.2f s", c, source, dir, clock_seconds() - t0);
     } else {
         rc = sweep_checkpoint_path(dir, sizeof dir, w->config->checkpoint_template, w->config->steps.values[c], err);
         char original[4096];
@@ -391,7 +386,7 @@ static int ensure_loaded(sweep_worker *w, int32_t c, int source, sweep_result *o
     snprintf(w->loaded_dir, sizeof w->loaded_dir, "%s", dir);
     w->loaded_staged = staged;
     if (rc) { unload(w); return rc; }
-    out->load_s = now_s() - t0;
+    out->load_s = clock_seconds() - t0;
     remember_checkpoint(w, w->ckpt);
     snprintf(out->checkpoint_checksum, sizeof out->checkpoint_checksum, "%s", w->loaded_checksum);
     w->loaded = c;
@@ -427,7 +422,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     if (t->prefetch >= 0 && w->prefetch_enabled) prefetch_start(w, t->prefetch);
     const int64_t L = w->panel->sequence_length, n = t->hi - t->lo;
     const int vocab = w->loaded_config.vocab_size;
-    double t0 = now_s();
+    double t0 = clock_seconds();
     int rc = grow_values(w, n, &err);
     for (int64_t start = 0; start < n && !rc; start += w->batch) {
         if (sweep_signal_received()) { w->token_out.raw_len = 0; out->outcome = OUTCOME_ABANDONED; return; }
@@ -485,7 +480,7 @@ void sweep_worker_run_task(sweep_worker *w, const sweep_task_message *t, sweep_r
     for (int j = 0; j < 4; j++) XXH64_update(state, w->values[j], (size_t)n * sizeof(double));
     out->checksum = XXH64_digest(state);
     XXH64_freeState(state);
-    out->compute_s = now_s() - t0;
+    out->compute_s = clock_seconds() - t0;
     out->outcome = OUTCOME_OK;
 }
 
