@@ -74,6 +74,26 @@ const weight_file *checkpoint_file(const checkpoint *ckpt, int index);
 // Hex digest combining the per-file hashes in resolution order (stats.h5 /checkpoints/checksum).
 void checkpoint_checksum(char out_hex[17], const checkpoint *ckpt);
 
+// The GPT-NeoX weights, in the one order the checkpoint reader checks them and every backend
+// lays them out: gpt_neox.embed_in.weight [V, d]; per layer i the NEOX_LAYER_PARTS tensors
+// gpt_neox.layers.{i}.{input_layernorm, post_attention_layernorm}.{weight, bias} [d],
+// attention.query_key_value.weight [3d, d] .bias [3d], attention.dense.weight [d, d] .bias [d],
+// mlp.dense_h_to_4h.weight [ff, d] .bias [ff], mlp.dense_4h_to_h.weight [d, ff] .bias [d];
+// gpt_neox.final_layer_norm.{weight, bias} [d]; embed_out.weight [V, d].
+enum { NEOX_LAYER_PARTS = 12 };
+typedef struct neox_weight {
+    char name[TENSOR_NAME_MAX];
+    int ndim;
+    int64_t shape[2];  // shape[1] = 0 for vectors
+    int64_t numel;
+    int64_t layer;     // −1 outside the layers
+    int part;          // with a layer: 0 … NEOX_LAYER_PARTS − 1 in the order above
+} neox_weight;
+
+int64_t neox_weight_count(const model_config *c);  // 4 + NEOX_LAYER_PARTS × layers
+// Weight `index` (0 ≤ index < neox_weight_count).
+void neox_weight_at(neox_weight *out, const model_config *c, int64_t index);
+
 // The Pythia architecture of a size name ("14m", "70m", … "12b"): the Pythia model table.
 int pythia_size_config(model_config *out, const char *size, memprof_error *err);
 

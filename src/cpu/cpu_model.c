@@ -34,36 +34,28 @@ static void take(layout_cursor *at, const float **slot, const char *name, int64_
     at->floats += (size_t)numel;
 }
 
-static int lay_out_weights(size_t *out_floats, cpu_model *model, const checkpoint *ckpt, memprof_error *err) {
-    const model_config *c = &model->config;
-    int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size, L = c->num_hidden_layers;
-    layout_cursor at = {model, ckpt, 0, 0, err};
-    take(&at, &model->embed_in, "gpt_neox.embed_in.weight", V * d);
-    for (int64_t l = 0; l < L; l++) {
-        cpu_layer_weights *w = model->layers ? &model->layers[l] : NULL;
-        struct { const float **slot; const char *suffix; int64_t numel; } parts[] = {
-            {w ? &w->ln1_weight : NULL, "input_layernorm.weight", d},
-            {w ? &w->ln1_bias : NULL, "input_layernorm.bias", d},
-            {w ? &w->ln2_weight : NULL, "post_attention_layernorm.weight", d},
-            {w ? &w->ln2_bias : NULL, "post_attention_layernorm.bias", d},
-            {w ? &w->qkv_weight : NULL, "attention.query_key_value.weight", 3 * d * d},
-            {w ? &w->qkv_bias : NULL, "attention.query_key_value.bias", 3 * d},
-            {w ? &w->dense_weight : NULL, "attention.dense.weight", d * d},
-            {w ? &w->dense_bias : NULL, "attention.dense.bias", d},
-            {w ? &w->up_weight : NULL, "mlp.dense_h_to_4h.weight", ff * d},
-            {w ? &w->up_bias : NULL, "mlp.dense_h_to_4h.bias", ff},
-            {w ? &w->down_weight : NULL, "mlp.dense_4h_to_h.weight", d * ff},
-            {w ? &w->down_bias : NULL, "mlp.dense_4h_to_h.bias", d},
-        };
-        for (size_t p = 0; p < sizeof parts / sizeof parts[0]; p++) {
-            char name[TENSOR_NAME_MAX];
-            snprintf(name, sizeof name, "gpt_neox.layers.%lld.%s", (long long)l, parts[p].suffix);
-            take(&at, parts[p].slot, name, parts[p].numel);
-        }
+// Where weight `w` (neox_weight_at order) goes; NULL while the layers are not allocated.
+static const float **slot_of(cpu_model *model, const neox_weight *w) {
+    if (w->layer < 0) {
+        if (strcmp(w->name, "gpt_neox.embed_in.weight") == 0) return &model->embed_in;
+        if (strcmp(w->name, "embed_out.weight") == 0) return &model->embed_out;
+        return strcmp(w->name, "gpt_neox.final_layer_norm.weight") == 0 ? &model->final_ln_weight : &model->final_ln_bias;
     }
-    take(&at, &model->final_ln_weight, "gpt_neox.final_layer_norm.weight", d);
-    take(&at, &model->final_ln_bias, "gpt_neox.final_layer_norm.bias", d);
-    take(&at, &model->embed_out, "embed_out.weight", V * d);
+    if (!model->layers) return NULL;
+    cpu_layer_weights *l = &model->layers[w->layer];
+    const float **parts[NEOX_LAYER_PARTS] = {&l->ln1_weight,   &l->ln1_bias,   &l->ln2_weight, &l->ln2_bias,
+                                             &l->qkv_weight,   &l->qkv_bias,   &l->dense_weight, &l->dense_bias,
+                                             &l->up_weight,    &l->up_bias,    &l->down_weight, &l->down_bias};
+    return parts[w->part];
+}
+
+static int lay_out_weights(size_t *out_floats, cpu_model *model, const checkpoint *ckpt, memprof_error *err) {
+    layout_cursor at = {model, ckpt, 0, 0, err};
+    for (int64_t i = 0; i < neox_weight_count(&model->config); i++) {
+        neox_weight w;
+        neox_weight_at(&w, &model->config, i);
+        take(&at, slot_of(model, &w), w.name, w.numel);
+    }
     *out_floats = at.floats;
     return at.status;
 }

@@ -1,15 +1,6 @@
-// checkpoint_select.c — the tensor inventory of a GPT-NeoX model checked
-// against what the weight files hold.
-//
-//   gpt_neox.embed_in.weight                                [V, d]
-//   gpt_neox.layers.{i}.input_layernorm.{weight,bias}         [d]
-//   gpt_neox.layers.{i}.post_attention_layernorm.{weight,bias} [d]
-//   gpt_neox.layers.{i}.attention.query_key_value.weight    [3d, d]   .bias [3d]
-//   gpt_neox.layers.{i}.attention.dense.weight              [d, d]    .bias [d]
-//   gpt_neox.layers.{i}.mlp.dense_h_to_4h.weight            [ff, d]   .bias [ff]
-//   gpt_neox.layers.{i}.mlp.dense_4h_to_h.weight            [d, ff]   .bias [d]
-//   gpt_neox.final_layer_norm.{weight,bias}                 [d]
-//   embed_out.weight (or lm_head.weight, transformers >= 5) [V, d]
+// checkpoint_select.c — the tensor inventory of a GPT-NeoX model (neox_weight_at, checkpoint.h)
+// checked against what the weight files hold; embed_out.weight may also be called
+// lm_head.weight (transformers >= 5).
 // Buffers that older files carry and the model recomputes are skipped whatever their dtype:
 // gpt_neox.layers.{i}.attention.{bias, masked_bias, rotary_emb.inv_freq} and
 // gpt_neox.rotary_emb.inv_freq.
@@ -35,34 +26,14 @@ static void expect(expected_tensor *list, int *count, const char *name, int ndim
     e->found = 0;
 }
 
-// Fills list (4 + 12 L entries) from the config.
+// Fills list (neox_weight_count entries) from the config.
 static int build_inventory(expected_tensor *list, const model_config *c) {
     int n = 0;
-    int64_t d = c->hidden_size, ff = c->intermediate_size, V = c->vocab_size;
-    char name[TENSOR_NAME_MAX];
-    expect(list, &n, "gpt_neox.embed_in.weight", 2, V, d);
-    for (int i = 0; i < c->num_hidden_layers; i++) {
-        static const struct { const char *suffix; int ndim; char rows, cols; } layer[] = {
-            {"input_layernorm.weight", 1, 'd', 0},       {"input_layernorm.bias", 1, 'd', 0},
-            {"post_attention_layernorm.weight", 1, 'd', 0}, {"post_attention_layernorm.bias", 1, 'd', 0},
-            {"attention.query_key_value.weight", 2, '3', 'd'}, {"attention.query_key_value.bias", 1, '3', 0},
-            {"attention.dense.weight", 2, 'd', 'd'},     {"attention.dense.bias", 1, 'd', 0},
-            {"mlp.dense_h_to_4h.weight", 2, 'f', 'd'},   {"mlp.dense_h_to_4h.bias", 1, 'f', 0},
-            {"mlp.dense_4h_to_h.weight", 2, 'd', 'f'},   {"mlp.dense_4h_to_h.bias", 1, 'd', 0},
-        };
-        for (size_t k = 0; k < sizeof layer / sizeof layer[0]; k++) {
-            // 'd' = hidden size, '3' = 3 d (fused QKV), 'f' = intermediate size
-            int64_t dims[2];
-            char symbols[2] = {layer[k].rows, layer[k].cols};
-            for (int j = 0; j < 2; j++)
-                dims[j] = symbols[j] == 'd' ? d : symbols[j] == '3' ? 3 * d : symbols[j] == 'f' ? ff : 0;
-            snprintf(name, sizeof name, "gpt_neox.layers.%d.%s", i, layer[k].suffix);
-            expect(list, &n, name, layer[k].ndim, dims[0], dims[1]);
-        }
+    for (int64_t i = 0; i < neox_weight_count(c); i++) {
+        neox_weight w;
+        neox_weight_at(&w, c, i);
+        expect(list, &n, w.name, w.ndim, w.shape[0], w.shape[1]);
     }
-    expect(list, &n, "gpt_neox.final_layer_norm.weight", 1, d, 0);
-    expect(list, &n, "gpt_neox.final_layer_norm.bias", 1, d, 0);
-    expect(list, &n, "embed_out.weight", 2, V, d);
     return n;
 }
 
@@ -125,7 +96,7 @@ static int match_tensor(tensor_view *t, expected_tensor *list, int expected_coun
 
 int checkpoint_select_tensors(tensor_view *tensors, int *count, const model_config *config,
                               const weight_file *files, const char *source, memprof_error *err) {
-    int capacity = 4 + 12 * config->num_hidden_layers;
+    int capacity = (int)neox_weight_count(config);
     expected_tensor *list = malloc((size_t)capacity * sizeof *list);
     if (!list) return error_set(err, MEMPROF_ERR_NOMEM, "out of memory for the tensor inventory");
     int expected_count = build_inventory(list, config);
