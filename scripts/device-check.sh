@@ -7,15 +7,15 @@
 #                      build-device/tests/test_nccl_share [build-device/tests/test_cuda_upload]
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
 # There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
-#                 (+ build-device/tests/test_cuda_upload when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
+#                 (+ test_cuda_upload and test_cuda_attention when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
-#                 (device-check.log, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
+#                 (device-check.log, attention.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
 #                 upload.txt and load.txt when the budget reaches the last step).
 #
 # The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
 # for the machine's start and the transfers); each step's timeout is its own cap or what is
 # left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
-# Order = priority: conformance, the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
+# Order = priority: the attention kernels' test (test_cuda_attention, when carried), conformance, the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
 # refuses two ranks on one GPU, so a one-GPU machine runs only the one-rank case), then
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
@@ -32,34 +32,22 @@ left() { echo $((budget - SECONDS)); }
 # Timeout for a step: its cap, or what is left of the budget (at least 5 s).
 cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
 
-# The bundled libraries (.rt) are for memprof's binaries only: python3 (torch) must keep
-# the machine's own libz/libffi/libexpat/libssl, so LD_LIBRARY_PATH is never exported.
-memprof_libs=$PWD/.rt
-missing_libs() { LD_LIBRARY_PATH=$memprof_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH} ldd "$1" | grep 'not found'; }
-resolve_libs() {
-    # Open MPI / libcudart copies (.rt/fallback) only where the machine lacks them; cuBLASLt
-    # is too large to carry, so look for the machine's (toolkit or PyTorch's pip wheel).
-    if missing_libs "$BUILD/memprof" >/dev/null && [ -d .rt/fallback ]; then
-        memprof_libs=$memprof_libs:$PWD/.rt/fallback
-    fi
-    if missing_libs "$BUILD/memprof" | grep -q libcublasLt; then
-        local found
-        found=$(find /usr/local /opt /usr/lib -name 'libcublasLt.so.13*' 2>/dev/null | head -1)
-        [ -n "$found" ] && memprof_libs=$memprof_libs:$(dirname "$found")
-    fi
-    if missing_libs "$BUILD/memprof"; then echo "WARNING: libraries still missing (above)"; fi
-}
-# usage: run_memprof SECONDS BINARY ARGS...
-run_memprof() {
-    local seconds=$1; shift
-    timeout "$seconds" env LD_LIBRARY_PATH="$memprof_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
-}
+. "$(dirname "$0")/device-env.sh"
 
 main() {
     date -u
     if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
     resolve_libs
+
+    echo "== attention kernels against double-precision attention [$(left) s left]"
+    if [ -x "$BUILD"/tests/test_cuda_attention ]; then
+        run_memprof "$(cap 60)" "$BUILD"/tests/test_cuda_attention >"$OUT/attention.txt" 2>&1
+        echo "rc $?, $(grep -c '^PASS' "$OUT/attention.txt") passed, $(grep -c '^FAIL' "$OUT/attention.txt") failed"
+        grep '^FAIL' "$OUT/attention.txt" | cut -c1-300 | head -12
+    else
+        echo "skipped: $BUILD/tests/test_cuda_attention not carried"
+    fi
 
     echo "== conformance (CPU fp32 vs CUDA fp16/bf16) [$(left) s left]"
     work=$(mktemp -d)
@@ -100,7 +88,7 @@ main() {
     echo "== memprof bench [$(left) s left]"
     for size in ${sizes//,/ }; do
         for precision in fp16 bf16; do
-            if [ "$(left)" -lt 100 ]; then echo "skipped bench $size $precision: budget"; continue; fi
+            if [ "$(left)" -lt 60 ]; then echo "skipped bench $size $precision: budget"; continue; fi
             start=$SECONDS
             run_memprof "$(cap 60)" "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights \
                 --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"

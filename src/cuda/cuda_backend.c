@@ -23,13 +23,15 @@
             return error_set(err, MEMPROF_ERR, "cuda backend: %s failed: %s", what,               \
                              cudaGetErrorString((cudaError_t)kernel_status_));                    \
         if (sync_steps() && step_synchronize(m, what, err) != 0) return MEMPROF_ERR;              \
+        cuda_profile_mark(&m->profile, m->stream, what);                                          \
     } while (0)
 
-#define GEMM(call)                                                                       \
+#define GEMM(call, what)                                                                 \
     do {                                                                                 \
         int gemm_status_ = (call);                                                       \
         if (gemm_status_ != 0) return gemm_status_;                                      \
-        if (sync_steps() && step_synchronize(m, "gemm", err) != 0) return MEMPROF_ERR;   \
+        if (sync_steps() && step_synchronize(m, what, err) != 0) return MEMPROF_ERR;     \
+        cuda_profile_mark(&m->profile, m->stream, what);                                 \
     } while (0)
 
 // MEMPROF_CUDA_SYNC=1 waits for every step of the forward pass and names the one whose
@@ -97,13 +99,14 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     float eps = (float)c->layer_norm_eps;
     cudaStream_t stream = m->stream;
 
+    cuda_profile_mark(&m->profile, stream, NULL);
     KERNEL(cuda_embedding_forward(m->residual, m->embed_in, m->tokens, tokens_count, d, scalar, stream), "embedding");
     for (int l = 0; l < c->num_hidden_layers; l++) {
         const cuda_layer_weights *w = &m->layers[l];
         KERNEL(cuda_layernorm_forward(m->norm1, m->norm2, m->residual, w->ln1_weight, w->ln1_bias, w->ln2_weight,
                                       w->ln2_bias, tokens_count, d, eps, scalar, stream), "layernorm");
         GEMM(cuda_gemm_forward(m->gemm, m->qkv, GEMM_OUTPUT_SCALAR, m->norm1, w->qkv_weight, w->qkv_bias, tokens_count,
-                               d, 3 * d, err));
+                               d, 3 * d, err), "qkv gemm");
         KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                    c->rotary_dims, scalar, stream), "rotary");
         // Tensor-core kernel where it covers the head dim, the exact warp kernel elsewhere.
@@ -116,12 +119,12 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         else
             KERNEL(flash, "flash attention");
         GEMM(cuda_gemm_forward(m->gemm, m->branch, GEMM_OUTPUT_FLOAT, m->attention, w->dense_weight, NULL,
-                               tokens_count, d, d, err));
+                               tokens_count, d, d, err), "dense gemm");
         GEMM(cuda_gemm_forward(m->gemm, m->hidden, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight, w->up_bias, tokens_count,
-                               d, ff, err));
+                               d, ff, err), "up gemm");
         KERNEL(cuda_gelu_forward(m->hidden, tokens_count * ff, scalar, stream), "gelu");
         GEMM(cuda_gemm_forward(m->gemm, m->mlp, GEMM_OUTPUT_FLOAT, m->hidden, w->down_weight, NULL, tokens_count, ff, d,
-                               err));
+                               err), "down gemm");
         KERNEL(cuda_residual_forward(m->residual, m->mlp, w->down_bias, m->branch, w->dense_bias, tokens_count, d,
                                      scalar, stream), "residual");
     }
@@ -132,7 +135,7 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     for (int64_t start = 0; start < tokens_count; start += m->logits_rows) {
         int64_t rows = tokens_count - start < m->logits_rows ? tokens_count - start : m->logits_rows;
         GEMM(cuda_gemm_forward(m->gemm, m->logits, GEMM_OUTPUT_FLOAT, (const char *)m->norm1 + start * row_bytes,
-                               m->embed_out, NULL, rows, d, c->vocab_size, err));
+                               m->embed_out, NULL, rows, d, c->vocab_size, err), "lm head gemm");
         KERNEL(cuda_row_statistics(m->surprisal + start, m->entropy + start, m->rank + start, m->logits,
                                    m->targets + start, rows, c->vocab_size, stream), "statistics");
     }
@@ -198,6 +201,7 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
             break;
         }
         status = forward_batch(m, tokens_count, count, batch_max, err);
+        cuda_profile_end_batch(&m->profile);
         if (status != 0) break;
         if (cudaMemcpy(h.surprisal, m->surprisal, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
             cudaMemcpy(h.entropy, m->entropy, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||

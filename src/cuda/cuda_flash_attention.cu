@@ -1,151 +1,242 @@
-// cuda_flash_attention.cu — causal attention on tensor cores (WMMA), FlashAttention-2 style:
-// a block owns 64 query rows of one (sequence, head); 4 warps own 16 rows each; keys stream
-// through shared memory 64 at a time; softmax is online in fp32, P is rounded to the input
-// type for the P·V product (as FlashAttention does), the output accumulates in fp32.
+// cuda_flash_attention.cu — causal attention on tensor cores, FlashAttention-2 style, with
+// the accumulators in registers: a block owns 64 query rows of one (sequence, head) and 4
+// warps own 16 rows each; K and V stream through shared memory 64 keys at a time, double
+// buffered with cp.async; S = Q·Kᵀ and O += P·V are mma.sync m16n8k16 products (fp32
+// accumulation) whose fragments come from ldmatrix; the softmax is online in fp32 (base 2:
+// the scale carries log2 e), and P is rounded to the input type for the P·V product, as
+// FlashAttention does. The S accumulator layout of two adjacent 8-key tiles is the A
+// operand layout of the P·V product, so P never leaves the registers.
 //
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
-// Shared memory per block: Q, K, V tiles [64, HD] scalar; S [4][16][64] fp32; P [4][16][64]
-// scalar; O [4][16][HD] fp32 — 104 KB at HD = 128, 184 KB at HD = 256 (opt-in above 48 KB).
-// Other head dims, or a device with less shared memory, use the exact warp kernel
-// (cuda_attention.cu).
-#include <mma.h>
-
+// Shared memory per block: Q [64, HD+8] and two stages of K and V [64, HD+8] in the input
+// type (the 8-element pad keeps ldmatrix free of bank conflicts): 46 KB at HD = 64, 87 KB at
+// HD = 128, 169 KB at HD = 256 (opt-in above 48 KB). Other head dims use the exact warp
+// kernel (cuda_attention.cu).
+//
+// Fragment layouts (PTX ISA, mma.m16n8k16): lane = 4·g + t. A: a0 (row g, cols 2t..2t+1),
+// a1 (row g+8), a2 (row g, cols 2t+8..), a3 (row g+8, cols 2t+8..). B: b0 (rows 2t..2t+1,
+// col g), b1 (rows 2t+8..). C: c0,c1 (row g, cols 2t..2t+1), c2,c3 (row g+8).
 #include <math.h>
+#include <stdint.h>
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
-using namespace nvcuda;
+enum { TILE = 64, FLASH_WARPS = 4, FLASH_THREADS = FLASH_WARPS * 32 };
 
-enum { TILE = 64, ROWS_PER_WARP = 16, FLASH_WARPS = 4 };
-
-template <typename scalar, int HD> struct flash_layout {
-    static constexpr size_t q = 0;
-    static constexpr size_t k = q + (size_t)TILE * HD * sizeof(scalar);
-    static constexpr size_t v = k + (size_t)TILE * HD * sizeof(scalar);
-    static constexpr size_t s = v + (size_t)TILE * HD * sizeof(scalar);
-    static constexpr size_t p = s + (size_t)FLASH_WARPS * ROWS_PER_WARP * TILE * sizeof(float);
-    static constexpr size_t o = p + (size_t)FLASH_WARPS * ROWS_PER_WARP * TILE * sizeof(scalar);
-    static constexpr size_t bytes = o + (size_t)FLASH_WARPS * ROWS_PER_WARP * HD * sizeof(float);
+template <int HD> struct flash_shape {
+    static constexpr int stride = HD + 8;                            // elements per shared row
+    static constexpr size_t tile_elements = (size_t)TILE * stride;
+    static constexpr size_t bytes = 5 * tile_elements * 2;           // Q, K×2, V×2
 };
 
-// Copies `rows` rows of HD scalars (16-byte vectors) starting at row `first` of one role
-// (0 q, 1 k, 2 v) into a [TILE, HD] tile; rows past `valid` are zero.
-template <typename scalar, int HD>
-__device__ void load_tile(scalar *tile, const scalar *head_base, int64_t row_width, int first, int valid) {
-    constexpr int vectors_per_row = HD * (int)sizeof(scalar) / 16;
-    for (int i = threadIdx.x; i < TILE * vectors_per_row; i += blockDim.x) {
-        int row = i / vectors_per_row, column = i % vectors_per_row;
-        uint4 value = make_uint4(0, 0, 0, 0);
-        if (first + row < valid) value = ((const uint4 *)(head_base + (int64_t)(first + row) * row_width))[column];
-        ((uint4 *)(tile + row * HD))[column] = value;
+__device__ __forceinline__ uint32_t shared_address(const void *pointer) {
+    return (uint32_t)__cvta_generic_to_shared(pointer);
+}
+
+// 16 bytes global → shared without a register round trip; invalid rows are zero-filled.
+__device__ __forceinline__ void copy_async_16(void *destination, const void *source, bool valid) {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(shared_address(destination)), "l"(source),
+                 "r"(valid ? 16 : 0));
+}
+__device__ __forceinline__ void copy_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+template <int pending> __device__ __forceinline__ void copy_async_wait() {
+    asm volatile("cp.async.wait_group %0;\n" ::"n"(pending));
+}
+
+__device__ __forceinline__ void load_matrix_x4(uint32_t r[4], const void *pointer) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(pointer)));
+}
+__device__ __forceinline__ void load_matrix_x4_transposed(uint32_t r[4], const void *pointer) {
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+                 : "r"(shared_address(pointer)));
+}
+
+// c += a·b for one m16n8k16 tile.
+template <typename scalar> __device__ __forceinline__ void mma_16x8x16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1);
+template <> __device__ __forceinline__ void mma_16x8x16<__half>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+template <>
+__device__ __forceinline__ void mma_16x8x16<__nv_bfloat16>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
+    asm volatile("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+                 "{%0, %1, %2, %3};\n"
+                 : "+f"(c[0]), "+f"(c[1]), "+f"(c[2]), "+f"(c[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+}
+
+// Two floats rounded to the input type in one 32-bit register (the lower column in the low half).
+template <typename scalar> __device__ __forceinline__ uint32_t pack_pair(float low, float high);
+template <> __device__ __forceinline__ uint32_t pack_pair<__half>(float low, float high) {
+    __half2 pair = __floats2half2_rn(low, high);
+    return *(uint32_t *)&pair;
+}
+template <> __device__ __forceinline__ uint32_t pack_pair<__nv_bfloat16>(float low, float high) {
+    __nv_bfloat162 pair = __floats2bfloat162_rn(low, high);
+    return *(uint32_t *)&pair;
+}
+
+// Queues rows [first, first + 64) of one role into a padded [64, HD+8] tile; rows at or past
+// `length` are zero-filled (the source must still be a valid address: row 0 is used).
+template <int HD>
+__device__ __forceinline__ void load_tile_async(void *tile, const char *role_base, int64_t row_bytes, int first, int length) {
+    constexpr int vectors = HD / 8;  // 16-byte vectors per row
+    for (int i = threadIdx.x; i < TILE * vectors; i += FLASH_THREADS) {
+        int row = i / vectors, column = i % vectors;
+        bool valid = first + row < length;
+        const char *source = role_base + (valid ? (int64_t)(first + row) * row_bytes : 0) + column * 16;
+        copy_async_16((char *)tile + ((size_t)row * flash_shape<HD>::stride + column * 8) * 2, source, valid);
     }
 }
 
 template <typename scalar, int HD>
-__global__ void __launch_bounds__(FLASH_WARPS * 32)
+__global__ void __launch_bounds__(FLASH_THREADS)
 flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
-                       float scale) {
-    using layout = flash_layout<scalar, HD>;
-    extern __shared__ __align__(128) unsigned char shared[];  // WMMA pointers need 32-byte alignment
-    scalar *q_tile = (scalar *)(shared + layout::q);
-    scalar *k_tile = (scalar *)(shared + layout::k);
-    scalar *v_tile = (scalar *)(shared + layout::v);
-    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
-    float *s_warp = (float *)(shared + layout::s) + warp * ROWS_PER_WARP * TILE;
-    scalar *p_warp = (scalar *)(shared + layout::p) + warp * ROWS_PER_WARP * TILE;
-    float *o_warp = (float *)(shared + layout::o) + warp * ROWS_PER_WARP * HD;
+                       int query_tiles, float scale_log2) {
+    using shape = flash_shape<HD>;
+    constexpr int stride = shape::stride;
+    extern __shared__ __align__(128) unsigned char shared[];
+    scalar *q_tile = (scalar *)shared;
+    scalar *k_tiles = q_tile + shape::tile_elements;      // [2][64][stride]
+    scalar *v_tiles = k_tiles + 2 * shape::tile_elements;  // [2][64][stride]
 
-    int sequence = blockIdx.z, head = blockIdx.y;
+    // The longest query tiles are launched first (z is the slowest grid dimension), so the
+    // short ones fill the tail.
+    int head = blockIdx.x, sequence = blockIdx.y, tile = query_tiles - 1 - (int)blockIdx.z;
     int start = starts[sequence], length = lengths[sequence];
-    int first_query = blockIdx.x * TILE;
+    int first_query = tile * TILE;
     if (first_query >= length) return;  // uniform for the block
-    int64_t row_width = 3LL * heads * HD;
-    const scalar *head_base = qkv + (int64_t)start * row_width + (int64_t)head * 3 * HD;
-    int last_key = min(first_query + TILE - 1, length - 1);
+    int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
+    const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
+    const int key_tiles = tile + 1;  // the causal mask ends every row inside the diagonal tile
 
-    load_tile<scalar, HD>(q_tile, head_base, row_width, first_query, length);
-    for (int i = lane; i < ROWS_PER_WARP * HD; i += 32) o_warp[i] = 0.0f;
-    // Two lanes per query row: lane/2 is the row, lane%2 the half of the 64 key columns.
-    int my_row = lane >> 1, my_half = lane & 1;
-    int query = first_query + warp * ROWS_PER_WARP + my_row;
-    float running_max = -INFINITY, running_sum = 0.0f;
-    int warp_first_query = first_query + warp * ROWS_PER_WARP;
+    int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    load_tile_async<HD>(q_tile, head_base, row_bytes, first_query, length);
+    load_tile_async<HD>(k_tiles, head_base + HD * sizeof(scalar), row_bytes, 0, length);
+    load_tile_async<HD>(v_tiles, head_base + 2 * HD * sizeof(scalar), row_bytes, 0, length);
+    copy_async_commit();
 
-    for (int first_key = 0; first_key <= last_key; first_key += TILE) {
-        __syncthreads();  // the previous K/V tiles are consumed
-        load_tile<scalar, HD>(k_tile, head_base + HD, row_width, first_key, last_key + 1);
-        load_tile<scalar, HD>(v_tile, head_base + 2 * HD, row_width, first_key, last_key + 1);
+    float o[HD / 8][4];
+#pragma unroll
+    for (int n = 0; n < HD / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+    int query0 = first_query + warp * 16 + g;  // this lane's rows: query0 and query0 + 8
+
+    for (int kt = 0; kt < key_tiles; kt++) {
+        int stage = kt & 1;
+        if (kt + 1 < key_tiles) {  // the next K/V tiles, into the stage the last iteration freed
+            load_tile_async<HD>(k_tiles + (stage ^ 1) * shape::tile_elements, head_base + HD * sizeof(scalar),
+                                row_bytes, (kt + 1) * TILE, length);
+            load_tile_async<HD>(v_tiles + (stage ^ 1) * shape::tile_elements, head_base + 2 * HD * sizeof(scalar),
+                                row_bytes, (kt + 1) * TILE, length);
+        }
+        copy_async_commit();
+        copy_async_wait<1>();  // everything but the group just queued has landed
         __syncthreads();
-        if (warp_first_query >= length || first_key > warp_first_query + ROWS_PER_WARP - 1) continue;
+        const scalar *k_tile = k_tiles + stage * shape::tile_elements;
+        const scalar *v_tile = v_tiles + stage * shape::tile_elements;
 
-        // S = Q_w · Kᵀ (16 × 64), fp32 accumulation.
-        for (int n = 0; n < TILE / 16; n++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> scores;
-            wmma::fill_fragment(scores, 0.0f);
-            for (int kk = 0; kk < HD / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, scalar, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, scalar, wmma::col_major> b;
-                wmma::load_matrix_sync(a, q_tile + warp * ROWS_PER_WARP * HD + kk * 16, HD);
-                wmma::load_matrix_sync(b, k_tile + n * 16 * HD + kk * 16, HD);
-                wmma::mma_sync(scores, a, b, scores);
+        // S = Q·Kᵀ for this warp's 16 rows × 64 keys: 8 key tiles of 8.
+        float s[8][4];
+#pragma unroll
+        for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+            uint32_t a[4];
+            load_matrix_x4(a, q_tile + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + kk * 16 + (lane >> 4) * 8);
+#pragma unroll
+            for (int j = 0; j < 8; j += 2) {
+                uint32_t b[4];
+                load_matrix_x4(b, k_tile + (j * 8 + (lane & 7) + (lane >> 4) * 8) * stride + kk * 16 + ((lane >> 3) & 1) * 8);
+                mma_16x8x16<scalar>(s[j], a, b[0], b[1]);
+                mma_16x8x16<scalar>(s[j + 1], a, b[2], b[3]);
             }
-            wmma::store_matrix_sync(s_warp + n * 16, scores, TILE, wmma::mem_row_major);
         }
-        __syncwarp();
 
-        // Online softmax for this lane's half row.
-        float *s_row = s_warp + my_row * TILE;
-        float tile_max = -INFINITY;
-        for (int c = my_half * 32; c < my_half * 32 + 32; c++) {
-            int key = first_key + c;
-            if (query < length && key <= query) tile_max = fmaxf(tile_max, s_row[c] * scale);
-        }
-        tile_max = fmaxf(tile_max, __shfl_xor_sync(0xffffffffu, tile_max, 1));
-        float new_max = fmaxf(running_max, tile_max);
-        float row_sum = 0.0f;
-        scalar *p_row = p_warp + my_row * TILE;
-        for (int c = my_half * 32; c < my_half * 32 + 32; c++) {
-            int key = first_key + c;
-            float p = (query < length && key <= query) ? expf(s_row[c] * scale - new_max) : 0.0f;
-            row_sum += p;
-            p_row[c] = from_float<scalar>(p);
-        }
-        row_sum += __shfl_xor_sync(0xffffffffu, row_sum, 1);
-        float correction = new_max == -INFINITY ? 1.0f : expf(running_max - new_max);
-        running_sum = running_sum * correction + row_sum;
-        running_max = new_max;
-        float *o_row = o_warp + my_row * HD;
-        for (int c = my_half; c < HD; c += 2) o_row[c] *= correction;
-        __syncwarp();
-
-        // O += P · V (16 × HD), accumulated in the fp32 tile in shared memory.
-        for (int n = 0; n < HD / 16; n++) {
-            wmma::fragment<wmma::accumulator, 16, 16, 16, float> output;
-            wmma::load_matrix_sync(output, o_warp + n * 16, HD, wmma::mem_row_major);
-            for (int kk = 0; kk < TILE / 16; kk++) {
-                wmma::fragment<wmma::matrix_a, 16, 16, 16, scalar, wmma::row_major> a;
-                wmma::fragment<wmma::matrix_b, 16, 16, 16, scalar, wmma::row_major> b;
-                wmma::load_matrix_sync(a, p_warp + kk * 16, TILE);
-                wmma::load_matrix_sync(b, v_tile + kk * 16 * HD + n * 16, HD);
-                wmma::mma_sync(output, a, b, output);
+        // Online softmax in base 2; the diagonal tile masks keys after the query.
+        bool diagonal = kt == tile;
+        float tile_max[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float value = s[j][e] * scale_log2;
+                if (diagonal && kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + (e >> 1) * 8) value = -INFINITY;
+                s[j][e] = value;
+                tile_max[e >> 1] = fmaxf(tile_max[e >> 1], value);
             }
-            wmma::store_matrix_sync(o_warp + n * 16, output, HD, wmma::mem_row_major);
         }
-        __syncwarp();
+        float correction[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+            tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+            float new_max = fmaxf(row_max[r], tile_max[r]);
+            correction[r] = new_max == -INFINITY ? 1.0f : exp2f(row_max[r] - new_max);
+            row_max[r] = new_max;
+        }
+        float tile_sum[2] = {0.0f, 0.0f};
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float reference = row_max[e >> 1] == -INFINITY ? 0.0f : row_max[e >> 1];
+                float p = exp2f(s[j][e] - reference);
+                s[j][e] = p;
+                tile_sum[e >> 1] += p;
+            }
+        }
+#pragma unroll
+        for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
+#pragma unroll
+        for (int n = 0; n < HD / 8; n++) {
+            o[n][0] *= correction[0], o[n][1] *= correction[0];
+            o[n][2] *= correction[1], o[n][3] *= correction[1];
+        }
+
+        // O += P·V: P's A fragments are S's accumulators of key tiles 2kk and 2kk+1.
+#pragma unroll
+        for (int kk = 0; kk < TILE / 16; kk++) {
+            uint32_t a[4] = {pack_pair<scalar>(s[2 * kk][0], s[2 * kk][1]), pack_pair<scalar>(s[2 * kk][2], s[2 * kk][3]),
+                             pack_pair<scalar>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
+                             pack_pair<scalar>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+#pragma unroll
+            for (int n = 0; n < HD / 8; n += 2) {
+                uint32_t b[4];
+                load_matrix_x4_transposed(b, v_tile + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + n * 8 +
+                                                 (lane >> 4) * 8);
+                mma_16x8x16<scalar>(o[n], a, b[0], b[1]);
+                mma_16x8x16<scalar>(o[n + 1], a, b[2], b[3]);
+            }
+        }
+        __syncthreads();  // this stage is consumed: the next iteration may refill it
     }
-    if (query < length) {
-        scalar *destination = out + (int64_t)(start + query) * heads * HD + (int64_t)head * HD;
-        const float *o_row = o_warp + my_row * HD;
-        float inverse = 1.0f / running_sum;
-        for (int c = my_half; c < HD; c += 2) destination[c] = from_float<scalar>(o_row[c] * inverse);
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float sum = row_sum[r];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        int query = query0 + r * 8;
+        if (query >= length) continue;
+        float inverse = 1.0f / sum;
+        uint32_t *destination = (uint32_t *)(out + (int64_t)(start + query) * heads * HD + (int64_t)head * HD + 2 * t);
+#pragma unroll
+        for (int n = 0; n < HD / 8; n++)
+            destination[n * 4] = pack_pair<scalar>(o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
     }
 }
 
 template <typename scalar, int HD>
 static int launch_flash(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                         int max_length, int heads, cuda_stream stream) {
-    size_t bytes = flash_layout<scalar, HD>::bytes;
+    size_t bytes = flash_shape<HD>::bytes;
     int device = 0, limit = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
@@ -153,9 +244,10 @@ static int launch_flash(void *out, const void *qkv, const int32_t *starts, const
     cudaError_t status = cudaFuncSetAttribute(flash_attention_kernel<scalar, HD>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
-    dim3 grid((unsigned)((max_length + TILE - 1) / TILE), (unsigned)heads, (unsigned)sequences);
-    flash_attention_kernel<scalar, HD><<<grid, FLASH_WARPS * 32, bytes, stream>>>(
-        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, (float)(1.0 / sqrt((double)HD)));
+    int query_tiles = (max_length + TILE - 1) / TILE;
+    dim3 grid((unsigned)heads, (unsigned)sequences, (unsigned)query_tiles);
+    flash_attention_kernel<scalar, HD><<<grid, FLASH_THREADS, bytes, stream>>>(
+        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }
 

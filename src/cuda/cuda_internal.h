@@ -21,6 +21,25 @@ typedef struct cuda_layer_weights {
     void *up_weight, *up_bias, *down_weight, *down_bias;
 } cuda_layer_weights;
 
+// MEMPROF_CUDA_PROFILE=1 (cuda_profile.c): GPU time per forward step, from CUDA events.
+enum { CUDA_PROFILE_STEPS = 16, CUDA_PROFILE_EVENTS = 1024 };
+typedef struct cuda_profile {
+    const char *names[CUDA_PROFILE_STEPS];
+    double milliseconds[CUDA_PROFILE_STEPS];
+    int64_t calls[CUDA_PROFILE_STEPS];
+    int steps;
+    void *events[CUDA_PROFILE_EVENTS];  // cudaEvent_t, created on first use
+    int step_of[CUDA_PROFILE_EVENTS];   // the step that ends at event i
+    int pending;                        // events recorded and not yet read back
+} cuda_profile;
+
+int cuda_profile_enabled(void);
+// Records the end of `step` (NULL: the start of a batch) on the stream.
+void cuda_profile_mark(cuda_profile *profile, void *stream, const char *step);
+void cuda_profile_end_batch(cuda_profile *profile);
+void cuda_profile_report(const cuda_profile *profile, const char *model_name);
+void cuda_profile_free(cuda_profile *profile);
+
 typedef struct cuda_model {
     model_config config;
     int scalar_type;             // CUDA_SCALAR_FP16 or CUDA_SCALAR_BF16
@@ -52,6 +71,7 @@ typedef struct cuda_model {
     size_t peak_bytes;           // weights + activations + workspace, as allocated
     size_t load_bytes;           // checkpoint bytes the last fill moved to the device (0: not filled)
     double load_seconds;         // and how long that took, first host copy to last conversion
+    cuda_profile profile;        // MEMPROF_CUDA_PROFILE=1 only
 } cuda_model;
 
 // The weight upload (cuda_upload.c): tensors in their stored dtype through a ring of pinned

@@ -38,7 +38,7 @@ int cuda_rotary_forward(void *qkv, const float *cos_table, const float *sin_tabl
 int cuda_attention_forward(void *out, const void *qkv, const int32_t *sequence_starts, const int32_t *sequence_lengths,
                            int sequences, int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream);
 
-// The same on tensor cores (WMMA) for head dims 32, 64, 80, 96, 128, 256; returns −1 when
+// The same on tensor cores (mma.sync, FlashAttention-2 style) for head dims 32, 64, 80, 96, 128, 256; returns −1 when
 // the head dim or the device's shared memory is not covered (then use the function above).
 int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                  const int32_t *sequence_lengths, int sequences, int max_length, int heads,

@@ -163,6 +163,11 @@ size_t cuda_weight_bytes(const model_config *config) {
 
 void cuda_model_free(cuda_model *model) {
     if (model == NULL) return;
+    char shape[64];
+    snprintf(shape, sizeof shape, "%lld layers, hidden %lld", (long long)model->config.num_hidden_layers,
+             (long long)model->config.hidden_size);
+    cuda_profile_report(&model->profile, shape);
+    cuda_profile_free(&model->profile);
     cuda_gemm_destroy(model->gemm);
     cudaFree(model->weights);
     cudaFree(model->activations);

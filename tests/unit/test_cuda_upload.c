@@ -106,12 +106,6 @@ done:
     free(host), free(back), free(expected);
 }
 
-typedef struct slot_part {
-    void *slot;
-    const char *tensor;
-    int64_t numel;
-} slot_part;
-
 // A whole random checkpoint through cuda_model_load and, tensor by tensor, through the
 // reference into a second model of the same layout: every slot equal.
 static void check_model(const char *size, tensor_dtype dtype, compute_precision precision) {
@@ -132,52 +126,35 @@ static void check_model(const char *size, tensor_dtype dtype, compute_precision 
         CHECK(name, 0, "%s", err.message);
         goto done;
     }
-    // The slots in layout order (cuda_model.c), each with its element count and tensor name.
-    int64_t d = config.hidden_size, ff = config.intermediate_size, V = config.vocab_size;
+    // The weights in layout order (neox_weight_at, as cuda_model.c walks it), each at the
+    // 256-byte aligned offset the layout gives it: both models' bytes there must be equal.
     int64_t mismatched = -1;
-    for (int64_t l = -1; l <= config.num_hidden_layers && status == 0 && mismatched < 0; l++) {
-        slot_part parts[12];
-        int n = 0;
-        char names[12][TENSOR_NAME_MAX];
-        if (l == -1) {
-            parts[n++] = (slot_part){loaded->embed_in, "gpt_neox.embed_in.weight", V * d};
-        } else if (l == config.num_hidden_layers) {
-            parts[n++] = (slot_part){loaded->final_ln_weight, "gpt_neox.final_layer_norm.weight", d};
-            parts[n++] = (slot_part){loaded->final_ln_bias, "gpt_neox.final_layer_norm.bias", d};
-            parts[n++] = (slot_part){loaded->embed_out, "embed_out.weight", V * d};
-        } else {
-            cuda_layer_weights *w = &loaded->layers[l];
-            static const char *suffixes[12] = {"input_layernorm.weight", "input_layernorm.bias",
-                                               "post_attention_layernorm.weight", "post_attention_layernorm.bias",
-                                               "attention.query_key_value.weight", "attention.query_key_value.bias",
-                                               "attention.dense.weight", "attention.dense.bias",
-                                               "mlp.dense_h_to_4h.weight", "mlp.dense_h_to_4h.bias",
-                                               "mlp.dense_4h_to_h.weight", "mlp.dense_4h_to_h.bias"};
-            void *slots[12] = {w->ln1_weight, w->ln1_bias, w->ln2_weight, w->ln2_bias, w->qkv_weight, w->qkv_bias,
-                               w->dense_weight, w->dense_bias, w->up_weight, w->up_bias, w->down_weight, w->down_bias};
-            int64_t numels[12] = {d, d, d, d, 3 * d * d, 3 * d, d * d, d, ff * d, ff, d * ff, d};
-            for (int p = 0; p < 12; p++) {
-                snprintf(names[p], sizeof names[p], "gpt_neox.layers.%lld.%s", (long long)l, suffixes[p]);
-                parts[n++] = (slot_part){slots[p], names[p], numels[p]};
-            }
+    size_t offset = 0;
+    for (int64_t i = 0; i < neox_weight_count(&config) && status == 0 && mismatched < 0; i++) {
+        neox_weight w;
+        neox_weight_at(&w, &config, i);
+        size_t bytes = (size_t)w.numel * 2;
+        const tensor_view *tensor = checkpoint_tensor(ckpt, w.name);
+        status = tensor ? cuda_upload_tensor_reference((char *)reference->weights + offset, tensor,
+                                                       reference->scalar_type, reference->stream, &err)
+                        : error_set(&err, MEMPROF_ERR, "%s missing", w.name);
+        free(a), free(b);
+        a = malloc(bytes), b = malloc(bytes);
+        cudaError_t copied = cudaSuccess;
+        if (status == 0 && a && b) copied = cudaMemcpy(a, (char *)loaded->weights + offset, bytes, cudaMemcpyDeviceToHost);
+        if (status == 0 && a && b && copied == cudaSuccess)
+            copied = cudaMemcpy(b, (char *)reference->weights + offset, bytes, cudaMemcpyDeviceToHost);
+        if (status == 0 && (!a || !b || copied != cudaSuccess))
+            status = error_set(&err, MEMPROF_ERR, "%s: copy back of %zu bytes at offset %zu failed: %s", w.name, bytes,
+                               offset, a && b ? cudaGetErrorString(copied) : "out of host memory");
+        if (status == 0 && memcmp(a, b, bytes) != 0) {
+            mismatched = i;
+            snprintf(err.message, sizeof err.message, "%s differs", w.name);
         }
-        for (int p = 0; p < n && status == 0 && mismatched < 0; p++) {
-            size_t offset = (size_t)((char *)parts[p].slot - (char *)loaded->weights), bytes = (size_t)parts[p].numel * 2;
-            const tensor_view *tensor = checkpoint_tensor(ckpt, parts[p].tensor);
-            status = tensor ? cuda_upload_tensor_reference((char *)reference->weights + offset, tensor,
-                                                           reference->scalar_type, reference->stream, &err)
-                            : error_set(&err, MEMPROF_ERR, "%s missing", parts[p].tensor);
-            free(a), free(b);
-            a = malloc(bytes), b = malloc(bytes);
-            if (status == 0 && (!a || !b || cudaMemcpy(a, parts[p].slot, bytes, cudaMemcpyDeviceToHost) != cudaSuccess ||
-                                cudaMemcpy(b, (char *)reference->weights + offset, bytes, cudaMemcpyDeviceToHost) != cudaSuccess))
-                status = error_set(&err, MEMPROF_ERR, "copy back failed");
-            if (status == 0 && memcmp(a, b, bytes) != 0) {
-                mismatched = 1;
-                snprintf(err.message, sizeof err.message, "%s differs", parts[p].tensor);
-            }
-        }
+        offset += (bytes + 255) & ~(size_t)255;
     }
+    if (status == 0 && mismatched < 0 && offset != loaded->weight_bytes)
+        status = error_set(&err, MEMPROF_ERR, "the inventory covers %zu bytes, the layout %zu", offset, loaded->weight_bytes);
     CHECK(name, status == 0 && mismatched < 0 && loaded->load_bytes > 0, "%s", err.message);
 done:
     free(a), free(b);

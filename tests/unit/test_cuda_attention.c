@@ -1,0 +1,163 @@
+// test_cuda_attention.c — both CUDA attention kernels (the tensor-core FlashAttention-2 kernel
+// and the exact warp kernel) against causal attention computed here in double, for every
+// Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
+// tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
+// [−2, 2], exact in both fp16 and bf16, so the reference sees the very values the GPU does.
+// Tolerance: the flash kernel rounds P to the input type before P·V and the output is
+// rounded once: |out − ref| ≤ u·(2·max|v| + |ref|) with u = 2⁻¹¹ (fp16) or 2⁻⁸ (bf16).
+// Needs a GPU: reports SKIP (never PASS) without one.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#ifdef MEMPROF_CUDA
+#include <cuda_runtime_api.h>
+
+#include "cuda/cuda_kernels.h"
+#include "model/half.h"
+
+static uint64_t next_random(uint64_t *state) {
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return *state >> 33;
+}
+
+static float scalar_to_float(uint16_t bits, int scalar_type) {
+    if (scalar_type == CUDA_SCALAR_FP16) return half_bits_to_float(bits);
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, 4);
+    return value;
+}
+
+// Causal attention of one (sequence, head) query row in double.
+static void reference_row(double *out, const float *qkv, int64_t start, int query, int heads, int head, int hd) {
+    int64_t width = 3LL * heads * hd;
+    const float *q = qkv + (start + query) * width + (int64_t)head * 3 * hd;
+    double *scores = malloc((size_t)(query + 1) * sizeof(double)), max = -INFINITY, sum = 0;
+    for (int key = 0; key <= query; key++) {
+        const float *k = qkv + (start + key) * width + (int64_t)head * 3 * hd + hd;
+        double dot = 0;
+        for (int i = 0; i < hd; i++) dot += (double)q[i] * k[i];
+        scores[key] = dot / sqrt((double)hd);
+        if (scores[key] > max) max = scores[key];
+    }
+    for (int i = 0; i < hd; i++) out[i] = 0;
+    for (int key = 0; key <= query; key++) {
+        double p = exp(scores[key] - max);
+        const float *v = qkv + (start + key) * width + (int64_t)head * 3 * hd + 2 * hd;
+        sum += p;
+        for (int i = 0; i < hd; i++) out[i] += p * v[i];
+    }
+    for (int i = 0; i < hd; i++) out[i] /= sum;
+    free(scores);
+}
+
+typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int, int,
+                                  cuda_stream);
+
+static void check_case(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
+                       const int32_t *lengths, int sequences, float magnitude, int sampled_rows) {
+    char name[240];
+    snprintf(name, sizeof name, "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f",
+             kernel_name, hd, heads, scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16", sequences,
+             lengths[sequences - 1], magnitude);
+    int64_t tokens = 0;
+    int max_length = 0;
+    int32_t starts[16];
+    for (int s = 0; s < sequences; s++) {
+        starts[s] = (int32_t)tokens;
+        tokens += lengths[s];
+        if (lengths[s] > max_length) max_length = lengths[s];
+    }
+    int64_t width = 3LL * heads * hd, d = (int64_t)heads * hd;
+    float *qkv = malloc((size_t)(tokens * width) * sizeof(float));
+    uint16_t *out_bits = malloc((size_t)(tokens * d) * 2);
+    double *expected = malloc((size_t)hd * sizeof(double));
+    uint64_t state = (uint64_t)hd * 7919 + (uint64_t)scalar_type;
+    for (int64_t i = 0; i < tokens * width; i++) {
+        int role = (int)((i % (3 * hd)) / hd);  // 0 q, 1 k, 2 v
+        float value = (float)((int)(next_random(&state) % 257) - 128) / 64.0f;
+        qkv[i] = role < 2 ? value * magnitude / 2.0f : value;  // magnitude 2: q, k in [−2, 2]
+    }
+    float *qkv_device_f32 = NULL;
+    void *qkv_device = NULL, *out_device = NULL;
+    int32_t *starts_device = NULL, *lengths_device = NULL;
+    const char *failure = NULL;
+    cudaError_t status = cudaMalloc((void **)&qkv_device_f32, (size_t)(tokens * width) * 4);
+    if (status == cudaSuccess) status = cudaMalloc(&qkv_device, (size_t)(tokens * width) * 2);
+    if (status == cudaSuccess) status = cudaMalloc(&out_device, (size_t)(tokens * d) * 2);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&starts_device, sizeof starts);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&lengths_device, (size_t)sequences * 4);
+    if (status == cudaSuccess) status = cudaMemcpy(qkv_device_f32, qkv, (size_t)(tokens * width) * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(starts_device, starts, (size_t)sequences * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(lengths_device, lengths, (size_t)sequences * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemset(out_device, 0xff, (size_t)(tokens * d) * 2);  // NaN: rows left unwritten show
+    if (status == cudaSuccess && cuda_convert_from_float(qkv_device, qkv_device_f32, tokens * width, scalar_type, NULL) != 0)
+        failure = "converting the inputs failed";
+    int launched = failure || status != cudaSuccess ? 0
+                   : launch(out_device, qkv_device, starts_device, lengths_device, sequences, max_length, heads, hd,
+                            scalar_type, NULL);
+    if (status == cudaSuccess && !failure && launched != 0) failure = "the kernel did not launch";
+    if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
+    if (status == cudaSuccess && !failure) status = cudaMemcpy(out_bits, out_device, (size_t)(tokens * d) * 2, cudaMemcpyDeviceToHost);
+    if (status != cudaSuccess) failure = cudaGetErrorString(status);
+
+    double unit = scalar_type == CUDA_SCALAR_FP16 ? 1.0 / 2048 : 1.0 / 256, worst_ratio = 0, worst_error = 0;
+    int64_t checked = 0;
+    for (int s = 0; s < sequences && !failure; s++) {
+        int step = lengths[s] > sampled_rows ? lengths[s] / sampled_rows : 1;
+        // Every step-th row and the last one.
+        for (int query = 0; query < lengths[s];
+             query = query + step < lengths[s] || query == lengths[s] - 1 ? query + step : lengths[s] - 1) {
+            for (int head = 0; head < heads; head++) {
+                reference_row(expected, qkv, starts[s], query, heads, head, hd);
+                for (int i = 0; i < hd; i++) {
+                    double got = scalar_to_float(out_bits[(starts[s] + query) * d + (int64_t)head * hd + i], scalar_type);
+                    double bound = unit * (2.0 * 2.0 + fabs(expected[i])) + 1e-6;  // max|v| = 2
+                    double error = fabs(got - expected[i]);
+                    if (!(error <= bound * 1e6)) error = INFINITY;  // NaN: an unwritten row
+                    if (error / bound > worst_ratio) worst_ratio = error / bound, worst_error = error;
+                    checked++;
+                }
+            }
+        }
+    }
+    if (!failure && worst_ratio > 1.0) failure = "an output is outside the tolerance";
+    CHECK(name, failure == NULL, "%s: worst |error| %.3g = %.2f x the bound, %lld values checked", failure ? failure : "",
+          worst_error, worst_ratio, (long long)checked);
+    if (failure == NULL)
+        printf("  %s: worst |error| %.3g (%.2f of the bound) over %lld values\n", name, worst_error, worst_ratio,
+               (long long)checked);
+    cudaFree(qkv_device_f32), cudaFree(qkv_device), cudaFree(out_device), cudaFree(starts_device), cudaFree(lengths_device);
+    free(qkv), free(out_bits), free(expected);
+}
+
+int main(void) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        SKIP("cuda attention", "no CUDA device is available");
+        return 0;
+    }
+    static const int head_dims[] = {32, 64, 80, 96, 128, 256};
+    static const int32_t mixed[] = {1, 63, 64, 65, 200};
+    static const int32_t long_sequence[] = {2049};
+    for (int h = 0; h < 6; h++) {
+        for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++) {
+            check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
+            check_case("warp", cuda_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
+        }
+        // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
+        check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed, 5, 4.0f, 1000);
+        check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
+    }
+    return test_failures ? 1 : 0;
+}
+#else
+int main(void) {
+    SKIP("cuda attention", "no CUDA backend compiled in (built with CUDA=0)");
+    return test_failures;
+}
+#endif
