@@ -31,6 +31,7 @@ typedef struct cuda_profile {
     void *events[CUDA_PROFILE_EVENTS];  // cudaEvent_t, created on first use
     int step_of[CUDA_PROFILE_EVENTS];   // the step that ends at event i
     int pending;                        // events recorded and not yet read back
+    int64_t batches;                    // batches ended; the first is not counted
 } cuda_profile;
 
 int cuda_profile_enabled(void);

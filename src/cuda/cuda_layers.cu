@@ -54,21 +54,45 @@ __global__ void rotary_kernel(scalar *qkv, const float *cos_table, const float *
     }
 }
 
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
+// 8 values per 16-byte load; the tail (count not a multiple of 8) one at a time.
 template <typename scalar> __global__ void gelu_kernel(scalar *values, int64_t count) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
-        float x = to_float(values[i]);
-        values[i] = from_float<scalar>(0.5f * x * (1.0f + erff(x * 0.70710678118654752f)));
+    int64_t vectors = count / 8, stride = (int64_t)gridDim.x * blockDim.x;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < vectors; i += stride) {
+        uint4 packed = ((const uint4 *)values)[i];
+        scalar *lanes = (scalar *)&packed;
+#pragma unroll
+        for (int k = 0; k < 8; k++) lanes[k] = from_float<scalar>(gelu_erf(to_float(lanes[k])));
+        ((uint4 *)values)[i] = packed;
     }
+    for (int64_t i = vectors * 8 + blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += stride)
+        values[i] = from_float<scalar>(gelu_erf(to_float(values[i])));
 }
 
+// One row per block iteration (no 64-bit modulo per element); float4 where dim allows.
 template <typename scalar>
 __global__ void residual_kernel(float *residual, const float *mlp, const scalar *mlp_bias, const float *attention,
-                                const scalar *attention_bias, int64_t count, int dim) {
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
-        int column = (int)(i % dim);
-        float mlp_out = mlp[i] + to_float(mlp_bias[column]);
-        float attention_out = attention[i] + to_float(attention_bias[column]);
-        residual[i] = (mlp_out + attention_out) + residual[i];
+                                const scalar *attention_bias, int64_t rows, int dim) {
+    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
+        int64_t offset = row * dim;
+        if (dim % 4 == 0) {
+            const float4 *mlp4 = (const float4 *)(mlp + offset), *attention4 = (const float4 *)(attention + offset);
+            float4 *residual4 = (float4 *)(residual + offset);
+            for (int c = threadIdx.x; c < dim / 4; c += blockDim.x) {
+                float4 m = mlp4[c], a = attention4[c], r = residual4[c];
+                int column = 4 * c;
+                r.x = ((m.x + to_float(mlp_bias[column])) + (a.x + to_float(attention_bias[column]))) + r.x;
+                r.y = ((m.y + to_float(mlp_bias[column + 1])) + (a.y + to_float(attention_bias[column + 1]))) + r.y;
+                r.z = ((m.z + to_float(mlp_bias[column + 2])) + (a.z + to_float(attention_bias[column + 2]))) + r.z;
+                r.w = ((m.w + to_float(mlp_bias[column + 3])) + (a.w + to_float(attention_bias[column + 3]))) + r.w;
+                residual4[c] = r;
+            }
+        } else {
+            for (int c = threadIdx.x; c < dim; c += blockDim.x)
+                residual[offset + c] = ((mlp[offset + c] + to_float(mlp_bias[c])) +
+                                        (attention[offset + c] + to_float(attention_bias[c]))) + residual[offset + c];
+        }
     }
 }
 
@@ -92,6 +116,9 @@ static unsigned grid_for(int64_t count) {
     int64_t blocks = (count + 255) / 256;
     return (unsigned)(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
 }
+
+// One block per row (grid-stride beyond 2^20 rows).
+static unsigned row_grid(int64_t rows) { return (unsigned)(rows < (1 << 20) ? (rows > 0 ? rows : 1) : (1 << 20)); }
 
 #define DISPATCH(scalar_type, call_fp16, call_bf16) \
     do {                                            \
@@ -138,8 +165,9 @@ extern "C" int cuda_rotary_forward(void *qkv, const float *cos_table, const floa
 
 extern "C" int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream) {
     if (count == 0) return 0;
-    DISPATCH(scalar_type, (gelu_kernel<__half><<<grid_for(count), 256, 0, stream>>>((__half *)values, count)),
-             (gelu_kernel<__nv_bfloat16><<<grid_for(count), 256, 0, stream>>>((__nv_bfloat16 *)values, count)));
+    int64_t threads_needed = (count + 7) / 8;  // 8 values per thread
+    DISPATCH(scalar_type, (gelu_kernel<__half><<<grid_for(threads_needed), 256, 0, stream>>>((__half *)values, count)),
+             (gelu_kernel<__nv_bfloat16><<<grid_for(threads_needed), 256, 0, stream>>>((__nv_bfloat16 *)values, count)));
     return LAUNCH_STATUS();
 }
 
@@ -149,10 +177,10 @@ extern "C" int cuda_residual_forward(float *residual, const float *mlp, const vo
     int64_t count = rows * dim;
     if (count == 0) return 0;
     DISPATCH(scalar_type,
-             (residual_kernel<__half><<<grid_for(count), 256, 0, stream>>>(residual, mlp, (const __half *)mlp_bias, attention,
-                                                                         (const __half *)attention_bias, count, dim)),
-             (residual_kernel<__nv_bfloat16><<<grid_for(count), 256, 0, stream>>>(
-                 residual, mlp, (const __nv_bfloat16 *)mlp_bias, attention, (const __nv_bfloat16 *)attention_bias, count, dim)));
+             (residual_kernel<__half><<<row_grid(rows), 256, 0, stream>>>(residual, mlp, (const __half *)mlp_bias, attention,
+                                                                        (const __half *)attention_bias, rows, dim)),
+             (residual_kernel<__nv_bfloat16><<<row_grid(rows), 256, 0, stream>>>(
+                 residual, mlp, (const __nv_bfloat16 *)mlp_bias, attention, (const __nv_bfloat16 *)attention_bias, rows, dim)));
     return LAUNCH_STATUS();
 }
 

@@ -32,6 +32,28 @@ __device__ softmax_state merge_states(softmax_state a, softmax_state b) {
     return out;
 }
 
+// Folds x into a thread's running state (m, s, w), where s = Σ e and w = Σ e·(x − m) with
+// e = exp(x − m); exp is computed as exp2 of a log2 e–scaled argument (one MUFU op).
+__device__ __forceinline__ void fold_value(float x, float m, float &s, float &w) {
+    float shifted = x - m;
+    float e = exp2f(shifted * 1.4426950408889634f);
+    s += e;
+    w += e * shifted;
+}
+
+// Moves the running state to a new maximum (never smaller than the old one).
+__device__ __forceinline__ void raise_maximum(float new_max, float &m, float &s, float &w) {
+    if (new_max <= m) return;
+    if (s == 0.0f) {  // nothing folded yet: avoid (−inf)·0
+        m = new_max;
+        return;
+    }
+    float shift = m - new_max, scale = exp2f(shift * 1.4426950408889634f);
+    w = scale * (w + shift * s);
+    s *= scale;
+    m = new_max;
+}
+
 __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                                       const int32_t *targets, int vocab) {
     __shared__ softmax_state shared_states[STATISTICS_THREADS];
@@ -43,21 +65,26 @@ __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_
     float target_logit = z[target];
 
     // Thread-local online softmax in fp32 (≈ V / 512 terms), then double across threads.
+    // Rows are read as float4 where the row start is 16-byte aligned (V a multiple of 4, as
+    // every Pythia vocabulary is); the maximum moves once per 4 values, not once per value.
     float m = -INFINITY, s = 0.0f, w = 0.0f;
     long long count = 0;
-    for (int v = threadIdx.x; v < vocab; v += blockDim.x) {
+    int vectors = (vocab % 4 == 0) ? vocab / 4 : 0;
+    const float4 *z4 = (const float4 *)z;
+    for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+        float4 x = z4[i];
+        count += (x.x > target_logit) + (x.y > target_logit) + (x.z > target_logit) + (x.w > target_logit);
+        raise_maximum(fmaxf(fmaxf(x.x, x.y), fmaxf(x.z, x.w)), m, s, w);
+        fold_value(x.x, m, s, w);
+        fold_value(x.y, m, s, w);
+        fold_value(x.z, m, s, w);
+        fold_value(x.w, m, s, w);
+    }
+    for (int v = vectors * 4 + threadIdx.x; v < vocab; v += blockDim.x) {
         float x = z[v];
         count += x > target_logit;
-        if (x > m) {
-            float scale = expf(m - x);  // 0 on the first element
-            w = scale * (w + (m - x) * s);
-            if (s == 0.0f) w = 0.0f;    // avoid (−inf)·0 on the first element
-            s = s * scale;
-            m = x;
-        }
-        float e = expf(x - m);
-        s += e;
-        w += e * (x - m);
+        raise_maximum(x, m, s, w);
+        fold_value(x, m, s, w);
     }
     softmax_state state = {m, (double)s, (double)w};
     shared_states[threadIdx.x] = state;

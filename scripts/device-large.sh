@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The large-model checks of "CUDA backend II", on the GPU machine in one call after
+# device-check.sh: `memprof bench` for 1.4b–12b (fp16; 12b also bf16) with
+# MEMPROF_CUDA_PROFILE=1 (GPU time per forward step), 12b under --max-gpu-memory 40 next to
+# uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
+# kernel and the GEMMs of one 1.4b batch. Carry and build as for device-check.sh.
+#
+# usage: BUILD=build-device BUDGET=150 scripts/device-large.sh; results in $OUT/large.log
+set -u
+BUILD=${BUILD:-build}
+OUT=${OUT:-out/device}; mkdir -p "$OUT"
+budget=${BUDGET:-150}
+left() { echo $((budget - SECONDS)); }
+cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
+. "$(dirname "$0")/device-env.sh"
+
+bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
+    local seconds=$1; shift
+    if [ "$(left)" -lt 20 ]; then echo "skipped bench $*: budget"; return; fi
+    local start=$SECONDS
+    MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BUILD"/memprof bench --backend cuda --random-weights "$@" 2>&1 |
+        sed 's/^[0-9T:Z-]* warn: //'
+    echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
+}
+
+main() {
+    if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
+    resolve_libs
+    echo "== large sizes, fp16 [$(left) s left]"
+    bench 40 --size 1.4b --sequences 32
+    bench 40 --size 2.8b --sequences 32
+    bench 50 --size 6.9b --sequences 16
+    bench 60 --size 12b --sequences 16
+    echo "== 12b on 64 sequences: uncapped, then under --max-gpu-memory 40 [$(left) s left]"
+    bench 60 --size 12b --sequences 64 --repeats 1
+    bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
+    echo "== 12b bf16 [$(left) s left]"
+    bench 60 --size 12b --sequences 16 --precision bf16
+    if command -v ncu >/dev/null && [ "$(left)" -gt 30 ]; then
+        echo "== ncu: attention and GEMMs of one 1.4b batch [$(left) s left]"
+        run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
+            --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size 1.4b --random-weights --sequences 4 \
+            --repeats 1 >"$OUT/ncu-large.txt" 2>&1
+        echo "ncu: rc $?"
+        grep -E '^  [a-zA-Z_].*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$OUT/ncu-large.txt" | cut -c1-160 | head -40
+    fi
+    echo "== done in $SECONDS s"
+}
+main 2>&1 | tee "$OUT/large.log"
