@@ -3,7 +3,7 @@
 # device-check.sh: `memprof bench` for 1.4b–12b (fp16; 12b also bf16) with
 # MEMPROF_CUDA_PROFILE=1 (GPU time per forward step), 12b under --max-gpu-memory 40 next to
 # uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
-# kernel and the GEMMs of one 1.4b batch. Carry and build as for device-check.sh.
+# kernel and the GEMMs of one 1.4b batch (when the budget reaches it). Carry and build as for device-check.sh.
 #
 # usage: BUILD=build-device BUDGET=150 scripts/device-large.sh; results in $OUT/large.log
 set -u
@@ -30,7 +30,6 @@ main() {
     bench 40 --size 1.4b --sequences 32
     bench 40 --size 2.8b --sequences 32
     bench 50 --size 6.9b --sequences 16
-    bench 60 --size 12b --sequences 16
     echo "== 12b on 64 sequences: uncapped, then under --max-gpu-memory 40 [$(left) s left]"
     bench 60 --size 12b --sequences 64 --repeats 1
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
