@@ -25,8 +25,8 @@
 enum { TILE = 64 };  // keys per K/V tile
 
 template <int HD> struct flash_shape {
-    // 4 warps (64 query rows) measured faster than 8 (128 rows) on an H200 at 410m and 12b:
-    // with 128 rows the causal diagonal leaves half the warps waiting at the barriers.
+    // 4 warps (64 query rows) measured faster than 8 (128 rows) on an H200 (docs/performance.md:
+    // attention per 32 sequences of 1.4b 99 vs 106 ms, per 16 sequences of 12b 199 vs 213 ms).
     static constexpr int warps = 4;
     static constexpr int threads = warps * 32;
     static constexpr int query_rows = warps * 16;                   // query rows per block
