@@ -28,10 +28,6 @@ OUT=${OUT:-out/device}; mkdir -p "$OUT"
 budget=${BUDGET:-480}
 log=$OUT/device-check.log
 
-left() { echo $((budget - SECONDS)); }
-# Timeout for a step: its cap, or what is left of the budget (at least 5 s).
-cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
-
 . "$(dirname "$0")/device-env.sh"
 
 main() {

@@ -1,5 +1,11 @@
-# device-env.sh — sourced by the device scripts (device-check.sh, device-profile.sh): how
-# memprof's binaries find their bundled libraries on the GPU machine. Needs BUILD set.
+# device-env.sh — sourced by the device scripts (device-check.sh, device-profile.sh, device-large.sh): how
+# memprof's binaries find their bundled libraries on the GPU machine, and the step budget.
+# Needs BUILD and budget (seconds) set.
+
+left() { echo $((budget - SECONDS)); }
+# Timeout for a step: its cap, or what is left of the budget (at least 5 s).
+cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
+
 # The bundled libraries (.rt) are for memprof's binaries only: python3 (torch) must keep
 # the machine's own libz/libffi/libexpat/libssl, so LD_LIBRARY_PATH is never exported.
 memprof_libs=$PWD/.rt

@@ -10,8 +10,6 @@ set -u
 BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
 budget=${BUDGET:-150}
-left() { echo $((budget - SECONDS)); }
-cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
 . "$(dirname "$0")/device-env.sh"
 
 bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)

@@ -12,8 +12,6 @@ BUILD=${BUILD:-build}
 plan=${1:-70m:64,410m:64,1.4b:16,2.8b:8,6.9b:8,12b:8}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
 budget=${BUDGET:-300}
-left() { echo $((budget - SECONDS)); }
-cap() { local l; l=$(left); [ "$l" -lt "$1" ] && echo $((l > 5 ? l : 5)) || echo "$1"; }
 . "$(dirname "$0")/device-env.sh"
 
 main() {
