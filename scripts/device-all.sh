@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Every GPU check of the CUDA issues in one device call, in priority order, each script with
+# its own budget: device-check.sh (attention test, conformance, NCCL, bench 70m–410m next to
+# the HF baseline, upload, load), device-numerics.sh (random 1.4b against the float64
+# reference), device-large.sh (1.4b–12b, 12b under 40 GB). The logs are packed into
+# $OUT/results.tgz (the device tool brings back at most 8 files) and device-all.log.
+# Build and carry as docs/performance.md, "GPU checks", says; timeout_s 600.
+#
+# usage: BUILD=build-device scripts/device-all.sh   (budgets: CHECK=170 NUMERICS=100 LARGE=130 seconds)
+set -u
+export BUILD=${BUILD:-build}
+OUT=${OUT:-out/device}; mkdir -p "$OUT"
+here=$(dirname "$0")
+{
+    BUDGET=${CHECK:-170} OUT=$OUT/check "$here"/device-check.sh 70m,160m,410m >/dev/null 2>&1
+    grep -v '^tests/fixtures\|^/tmp.*seq [0-3]\|^PASS\|^  memory\|^  setup\|GFLOP/token' "$OUT/check/device-check.log" | cut -c1-200
+    BUDGET=${NUMERICS:-100} OUT=$OUT/numerics "$here"/device-numerics.sh 1.4b >/dev/null 2>&1
+    grep -v '^PASS' "$OUT/numerics/numerics.log" | cut -c1-200
+    BUDGET=${LARGE:-130} OUT=$OUT/large "$here"/device-large.sh >/dev/null 2>&1
+    grep -v 'embedding\|final layernorm' "$OUT/large/large.log" | cut -c1-160
+} 2>&1 | tee "$OUT/device-all.log"
+(cd "$OUT" && tar czf results.tgz check numerics large && rm -rf check numerics large)
