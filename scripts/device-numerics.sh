@@ -18,7 +18,8 @@ budget=${BUDGET:-150}
 main() {
     if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     resolve_libs
-    local work; work=$(mktemp -d)
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' RETURN  # the checkpoint and reference are large: never left behind
     echo "== random $size checkpoint and its float64 reference ($lengths tokens) [$(left) s left]"
     timeout "$(cap 60)" python3 scripts/make-random-checkpoint.py --size "$size" --out "$work/model" --seed 11 || return 1
     local start=$SECONDS
@@ -36,7 +37,6 @@ main() {
             --epsilon "$epsilon" --label "$size $precision"
         echo "compare: rc $?"
     done
-    rm -rf "$work"
     echo "== done in $SECONDS s"
 }
 main 2>&1 | tee "$OUT/numerics.log"
