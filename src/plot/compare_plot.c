@@ -84,17 +84,7 @@ static void draw_matrices(cairo_t *cr, const void *vctx) {
     // colour bar
     frame f = {.left = matrix_left(c, 3) - GAP + 30, .top = top, .width = 16, .height = fmax(F * c->cell, 160),
                .xmin = 0, .xmax = 1, .ymin = -1, .ymax = 1};
-    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
-    for (int px = 0; px < (int)f.height; px++) {
-        set_rgb(cr, diverging_colour(1 - (px + 0.5) / f.height * 2));
-        cairo_rectangle(cr, f.left, f.top + px, f.width, 1);
-        cairo_fill(cr);
-    }
-    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
-    set_rgb(cr, colour_axis);
-    cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, f.left, f.top, f.width, f.height);
-    cairo_stroke(cr);
+    draw_diverging_bar(cr, &f);
     for (int t = -2; t <= 2; t++) {
         double v = t / 2.0, py = frame_y(&f, v);
         set_rgb(cr, colour_axis);

@@ -233,3 +233,17 @@ void plot_release_caches(void) {
     cairo_debug_reset_static_data();
     FcFini();
 }
+
+void draw_diverging_bar(cairo_t *cr, const frame *f) {
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);  // one-pixel rows without seams
+    for (int px = 0; px < (int)f->height; px++) {
+        set_rgb(cr, diverging_colour(1 - (px + 0.5) / f->height * 2));
+        cairo_rectangle(cr, f->left, f->top + px, f->width, 1);
+        cairo_fill(cr);
+    }
+    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
+    set_rgb(cr, colour_axis);
+    cairo_set_line_width(cr, 1);
+    cairo_rectangle(cr, f->left, f->top, f->width, f->height);
+    cairo_stroke(cr);
+}

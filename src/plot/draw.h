@@ -26,6 +26,8 @@ rgb series_colour(int i);           // colour-blind-safe qualitative palette
 // Diverging palette (blue < 0 < red) for v in [−1, 1]; the centre is pale yellow so a
 // near-zero significant cell still differs from the grey of non-significant cells.
 rgb diverging_colour(double v);
+// The diverging palette as a vertical bar filling f's rectangle (top +1, bottom −1), outlined.
+void draw_diverging_bar(cairo_t *cr, const frame *f);
 extern const rgb colour_not_significant, colour_axis, colour_grid, colour_text;
 
 // Up to about `target` round tick values covering [lo, hi]; returns how many (≤ cap).

@@ -85,18 +85,7 @@ typedef struct profile_ctx {
 static void draw_colour_bar(cairo_t *cr, const profile_ctx *c) {
     frame f = {.left = fig_width(c->n_files) - RIGHT + 28, .top = TOP + FACET_TITLE, .width = 18, .height = FACET,
                .xmin = 0, .xmax = 1, .ymin = -c->vmax, .ymax = c->vmax};
-    cairo_set_antialias(cr, CAIRO_ANTIALIAS_NONE);
-    for (int px = 0; px < (int)f.height; px++) {
-        double v = c->vmax - (px + 0.5) / f.height * 2 * c->vmax;
-        set_rgb(cr, diverging_colour(v / c->vmax));
-        cairo_rectangle(cr, f.left, f.top + px, f.width, 1);
-        cairo_fill(cr);
-    }
-    cairo_set_antialias(cr, CAIRO_ANTIALIAS_DEFAULT);
-    set_rgb(cr, colour_axis);
-    cairo_set_line_width(cr, 1);
-    cairo_rectangle(cr, f.left, f.top, f.width, f.height);
-    cairo_stroke(cr);
+    draw_diverging_bar(cr, &f);
     double ticks[16];
     int nt = nice_ticks(ticks, 16, -c->vmax, c->vmax, 6);
     char buf[32];
