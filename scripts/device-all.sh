@@ -2,11 +2,12 @@
 # Every GPU check of the CUDA issues in one device call, in priority order, each script with
 # its own budget: device-check.sh (attention test, conformance, NCCL, bench 70m–410m next to
 # the HF baseline, upload, load), device-numerics.sh (random 1.4b against the float64
-# reference), device-large.sh (1.4b–12b, 12b under 40 GB). The logs are packed into
+# reference), device-large.sh (1.4b–12b, 12b under 40 GB), then, with LOAD=SECONDS, the
+# 24 GB 12b checkpoint's load from local disk (scripts/bench-load.sh 12b --cold). The logs are packed into
 # $OUT/results.tgz (the device tool brings back at most 8 files) and device-all.log.
 # Build and carry as docs/performance.md, "GPU checks", says; timeout_s 600.
 #
-# usage: BUILD=build-device scripts/device-all.sh   (budgets: CHECK=170 NUMERICS=100 LARGE=130 seconds)
+# usage: BUILD=build-device scripts/device-all.sh   (budgets: CHECK=170 NUMERICS=100 LARGE=130 LOAD=0 seconds)
 set -u
 export BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
@@ -18,5 +19,15 @@ here=$(dirname "$0")
     grep -v '^PASS' "$OUT/numerics/numerics.log" | cut -c1-200
     BUDGET=${LARGE:-130} OUT=$OUT/large "$here"/device-large.sh >/dev/null 2>&1
     grep -v 'embedding\|final layernorm' "$OUT/large/large.log" | cut -c1-160
+    if [ "${LOAD:-0}" -gt 0 ]; then
+        echo "== 12b F16 checkpoint (~24 GB): load from local disk, page cache dropped (--cold) [$LOAD s]"
+        # memprof through a wrapper that gives it the bundled libraries (python keeps the machine's).
+        (budget=$LOAD; . "$here"/device-env.sh; resolve_libs >/dev/null
+         wrapper=$(mktemp); trap 'rm -f "$wrapper"' EXIT
+         printf '#!/bin/sh\nLD_LIBRARY_PATH=%s exec %s "$@"\n' "$memprof_libs" "$PWD/$BUILD/memprof" >"$wrapper"
+         chmod +x "$wrapper"
+         MEMPROF=$wrapper timeout "$LOAD" "$here"/bench-load.sh 12b --cold --repeats 1) 2>&1 | tee "$OUT/load-12b.log"
+        echo "  (rc ${PIPESTATUS[0]})"
+    fi
 } 2>&1 | tee "$OUT/device-all.log"
-(cd "$OUT" && tar czf results.tgz check numerics large && rm -rf check numerics large)
+(cd "$OUT" && tar czf results.tgz check numerics large $(ls load-12b.log 2>/dev/null) && rm -rf check numerics large load-12b.log)

@@ -3,8 +3,11 @@
 // in chunks of logits rows folded into the statistics on the device.
 //
 // Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary →
-// attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM (fp32 out) ; up GEMM (+bias epilogue) → erf GELU → down GEMM
-// (fp32 out) → residual = ((mlp + b) + (attn + b)) + residual.
+// attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM
+// accumulating into the fp32 residual (+ both residual biases, summed in fp32, as its
+// epilogue) ; up GEMM (+bias epilogue) → erf GELU → down GEMM accumulating into the
+// residual. The parallel residual x + attn(ln1 x) + mlp(ln2 x) thus needs no pass of its
+// own: both branches read LN outputs made before the residual changes.
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,15 +121,14 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                           scalar, stream), "attention");
         else
             KERNEL(flash, "flash attention");
-        GEMM(cuda_gemm_forward(m->gemm, m->branch, GEMM_OUTPUT_FLOAT, m->attention, w->dense_weight, NULL,
-                               tokens_count, d, d, err), "dense gemm");
+        KERNEL(cuda_bias_sum(m->layer_bias, w->dense_bias, w->down_bias, d, scalar, stream), "residual bias");
+        GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention, w->dense_weight,
+                               m->layer_bias, tokens_count, d, d, err), "dense gemm");
         GEMM(cuda_gemm_forward(m->gemm, m->hidden, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight, w->up_bias, tokens_count,
                                d, ff, err), "up gemm");
         KERNEL(cuda_gelu_forward(m->hidden, tokens_count * ff, scalar, stream), "gelu");
-        GEMM(cuda_gemm_forward(m->gemm, m->mlp, GEMM_OUTPUT_FLOAT, m->hidden, w->down_weight, NULL, tokens_count, ff, d,
-                               err), "down gemm");
-        KERNEL(cuda_residual_forward(m->residual, m->mlp, w->down_bias, m->branch, w->dense_bias, tokens_count, d,
-                                     scalar, stream), "residual");
+        GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->hidden, w->down_weight, NULL,
+                               tokens_count, ff, d, err), "down gemm");
     }
     KERNEL(cuda_layernorm_forward(m->norm1, NULL, m->residual, m->final_ln_weight, m->final_ln_bias, NULL, NULL,
                                   tokens_count, d, eps, scalar, stream), "final layernorm");

@@ -1,6 +1,7 @@
 // cuda_flash_attention.cu — causal attention on tensor cores, FlashAttention-2 style, with
-// the accumulators in registers: a block owns 16·W query rows of one (sequence, head) and W
-// warps own 16 rows each (W = 4: see flash_shape); K and V stream through shared memory 64 keys at a time, double
+// the accumulators in registers: a block owns 64·M query rows of one (sequence, head) and each
+// of its 4 warps owns M m16 row tiles (M = 2, or 1 at head dims 96 and 256: see flash_shape);
+// K and V stream through shared memory 64 keys at a time, double
 // buffered with cp.async; S = Q·Kᵀ and O += P·V are mma.sync m16n8k16 products (fp32
 // accumulation) whose fragments come from ldmatrix; the softmax is online in fp32 (base 2:
 // the scale carries log2 e), and P is rounded to the input type for the P·V product, as
@@ -8,7 +9,7 @@
 // operand layout of the P·V product, so P never leaves the registers.
 //
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
-// Shared memory per block: Q [16·W, HD+8] and two stages of K and V [64, HD+8] in the input
+// Shared memory per block: Q [64·M, HD+8] and two stages of K and V [64, HD+8] in the input
 // type (the 8-element pad keeps ldmatrix free of bank conflicts): 46 KB at HD = 64, 87 KB at
 // HD = 128, 169 KB at HD = 256 (opt-in above 48 KB). Other head dims use the exact warp
 // kernel (cuda_attention.cu).
@@ -25,11 +26,15 @@
 enum { TILE = 64 };  // keys per K/V tile
 
 template <int HD> struct flash_shape {
-    // 4 warps (64 query rows) measured faster than 8 (128 rows) on an H200 (docs/performance.md:
-    // attention per 32 sequences of 1.4b 99 vs 106 ms, per 16 sequences of 12b 199 vs 213 ms).
+    // Each warp owns m_tiles m16 row tiles, so every K and V fragment it reads from shared
+    // memory feeds m_tiles products: with one tile per warp the kernel was bound by shared
+    // memory reads (docs/performance.md). Two tiles need ~2× the accumulator registers, so
+    // head dims 96 (spills) and 256 keep one.
+    static constexpr int m_tiles = (HD <= 128 && HD != 96) ? 2 : 1;
     static constexpr int warps = 4;
     static constexpr int threads = warps * 32;
-    static constexpr int query_rows = warps * 16;                   // query rows per block
+    static constexpr int warp_rows = 16 * m_tiles;                   // query rows per warp
+    static constexpr int query_rows = warps * warp_rows;              // query rows per block
     static constexpr int stride = HD + 8;                            // elements per shared row
     static constexpr size_t tile_elements = (size_t)TILE * stride;   // one K or V tile
     static constexpr size_t q_elements = (size_t)query_rows * stride;
@@ -129,12 +134,17 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     load_tile_async<HD, TILE>(v_tiles, head_base + 2 * HD * sizeof(scalar), row_bytes, 0, length);
     copy_async_commit();
 
-    float o[HD / 8][4];
+    constexpr int M = shape::m_tiles;
+    float o[M][HD / 8][4];
 #pragma unroll
-    for (int n = 0; n < HD / 8; n++) o[n][0] = o[n][1] = o[n][2] = o[n][3] = 0.0f;
-    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
-    int warp_first_query = first_query + warp * 16;
-    int query0 = warp_first_query + g;  // this lane's rows: query0 and query0 + 8
+    for (int m = 0; m < M; m++)
+#pragma unroll
+        for (int n = 0; n < HD / 8; n++) o[m][n][0] = o[m][n][1] = o[m][n][2] = o[m][n][3] = 0.0f;
+    float row_max[M][2], row_sum[M][2];
+#pragma unroll
+    for (int m = 0; m < M; m++) row_max[m][0] = row_max[m][1] = -INFINITY, row_sum[m][0] = row_sum[m][1] = 0.0f;
+    int warp_first_query = first_query + warp * shape::warp_rows;
+    int query0 = warp_first_query + g;  // this lane's rows: query0 + 16·m and query0 + 16·m + 8
 
     for (int kt = 0; kt < key_tiles; kt++) {
         int stage = kt & 1;
@@ -149,79 +159,100 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
         __syncthreads();
         const scalar *k_tile = k_tiles + stage * shape::tile_elements;
         const scalar *v_tile = v_tiles + stage * shape::tile_elements;
-        // A warp whose rows all come before this tile's first key has nothing to add.
-        if (kt * TILE <= warp_first_query + 15) {
-            // S = Q·Kᵀ for this warp's 16 rows × 64 keys: 8 key tiles of 8.
-            float s[8][4];
+        // A warp whose rows all come before this tile's first key has nothing to add. (Its
+        // first m tile may still be wholly masked on the diagonal: exact, as every row has
+        // seen key 0 in tile 0, so its maximum is finite and the masked P are 0.)
+        if (kt * TILE <= warp_first_query + shape::warp_rows - 1) {
+            // S = Q·Kᵀ for this warp's rows × 64 keys: 8 key tiles of 8 per m tile.
+            float s[M][8][4];
 #pragma unroll
-            for (int j = 0; j < 8; j++) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.0f;
+            for (int m = 0; m < M; m++)
+#pragma unroll
+                for (int j = 0; j < 8; j++) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
 #pragma unroll
             for (int kk = 0; kk < HD / 16; kk++) {
-                uint32_t a[4];
-                load_matrix_x4(a, q_tile + (warp * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + kk * 16 + (lane >> 4) * 8);
+                uint32_t a[M][4];
+#pragma unroll
+                for (int m = 0; m < M; m++)
+                    load_matrix_x4(a[m], q_tile + (warp * shape::warp_rows + m * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride +
+                                             kk * 16 + (lane >> 4) * 8);
 #pragma unroll
                 for (int j = 0; j < 8; j += 2) {
                     uint32_t b[4];
                     load_matrix_x4(b, k_tile + (j * 8 + (lane & 7) + (lane >> 4) * 8) * stride + kk * 16 + ((lane >> 3) & 1) * 8);
-                    mma_16x8x16<scalar>(s[j], a, b[0], b[1]);
-                    mma_16x8x16<scalar>(s[j + 1], a, b[2], b[3]);
+#pragma unroll
+                    for (int m = 0; m < M; m++) {
+                        mma_16x8x16<scalar>(s[m][j], a[m], b[0], b[1]);
+                        mma_16x8x16<scalar>(s[m][j + 1], a[m], b[2], b[3]);
+                    }
                 }
             }
 
             // Online softmax in base 2; tiles that reach past this warp's first row mask keys after the query.
             bool diagonal = kt * TILE + TILE - 1 > warp_first_query;
-            float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-            for (int j = 0; j < 8; j++) {
+            for (int m = 0; m < M; m++) {
+                float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float value = s[j][e] * scale_log2;
-                    if (diagonal && kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + (e >> 1) * 8) value = -INFINITY;
-                    s[j][e] = value;
-                    tile_max[e >> 1] = fmaxf(tile_max[e >> 1], value);
+                for (int j = 0; j < 8; j++) {
+#pragma unroll
+                    for (int e = 0; e < 4; e++) {
+                        float value = s[m][j][e] * scale_log2;
+                        if (diagonal && kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + m * 16 + (e >> 1) * 8) value = -INFINITY;
+                        s[m][j][e] = value;
+                        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], value);
+                    }
                 }
-            }
-            float correction[2];
+                float correction[2];
 #pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-                float new_max = fmaxf(row_max[r], tile_max[r]);
-                correction[r] = new_max == -INFINITY ? 1.0f : exp2f(row_max[r] - new_max);
-                row_max[r] = new_max;
-            }
-            float tile_sum[2] = {0.0f, 0.0f};
-#pragma unroll
-            for (int j = 0; j < 8; j++) {
-#pragma unroll
-                for (int e = 0; e < 4; e++) {
-                    float reference = row_max[e >> 1] == -INFINITY ? 0.0f : row_max[e >> 1];
-                    float p = exp2f(s[j][e] - reference);
-                    s[j][e] = p;
-                    tile_sum[e >> 1] += p;
+                for (int r = 0; r < 2; r++) {
+                    tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+                    tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+                    float new_max = fmaxf(row_max[m][r], tile_max[r]);
+                    correction[r] = new_max == -INFINITY ? 1.0f : exp2f(row_max[m][r] - new_max);
+                    row_max[m][r] = new_max;
                 }
-            }
+                float tile_sum[2] = {0.0f, 0.0f};
 #pragma unroll
-            for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
+                for (int j = 0; j < 8; j++) {
 #pragma unroll
-            for (int n = 0; n < HD / 8; n++) {
-                o[n][0] *= correction[0], o[n][1] *= correction[0];
-                o[n][2] *= correction[1], o[n][3] *= correction[1];
+                    for (int e = 0; e < 4; e++) {
+                        float reference = row_max[m][e >> 1] == -INFINITY ? 0.0f : row_max[m][e >> 1];
+                        float p = exp2f(s[m][j][e] - reference);
+                        s[m][j][e] = p;
+                        tile_sum[e >> 1] += p;
+                    }
+                }
+#pragma unroll
+                for (int r = 0; r < 2; r++) row_sum[m][r] = row_sum[m][r] * correction[r] + tile_sum[r];  // lane-partial sums
+#pragma unroll
+                for (int n = 0; n < HD / 8; n++) {
+                    o[m][n][0] *= correction[0], o[m][n][1] *= correction[0];
+                    o[m][n][2] *= correction[1], o[m][n][3] *= correction[1];
+                }
             }
 
             // O += P·V: P's A fragments are S's accumulators of key tiles 2kk and 2kk+1.
 #pragma unroll
             for (int kk = 0; kk < TILE / 16; kk++) {
-                uint32_t a[4] = {pack_pair<scalar>(s[2 * kk][0], s[2 * kk][1]), pack_pair<scalar>(s[2 * kk][2], s[2 * kk][3]),
-                                 pack_pair<scalar>(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                                 pack_pair<scalar>(s[2 * kk + 1][2], s[2 * kk + 1][3])};
+                uint32_t a[M][4];
+#pragma unroll
+                for (int m = 0; m < M; m++) {
+                    a[m][0] = pack_pair<scalar>(s[m][2 * kk][0], s[m][2 * kk][1]);
+                    a[m][1] = pack_pair<scalar>(s[m][2 * kk][2], s[m][2 * kk][3]);
+                    a[m][2] = pack_pair<scalar>(s[m][2 * kk + 1][0], s[m][2 * kk + 1][1]);
+                    a[m][3] = pack_pair<scalar>(s[m][2 * kk + 1][2], s[m][2 * kk + 1][3]);
+                }
 #pragma unroll
                 for (int n = 0; n < HD / 8; n += 2) {
                     uint32_t b[4];
                     load_matrix_x4_transposed(b, v_tile + (kk * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + n * 8 +
                                                      (lane >> 4) * 8);
-                    mma_16x8x16<scalar>(o[n], a, b[0], b[1]);
-                    mma_16x8x16<scalar>(o[n + 1], a, b[2], b[3]);
+#pragma unroll
+                    for (int m = 0; m < M; m++) {
+                        mma_16x8x16<scalar>(o[m][n], a[m], b[0], b[1]);
+                        mma_16x8x16<scalar>(o[m][n + 1], a[m], b[2], b[3]);
+                    }
                 }
             }
         }
@@ -229,17 +260,20 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     }
 
 #pragma unroll
-    for (int r = 0; r < 2; r++) {
-        float sum = row_sum[r];
-        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
-        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
-        int query = query0 + r * 8;
-        if (query >= length) continue;
-        float inverse = 1.0f / sum;
-        uint32_t *destination = (uint32_t *)(out + (int64_t)(start + query) * heads * HD + (int64_t)head * HD + 2 * t);
+    for (int m = 0; m < M; m++) {
 #pragma unroll
-        for (int n = 0; n < HD / 8; n++)
-            destination[n * 4] = pack_pair<scalar>(o[n][2 * r] * inverse, o[n][2 * r + 1] * inverse);
+        for (int r = 0; r < 2; r++) {
+            float sum = row_sum[m][r];
+            sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+            sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+            int query = query0 + m * 16 + r * 8;
+            if (query >= length) continue;
+            float inverse = 1.0f / sum;
+            uint32_t *destination = (uint32_t *)(out + (int64_t)(start + query) * heads * HD + (int64_t)head * HD + 2 * t);
+#pragma unroll
+            for (int n = 0; n < HD / 8; n++)
+                destination[n * 4] = pack_pair<scalar>(o[m][n][2 * r] * inverse, o[m][n][2 * r + 1] * inverse);
+        }
     }
 }
 

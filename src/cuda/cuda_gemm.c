@@ -88,7 +88,7 @@ static cublasStatus_t make_descriptors(gemm_descriptors *g, const cuda_gemm_cont
                                        const void *bias, int64_t rows, int in_dim, int out_dim) {
     memset(g, 0, sizeof *g);
     cudaDataType_t scalar = context->scalar_type == CUDA_SCALAR_FP16 ? CUDA_R_16F : CUDA_R_16BF;
-    cudaDataType_t output = output_type == GEMM_OUTPUT_FLOAT ? CUDA_R_32F : scalar;
+    cudaDataType_t output = output_type == GEMM_OUTPUT_SCALAR ? scalar : CUDA_R_32F;  // bias: the output's type
     cublasStatus_t s = cublasLtMatmulDescCreate(&g->operation, CUBLAS_COMPUTE_32F, CUDA_R_32F);
     cublasOperation_t transpose = CUBLAS_OP_T, plain = CUBLAS_OP_N;
     if (s == CUBLAS_STATUS_SUCCESS)
@@ -148,16 +148,16 @@ static int choose_algorithm(cublasLtMatmulAlgo_t *out, cuda_gemm_context *contex
 // Milliseconds per call of the algorithm on this call's operands (it writes `out`, which the
 // real call then overwrites), or a negative number when it cannot run them.
 static float time_algorithm(cuda_gemm_context *context, const gemm_descriptors *g, const cublasLtMatmulAlgo_t *algorithm,
-                            void *out, const void *in, const void *weight, void *start, void *stop) {
+                            float beta, void *out, const void *in, const void *weight, void *start, void *stop) {
     cublasLtMatmulHeuristicResult_t check;
     if (cublasLtMatmulAlgoCheck(context->handle, g->operation, g->a, g->b, g->d, g->d, algorithm, &check) !=
             CUBLAS_STATUS_SUCCESS ||
         check.workspaceSize > WORKSPACE_BYTES)
         return -1.0f;
-    float one = 1.0f, zero = 0.0f, milliseconds = -1.0f;
+    float one = 1.0f, milliseconds = -1.0f;
     for (int r = 0; r <= TUNING_REPEATS; r++) {  // run 0 warms up
         if (r == 1) cudaEventRecord((cudaEvent_t)start, context->stream);
-        if (cublasLtMatmul(context->handle, g->operation, &one, weight, g->a, in, g->b, &zero, out, g->d, out, g->d,
+        if (cublasLtMatmul(context->handle, g->operation, &one, weight, g->a, in, g->b, &beta, out, g->d, out, g->d,
                            algorithm, context->workspace, WORKSPACE_BYTES, context->stream) != CUBLAS_STATUS_SUCCESS)
             return -1.0f;
     }
@@ -195,7 +195,7 @@ static int encode_algorithm(uint64_t words[GEMM_TUNING_WORDS], const cublasLtMat
 static int decode_algorithm(cublasLtMatmulAlgo_t *algorithm, const uint64_t words[GEMM_TUNING_WORDS],
                             const cuda_gemm_context *context, int output_type) {
     cudaDataType_t scalar = context->scalar_type == CUDA_SCALAR_FP16 ? CUDA_R_16F : CUDA_R_16BF;
-    cudaDataType_t output = output_type == GEMM_OUTPUT_FLOAT ? CUDA_R_32F : scalar;
+    cudaDataType_t output = output_type == GEMM_OUTPUT_SCALAR ? scalar : CUDA_R_32F;
     if (cublasLtMatmulAlgoInit(context->handle, CUBLAS_COMPUTE_32F, CUDA_R_32F, scalar, scalar, output, output,
                                (int)(int32_t)words[0], algorithm) != CUBLAS_STATUS_SUCCESS)
         return -1;
@@ -219,7 +219,7 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
         return error_set(err, MEMPROF_ERR, "cuda gemm: cannot name the device for the tuning file");
     char key[GEMM_TUNING_KEY_MAX];
     gemm_tuning_key(key, properties.name, cublasLtGetVersion(), context->scalar_type, out_dim, in_dim, selection,
-                    output_type == GEMM_OUTPUT_FLOAT, bias != NULL);
+                    output_type, bias != NULL);
     FILE *file;
     if (gemm_tuning_open(&file, context->tuning_path, err) != 0) return MEMPROF_ERR;
     uint64_t words[GEMM_TUNING_WORDS];
@@ -246,10 +246,24 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
     cudaEvent_t start = NULL, stop = NULL;
     int best = -1;
     float best_milliseconds = 0.0f;
+    // An accumulating GEMM's timing runs add into `out` again and again: its values are kept
+    // aside and put back afterwards.
+    int accumulate = output_type == GEMM_OUTPUT_FLOAT_ACCUMULATE;
+    size_t out_bytes = (size_t)rows * (size_t)out_dim * 4;
+    void *kept = NULL;
+    if (count > 0 && accumulate &&
+        (cudaMalloc(&kept, out_bytes) != cudaSuccess ||
+         cudaMemcpyAsync(kept, out, out_bytes, cudaMemcpyDeviceToDevice, context->stream) != cudaSuccess)) {
+        cudaFree(kept);
+        gemm_tuning_close(file);
+        return error_set(err, MEMPROF_ERR, "cuda gemm: tuning: cannot keep a copy of %zu MB of output aside",
+                         out_bytes >> 20);
+    }
     if (count > 0 && make_descriptors(&g, context, output_type, bias, rows, in_dim, out_dim) == CUBLAS_STATUS_SUCCESS) {
         if (cudaEventCreate(&start) == cudaSuccess && cudaEventCreate(&stop) == cudaSuccess) {
             for (int i = 0; i < count; i++) {
-                float milliseconds = time_algorithm(context, &g, &candidates[i].algo, out, in, weight, start, stop);
+                float milliseconds = time_algorithm(context, &g, &candidates[i].algo, accumulate ? 1.0f : 0.0f, out, in,
+                                                    weight, start, stop);
                 if (milliseconds >= 0.0f && (best < 0 || milliseconds < best_milliseconds)) {
                     best = i;
                     best_milliseconds = milliseconds;
@@ -257,6 +271,16 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
             }
         }
         destroy_descriptors(&g);
+    }
+    if (kept != NULL) {
+        cudaError_t restored = cudaMemcpyAsync(out, kept, out_bytes, cudaMemcpyDeviceToDevice, context->stream);
+        if (restored == cudaSuccess) restored = cudaStreamSynchronize(context->stream);
+        cudaFree(kept);
+        if (restored != cudaSuccess) {
+            gemm_tuning_close(file);
+            return error_set(err, MEMPROF_ERR, "cuda gemm: tuning: cannot put the output back (%s)",
+                             cudaGetErrorString(restored));
+        }
     }
     if (start) cudaEventDestroy(start);
     if (stop) cudaEventDestroy(stop);
@@ -318,9 +342,9 @@ int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, co
         if (status != 0) return status;
         s = make_descriptors(&g, context, output_type, bias, rows, in_dim, out_dim);
     }
-    float one = 1.0f, zero = 0.0f;
+    float one = 1.0f, beta = output_type == GEMM_OUTPUT_FLOAT_ACCUMULATE ? 1.0f : 0.0f;
     if (s == CUBLAS_STATUS_SUCCESS)
-        s = cublasLtMatmul(context->handle, g.operation, &one, weight, g.a, in, g.b, &zero, out, g.d, out, g.d,
+        s = cublasLtMatmul(context->handle, g.operation, &one, weight, g.a, in, g.b, &beta, out, g.d, out, g.d,
                            &algorithm, context->workspace, WORKSPACE_BYTES, context->stream);
     destroy_descriptors(&g);
     if (s != CUBLAS_STATUS_SUCCESS)

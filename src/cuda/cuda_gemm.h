@@ -20,7 +20,10 @@
 
 typedef struct cuda_gemm_context cuda_gemm_context;
 
-enum { GEMM_OUTPUT_SCALAR = 0, GEMM_OUTPUT_FLOAT = 1 };
+// SCALAR: out (fp16/bf16) = in·Wᵀ (+ bias, scalar). FLOAT: out (fp32) = in·Wᵀ.
+// FLOAT_ACCUMULATE: out (fp32) += in·Wᵀ (+ bias, fp32): the residual add as the GEMM's
+// epilogue (beta = 1, out read and written in place), so no separate pass over the stream.
+enum { GEMM_OUTPUT_SCALAR = 0, GEMM_OUTPUT_FLOAT = 1, GEMM_OUTPUT_FLOAT_ACCUMULATE = 2 };
 
 // selection_rows: the row count algorithms are chosen for (the planned batch).
 int cuda_gemm_create(cuda_gemm_context **out, int scalar_type, int64_t selection_rows, void *stream,
@@ -31,7 +34,8 @@ void cuda_gemm_set_selection_rows(cuda_gemm_context *context, int64_t rows);
 void cuda_gemm_set_tuning(cuda_gemm_context *context, const char *path);
 size_t cuda_gemm_workspace_bytes(void);
 
-// bias (scalar, [out_dim]) is fused as a cuBLASLt epilogue; only with GEMM_OUTPUT_SCALAR.
+// bias ([out_dim]; the scalar type with GEMM_OUTPUT_SCALAR, fp32 with
+// GEMM_OUTPUT_FLOAT_ACCUMULATE, not allowed with GEMM_OUTPUT_FLOAT) is a cuBLASLt epilogue.
 int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
                       const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err);
 

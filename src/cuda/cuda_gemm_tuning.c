@@ -9,17 +9,19 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cuda/cuda_gemm.h"
 #include "cuda/cuda_kernels.h"
 
 void gemm_tuning_key(char out[GEMM_TUNING_KEY_MAX], const char *gpu_name, size_t cublaslt_version, int scalar_type,
-                     int out_dim, int in_dim, int64_t selection_rows, int float_output, int has_bias) {
+                     int out_dim, int in_dim, int64_t selection_rows, int output_type, int has_bias) {
     char name[256];
     snprintf(name, sizeof name, "%s", gpu_name);
     for (char *c = name; *c; c++)
         if (*c == '\t' || *c == '\n' || *c == '\r' || *c == '|') *c = ' ';
     snprintf(out, GEMM_TUNING_KEY_MAX, "%s|cublasLt %zu|%s|%d out %d in %" PRId64 " rows|%s out|%s", name,
              cublaslt_version, scalar_type == CUDA_SCALAR_BF16 ? "bf16" : "fp16", out_dim, in_dim, selection_rows,
-             float_output ? "f32" : "scalar", has_bias ? "bias" : "no bias");
+             output_type == GEMM_OUTPUT_FLOAT_ACCUMULATE ? "f32 +=" : output_type == GEMM_OUTPUT_FLOAT ? "f32" : "scalar",
+             has_bias ? "bias" : "no bias");
 }
 
 int gemm_tuning_open(FILE **out, const char *path, memprof_error *err) {

@@ -18,9 +18,10 @@
 enum { GEMM_TUNING_WORDS = 8, GEMM_TUNING_KEY_MAX = 512 };
 
 // "GPU|cublasLt VERSION|fp16|N out K in R rows|f32 out|bias" with tabs and newlines in the
-// GPU name replaced by spaces.
+// GPU name replaced by spaces; the output part is "scalar out", "f32 out" or "f32 += out"
+// (output_type: GEMM_OUTPUT_* of cuda_gemm.h).
 void gemm_tuning_key(char out[GEMM_TUNING_KEY_MAX], const char *gpu_name, size_t cublaslt_version, int scalar_type,
-                     int out_dim, int in_dim, int64_t selection_rows, int float_output, int has_bias);
+                     int out_dim, int in_dim, int64_t selection_rows, int output_type, int has_bias);
 
 // Opens (creating it) and locks the file exclusively (flock): the first process to tune a
 // shape holds the lock until its line is written, so every other one reads that choice.

@@ -2,8 +2,8 @@
 //
 // Device buffers for a batch of up to capacity_tokens tokens (d = hidden, ff = intermediate,
 // V = vocabulary, s = 2 bytes for fp16/bf16):
-//   residual, branch, mlp [N, d] fp32     norm1, norm2, attention [N, d] s     qkv [N, 3d] s
-//   hidden [N, ff] s                      logits [logits_rows, V] fp32
+//   residual [N, d] fp32     norm1, norm2, attention [N, d] s     qkv [N, 3d] s
+//   hidden [N, ff] s         logits [logits_rows, V] fp32          layer_bias [d] fp32
 //   tokens, positions, targets [N] int32; surprisal, entropy [N] double; rank [N] int64
 #ifndef MEMPROF_CUDA_INTERNAL_H
 #define MEMPROF_CUDA_INTERNAL_H
@@ -61,7 +61,7 @@ typedef struct cuda_model {
     void *activations;
     int64_t capacity_tokens, logits_rows;
     int capacity_sequences;
-    float *residual, *branch, *mlp, *logits;
+    float *residual, *logits, *layer_bias;
     void *norm1, *norm2, *qkv, *attention, *hidden;
     int32_t *tokens, *positions, *targets, *starts, *lengths;
     double *surprisal, *entropy;

@@ -3,7 +3,7 @@
 // Shapes, for a device batch of N tokens made of S sequences laid end to end
 // (row-major; "scalar" is fp16 or bf16 as the precision argument says):
 //   residual [N, d] fp32          norm1/norm2 [N, d] scalar     qkv [N, 3d] scalar, per head [q|k|v]
-//   attention [N, d] scalar       branch/mlp [N, d] fp32        hidden [N, ff] scalar
+//   attention [N, d] scalar       hidden [N, ff] scalar
 //   logits [rows, V] fp32         positions [N] int32 (index of each token inside its sequence)
 //   sequence_starts/lengths [S] int32
 // Every launcher is asynchronous on `stream` and returns 0 or a CUDA error code.
@@ -47,9 +47,10 @@ int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequ
 // values = gelu_erf(values) in place, fp32 math.
 int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream);
 
-// residual = ((mlp + mlp_bias) + (attention + attention_bias)) + residual, HF's order.
-int cuda_residual_forward(float *residual, const float *mlp, const void *mlp_bias, const float *attention,
-                          const void *attention_bias, int64_t rows, int dim, int scalar_type, cuda_stream stream);
+// sum (fp32, [dim]) = attention_bias + mlp_bias: the one bias the two residual GEMMs add
+// (the dense GEMM's epilogue adds it while it accumulates into the residual stream).
+int cuda_bias_sum(float *sum, const void *attention_bias, const void *mlp_bias, int dim, int scalar_type,
+                  cuda_stream stream);
 
 // Per logits row with targets[r] ≥ 0: surprisal, entropy, rank (count strictly above the
 // target's logit in this same buffer). Rows with target < 0 are skipped.

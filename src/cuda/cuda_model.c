@@ -181,7 +181,7 @@ void cuda_model_free(cuda_model *model) {
 // Bytes of activations per token (see cuda_internal.h) and per logits row.
 static size_t bytes_per_token(const model_config *c) {
     size_t d = (size_t)c->hidden_size, ff = (size_t)c->intermediate_size;
-    return 3 * 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8;
+    return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8;
 }
 
 // Points the activation slots into `base` (256-byte aligned each) and returns the bytes used;
@@ -196,8 +196,6 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
         offset += ((size_t)(bytes) + 255) & ~(size_t)255;            \
     } while (0)
     TAKE(model->residual, float *, N * d * 4);
-    TAKE(model->branch, float *, N * d * 4);
-    TAKE(model->mlp, float *, N * d * 4);
     TAKE(model->norm1, void *, N * d * SCALAR_BYTES);
     TAKE(model->norm2, void *, N * d * SCALAR_BYTES);
     TAKE(model->attention, void *, N * d * SCALAR_BYTES);
@@ -212,6 +210,7 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
     TAKE(model->starts, int32_t *, (size_t)sequences * 4);
     TAKE(model->lengths, int32_t *, (size_t)sequences * 4);
     TAKE(model->logits, float *, (size_t)logits_rows * c->vocab_size * 4);
+    TAKE(model->layer_bias, float *, d * 4);
 #undef TAKE
     return offset;
 }
@@ -230,8 +229,8 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, size_t 
     if (logits_rows > 8192) logits_rows = 8192;
     size_t remaining = budget - logits_rows * per_logits_row;
     // What lay_out_activations adds to the per-token bytes: starts and lengths per sequence,
-    // and up to 255 bytes of alignment after each of its 17 buffers.
-    size_t alignment = 17 * 256;
+    // the layer bias, and up to 255 bytes of alignment after each of its 16 buffers.
+    size_t alignment = 16 * 256 + (size_t)c->hidden_size * 4;
     remaining = remaining > alignment ? remaining - alignment : 0;
     int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length + 2 * 4));
     if (fit < 1 || logits_rows < 1) return 0;

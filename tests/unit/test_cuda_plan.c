@@ -10,11 +10,11 @@
 #ifdef MEMPROF_CUDA
 #include "cuda/cuda_internal.h"
 
-// The bytes cuda_internal.h lists per token: residual, branch, mlp fp32 [d]; norm1, norm2,
+// The bytes cuda_internal.h lists per token: residual fp32 [d]; norm1, norm2,
 // attention [d], qkv [3d], hidden [ff] in 2 bytes; tokens, positions, targets int32;
 // surprisal, entropy double; rank int64.
 static size_t per_token(const model_config *c) {
-    return 12 * (size_t)c->hidden_size + 12 * (size_t)c->hidden_size + 2 * (size_t)c->intermediate_size + 12 + 16 + 8;
+    return 4 * (size_t)c->hidden_size + 12 * (size_t)c->hidden_size + 2 * (size_t)c->intermediate_size + 12 + 16 + 8;
 }
 
 static void check_plan(const char *size, size_t free_bytes, size_t cap, size_t fixed, int64_t T) {
