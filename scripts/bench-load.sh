@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Checkpoint load throughput, the issue's acceptance figure in one command: writes a random
-# Pythia-shaped F16 checkpoint (scripts/make-random-checkpoint.py, streamed: ~1 GB resident
-# even for 12b) and runs `memprof bench --load-checkpoint` on it, which prints the median
+# Pythia-shaped F16 checkpoint (scripts/make-random-checkpoint.py --fill repeat: at disk
+# speed, little memory even for 12b) and runs `memprof bench --load-checkpoint` on it, which prints the median
 # GB/s of the load onto the backend next to a plain read() of the same file.
 #
 # usage: scripts/bench-load.sh [SIZE] [memprof bench options...]
@@ -27,7 +27,9 @@ for option in "$@"; do [ "$option" = --backend ] && backend=(); done
 if [ ! -f "$dir/model.safetensors" ]; then
     echo "writing a random $size checkpoint to $dir ($(df -h --output=avail "$work" | tail -1 | tr -d ' ') free there)"
     start=$SECONDS
-    python3 scripts/make-random-checkpoint.py --size "$size" --out "$dir" --seed 1 || exit 1
+    # Load timing needs the bytes, not distinct values: one block of draws, repeated (disk speed).
+    python3 scripts/make-random-checkpoint.py --size "$size" --out "$dir" --seed 1 --fill repeat || exit 1
+    sync  # on disk, so that --cold can drop the pages and the reads really come from the disk
     echo "written in $((SECONDS - start)) s"
 fi
 "$MEMPROF" bench --load-checkpoint "$dir" "${backend[@]}" "$@"

@@ -20,7 +20,8 @@
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
-# usage: scripts/device-check.sh [SIZES=70m,160m,410m]
+# usage: [SKIP="nccl upload"] scripts/device-check.sh [SIZES=70m,160m,410m]
+#   SKIP   steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
 set -u
 BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
@@ -73,7 +74,9 @@ main() {
         lib=$(python3 -c "import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], 'lib', 'libnccl.so.2'))" 2>/dev/null)
         [ -n "$lib" ] && [ -f "$lib" ] && export MEMPROF_NCCL_LIBRARY=$lib
     fi
-    if [ -x "$BUILD"/tests/test_nccl_share ]; then
+    if [[ " ${SKIP:-} " == *" nccl "* ]]; then
+        echo "skipped: SKIP names nccl"
+    elif [ -x "$BUILD"/tests/test_nccl_share ]; then
         OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 run_memprof "$(cap 60)" "$BUILD"/tests/test_nccl_share \
             >"$OUT/nccl-share.txt" 2>&1
         echo "rc $?"; cut -c1-400 "$OUT/nccl-share.txt" | tail -20
@@ -84,9 +87,9 @@ main() {
     echo "== memprof bench [$(left) s left]"
     for size in ${sizes//,/ }; do
         for precision in fp16 bf16; do
-            if [ "$(left)" -lt 60 ]; then echo "skipped bench $size $precision: budget"; continue; fi
+            if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision: budget"; continue; fi
             start=$SECONDS
-            run_memprof "$(cap 60)" "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights \
+            run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights \
                 --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
             echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
         done
@@ -102,7 +105,9 @@ main() {
     echo "== weight upload: test_cuda_upload, then memprof bench --load-checkpoint on a random 410m F16 [$(left) s left]"
     # Optional, last: the stored-dtype upload against the fp32 path it replaced (bit for bit),
     # then load GB/s next to a plain read (page cache warm: the file was just written).
-    if [ -x "$BUILD"/tests/test_cuda_upload ] && [ "$(left)" -gt 30 ]; then
+    if [[ " ${SKIP:-} " == *" upload "* ]]; then
+        echo "skipped test_cuda_upload: SKIP names upload"
+    elif [ -x "$BUILD"/tests/test_cuda_upload ] && [ "$(left)" -gt 30 ]; then
         run_memprof "$(cap 60)" "$BUILD"/tests/test_cuda_upload >"$OUT/upload.txt" 2>&1
         echo "rc $?, $(grep -c '^PASS' "$OUT/upload.txt") passed, $(grep -c '^FAIL' "$OUT/upload.txt") failed"
         grep -v '^PASS' "$OUT/upload.txt" | cut -c1-400 | head -20

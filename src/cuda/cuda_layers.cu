@@ -37,8 +37,16 @@ __global__ void layernorm_kernel(scalar *out1, scalar *out2, const float *in, co
     }
 }
 
+// Four scalars in 8 bytes: one vector load or store for four neighbouring elements.
+template <typename scalar> union scalar4 {
+    uint2 bits;
+    scalar lanes[4];
+};
+
 // The same with the row held in registers (VECTORS float4 per thread): the row is read from
-// memory once instead of three times. For dim % 4 == 0 and dim ≤ 4·VECTORS·blockDim.
+// memory once instead of three times, and every load and store moves 4 neighbouring elements
+// (a warp's store covers 256 contiguous bytes). For dim % 4 == 0, dim ≤ 4·VECTORS·blockDim,
+// 16-byte aligned rows and 8-byte aligned weights and outputs.
 template <typename scalar, int VECTORS>
 __global__ void layernorm_registers_kernel(scalar *out1, scalar *out2, const float *in, const scalar *w1,
                                            const scalar *b1, const scalar *w2, const scalar *b2, int dim, float eps) {
@@ -63,17 +71,23 @@ __global__ void layernorm_registers_kernel(scalar *out1, scalar *out2, const flo
         partial += (a * a + b * b) + (c * c + e * e);
     }
     float inverse_std = rsqrtf(block_sum(partial, shared) / (float)dim + eps);
+    uint2 *row1 = (uint2 *)(out1 + row * dim), *row2 = out2 ? (uint2 *)(out2 + row * dim) : NULL;
 #pragma unroll
     for (int k = 0; k < VECTORS; k++) {
         int c = threadIdx.x + k * blockDim.x;
         if (c >= vectors) continue;
         float n[4] = {(v[k].x - mean) * inverse_std, (v[k].y - mean) * inverse_std, (v[k].z - mean) * inverse_std,
                       (v[k].w - mean) * inverse_std};
-        int64_t offset = row * dim + 4 * c;
+        scalar4<scalar> w, b, o;
+        w.bits = ((const uint2 *)w1)[c], b.bits = ((const uint2 *)b1)[c];
 #pragma unroll
-        for (int i = 0; i < 4; i++) {
-            out1[offset + i] = from_float<scalar>(n[i] * to_float(w1[4 * c + i]) + to_float(b1[4 * c + i]));
-            if (out2) out2[offset + i] = from_float<scalar>(n[i] * to_float(w2[4 * c + i]) + to_float(b2[4 * c + i]));
+        for (int i = 0; i < 4; i++) o.lanes[i] = from_float<scalar>(n[i] * to_float(w.lanes[i]) + to_float(b.lanes[i]));
+        row1[c] = o.bits;
+        if (row2) {
+            w.bits = ((const uint2 *)w2)[c], b.bits = ((const uint2 *)b2)[c];
+#pragma unroll
+            for (int i = 0; i < 4; i++) o.lanes[i] = from_float<scalar>(n[i] * to_float(w.lanes[i]) + to_float(b.lanes[i]));
+            row2[c] = o.bits;
         }
     }
 }
@@ -156,20 +170,26 @@ extern "C" int cuda_embedding_forward(float *residual, const void *embedding, co
     return LAUNCH_STATUS();
 }
 
+static bool aligned_to(const void *pointer, uintptr_t bytes) { return pointer == NULL || (uintptr_t)pointer % bytes == 0; }
+
 template <typename scalar>
 static void launch_layernorm(scalar *out1, scalar *out2, const float *in, const scalar *w1, const scalar *b1,
                              const scalar *w2, const scalar *b2, int64_t rows, int dim, float eps, cuda_stream stream) {
-    int per_thread = (dim / 4 + 255) / 256;  // float4 per thread at 256 threads
-    if (dim % 4 == 0 && per_thread <= 1)
-        layernorm_registers_kernel<scalar, 1><<<(unsigned)rows, 256, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
-    else if (dim % 4 == 0 && per_thread <= 2)
-        layernorm_registers_kernel<scalar, 2><<<(unsigned)rows, 256, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
-    else if (dim % 4 == 0 && per_thread <= 4)
-        layernorm_registers_kernel<scalar, 4><<<(unsigned)rows, 256, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
-    else if (dim % 4 == 0 && per_thread <= 8)
-        layernorm_registers_kernel<scalar, 8><<<(unsigned)rows, 256, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
-    else
+    int vectors = dim / 4, threads = vectors <= 128 ? 128 : 256;
+    int per_thread = (vectors + threads - 1) / threads;  // float4 per thread
+    bool vectorised = dim % 4 == 0 && per_thread <= 8 && aligned_to(in, 16) && aligned_to(out1, 8) &&
+                      aligned_to(out2, 8) && aligned_to(w1, 8) && aligned_to(b1, 8) && aligned_to(w2, 8) &&
+                      aligned_to(b2, 8);
+    if (!vectorised)
         layernorm_kernel<scalar><<<(unsigned)rows, 256, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
+    else if (per_thread <= 1)
+        layernorm_registers_kernel<scalar, 1><<<(unsigned)rows, threads, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
+    else if (per_thread <= 2)
+        layernorm_registers_kernel<scalar, 2><<<(unsigned)rows, threads, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
+    else if (per_thread <= 4)
+        layernorm_registers_kernel<scalar, 4><<<(unsigned)rows, threads, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
+    else
+        layernorm_registers_kernel<scalar, 8><<<(unsigned)rows, threads, 0, stream>>>(out1, out2, in, w1, b1, w2, b2, dim, eps);
 }
 
 extern "C" int cuda_layernorm_forward(void *out1, void *out2, const float *in, const void *w1, const void *b1,
