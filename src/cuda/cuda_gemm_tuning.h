@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "cuda/cuda_gemm.h"
 #include "memprof/error.h"
 
 enum { GEMM_TUNING_WORDS = 8, GEMM_TUNING_KEY_MAX = 512 };

@@ -9,6 +9,7 @@
 #include "test.h"
 
 #ifdef MEMPROF_CUDA
+#include "cuda/cuda_gemm.h"
 #include "cuda/cuda_gemm_tuning.h"
 #include "cuda/cuda_kernels.h"
 
@@ -29,6 +30,14 @@ int main(void) {
     CHECK("gemm tuning: key names GPU, version, type and shape",
           strcmp(key, "NVIDIA H100 80GB HBM3|cublasLt 130100|fp16|15360 out 5120 in 88107 rows|scalar out|bias") == 0,
           "%s", key);
+    char accumulate[GEMM_TUNING_KEY_MAX], plain_float[GEMM_TUNING_KEY_MAX];
+    gemm_tuning_key(accumulate, "NVIDIA H100 80GB HBM3", 130100, CUDA_SCALAR_FP16, 5120, 5120, 88107,
+                    GEMM_OUTPUT_FLOAT_ACCUMULATE, 1);
+    gemm_tuning_key(plain_float, "NVIDIA H100 80GB HBM3", 130100, CUDA_SCALAR_FP16, 5120, 5120, 88107, GEMM_OUTPUT_FLOAT, 0);
+    CHECK("gemm tuning: an accumulating GEMM's key says so, apart from a plain fp32 output",
+          strcmp(accumulate, "NVIDIA H100 80GB HBM3|cublasLt 130100|fp16|5120 out 5120 in 88107 rows|f32 += out|bias") == 0 &&
+              strcmp(plain_float, "NVIDIA H100 80GB HBM3|cublasLt 130100|fp16|5120 out 5120 in 88107 rows|f32 out|no bias") == 0,
+          "%s / %s", accumulate, plain_float);
     CHECK("gemm tuning: tabs and bars in the GPU name become spaces",
           strncmp(other, "NVIDIA H100 80GB HBM3|cublasLt 130100|bf16|", 43) == 0, "%s", other);
 
