@@ -1,9 +1,8 @@
 // test_matmul_portable.c — the portable GEMM kernel of cpu_matmul.c (what `make BLAS=none`,
 // the GPU-machine build, uses instead of OpenBLAS), compiled into this test whatever the
 // build: both forms against a double-precision product on shapes that straddle the 4 × 4
-// micro tiles, the 64-column blocks and the 8-lane k steps; and every output of
-// matmul_transposed the same bits whatever M and N (a row's values must not depend on
-// what else is in the call).
+// micro tiles, the 64-column blocks and the 8-lane k steps; and every output of either the
+// same bits whatever M and N (a row's values must not depend on what else is in the call).
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,13 +86,24 @@ static void check_plain(int64_t M, int64_t N, int64_t K) {
     snprintf(name, sizeof name, "portable matmul_plain %lld x %lld x %lld: within the dot-product bound", (long long)M,
              (long long)N, (long long)K);
     CHECK(name, worst <= 1.0, "worst error %.3f of the bound", worst);
-    free(a), free(b), free(out);
+
+    // Row 0 alone (M = 1: the edge path) and the first column alone (N = 1): the same bits as
+    // in the full call (the 4 × 16 tiles wherever M ≥ 4 and N ≥ 16).
+    float *row = calloc((size_t)N, sizeof *row), *column = calloc((size_t)M, sizeof *column);
+    portable_matmul_plain(row, a, b, 1, N, K, K, N, N);
+    portable_matmul_plain(column, a, b, M, 1, K, K, N, 1);
+    int same = memcmp(row, out, (size_t)N * sizeof *row) == 0;
+    for (int64_t i = 0; i < M; i++) same = same && memcmp(&column[i], &out[i * N], sizeof column[i]) == 0;
+    snprintf(name, sizeof name, "portable matmul_plain %lld x %lld x %lld: a row or column alone, same bits",
+             (long long)M, (long long)N, (long long)K);
+    CHECK(name, same, "values differ from the full call");
+    free(a), free(b), free(out), free(row), free(column);
 }
 
 int main(void) {
     // M and N around the 4 × 4 tiles and the 64-column blocks; K around the 8-lane steps.
     const int64_t shapes[][3] = {{1, 1, 1}, {3, 5, 7}, {4, 4, 8}, {5, 9, 15}, {7, 63, 16}, {9, 65, 17},
-                                 {17, 130, 64}, {33, 70, 129}, {64, 128, 512}};
+                                 {17, 130, 64}, {33, 70, 129}, {64, 128, 512}, {8, 16, 3}, {13, 48, 200}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         check_transposed(shapes[s][0], shapes[s][1], shapes[s][2]);
         check_plain(shapes[s][0], shapes[s][1], shapes[s][2]);
