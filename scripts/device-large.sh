@@ -5,7 +5,8 @@
 # uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
 # kernel and the GEMMs of one 1.4b batch (when the budget reaches it). Carry and build as for device-check.sh.
 #
-# usage: BUILD=build-device BUDGET=150 scripts/device-large.sh; results in $OUT/large.log
+# usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
+#        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left)
 set -u
 BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
@@ -33,6 +34,13 @@ main() {
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
     echo "== 12b bf16 [$(left) s left]"
     bench 60 --size 12b --sequences 16 --precision bf16
+    if [ "${HF_LARGE:-0}" = 1 ] && [ "$(left)" -gt 45 ]; then
+        # The HF baseline at these sizes in the same call (the paper's batches: 32, 16, 12, 8).
+        echo "== HF baseline 1.4b–12b (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"
+        PYTHONUNBUFFERED=1 timeout "$(cap 150)" python3 scripts/hf_baseline.py --sizes 1.4b,2.8b,6.9b,12b \
+            --json "$OUT/hf-large.json"
+        echo "rc $?"
+    fi
     if command -v ncu >/dev/null && [ "$(left)" -gt 30 ]; then
         echo "== ncu: attention and GEMMs of one 1.4b batch [$(left) s left]"
         run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \

@@ -45,6 +45,23 @@ def statistics(outputs, tokens):
     return torch.stack([surprisal.mean(1), accuracy.mean(1), entropy.mean(1), rank.mean(1)], dim=1)
 
 
+def build_model(config):
+    """The model with random weights on the GPU in bf16. Built on the GPU directly (its random
+    init there takes seconds even at 12b, where a CPU init takes minutes); where this torch or
+    transformers cannot, built on the CPU and moved, as before."""
+    try:
+        with torch.device("cuda"):
+            model = GPTNeoXForCausalLM(config)
+        return model.to(dtype=torch.bfloat16).eval()
+    except (RuntimeError, TypeError, AttributeError) as error:
+        if isinstance(error, torch.cuda.OutOfMemoryError):  # the caller's: it halves the batch
+            raise
+        print(f"HF: building on the GPU failed ({type(error).__name__}: {error}); building on the CPU", flush=True)
+        gc.collect()
+        torch.cuda.empty_cache()
+        return GPTNeoXForCausalLM(config).to(device="cuda", dtype=torch.bfloat16).eval()
+
+
 def measure(size, batch_override):
     layers, hidden, heads, vocab, batch = SIZES[size]
     batch = batch_override or batch
@@ -55,7 +72,7 @@ def measure(size, batch_override):
         config._attn_implementation = "sdpa"
     except AttributeError:
         pass
-    model = GPTNeoXForCausalLM(config).to(device="cuda", dtype=torch.bfloat16).eval()
+    model = build_model(config)
     params = sum(p.numel() for p in model.parameters())
     timed = 2 if params >= 3e9 else 3
     generator = torch.Generator(device="cuda").manual_seed(0)
