@@ -272,6 +272,8 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
         }
         destroy_descriptors(&g);
     }
+    if (start) cudaEventDestroy(start);
+    if (stop) cudaEventDestroy(stop);
     if (kept != NULL) {
         cudaError_t restored = cudaMemcpyAsync(out, kept, out_bytes, cudaMemcpyDeviceToDevice, context->stream);
         if (restored == cudaSuccess) restored = cudaStreamSynchronize(context->stream);
@@ -282,8 +284,6 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
                              cudaGetErrorString(restored));
         }
     }
-    if (start) cudaEventDestroy(start);
-    if (stop) cudaEventDestroy(stop);
     (void)cudaGetLastError();  // a candidate that failed to run must not read as a later launch failure
     int status = count < 1 ? MEMPROF_ERR : 0;
     if (status == 0 && best < 0)
