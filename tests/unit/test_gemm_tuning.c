@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -69,6 +70,34 @@ int main(void) {
     CHECK("gemm tuning: a key differing only in the epilogue is not found", gemm_tuning_find(found, file, bias) == 0,
           "found");
     gemm_tuning_close(file);
+    // The lock: a second process opening the file waits until the holder has written its
+    // line, then finds it (what makes every process run the first one's choice).
+    char waiting_key[GEMM_TUNING_KEY_MAX];
+    gemm_tuning_key(waiting_key, "NVIDIA H100 80GB HBM3", 130100, CUDA_SCALAR_FP16, 50304, 512, 8192, GEMM_OUTPUT_FLOAT, 0);
+    status = gemm_tuning_open(&file, path, &err);
+    int pipe_ends[2];
+    if (status == 0 && pipe(pipe_ends) == 0) {
+        pid_t child = fork();
+        if (child == 0) {  // opens (blocks on the lock), looks the key up, reports 1 or 0
+            FILE *mine = NULL;
+            uint64_t seen[GEMM_TUNING_WORDS];
+            char found_it = gemm_tuning_open(&mine, path, &err) == 0 && gemm_tuning_find(seen, mine, waiting_key) == 1;
+            if (write(pipe_ends[1], &found_it, 1) != 1) _exit(2);
+            _exit(0);
+        }
+        usleep(200 * 1000);  // the child is now waiting on the lock
+        gemm_tuning_append(file, waiting_key, words, &err);
+        gemm_tuning_close(file);
+        char found_it = 0;
+        ssize_t got = read(pipe_ends[0], &found_it, 1);
+        int child_status = 0;
+        waitpid(child, &child_status, 0);
+        CHECK("gemm tuning: a second process waits for the lock holder's line and reads it", got == 1 && found_it == 1,
+              "read %zd, found %d", got, (int)found_it);
+        close(pipe_ends[0]), close(pipe_ends[1]);
+    } else {
+        CHECK("gemm tuning: open for the lock check", 0, "%s", err.message);
+    }
     CHECK("gemm tuning: an unwritable place is an error",
           gemm_tuning_open(&file, "/nonexistent-folder/tuning.txt", &err) != 0 && strstr(err.message, "cannot open"),
           "%s", err.message);
