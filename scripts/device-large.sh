@@ -6,7 +6,8 @@
 # kernel and the GEMMs of one 1.4b batch (when the budget reaches it). Carry and build as for device-check.sh.
 #
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
-#        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left)
+#        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
+#         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only)
 set -u
 BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
@@ -41,14 +42,18 @@ main() {
             --json "$OUT/hf-large.json"
         echo "rc $?"
     fi
-    if command -v ncu >/dev/null && [ "$(left)" -gt 30 ]; then
-        echo "== ncu: attention and GEMMs of one 1.4b batch [$(left) s left]"
+    # Nsight Compute's speed-of-light for the first kernels of one batch (the first layer's
+    # GEMMs and attention) of each size in NCU_SIZES (default 1.4b), while the budget lasts.
+    for size in ${NCU_SIZES:-1.4b}; do
+        command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
+        if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
+        echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
         run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
-            --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size 1.4b --random-weights --sequences 4 \
-            --repeats 1 >"$OUT/ncu-large.txt" 2>&1
+            --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
+            --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
         echo "ncu: rc $?"
-        grep -E '^  [a-zA-Z_].*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$OUT/ncu-large.txt" | cut -c1-160 | head -40
-    fi
+        grep -E '^  [a-zA-Z_].*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$OUT/ncu-$size.txt" | cut -c1-160 | head -40
+    done
     echo "== done in $SECONDS s"
 }
 main 2>&1 | tee "$OUT/large.log"
