@@ -19,26 +19,23 @@ fi
 [ $rc -eq 2 ] && echo "PASS bench: --random-weights required" || echo "FAIL bench: --random-weights required: rc $rc"
 "$MEMPROF" bench --size 14m --random-weights --precision fp8 >"$out" 2>&1; rc=$?
 [ $rc -eq 2 ] && echo "PASS bench: bad precision" || echo "FAIL bench: bad precision: rc $rc"
-if "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
-    echo "PASS bench: cuda run"
-elif grep -q "no CUDA device" "$out"; then
-    echo "SKIP bench: cuda run: no GPU here"
-elif grep -q "no backend named 'cuda'" "$out"; then
-    echo "SKIP bench: cuda run: built without CUDA"
-else
-    echo "FAIL bench: cuda run: $(cat "$out")"
-fi
+# A CUDA bench run: PASS when CHECK (a shell condition on $out) holds after it succeeds, SKIP
+# without a GPU or without the CUDA backend, FAIL otherwise.
+cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
+    local name=$1 check=$2; shift 2
+    if "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 "$@" >"$out" 2>&1; then
+        eval "$check" && echo "PASS bench: $name" || echo "FAIL bench: $name: $(cat "$out")"
+    elif grep -q "no CUDA device" "$out"; then
+        echo "SKIP bench: $name: no GPU here"
+    elif grep -q "no backend named 'cuda'" "$out"; then
+        echo "SKIP bench: $name: built without CUDA"
+    else
+        echo "FAIL bench: $name: $(cat "$out")"
+    fi
+}
+cuda_case "cuda run" true
 tuning=$(mktemp -u)
-if "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 --tune-gemm "$tuning" >"$out" 2>&1; then
-    grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ] && echo "PASS bench: cuda run with --tune-gemm" \
-        || echo "FAIL bench: cuda run with --tune-gemm: $(cat "$out")"
-elif grep -q "no CUDA device" "$out"; then
-    echo "SKIP bench: cuda run with --tune-gemm: no GPU here"
-elif grep -q "no backend named 'cuda'" "$out"; then
-    echo "SKIP bench: cuda run with --tune-gemm: built without CUDA"
-else
-    echo "FAIL bench: cuda run with --tune-gemm: $(cat "$out")"
-fi
+cuda_case "cuda run with --tune-gemm" 'grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ]' --tune-gemm "$tuning"
 rm -f "$tuning"
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
