@@ -78,7 +78,7 @@ $(BUILD)/obj/%.o: %.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh
+$(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda/cuda_mma.cuh
 	@mkdir -p $(dir $@)
 	@echo "NVCC $<"
 	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@

@@ -7,21 +7,23 @@
 #                      build-device/tests/test_nccl_share [build-device/tests/test_cuda_upload]
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
 # There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
-#                 (+ test_cuda_upload and test_cuda_attention when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
+#                 (+ test_cuda_upload, test_cuda_attention and test_cuda_lm_head when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
-#                 (device-check.log, attention.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
+#                 (device-check.log, attention.txt, lm-head.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
 #                 upload.txt and load.txt when the budget reaches the last step).
 #
 # The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
 # for the machine's start and the transfers); each step's timeout is its own cap or what is
 # left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
-# Order = priority: the attention kernels' test (test_cuda_attention, when carried), conformance, the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
+# Order = priority: the attention kernels' test (test_cuda_attention, when carried), the fused LM
+# head's test (test_cuda_lm_head, when carried), conformance (both LM heads), the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
 # refuses two ranks on one GPU, so a one-GPU machine runs only the one-rank case), then
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
-# usage: [SKIP="nccl upload"] scripts/device-check.sh [SIZES=70m,160m,410m]
+# usage: [SKIP="nccl upload"] [HEADS="chunked fused"] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP   steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
+#   HEADS  the LM heads to bench (MEMPROF_LM_HEAD), each in fp16 and bf16; default both
 set -u
 BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
@@ -46,7 +48,16 @@ main() {
         echo "skipped: $BUILD/tests/test_cuda_attention not carried"
     fi
 
-    echo "== conformance (CPU fp32 vs CUDA fp16/bf16) [$(left) s left]"
+    echo "== fused LM head kernel against double-precision statistics [$(left) s left]"
+    if [ -x "$BUILD"/tests/test_cuda_lm_head ]; then
+        run_memprof "$(cap 60)" "$BUILD"/tests/test_cuda_lm_head >"$OUT/lm-head.txt" 2>&1
+        echo "rc $?, $(grep -c '^PASS' "$OUT/lm-head.txt") passed, $(grep -c '^FAIL' "$OUT/lm-head.txt") failed"
+        grep -v '^PASS' "$OUT/lm-head.txt" | cut -c1-400 | head -20
+    else
+        echo "skipped: $BUILD/tests/test_cuda_lm_head not carried"
+    fi
+
+    echo "== conformance (CPU fp32 vs CUDA fp16/bf16, both LM heads) [$(left) s left]"
     work=$(mktemp -d)
     python3 scripts/make-random-checkpoint.py --size 70m --out "$work/random-70m" --seed 3
     start=$SECONDS
@@ -84,16 +95,25 @@ main() {
         echo "skipped: $BUILD/tests/test_nccl_share not carried"
     fi
 
-    echo "== memprof bench [$(left) s left]"
+    echo "== memprof bench, LM heads: ${HEADS:-chunked fused} [$(left) s left]"
     for size in ${sizes//,/ }; do
-        for precision in fp16 bf16; do
-            if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision: budget"; continue; fi
-            start=$SECONDS
-            run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights \
-                --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
-            echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
+        for head in ${HEADS:-chunked fused}; do
+            for precision in fp16 bf16; do
+                if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision $head: budget"; continue; fi
+                start=$SECONDS
+                echo "-- $size $precision, $head LM head" | tee -a "$OUT/bench.txt"
+                MEMPROF_LM_HEAD=$head run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" \
+                    --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
+                echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
+            done
         done
     done
+    if [[ " ${HEADS:-chunked fused} " == *" fused "* ]] && [ "$(left)" -gt 40 ]; then
+        # Where the time goes with the fused head (GPU time per forward step), smallest size.
+        echo "-- ${sizes%%,*} fp16, fused LM head, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
+        MEMPROF_LM_HEAD=fused MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \
+            --size "${sizes%%,*}" --random-weights 2>&1 | tee -a "$OUT/bench.txt"
+    fi
 
     echo "== HF baseline (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"
     if [ "$(left)" -gt 30 ]; then

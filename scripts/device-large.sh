@@ -30,6 +30,8 @@ main() {
     bench 40 --size 1.4b --sequences 32
     bench 40 --size 2.8b --sequences 32
     bench 50 --size 6.9b --sequences 16
+    echo "== 1.4b with the fused LM head (MEMPROF_LM_HEAD=fused) [$(left) s left]"
+    MEMPROF_LM_HEAD=fused bench 40 --size 1.4b --sequences 32
     echo "== 12b on 64 sequences: uncapped, then under --max-gpu-memory 40 [$(left) s left]"
     bench 60 --size 12b --sequences 64 --repeats 1
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40

@@ -28,14 +28,16 @@ SIZES = {
 LENGTH = 2049
 
 
-def statistics(outputs, tokens):
-    """Per-sequence means of surprisal, accuracy, entropy and rank from the model's outputs
-    (bf16 logits [batch, 2049, V]) for the next tokens. At most three [batch, 2048, V] fp32
-    tensors live at once (the bf16 logits are dropped once converted, exp·logp is formed in
-    place), so the paper's batch 44 at 70m fits an 80 GB card as in the baseline table
-    (peak 71.9 GiB there); the arithmetic is that of log_softmax, gather, exp, compare."""
-    logp = torch.log_softmax(outputs.logits[:, :-1].float(), dim=-1)
-    del outputs
+def statistics(model, tokens):
+    """Per-sequence means of surprisal, accuracy, entropy and rank of the model's predictions
+    (bf16 logits [batch, 2049, V]) of the next tokens. At most three [batch, 2048, V] fp32
+    tensors live at once (the bf16 logits are dropped once converted: this function holds
+    their only reference; exp·logp is formed in place), so the paper's batch 44 at 70m fits an
+    80 GB card as in the baseline table (peak 71.9 GiB there); the arithmetic is that of
+    log_softmax, gather, exp, compare."""
+    logits = model(tokens).logits
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    del logits
     targets = tokens[:, 1:]
     target_logp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     surprisal = -target_logp
@@ -87,7 +89,7 @@ def measure(size, batch_override):
             start = time.perf_counter()
             with torch.no_grad():
                 if mode == "statistics":
-                    statistics(model(tokens), tokens).cpu()
+                    statistics(model, tokens).cpu()
                 else:
                     logits = model(tokens).logits.float()
                     del logits

@@ -1,6 +1,7 @@
 // cuda_backend.c — the GPU backend: batches of sequences laid end to end, the GPT-NeoX
 // forward in fp16/bf16 with fp32 accumulation and an fp32 residual stream, and the LM head
-// in chunks of logits rows folded into the statistics on the device.
+// in chunks of logits rows folded into the statistics on the device (or, with
+// MEMPROF_LM_HEAD=fused, one kernel that folds the logits as it computes them).
 //
 // Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary →
 // attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM
@@ -133,6 +134,12 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     KERNEL(cuda_layernorm_forward(m->norm1, NULL, m->residual, m->final_ln_weight, m->final_ln_bias, NULL, NULL,
                                   tokens_count, d, eps, scalar, stream), "final layernorm");
 
+    if (m->lm_head_fused) {  // logits folded into the statistics as they are computed (cuda_lm_head.cu)
+        KERNEL(cuda_lm_head_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
+                                       tokens_count, d, c->vocab_size, cuda_lm_head_splits(c->vocab_size),
+                                       m->lm_head_workspace, NULL, scalar, stream), "lm head statistics");
+        return 0;
+    }
     size_t row_bytes = (size_t)d * 2;
     for (int64_t start = 0; start < tokens_count; start += m->logits_rows) {
         int64_t rows = tokens_count - start < m->logits_rows ? tokens_count - start : m->logits_rows;

@@ -5,6 +5,8 @@
 //   residual [N, d] fp32     norm1, norm2, attention [N, d] s     qkv [N, 3d] s
 //   hidden [N, ff] s         logits [logits_rows, V] fp32          layer_bias [d] fp32
 //   tokens, positions, targets [N] int32; surprisal, entropy [N] double; rank [N] int64
+//   lm_head_workspace: cuda_lm_head_workspace_bytes(N, splits) with the fused LM head, else none
+//   (the fused head needs no logits buffer: logits_rows is then 0)
 #ifndef MEMPROF_CUDA_INTERNAL_H
 #define MEMPROF_CUDA_INTERNAL_H
 
@@ -62,11 +64,13 @@ typedef struct cuda_model {
     int64_t capacity_tokens, logits_rows;
     int capacity_sequences;
     float *residual, *logits, *layer_bias;
+    void *lm_head_workspace;
     void *norm1, *norm2, *qkv, *attention, *hidden;
     int32_t *tokens, *positions, *targets, *starts, *lengths;
     double *surprisal, *entropy;
     int64_t *rank;
 
+    int lm_head_fused;           // MEMPROF_LM_HEAD=fused: cuda_lm_head.cu instead of GEMM chunks + statistics
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
@@ -116,13 +120,17 @@ void cuda_model_free(cuda_model *model);
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err);
 // The planner's arithmetic (no device calls): sequences of max_length tokens per batch from
 // free_bytes of device memory (under memory_cap, when set, which also holds fixed_bytes of
-// weights and workspace), 0 when not one fits; *out_logits_rows = rows of the logits buffer.
-int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, size_t free_bytes, size_t memory_cap,
-                        size_t fixed_bytes, int64_t max_length);
+// weights and workspace), 0 when not one fits; *out_logits_rows = rows of the logits buffer
+// (0 with the fused LM head, whose workspace is per token instead).
+int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, int lm_head_fused, size_t free_bytes,
+                        size_t memory_cap, size_t fixed_bytes, int64_t max_length);
 // Bytes of the weight buffer and of the activations cuda_plan_batch allocates, from the
 // layouts themselves (no device calls): what the planner's budget must cover.
 size_t cuda_weight_bytes(const model_config *config);
-size_t cuda_activation_bytes(const model_config *config, int64_t tokens, int sequences, int64_t logits_rows);
+size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
+                             int64_t logits_rows);
+// Reads MEMPROF_LM_HEAD (unset, "chunked" or "fused") into *out_fused.
+int cuda_lm_head_mode(int *out_fused, const model_config *config, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

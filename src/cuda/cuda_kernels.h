@@ -10,6 +10,7 @@
 #ifndef MEMPROF_CUDA_KERNELS_H
 #define MEMPROF_CUDA_KERNELS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -56,6 +57,19 @@ int cuda_bias_sum(float *sum, const void *attention_bias, const void *mlp_bias, 
 // target's logit in this same buffer). Rows with target < 0 are skipped.
 int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                         const int32_t *targets, int64_t rows, int vocab, cuda_stream stream);
+
+// The LM head fused with the statistics (cuda_lm_head.cu): per row r < rows with
+// targets[r] ≥ 0, surprisal, entropy and rank of softmax(hidden[r]·Wᵀ) over the V rows of
+// W [V, dim] (dim a multiple of 8), without a logits buffer. splits: how many parts the
+// vocabulary is cut into (cuda_lm_head_splits(V) in the backend: it depends on V only, so a
+// row's bits do not depend on its batch); workspace: cuda_lm_head_workspace_bytes(rows, splits).
+// logits_out [rows, V] fp32, NULL except in tests, receives every logit as computed.
+// Returns −1 when dim or splits is not covered.
+int cuda_lm_head_splits(int vocab);
+size_t cuda_lm_head_workspace_bytes(int64_t rows, int splits);
+int cuda_lm_head_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
+                            const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
+                            float *logits_out, int scalar_type, cuda_stream stream);
 
 // dst (scalar) = src (fp32): the reference weight upload (cuda_upload_tensor_reference).
 int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream);

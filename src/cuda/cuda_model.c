@@ -77,6 +77,9 @@ static void lay_out_weights(layout_cursor *at) {
 
 int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
                         memprof_error *err) {
+    int lm_head_fused = 0;  // first: a misspelt setting is reported on any machine
+    int mode_status = cuda_lm_head_mode(&lm_head_fused, c, err);
+    if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
         return error_set(err, MEMPROF_ERR, "cuda backend: no CUDA device is available");
@@ -97,7 +100,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->batch_sequences = options ? options->batch_sequences : 0;
     model->memory_cap = options && options->max_memory_gb > 0 ? (size_t)(options->max_memory_gb * 1e9) : 0;
     model->weight_dtype = weight_dtype;
-
+    model->lm_head_fused = lm_head_fused;
     int status = 0;
     cudaStream_t stream;
     if (cudaStreamCreate(&stream) != cudaSuccess) {
@@ -178,10 +181,25 @@ void cuda_model_free(cuda_model *model) {
     free(model);
 }
 
-// Bytes of activations per token (see cuda_internal.h) and per logits row.
-static size_t bytes_per_token(const model_config *c) {
+// Bytes of activations per token (see cuda_internal.h); the fused LM head's workspace is
+// per token too (cuda_lm_head_workspace_bytes: at most this per row, plus 255 of alignment).
+static size_t bytes_per_token(const model_config *c, int lm_head_fused) {
     size_t d = (size_t)c->hidden_size, ff = (size_t)c->intermediate_size;
-    return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8;
+    size_t head = lm_head_fused ? cuda_lm_head_workspace_bytes(1024, cuda_lm_head_splits((int)c->vocab_size)) / 1024 + 1 : 0;
+    return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8 + head;
+}
+
+int cuda_lm_head_mode(int *out_fused, const model_config *c, memprof_error *err) {
+    const char *value = getenv("MEMPROF_LM_HEAD");
+    *out_fused = 0;
+    if (value == NULL || *value == '\0' || strcmp(value, "chunked") == 0) return 0;
+    if (strcmp(value, "fused") != 0)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\" or \"fused\", got \"%s\"", value);
+    if (c->hidden_size % 8 != 0)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=fused: the hidden size (%lld) must be a multiple "
+                         "of 8", (long long)c->hidden_size);
+    *out_fused = 1;
+    return 0;
 }
 
 // Points the activation slots into `base` (256-byte aligned each) and returns the bytes used;
@@ -211,29 +229,32 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
     TAKE(model->lengths, int32_t *, (size_t)sequences * 4);
     TAKE(model->logits, float *, (size_t)logits_rows * c->vocab_size * 4);
     TAKE(model->layer_bias, float *, d * 4);
+    TAKE(model->lm_head_workspace, void *,
+         model->lm_head_fused ? cuda_lm_head_workspace_bytes(tokens, cuda_lm_head_splits((int)c->vocab_size)) : 0);
 #undef TAKE
     return offset;
 }
 
-int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, size_t free_bytes, size_t memory_cap,
-                        size_t fixed_bytes, int64_t max_length) {
-    size_t per_token = bytes_per_token(c), per_logits_row = (size_t)c->vocab_size * 4;
+int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int lm_head_fused, size_t free_bytes,
+                        size_t memory_cap, size_t fixed_bytes, int64_t max_length) {
+    size_t per_token = bytes_per_token(c, lm_head_fused), per_logits_row = (size_t)c->vocab_size * 4;
     size_t headroom = (size_t)512 << 20;  // the CUDA context, lazily loaded kernels, rotary tables
     size_t budget = free_bytes > headroom ? free_bytes - headroom : 0;
     if (memory_cap) {
         size_t allowed = memory_cap > fixed_bytes ? memory_cap - fixed_bytes : 0;
         if (allowed < budget) budget = allowed;
     }
-    // Logits take at most a quarter of the budget, never more than 8192 rows.
-    size_t logits_rows = budget / 4 / per_logits_row;
+    // Logits take at most a quarter of the budget, never more than 8192 rows (none with the
+    // fused LM head).
+    size_t logits_rows = lm_head_fused ? 0 : budget / 4 / per_logits_row;
     if (logits_rows > 8192) logits_rows = 8192;
     size_t remaining = budget - logits_rows * per_logits_row;
     // What lay_out_activations adds to the per-token bytes: starts and lengths per sequence,
-    // the layer bias, and up to 255 bytes of alignment after each of its 16 buffers.
-    size_t alignment = 16 * 256 + (size_t)c->hidden_size * 4;
+    // the layer bias, and up to 255 bytes of alignment after each of its 17 buffers.
+    size_t alignment = 17 * 256 + (size_t)c->hidden_size * 4;
     remaining = remaining > alignment ? remaining - alignment : 0;
     int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length + 2 * 4));
-    if (fit < 1 || logits_rows < 1) return 0;
+    if (fit < 1 || (logits_rows < 1 && !lm_head_fused)) return 0;
     // At most 2^31 − 1 elements in the widest activation ([N, 3d] or [N, ff]): library
     // kernels may index in 32 bits, and throughput saturates long before that many rows.
     int64_t widest = 3 * (int64_t)c->hidden_size > c->intermediate_size ? 3 * (int64_t)c->hidden_size
@@ -244,8 +265,9 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, size_t 
     return fit > 4096 ? 4096 : (int)fit;
 }
 
-size_t cuda_activation_bytes(const model_config *config, int64_t tokens, int sequences, int64_t logits_rows) {
-    cuda_model shape = {.config = *config};
+size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
+                             int64_t logits_rows) {
+    cuda_model shape = {.config = *config, .lm_head_fused = lm_head_fused};
     return lay_out_activations(&shape, NULL, tokens, sequences, logits_rows);
 }
 
@@ -257,9 +279,9 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
         size_t free_bytes = 0, total_bytes = 0;
         CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), err, "cudaMemGetInfo");
         // Our own activations are free to reuse.
-        free_bytes += (size_t)model->capacity_tokens * bytes_per_token(c) +
+        free_bytes += (size_t)model->capacity_tokens * bytes_per_token(c, model->lm_head_fused) +
                       (size_t)model->logits_rows * (size_t)c->vocab_size * 4;
-        sequences = cuda_plan_sequences(&planned_logits_rows, c, free_bytes, model->memory_cap,
+        sequences = cuda_plan_sequences(&planned_logits_rows, c, model->lm_head_fused, free_bytes, model->memory_cap,
                                         model->weight_bytes + cuda_gemm_workspace_bytes(), max_length);
         if (sequences < 1)
             return error_set(err, MEMPROF_ERR, "cuda backend: not enough GPU memory for one sequence of %lld tokens "
@@ -275,7 +297,7 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
         *out_sequences = sequences;
         return 0;
     }
-    int64_t logits_rows = tokens < planned_logits_rows ? tokens : planned_logits_rows;
+    int64_t logits_rows = model->lm_head_fused ? 0 : tokens < planned_logits_rows ? tokens : planned_logits_rows;
     cudaFree(model->activations);
     model->activations = NULL;
     model->capacity_tokens = model->capacity_sequences = model->logits_rows = 0;

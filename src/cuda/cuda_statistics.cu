@@ -14,46 +14,6 @@
 
 enum { STATISTICS_THREADS = 512 };
 
-typedef struct softmax_state {
-    float max;
-    double sum, weighted;
-} softmax_state;
-
-__device__ softmax_state merge_states(softmax_state a, softmax_state b) {
-    if (a.sum == 0.0) return b;  // an empty state (no elements seen)
-    if (b.sum == 0.0) return a;
-    float m = fmaxf(a.max, b.max);
-    double scale_a = exp((double)(a.max - m)), scale_b = exp((double)(b.max - m));
-    softmax_state out;
-    out.max = m;
-    out.sum = a.sum * scale_a + b.sum * scale_b;
-    out.weighted = scale_a * (a.weighted + (double)(a.max - m) * a.sum) +
-                   scale_b * (b.weighted + (double)(b.max - m) * b.sum);
-    return out;
-}
-
-// Folds x into a thread's running state (m, s, w), where s = Σ e and w = Σ e·(x − m) with
-// e = exp(x − m); exp is computed as exp2 of a log2 e–scaled argument (one MUFU op).
-__device__ __forceinline__ void fold_value(float x, float m, float &s, float &w) {
-    float shifted = x - m;
-    float e = exp2f(shifted * 1.4426950408889634f);
-    s += e;
-    w += e * shifted;
-}
-
-// Moves the running state to a new maximum (never smaller than the old one).
-__device__ __forceinline__ void raise_maximum(float new_max, float &m, float &s, float &w) {
-    if (new_max <= m) return;
-    if (s == 0.0f) {  // nothing folded yet: avoid (−inf)·0
-        m = new_max;
-        return;
-    }
-    float shift = m - new_max, scale = exp2f(shift * 1.4426950408889634f);
-    w = scale * (w + shift * s);
-    s *= scale;
-    m = new_max;
-}
-
 __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                                       const int32_t *targets, int vocab) {
     __shared__ softmax_state shared_states[STATISTICS_THREADS];

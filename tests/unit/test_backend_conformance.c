@@ -1,7 +1,8 @@
 // test_backend_conformance.c — every compiled GPU backend against the CPU fp32 reference
 // (ggml's test-backend-ops idea), on the fixtures and on any checkpoint folders listed in
 // MEMPROF_CONFORMANCE_CHECKPOINTS (colon-separated; the GPU check script passes random
-// Pythia-shaped models there). Reports SKIP where no GPU is present.
+// Pythia-shaped models there), with each LM head (chunked and fused, MEMPROF_LM_HEAD).
+// Reports SKIP where no GPU is present.
 //
 // Criteria, for fp16 (ε = 0.02) and bf16 (ε = 0.1):
 //   per sequence: |Δ sup_seq|, |Δ entr_seq| ≤ 2e-3 nats; acc_seq and avg_rank within 0.5% relative
@@ -210,16 +211,20 @@ static void check_checkpoint(const char *folder, const backend *gpu) {
     printf("%s: cpu reference in %.1f s\n", folder, seconds_now() - started);
     snprintf(name, sizeof name, "%s: cpu reference", folder);
     if (status != 0) CHECK(name, 0, "%s", err.message);
-    if (status == 0) {
-        snprintf(label, sizeof label, "%s fp16", folder);
+    // Both LM heads: GEMM chunks + the statistics kernel, and the fused kernel (MEMPROF_LM_HEAD).
+    static const char *const heads[] = {"chunked", "fused"};
+    for (int h = 0; h < 2 && status == 0; h++) {
+        setenv("MEMPROF_LM_HEAD", heads[h], 1);
+        snprintf(label, sizeof label, "%s fp16 (%s LM head)", folder, heads[h]);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
-        snprintf(label, sizeof label, "%s bf16", folder);
+        snprintf(label, sizeof label, "%s bf16 (%s LM head)", folder, heads[h]);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_BF16, 0.1);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
     }
+    unsetenv("MEMPROF_LM_HEAD");
     reference_free(&reference, RANDOM_SEQUENCES);
     for (int i = 0; i < RANDOM_SEQUENCES; i++) free((void *)sequences[i].tokens);
     checkpoint_close(ckpt);

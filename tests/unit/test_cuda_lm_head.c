@@ -1,0 +1,241 @@
+// test_cuda_lm_head.c — the fused LM head (cuda_lm_head_statistics) against the statistics
+// computed here in double, fp16 and bf16.
+//
+// Inputs are multiples of 1/64 in [−1, 1]: exact in fp16 and bf16, their products exact, and
+// every partial sum a multiple of 2⁻¹² below 2¹¹ (d ≤ 2048), so the logits are exact in fp32
+// whatever the summation order: the kernel's logits must equal the double reference, its rank
+// must equal the count above the target's logit, and surprisal and entropy are held to
+// fp32-accumulation tolerances. The kernel's test mode writes out every logit it computes,
+// which checks the rank's design directly: the target logit the kernel keeps (the end of its
+// workspace) is bit for bit the target's logit in that output, and the rank is the count of
+// that output's values above it. Also: the production kernel gives the same bits as the test
+// mode, rows give the same bits at another offset in the batch, rows whose target is −1 are
+// left alone, and vocabularies, splits and d that are not multiples of the tiles.
+// Needs a GPU: reports SKIP (never PASS) without one.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#ifdef MEMPROF_CUDA
+#include <cuda_runtime_api.h>
+
+#include "cuda/cuda_kernels.h"
+
+static uint64_t next_random(uint64_t *state) {
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return *state >> 33;
+}
+
+typedef struct head_case {
+    const char *label;
+    int64_t rows;
+    int dim, vocab, splits;  // splits 0: cuda_lm_head_splits(vocab)
+    int skipped_every;       // every k-th row gets target −1 (0: none)
+} head_case;
+
+typedef struct device_run {
+    double *surprisal, *entropy;
+    int64_t *rank;
+    float *logits, *target_logits;  // logits only in the test mode
+} device_run;
+
+// One launch on device inputs; outputs come back to the host. Rows are [offset, rows).
+static const char *run_kernel(device_run *out, const void *hidden_device, const void *weight_device,
+                              const int32_t *targets_device, const head_case *c, int64_t offset, int splits,
+                              int scalar_type, int dump) {
+    int64_t rows = c->rows - offset;
+    size_t workspace_bytes = cuda_lm_head_workspace_bytes(rows, splits);
+    double *surprisal = NULL, *entropy = NULL;
+    int64_t *rank = NULL;
+    float *logits = NULL;
+    void *workspace = NULL;
+    const char *failure = NULL;
+    cudaError_t status = cudaMalloc((void **)&surprisal, (size_t)rows * 8);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&entropy, (size_t)rows * 8);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&rank, (size_t)rows * 8);
+    if (status == cudaSuccess) status = cudaMalloc(&workspace, workspace_bytes);
+    if (status == cudaSuccess && dump) status = cudaMalloc((void **)&logits, (size_t)rows * (size_t)c->vocab * 4);
+    // 0xff bytes: NaN doubles and rank −1, which rows left alone must still hold.
+    if (status == cudaSuccess) status = cudaMemset(surprisal, 0xff, (size_t)rows * 8);
+    if (status == cudaSuccess) status = cudaMemset(entropy, 0xff, (size_t)rows * 8);
+    if (status == cudaSuccess) status = cudaMemset(rank, 0xff, (size_t)rows * 8);
+    if (status == cudaSuccess && dump) status = cudaMemset(logits, 0xff, (size_t)rows * (size_t)c->vocab * 4);
+    if (status == cudaSuccess) {
+        size_t element = 2;
+        int launched = cuda_lm_head_statistics(surprisal, entropy, rank, (const char *)hidden_device + offset * c->dim * element,
+                                               weight_device, targets_device + offset, rows, c->dim, c->vocab, splits,
+                                               workspace, logits, scalar_type, NULL);
+        if (launched != 0) failure = launched < 0 ? "the launcher refused the shape" : cudaGetErrorString((cudaError_t)launched);
+    }
+    if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
+    *out = (device_run){malloc((size_t)rows * 8), malloc((size_t)rows * 8), malloc((size_t)rows * 8),
+                        dump ? malloc((size_t)rows * (size_t)c->vocab * 4) : NULL, malloc((size_t)rows * 4)};
+    if (status == cudaSuccess && !failure) status = cudaMemcpy(out->surprisal, surprisal, (size_t)rows * 8, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure) status = cudaMemcpy(out->entropy, entropy, (size_t)rows * 8, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure) status = cudaMemcpy(out->rank, rank, (size_t)rows * 8, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure && dump)
+        status = cudaMemcpy(out->logits, logits, (size_t)rows * (size_t)c->vocab * 4, cudaMemcpyDeviceToHost);
+    // The workspace ends with the target logits [rows] (cuda_kernels.h).
+    if (status == cudaSuccess && !failure)
+        status = cudaMemcpy(out->target_logits, (char *)workspace + workspace_bytes - (size_t)rows * 4, (size_t)rows * 4,
+                            cudaMemcpyDeviceToHost);
+    if (status != cudaSuccess && !failure) failure = cudaGetErrorString(status);
+    cudaFree(surprisal), cudaFree(entropy), cudaFree(rank), cudaFree(workspace), cudaFree(logits);
+    return failure;
+}
+
+static void run_free(device_run *r) {
+    free(r->surprisal), free(r->entropy), free(r->rank), free(r->logits), free(r->target_logits);
+}
+
+// Uploads values (host float, exact in both types) as the scalar type.
+static const char *upload_scalar(void **out, const float *values, int64_t count, int scalar_type) {
+    float *staging = NULL;
+    *out = NULL;
+    cudaError_t status = cudaMalloc((void **)&staging, (size_t)count * 4);
+    if (status == cudaSuccess) status = cudaMalloc(out, (size_t)count * 2);
+    if (status == cudaSuccess) status = cudaMemcpy(staging, values, (size_t)count * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess && cuda_convert_from_float(*out, staging, count, scalar_type, NULL) != 0)
+        status = cudaErrorUnknown;
+    if (status == cudaSuccess) status = cudaDeviceSynchronize();
+    cudaFree(staging);
+    return status == cudaSuccess ? NULL : cudaGetErrorString(status);
+}
+
+static void check_case(const head_case *c, int scalar_type, const float *hidden, const float *weight,
+                       const int32_t *targets, const double *reference_logits) {
+    char name[300];
+    const char *type = scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16";
+    int splits = c->splits ? c->splits : cuda_lm_head_splits(c->vocab);
+    snprintf(name, sizeof name, "lm head %s, %s: %lld rows, d %d, V %d, %d split(s)", c->label, type, (long long)c->rows,
+             c->dim, c->vocab, splits);
+    void *hidden_device = NULL, *weight_device = NULL;
+    int32_t *targets_device = NULL;
+    const char *failure = upload_scalar(&hidden_device, hidden, c->rows * c->dim, scalar_type);
+    if (!failure) failure = upload_scalar(&weight_device, weight, (int64_t)c->vocab * c->dim, scalar_type);
+    if (!failure && (cudaMalloc((void **)&targets_device, (size_t)c->rows * 4) != cudaSuccess ||
+                     cudaMemcpy(targets_device, targets, (size_t)c->rows * 4, cudaMemcpyHostToDevice) != cudaSuccess))
+        failure = "uploading the targets failed";
+    device_run dumped = {0}, plain = {0}, shifted = {0};
+    int64_t offset = c->rows > 5 ? 5 : 0;
+    if (!failure) failure = run_kernel(&dumped, hidden_device, weight_device, targets_device, c, 0, splits, scalar_type, 1);
+    if (!failure) failure = run_kernel(&plain, hidden_device, weight_device, targets_device, c, 0, splits, scalar_type, 0);
+    if (!failure) failure = run_kernel(&shifted, hidden_device, weight_device, targets_device, c, offset, splits, scalar_type, 0);
+
+    double worst_logit = 0, worst_surprisal = 0, worst_entropy = 0;
+    int64_t rank_mismatch = 0, self_mismatch = 0, target_mismatch = 0, plain_mismatch = 0, shifted_mismatch = 0,
+            untouched_wrong = 0, checked = 0;
+    for (int64_t r = 0; r < c->rows && !failure; r++) {
+        const double *z = reference_logits + r * c->vocab;
+        const float *own = dumped.logits + r * c->vocab;
+        for (int v = 0; v < c->vocab; v++) {
+            double error = fabs((double)own[v] - z[v]);
+            if (!(error <= worst_logit)) worst_logit = isnan(error) ? INFINITY : error;
+        }
+        int y = targets[r];
+        if (y < 0) {  // left alone: the 0xff fill (NaN, NaN, −1) in every run
+            untouched_wrong += !isnan(dumped.surprisal[r]) || !isnan(dumped.entropy[r]) || dumped.rank[r] != -1;
+            continue;
+        }
+        double max = -INFINITY;
+        int64_t above = 0, own_above = 0;
+        for (int v = 0; v < c->vocab; v++) {
+            if (z[v] > max) max = z[v];
+            above += z[v] > z[y];
+            own_above += own[v] > dumped.target_logits[r];
+        }
+        double sum = 0, weighted = 0;
+        for (int v = 0; v < c->vocab; v++) {
+            double e = exp(z[v] - max);
+            sum += e;
+            weighted += e * (z[v] - max);
+        }
+        double surprisal = max + log(sum) - z[y], entropy = log(sum) - weighted / sum;
+        double ds = fabs(dumped.surprisal[r] - surprisal), de = fabs(dumped.entropy[r] - entropy);
+        if (!(ds <= worst_surprisal)) worst_surprisal = isnan(ds) ? INFINITY : ds;
+        if (!(de <= worst_entropy)) worst_entropy = isnan(de) ? INFINITY : de;
+        rank_mismatch += dumped.rank[r] != above;
+        self_mismatch += dumped.rank[r] != own_above;
+        target_mismatch += memcmp(&dumped.target_logits[r], &own[y], 4) != 0;
+        plain_mismatch += dumped.surprisal[r] != plain.surprisal[r] || dumped.entropy[r] != plain.entropy[r] ||
+                          dumped.rank[r] != plain.rank[r];
+        if (r >= offset)
+            shifted_mismatch += memcmp(&plain.surprisal[r], &shifted.surprisal[r - offset], 8) != 0 ||
+                                memcmp(&plain.entropy[r], &shifted.entropy[r - offset], 8) != 0 ||
+                                plain.rank[r] != shifted.rank[r - offset];
+        checked++;
+    }
+    // fp32 accumulation over V terms, folded per tile of 16 then across at most 32 tiles.
+    double tolerance = 1e-5 + 1e-6 * log((double)c->vocab);
+    if (!failure && worst_logit != 0)
+        failure = "a logit differs from the exact value";
+    if (!failure && (worst_surprisal > tolerance || worst_entropy > tolerance))
+        failure = "surprisal or entropy is outside the fp32 tolerance";
+    if (!failure && (rank_mismatch || self_mismatch || target_mismatch)) failure = "a rank or a target logit differs";
+    if (!failure && (plain_mismatch || shifted_mismatch)) failure = "the bits depend on the test mode or the row's place";
+    if (!failure && untouched_wrong) failure = "a row with target -1 was written";
+    CHECK(name, failure == NULL,
+          "%s: |dlogit| %.3g, |dsup| %.3g, |dentr| %.3g (tolerance %.2g); rank differs from the exact count at %lld, "
+          "from the count over its own logits at %lld; target logit not its own at %lld; test mode vs production %lld, "
+          "offset %lld rows %lld; target -1 rows written %lld; %lld rows checked",
+          failure ? failure : "", worst_logit, worst_surprisal, worst_entropy, tolerance, (long long)rank_mismatch,
+          (long long)self_mismatch, (long long)target_mismatch, (long long)plain_mismatch, (long long)offset,
+          (long long)shifted_mismatch, (long long)untouched_wrong, (long long)checked);
+    if (failure == NULL)
+        printf("  %s: |dsup| %.2g, |dentr| %.2g over %lld rows; logits and ranks exact\n", name, worst_surprisal,
+               worst_entropy, (long long)checked);
+    run_free(&dumped), run_free(&plain), run_free(&shifted);
+    cudaFree(hidden_device), cudaFree(weight_device), cudaFree(targets_device);
+}
+
+static void check_shape(const head_case *c, int scalars_from, int scalars_to) {
+    uint64_t state = (uint64_t)c->dim * 131 + (uint64_t)c->vocab;
+    float *hidden = malloc((size_t)(c->rows * c->dim) * 4), *weight = malloc((size_t)c->vocab * (size_t)c->dim * 4);
+    int32_t *targets = malloc((size_t)c->rows * 4);
+    double *logits = malloc((size_t)c->rows * (size_t)c->vocab * 8);
+    for (int64_t i = 0; i < c->rows * c->dim; i++) hidden[i] = (float)((int)(next_random(&state) % 129) - 64) / 64.0f;
+    for (int64_t i = 0; i < (int64_t)c->vocab * c->dim; i++)
+        weight[i] = (float)((int)(next_random(&state) % 129) - 64) / 64.0f;
+    for (int64_t r = 0; r < c->rows; r++)
+        targets[r] = c->skipped_every && r % c->skipped_every == c->skipped_every - 1 ? -1
+                                                                                      : (int32_t)(next_random(&state) % (uint64_t)c->vocab);
+    if (c->rows > 2) targets[1] = c->vocab - 1;  // the last vocabulary row, in the last (partial) tile
+    for (int64_t r = 0; r < c->rows; r++)        // exact in double: the reference logits
+        for (int v = 0; v < c->vocab; v++) {
+            double dot = 0;
+            const float *h = hidden + r * c->dim, *w = weight + (int64_t)v * c->dim;
+            for (int k = 0; k < c->dim; k++) dot += (double)h[k] * w[k];
+            logits[r * c->vocab + v] = dot;
+        }
+    for (int scalar = scalars_from; scalar <= scalars_to; scalar++) check_case(c, scalar, hidden, weight, targets, logits);
+    free(hidden), free(weight), free(targets), free(logits);
+}
+
+int main(void) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        SKIP("cuda lm head", "no CUDA device is available");
+        return 0;
+    }
+    static const head_case cases[] = {
+        {"fixture-shaped", 300, 64, 1024, 0, 7},
+        {"ragged (V, d and rows off the tiles)", 77, 136, 1000, 3, 0},
+        {"one tile per split, the last partial", 77, 136, 1000, 8, 0},
+        {"one row", 1, 64, 1024, 0, 0},
+        {"Pythia-70m-shaped", 130, 512, 50304, 0, 11},
+        {"Pythia-410m-shaped d", 40, 1024, 4096, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_shape(&cases[i], CUDA_SCALAR_FP16, CUDA_SCALAR_BF16);
+    printf("cuda lm head: default splits for V = 50304: %d\n", cuda_lm_head_splits(50304));
+    return test_failures ? 1 : 0;
+}
+#else
+int main(void) {
+    SKIP("cuda lm head", "no CUDA backend compiled in (built with CUDA=0)");
+    return test_failures;
+}
+#endif
