@@ -102,7 +102,50 @@ $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 	@echo "LINK $@"
 	@$(CC) $(CFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
-test: $(BIN) $(UNIT_BINS) $(REPLAY_BINS)
+# The hand-written kernels' tests again, on the CPU emulator (tests/emulator): each kernel
+# file with its launches rewritten (`k<<<c>>>(a)` → `emu::launcher(k, c)(a)`) and compiled by
+# the host compiler against the emulated tensor-core operations. Needs the CUDA headers only;
+# not in sanitizer builds (the emulator switches stacks).
+EMULATED_TESTS :=
+ifeq ($(CUDA),1)
+ifneq ($(SANITIZE),1)
+EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated
+endif
+endif
+EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Itests/emulator -Iinclude -Isrc \
+	-I$(CUDA_HOME)/include
+EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh src/cuda/cuda_common.cuh \
+	src/cuda/cuda_kernels.h
+
+$(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "EMULATE $<"
+	@perl -pe 's/(\w+(?:<[^<>]*>)?)<<<(.*?)>>>/emu::launcher($$1, $$2)/g' $< > $(@:.o=.cc)
+	@$(CXX) $(EMULATOR_CXXFLAGS) -include tests/emulator/cuda_emulator.h -c $(@:.o=.cc) -o $@
+
+$(BUILD)/emulator/cuda_emulator.o: tests/emulator/cuda_emulator.cc $(EMULATOR_HEADERS)
+	@mkdir -p $(dir $@)
+	@echo "CXX $<"
+	@$(CXX) $(EMULATOR_CXXFLAGS) -c $< -o $@
+
+$(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h
+	@mkdir -p $(dir $@)
+	@echo "CC $< (emulated)"
+	@$(CC) $(CFLAGS) -DMEMPROF_CUDA_EMULATED -Itests/unit -c $< -o $@
+
+$(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o $(BUILD)/emulator/cuda_lm_head.o \
+		$(BUILD)/emulator/cuda_emulator.o
+	@mkdir -p $(dir $@)
+	@echo "LINK $@"
+	@$(CXX) $^ -lm -o $@
+
+$(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attention.o \
+		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o $(BUILD)/emulator/cuda_emulator.o
+	@mkdir -p $(dir $@)
+	@echo "LINK $@"
+	@$(CXX) $^ -lm -o $@
+
+test: $(BIN) $(UNIT_BINS) $(REPLAY_BINS) $(EMULATED_TESTS)
 	@BUILD=$(BUILD) tests/run-tests.sh
 
 sanitize:

@@ -40,7 +40,9 @@ enum {
     HEAD_TILES_PER_SPLIT = 32,
 };
 static constexpr int HEAD_STAGE_ELEMENTS = (HEAD_ROWS + HEAD_VOCAB) * HEAD_STRIDE;
-static constexpr size_t HEAD_SHARED_BYTES = (size_t)HEAD_STAGES * HEAD_STAGE_ELEMENTS * 2;  // 80 KB
+// The pipeline's stages (80 KB), then the target pass's diagonal [HEAD_ROWS] fp32.
+static constexpr size_t HEAD_STAGES_BYTES = (size_t)HEAD_STAGES * HEAD_STAGE_ELEMENTS * 2;
+static constexpr size_t HEAD_SHARED_BYTES = HEAD_STAGES_BYTES + HEAD_ROWS * sizeof(float);
 
 typedef struct head_partial {  // one block's state for one row
     double sum, weighted;
@@ -97,7 +99,6 @@ __device__ __forceinline__ void fold_row(float values[8][2], int first_column, i
             tile_max = fmaxf(tile_max, values[j][e]);
             above += values[j][e] > target;
         }
-    if (!FULL && tile_max == -INFINITY) return;  // no column of this lane's is in the vocabulary
     raise_maximum(tile_max, m, s, w);
     float tile_sum = 0.0f, tile_weighted = 0.0f;  // per tile first: S and W grow by few large adds
 #pragma unroll
@@ -120,7 +121,7 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
                const scalar *weight, const int32_t *targets, int64_t rows, int dim, int vocab, int splits) {
     extern __shared__ __align__(128) unsigned char shared_bytes[];
     scalar *stages = (scalar *)shared_bytes;
-    __shared__ float diagonal[HEAD_ROWS];
+    float *diagonal = (float *)(shared_bytes + HEAD_STAGES_BYTES);
 
     // Block b: split b % splits of row tile b / splits. The splits of a few row tiles run
     // side by side, so the hidden rows they re-read for every tile stay a few MB of L2, and

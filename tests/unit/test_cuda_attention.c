@@ -5,7 +5,9 @@
 // [−2, 2], exact in both fp16 and bf16, so the reference sees the very values the GPU does.
 // Tolerance: the flash kernel rounds P to the input type before P·V and the output is
 // rounded once: |out − ref| ≤ u·(2·max|v| + |ref|) with u = 2⁻¹¹ (fp16) or 2⁻⁸ (bf16).
-// Needs a GPU: reports SKIP (never PASS) without one.
+// Needs a GPU: reports SKIP (never PASS) without one. Built with tests/emulator instead
+// (test_cuda_attention_emulated), the same checks run the kernels' source on the CPU
+// emulator in every `make test`.
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -18,6 +20,13 @@
 
 #include "cuda/cuda_kernels.h"
 #include "model/half.h"
+
+// Built against tests/emulator (the kernels on the CPU emulator) or a GPU.
+#ifdef MEMPROF_CUDA_EMULATED
+#define WHERE "emulated "
+#else
+#define WHERE ""
+#endif
 
 static uint64_t next_random(uint64_t *state) {
     *state = *state * 6364136223846793005ull + 1442695040888963407ull;
@@ -61,7 +70,7 @@ typedef int (*attention_launcher)(void *, const void *, const int32_t *, const i
 static void check_case(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
                        const int32_t *lengths, int sequences, float magnitude, int sampled_rows) {
     char name[240];
-    snprintf(name, sizeof name, "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f",
+    snprintf(name, sizeof name, WHERE "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f",
              kernel_name, hd, heads, scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16", sequences,
              lengths[sequences - 1], magnitude);
     int64_t tokens = 0;

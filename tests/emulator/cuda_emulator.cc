@@ -1,0 +1,277 @@
+// cuda_emulator.cc — the fibers, barriers and deferred copies behind cuda_emulator.h, and
+// the few CUDA runtime calls the kernel tests make, on host memory.
+//
+// Fibers: each thread of a block gets a stack and a ucontext for its first start; after that
+// switches are _setjmp/_longjmp (no signal-mask system call per switch). A thread waiting at
+// a barrier yields to the scheduler, which resumes the threads round robin; when a full
+// round passes with every live thread waiting and no barrier opened, the kernel has a
+// barrier some threads never reach: reported, and the process exits.
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <ucontext.h>
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <deque>
+#include <vector>
+
+#include "cuda_emulator.h"
+#include "cuda/cuda_kernels.h"
+
+namespace emu {
+
+enum { STACK_BYTES = 256 << 10, SHARED_CAPACITY = 256 << 10 };
+
+struct copy_request {
+    void *destination;
+    const void *source;
+    bool valid;
+};
+
+struct barrier {
+    unsigned expected = 0, arrived = 0, generation = 0;
+};
+
+struct exchange_area {
+    uint64_t words[32][8];
+};
+
+struct thread_context {
+    ucontext_t start;
+    jmp_buf resume;
+    char *stack = nullptr;
+    bool started = false, done = false;
+    uint3 index;
+    unsigned linear = 0;
+    std::vector<copy_request> open_group;
+    std::deque<std::vector<copy_request>> committed;
+};
+
+struct block_state {
+    std::vector<thread_context> threads;
+    std::vector<barrier> warp_barriers;
+    std::vector<exchange_area> warp_exchange;
+    barrier block_barrier;
+    uint3 block_index;
+    dim3 block_dimension, grid_dimension;
+    block_body body = nullptr;
+    void *closure = nullptr;
+    unsigned progress = 0;  // barriers opened and threads finished: the deadlock check
+};
+
+static block_state *block_now;
+static thread_context *thread_now;
+static jmp_buf scheduler;
+
+}  // namespace emu
+
+// The shared memory of the block that runs (`extern __shared__` in the kernels).
+alignas(128) unsigned char shared_bytes[emu::SHARED_CAPACITY];
+alignas(128) unsigned char shared[emu::SHARED_CAPACITY];
+alignas(128) float shared_memory[emu::SHARED_CAPACITY / 4];
+
+namespace emu {
+
+const uint3 &thread_index() { return thread_now->index; }
+const uint3 &block_index() { return block_now->block_index; }
+const dim3 &block_dimension() { return block_now->block_dimension; }
+const dim3 &grid_dimension() { return block_now->grid_dimension; }
+unsigned lane() { return thread_now->linear % 32; }
+uint64_t (&warp_words())[32][8] { return block_now->warp_exchange[thread_now->linear / 32].words; }
+
+const float *value_table(int bfloat) {
+    static float *tables[2];
+    if (tables[bfloat] == nullptr) {
+        float *table = (float *)malloc(65536 * sizeof(float));
+        for (uint32_t bits = 0; bits < 65536; bits++) {
+            if (bfloat) {
+                uint32_t wide = bits << 16;
+                memcpy(&table[bits], &wide, 4);
+            } else {
+                __half_raw raw;
+                raw.x = (unsigned short)bits;
+                table[bits] = __half2float(__half(raw));
+            }
+        }
+        tables[bfloat] = table;
+    }
+    return tables[bfloat];
+}
+
+static void yield() {
+    if (!_setjmp(thread_now->resume)) _longjmp(scheduler, 1);
+}
+
+static void wait_at(barrier &b) {
+    unsigned generation = b.generation;
+    if (++b.arrived == b.expected) {
+        b.arrived = 0;
+        b.generation++;
+        block_now->progress++;
+        return;
+    }
+    while (b.generation == generation) yield();
+}
+
+void block_barrier() { wait_at(block_now->block_barrier); }
+void warp_barrier() { wait_at(block_now->warp_barriers[thread_now->linear / 32]); }
+
+void async_copy(void *destination, const void *source, bool valid) {
+    thread_now->open_group.push_back(copy_request{destination, source, valid});
+}
+void async_commit() {
+    thread_now->committed.push_back(std::move(thread_now->open_group));
+    thread_now->open_group.clear();
+}
+void async_wait(int pending) {
+    while ((int)thread_now->committed.size() > pending) {
+        for (const copy_request &r : thread_now->committed.front()) {
+            if (r.valid) memcpy(r.destination, r.source, 16);
+            else memset(r.destination, 0, 16);
+        }
+        thread_now->committed.pop_front();
+    }
+}
+
+static void thread_start() {
+    block_now->body(block_now->closure);
+    thread_now->done = true;
+    block_now->progress++;
+    _longjmp(scheduler, 1);
+}
+
+static void run_block(block_state &b) {
+    unsigned count = (unsigned)b.threads.size(), live = count;
+    unsigned idle_rounds = 0, last_progress = b.progress;
+    while (live > 0) {
+        for (unsigned i = 0; i < count; i++) {
+            thread_context &t = b.threads[i];
+            if (t.done) continue;
+            thread_now = &t;
+            if (!_setjmp(scheduler)) {
+                if (!t.started) {
+                    t.started = true;
+                    setcontext(&t.start);
+                }
+                _longjmp(t.resume, 1);
+            }
+            if (t.done) live--;
+        }
+        if (b.progress != last_progress) last_progress = b.progress, idle_rounds = 0;
+        else if (live > 0 && ++idle_rounds > 2) {
+            fprintf(stderr, "cuda emulator: deadlock in block (%u, %u, %u): %u threads wait at a barrier that the "
+                    "others never reach\n", b.block_index.x, b.block_index.y, b.block_index.z, live);
+            exit(3);
+        }
+    }
+    for (thread_context &t : b.threads)
+        if (!t.open_group.empty() || !t.committed.empty()) {
+            // Copies never waited for land at the end of the kernel on a GPU; nothing reads them here.
+            t.open_group.clear(), t.committed.clear();
+        }
+}
+
+void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *closure) {
+    unsigned count = block.x * block.y * block.z;
+    if (shared_size > SHARED_CAPACITY || count == 0 || count > 1024) {
+        fprintf(stderr, "cuda emulator: launch of %u threads with %zu bytes of shared memory is not supported\n", count,
+                shared_size);
+        exit(3);
+    }
+    block_state b;
+    b.threads.resize(count);
+    b.warp_barriers.resize((count + 31) / 32);
+    b.warp_exchange.resize((count + 31) / 32);
+    for (unsigned w = 0; w < b.warp_barriers.size(); w++)
+        b.warp_barriers[w].expected = w + 1 < b.warp_barriers.size() || count % 32 == 0 ? 32 : count % 32;
+    b.block_barrier.expected = count;
+    b.block_dimension = block, b.grid_dimension = grid;
+    b.body = body, b.closure = closure;
+    for (thread_context &t : b.threads) t.stack = (char *)malloc(STACK_BYTES);
+    block_now = &b;
+    for (unsigned z = 0; z < grid.z; z++)
+        for (unsigned y = 0; y < grid.y; y++)
+            for (unsigned x = 0; x < grid.x; x++) {
+                b.block_index = uint3{x, y, z};
+                memset(shared_bytes, 0xff, shared_size);  // poison: fp16/bf16 NaN, reads before writes show
+                memset(shared, 0xff, shared_size);
+                memset(shared_memory, 0xff, shared_size);
+                for (unsigned i = 0; i < count; i++) {
+                    thread_context &t = b.threads[i];
+                    t.started = t.done = false;
+                    t.linear = i;
+                    t.index = uint3{i % block.x, i / block.x % block.y, i / (block.x * block.y)};
+                    getcontext(&t.start);
+                    t.start.uc_stack.ss_sp = t.stack;
+                    t.start.uc_stack.ss_size = STACK_BYTES;
+                    t.start.uc_link = nullptr;
+                    makecontext(&t.start, thread_start, 0);
+                }
+                run_block(b);
+            }
+    for (thread_context &t : b.threads) free(t.stack);
+    block_now = nullptr;
+    thread_now = nullptr;
+}
+
+}  // namespace emu
+
+// The CUDA runtime calls of the kernel files and their tests, on host memory. Allocations
+// are filled with 0xff bytes (NaN in every float type), so that unwritten outputs show.
+extern "C" {
+cudaError_t emu_cudaGetLastError(void) { return cudaSuccess; }
+cudaError_t emu_cudaFuncSetAttribute(const void *, enum cudaFuncAttribute, int) { return cudaSuccess; }
+cudaError_t cudaGetDeviceCount(int *count) {
+    *count = 1;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int *device) {
+    *device = 0;
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, int) {
+    // An H100's: what the launchers ask about.
+    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? 227 << 10
+             : attribute == cudaDevAttrMultiProcessorCount       ? 132
+                                                                 : 0;
+    return cudaSuccess;
+}
+cudaError_t cudaMalloc(void **pointer, size_t bytes) {
+    *pointer = malloc(bytes ? bytes : 1);
+    if (*pointer == nullptr) return cudaErrorMemoryAllocation;
+    memset(*pointer, 0xff, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaFree(void *pointer) {
+    free(pointer);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpy(void *destination, const void *source, size_t bytes, enum cudaMemcpyKind) {
+    memmove(destination, source, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemset(void *destination, int value, size_t bytes) {
+    memset(destination, value, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+const char *cudaGetErrorString(cudaError_t error) { return error == cudaSuccess ? "no error" : "emulated CUDA error"; }
+
+// cuda_kernels.h's conversion (cuda_layers.cu on a GPU): round to nearest even, as there.
+int cuda_convert_from_float(void *destination, const float *source, int64_t count, int scalar_type, cuda_stream) {
+    uint16_t *out = (uint16_t *)destination;
+    for (int64_t i = 0; i < count; i++) {
+        if (scalar_type == 0) {
+            __half_raw raw = __half_raw(__float2half_rn(source[i]));
+            out[i] = raw.x;
+        } else {
+            __nv_bfloat16_raw raw = __nv_bfloat16_raw(__float2bfloat16_rn(source[i]));
+            out[i] = raw.x;
+        }
+    }
+    return 0;
+}
+}

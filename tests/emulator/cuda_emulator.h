@@ -1,0 +1,108 @@
+// cuda_emulator.h — runs the project's hand-written CUDA kernels on the CPU, so that their
+// index arithmetic, pipelines and reductions are tested where no GPU is (this machine, CI).
+// Force-included (g++ -include) before a kernel file that tests/emulator/emulate.sh has
+// rewritten (each `kernel<<<config>>>(args)` becomes `emu::launcher(kernel, config)(args)`).
+//
+// Model: a block's threads are fibers of one OS thread, scheduled cooperatively; they switch
+// only at __syncthreads() and at warp collectives (__shfl_xor_sync and the ldmatrix / mma
+// stand-ins of tests/emulator/cuda/cuda_mma.cuh, found before src/cuda's by the include
+// path), which are barriers of the block or of the warp. Blocks run one after another.
+// cp.async copies are deferred until the cp.async.wait_group that must see them, so a read
+// of a stage before its wait sees the poison the shared memory was filled with. A barrier
+// that not every thread reaches is reported as a deadlock. Shared memory: only `extern
+// __shared__` buffers are shared (a static __shared__ array would be per thread here).
+//
+// The semantics of ldmatrix and mma.sync follow the PTX ISA's fragment layouts; the
+// attention kernel, validated on H100s, passes against double precision under the
+// emulator too (tests/emulator/emulated_test_cuda_attention), which checks that reading.
+#ifndef MEMPROF_CUDA_EMULATOR_H
+#define MEMPROF_CUDA_EMULATOR_H
+
+#define cudaGetLastError emu_cudaGetLastError
+#define cudaFuncSetAttribute emu_cudaFuncSetAttribute
+#include <cuda_runtime.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define __launch_bounds__(...)
+
+// What a kernel file asks of the runtime around a launch (both succeed here).
+template <typename T> cudaError_t emu_cudaFuncSetAttribute(T *, enum cudaFuncAttribute, int) { return cudaSuccess; }
+
+namespace emu {
+struct thread_context;
+const uint3 &thread_index();
+const uint3 &block_index();
+const dim3 &block_dimension();
+const dim3 &grid_dimension();
+void block_barrier();
+void warp_barrier();
+unsigned lane();
+// The calling warp's exchange area for collectives: 32 lanes × 8 words.
+uint64_t (&warp_words())[32][8];
+
+typedef void (*block_body)(void *closure);
+// Runs body(closure) for every thread of every block of the grid.
+void run_grid(dim3 grid, dim3 block, size_t shared_bytes, block_body body, void *closure);
+
+template <typename... Parameters> struct launch {
+    void (*kernel)(Parameters...);
+    dim3 grid, block;
+    size_t shared_bytes;
+    template <typename... Arguments> void operator()(Arguments &&...arguments) const {
+        auto call = [&]() { kernel(arguments...); };
+        run_grid(grid, block, shared_bytes, [](void *closure) { (*(decltype(call) *)closure)(); }, &call);
+    }
+};
+template <typename... Parameters>
+launch<Parameters...> launcher(void (*kernel)(Parameters...), dim3 grid, dim3 block, size_t shared_bytes = 0,
+                               cudaStream_t stream = 0) {
+    (void)stream;
+    return launch<Parameters...>{kernel, grid, block, shared_bytes};
+}
+}  // namespace emu
+
+#define threadIdx (emu::thread_index())
+#define blockIdx (emu::block_index())
+#define blockDim (emu::block_dimension())
+#define gridDim (emu::grid_dimension())
+
+inline void __syncthreads() { emu::block_barrier(); }
+// CUDA's integer min and max (device built-ins).
+inline int min(int a, int b) { return a < b ? a : b; }
+inline int max(int a, int b) { return a > b ? a : b; }
+inline long long min(long long a, long long b) { return a < b ? a : b; }
+inline long long max(long long a, long long b) { return a > b ? a : b; }
+
+template <typename T> T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
+    static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
+    (void)mask;
+    uint64_t word = 0;
+    __builtin_memcpy(&word, &value, sizeof(T));
+    unsigned me = emu::lane();
+    emu::warp_words()[me][0] = word;
+    emu::warp_barrier();
+    word = emu::warp_words()[me ^ (unsigned)lane_mask][0];
+    emu::warp_barrier();
+    T out;
+    __builtin_memcpy(&out, &word, sizeof(T));
+    return out;
+}
+
+template <typename T> T __shfl_sync(unsigned mask, T value, int source_lane) {
+    static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
+    (void)mask;
+    uint64_t word = 0;
+    __builtin_memcpy(&word, &value, sizeof(T));
+    unsigned me = emu::lane();
+    emu::warp_words()[me][0] = word;
+    emu::warp_barrier();
+    word = emu::warp_words()[(unsigned)source_lane % 32][0];
+    emu::warp_barrier();
+    T out;
+    __builtin_memcpy(&out, &word, sizeof(T));
+    return out;
+}
+
+#endif
