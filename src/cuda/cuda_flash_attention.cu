@@ -30,6 +30,9 @@ template <int HD> struct flash_shape {
     // memory reads (docs/performance.md). Two tiles need ~2× the accumulator registers, so
     // head dims 96 (spills) and 256 keep one.
     static constexpr int m_tiles = (HD <= 128 && HD != 96) ? 2 : 1;
+    // Q's fragments stay in registers for the whole key loop where they fit (32 registers at
+    // HD = 64): a fifth fewer ldmatrix per key tile. Above that they are re-read per tile.
+    static constexpr bool q_in_registers = HD <= 64;
     static constexpr int warps = 4;
     static constexpr int threads = warps * 32;
     static constexpr int warp_rows = 16 * m_tiles;                   // query rows per warp
@@ -76,6 +79,11 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     const int key_tiles = (first_query + shape::query_rows - 1) / TILE + 1;
 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
+    // Where lane's ldmatrix row of Q's A fragment (m tile m, k step kk) is in shared memory.
+    auto q_fragment_address = [&](int m, int kk) {
+        return q_tile + (warp * shape::warp_rows + m * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride + kk * 16 +
+               (lane >> 4) * 8;
+    };
     load_tile_async<HD, shape::query_rows>(q_tile, head_base, row_bytes, first_query, length);
     load_tile_async<HD, TILE>(k_tiles, head_base + HD * sizeof(scalar), row_bytes, 0, length);
     load_tile_async<HD, TILE>(v_tiles, head_base + 2 * HD * sizeof(scalar), row_bytes, 0, length);
@@ -90,6 +98,8 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     float row_max[M][2], row_sum[M][2];
 #pragma unroll
     for (int m = 0; m < M; m++) row_max[m][0] = row_max[m][1] = -INFINITY, row_sum[m][0] = row_sum[m][1] = 0.0f;
+    // Q's A fragments, read once from shared memory when they fit in registers (HD ≤ 64).
+    uint32_t q_fragments[shape::q_in_registers ? M : 1][shape::q_in_registers ? HD / 16 : 1][4];
     int warp_first_query = first_query + warp * shape::warp_rows;
     int query0 = warp_first_query + g;  // this lane's rows: query0 + 16·m and query0 + 16·m + 8
 
@@ -104,6 +114,14 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
         copy_async_commit();
         copy_async_wait<1>();  // everything but the group just queued has landed
         __syncthreads();
+        if constexpr (shape::q_in_registers) {
+            if (kt == 0) {  // Q landed with the first K/V tiles
+#pragma unroll
+                for (int m = 0; m < M; m++)
+#pragma unroll
+                    for (int kk = 0; kk < HD / 16; kk++) load_matrix_x4(q_fragments[m][kk], q_fragment_address(m, kk));
+            }
+        }
         const scalar *k_tile = k_tiles + stage * shape::tile_elements;
         const scalar *v_tile = v_tiles + stage * shape::tile_elements;
         // A warp whose rows all come before this tile's first key has nothing to add. (Its
@@ -120,9 +138,14 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
             for (int kk = 0; kk < HD / 16; kk++) {
                 uint32_t a[M][4];
 #pragma unroll
-                for (int m = 0; m < M; m++)
-                    load_matrix_x4(a[m], q_tile + (warp * shape::warp_rows + m * 16 + (lane & 7) + ((lane >> 3) & 1) * 8) * stride +
-                                             kk * 16 + (lane >> 4) * 8);
+                for (int m = 0; m < M; m++) {
+                    if constexpr (shape::q_in_registers) {
+#pragma unroll
+                        for (int i = 0; i < 4; i++) a[m][i] = q_fragments[m][kk][i];
+                    } else {
+                        load_matrix_x4(a[m], q_fragment_address(m, kk));
+                    }
+                }
 #pragma unroll
                 for (int j = 0; j < 8; j += 2) {
                     uint32_t b[4];
@@ -135,37 +158,38 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
                 }
             }
 
-            // Online softmax in base 2; tiles that reach past this warp's first row mask keys after the query.
+            // Online softmax in base 2 on the raw scores: the maximum is taken before scaling
+            // (the scale is positive) and each P is one FFMA and one MUFU.EX2,
+            // p = 2^(s·c − max·c) with c = log2 e / √HD. Only tiles that reach past this
+            // warp's first row mask keys after the query.
             bool diagonal = kt * TILE + TILE - 1 > warp_first_query;
 #pragma unroll
             for (int m = 0; m < M; m++) {
                 float tile_max[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-                for (int j = 0; j < 8; j++) {
+                for (int j = 0; j < 8; j++)
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        float value = s[m][j][e] * scale_log2;
-                        if (diagonal && kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + m * 16 + (e >> 1) * 8) value = -INFINITY;
-                        s[m][j][e] = value;
-                        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], value);
+                        if (diagonal && kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + m * 16 + (e >> 1) * 8)
+                            s[m][j][e] = -INFINITY;
+                        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[m][j][e]);
                     }
-                }
-                float correction[2];
+                float correction[2], scaled_max[2];
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
                     tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
                     tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
                     float new_max = fmaxf(row_max[m][r], tile_max[r]);
-                    correction[r] = new_max == -INFINITY ? 1.0f : exp2f(row_max[m][r] - new_max);
+                    correction[r] = new_max == -INFINITY ? 1.0f : fast_exp2((row_max[m][r] - new_max) * scale_log2);
                     row_max[m][r] = new_max;
+                    scaled_max[r] = new_max == -INFINITY ? 0.0f : new_max * scale_log2;
                 }
                 float tile_sum[2] = {0.0f, 0.0f};
 #pragma unroll
                 for (int j = 0; j < 8; j++) {
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
-                        float reference = row_max[m][e >> 1] == -INFINITY ? 0.0f : row_max[m][e >> 1];
-                        float p = exp2f(s[m][j][e] - reference);
+                        float p = fast_exp2(fmaf(s[m][j][e], scale_log2, -scaled_max[e >> 1]));
                         s[m][j][e] = p;
                         tile_sum[e >> 1] += p;
                     }

@@ -106,7 +106,9 @@ __device__ __forceinline__ void fold_row(float values[8][2], int first_column, i
 #pragma unroll
         for (int e = 0; e < 2; e++) {
             if (!FULL && first_column + j * 8 + e >= vocab) continue;
-            fold_value(values[j][e], m, tile_sum, tile_weighted);
+            float shifted = values[j][e] - m, p = fast_exp2(shifted * 1.4426950408889634f);  // e^(z − m)
+            tile_sum += p;
+            tile_weighted += p * shifted;
         }
     s += tile_sum;
     w += tile_weighted;

@@ -37,6 +37,14 @@ __device__ __forceinline__ void load_matrix_x4_transposed(uint32_t r[4], const v
                  : "r"(shared_address(pointer)));
 }
 
+// 2^x as the one MUFU.EX2 instruction (ex2.approx.ftz: relative error about 2⁻²², results
+// below 2⁻¹²⁶ flushed to 0), where exp2f adds range handling for subnormal results.
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 // c += a·b for one m16n8k16 tile.
 template <typename scalar> __device__ __forceinline__ void mma_16x8x16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1);
 template <> __device__ __forceinline__ void mma_16x8x16<__half>(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {

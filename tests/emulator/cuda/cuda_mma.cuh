@@ -59,6 +59,12 @@ __device__ __forceinline__ void load_matrix_x4_transposed(uint32_t r[4], const v
     emu::load_matrix(r, pointer, true);
 }
 
+// 2^x, results below 2⁻¹²⁶ flushed to 0 (ex2.approx.ftz).
+__device__ __forceinline__ float fast_exp2(float x) {
+    float y = exp2f(x);
+    return y < 1.17549435e-38f ? 0.0f : y;
+}
+
 // c += a·b for one m16n8k16 tile.
 template <typename scalar>
 __device__ __forceinline__ void mma_16x8x16(float c[4], const uint32_t a[4], uint32_t b0, uint32_t b1) {
