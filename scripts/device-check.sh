@@ -21,9 +21,10 @@
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
-# usage: [SKIP="nccl upload"] [HEADS="chunked fused"] scripts/device-check.sh [SIZES=70m,160m,410m]
+# usage: [SKIP="nccl upload"] [HEADS="chunked fused fused-256"] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP   steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
-#   HEADS  the LM heads to bench (MEMPROF_LM_HEAD), each in fp16 and bf16; default both
+#   HEADS  the LM heads to bench (MEMPROF_LM_HEAD), each in fp16 and bf16 (fused-256: fp16);
+#          default "chunked fused fused-256"
 set -u
 BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
@@ -95,10 +96,12 @@ main() {
         echo "skipped: $BUILD/tests/test_nccl_share not carried"
     fi
 
-    echo "== memprof bench, LM heads: ${HEADS:-chunked fused} [$(left) s left]"
+    echo "== memprof bench, LM heads: ${HEADS:-chunked fused fused-256} [$(left) s left]"
     for size in ${sizes//,/ }; do
-        for head in ${HEADS:-chunked fused}; do
-            for precision in fp16 bf16; do
+        for head in ${HEADS:-chunked fused fused-256}; do
+            precisions="fp16 bf16"
+            [ "$head" = fused-256 ] && precisions=fp16  # a tiling of "fused": the same bits, timed once
+            for precision in $precisions; do
                 if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision $head: budget"; continue; fi
                 start=$SECONDS
                 echo "-- $size $precision, $head LM head" | tee -a "$OUT/bench.txt"
@@ -108,7 +111,7 @@ main() {
             done
         done
     done
-    if [[ " ${HEADS:-chunked fused} " == *" fused "* ]] && [ "$(left)" -gt 40 ]; then
+    if [[ " ${HEADS:-chunked fused fused-256} " == *" fused "* ]] && [ "$(left)" -gt 40 ]; then
         # Where the time goes with the fused head (GPU time per forward step), smallest size.
         echo "-- ${sizes%%,*} fp16, fused LM head, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
         MEMPROF_LM_HEAD=fused MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \

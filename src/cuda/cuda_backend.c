@@ -137,7 +137,8 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     if (m->lm_head_fused) {  // logits folded into the statistics as they are computed (cuda_lm_head.cu)
         KERNEL(cuda_lm_head_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
                                        tokens_count, d, c->vocab_size, cuda_lm_head_splits(c->vocab_size),
-                                       m->lm_head_workspace, NULL, scalar, stream), "lm head statistics");
+                                       m->lm_head_block_rows, m->lm_head_workspace, NULL, scalar, stream),
+               "lm head statistics");
         return 0;
     }
     size_t row_bytes = (size_t)d * 2;

@@ -70,7 +70,8 @@ typedef struct cuda_model {
     double *surprisal, *entropy;
     int64_t *rank;
 
-    int lm_head_fused;           // MEMPROF_LM_HEAD=fused: cuda_lm_head.cu instead of GEMM chunks + statistics
+    int lm_head_fused;           // MEMPROF_LM_HEAD=fused[-256]: cuda_lm_head.cu instead of GEMM chunks + statistics
+    int lm_head_block_rows;      // and its rows per block: 128 (fused) or 256 (fused-256)
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
@@ -129,8 +130,9 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, in
 size_t cuda_weight_bytes(const model_config *config);
 size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
                              int64_t logits_rows);
-// Reads MEMPROF_LM_HEAD (unset, "chunked" or "fused") into *out_fused.
-int cuda_lm_head_mode(int *out_fused, const model_config *config, memprof_error *err);
+// Reads MEMPROF_LM_HEAD: unset or "chunked" (*out_block_rows = 0), "fused" (128) or
+// "fused-256" (256, the same bits from another tiling).
+int cuda_lm_head_mode(int *out_block_rows, const model_config *config, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

@@ -63,13 +63,15 @@ int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const
 // W [V, dim] (dim a multiple of 8), without a logits buffer. splits: how many parts the
 // vocabulary is cut into (cuda_lm_head_splits(V) in the backend: it depends on V only, so a
 // row's bits do not depend on its batch); workspace: cuda_lm_head_workspace_bytes(rows, splits).
-// logits_out [rows, V] fp32, NULL except in tests, receives every logit as computed.
-// Returns −1 when dim or splits is not covered.
+// The workspace ends with the target logits [rows] fp32. block_rows: 128 (4 warps, two blocks
+// per SM) or 256 (8 warps, one): the same bits, another speed. logits_out [rows, V] fp32,
+// NULL except in tests, receives every logit as computed. Returns −1 when dim, splits or
+// block_rows is not covered.
 int cuda_lm_head_splits(int vocab);
 size_t cuda_lm_head_workspace_bytes(int64_t rows, int splits);
 int cuda_lm_head_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
-                            const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
-                            float *logits_out, int scalar_type, cuda_stream stream);
+                            const int32_t *targets, int64_t rows, int dim, int vocab, int splits, int block_rows,
+                            void *workspace, float *logits_out, int scalar_type, cuda_stream stream);
 
 // dst (scalar) = src (fp32): the reference weight upload (cuda_upload_tensor_reference).
 int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream);

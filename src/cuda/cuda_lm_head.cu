@@ -31,18 +31,26 @@
 #include "cuda/cuda_mma.cuh"
 
 enum {
-    HEAD_ROWS = 128,          // rows of hidden per block
     HEAD_VOCAB = 128,         // vocabulary rows per tile
     HEAD_K = 32,              // d per pipeline step
     HEAD_STAGES = 4,          // pipeline depth
-    HEAD_THREADS = 128,       // 4 warps: 2 along the rows × 2 along the vocabulary, 64 × 64 each
     HEAD_STRIDE = HEAD_K + 8, // shared row in elements: 80 bytes keeps ldmatrix free of bank conflicts
     HEAD_TILES_PER_SPLIT = 32,
+    HEAD_TARGET_ROWS = 128,   // rows per block of the target pass (its B tile holds one W row per row)
 };
-static constexpr int HEAD_STAGE_ELEMENTS = (HEAD_ROWS + HEAD_VOCAB) * HEAD_STRIDE;
-// The pipeline's stages (80 KB), then the target pass's diagonal [HEAD_ROWS] fp32.
-static constexpr size_t HEAD_STAGES_BYTES = (size_t)HEAD_STAGES * HEAD_STAGE_ELEMENTS * 2;
-static constexpr size_t HEAD_SHARED_BYTES = HEAD_STAGES_BYTES + HEAD_ROWS * sizeof(float);
+
+// A block of ROWS rows (128 or 256): ROWS / 64 × 2 warps of 64 × 64. 128-row blocks (4 warps,
+// 80 KB of stages) run two per SM; 256-row blocks (8 warps, 120 KB) one, reading 3/4 as many
+// bytes per product from L2 (87 flops per byte against 64). MEMPROF_LM_HEAD picks one.
+template <int ROWS> struct head_shape {
+    static constexpr int threads = ROWS / 64 * 2 * 32;
+    static constexpr int rows_per_pass = threads / 4;  // rows a pass of 16-byte copies covers
+    static constexpr int stage_elements = (ROWS + HEAD_VOCAB) * HEAD_STRIDE;
+    // The pipeline's stages, then the target pass's diagonal [ROWS] fp32.
+    static constexpr size_t stages_bytes = (size_t)HEAD_STAGES * stage_elements * 2;
+    static constexpr size_t shared_bytes = stages_bytes + ROWS * sizeof(float);
+    static constexpr int blocks_per_sm = ROWS == 128 ? 2 : 1;
+};
 
 typedef struct head_partial {  // one block's state for one row
     double sum, weighted;
@@ -51,8 +59,9 @@ typedef struct head_partial {  // one block's state for one row
 } head_partial;
 
 // Queues pipeline step `step` (k step `k_step` of vocabulary tile `tile`, or of the target
-// rows when tile < 0) into its stage. Thread i moves 16-byte vector i % 4 of rows i / 4 + 32j.
-template <typename scalar>
+// rows when tile < 0) into its stage. Thread i moves 16-byte vector i % 4 of rows
+// i / 4 + j·rows_per_pass.
+template <typename scalar, int ROWS>
 __device__ __forceinline__ void queue_step(scalar *stage, const scalar *hidden, const scalar *weight,
                                            const int32_t *targets, int64_t first_row, int64_t rows, int dim, int vocab,
                                            int tile, int k_step) {
@@ -60,17 +69,18 @@ __device__ __forceinline__ void queue_step(scalar *stage, const scalar *hidden, 
     int k = k_step * HEAD_K + vector * 8;
     bool k_valid = k < dim;
     int k_offset = k_valid ? k : 0;
-    scalar *a_tile = stage, *b_tile = stage + HEAD_ROWS * HEAD_STRIDE;
+    constexpr int pass = head_shape<ROWS>::rows_per_pass;
+    scalar *a_tile = stage, *b_tile = stage + ROWS * HEAD_STRIDE;
 #pragma unroll
-    for (int j = 0; j < HEAD_ROWS / 32; j++) {
-        int local = row_in_tile + 32 * j;
+    for (int j = 0; j < ROWS / pass; j++) {
+        int local = row_in_tile + pass * j;
         int64_t row = first_row + local;
         bool valid = k_valid && row < rows;
         copy_async_16(a_tile + local * HEAD_STRIDE + vector * 8, hidden + (valid ? row * dim + k_offset : 0), valid);
     }
 #pragma unroll
-    for (int j = 0; j < HEAD_VOCAB / 32; j++) {
-        int local = row_in_tile + 32 * j;
+    for (int j = 0; j < HEAD_VOCAB / pass; j++) {
+        int local = row_in_tile + pass * j;
         int64_t source_row;
         if (tile < 0) {  // the target pass: B row i = W[target of row i]
             int64_t row = first_row + local;
@@ -117,18 +127,20 @@ __device__ __forceinline__ void fold_row(float values[8][2], int first_column, i
 
 // TARGETS: only the target pass, writing target_logits. Otherwise the split's tiles, writing
 // partials [split, rows] (and, with DUMP, every logit into logits_out [rows, V]).
-template <typename scalar, bool TARGETS, bool DUMP>
-__global__ void __launch_bounds__(HEAD_THREADS, 2)
+template <typename scalar, int ROWS, bool TARGETS, bool DUMP>
+__global__ void __launch_bounds__(head_shape<ROWS>::threads, head_shape<ROWS>::blocks_per_sm)
 lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, const scalar *hidden,
                const scalar *weight, const int32_t *targets, int64_t rows, int dim, int vocab, int splits) {
     extern __shared__ __align__(128) unsigned char shared_bytes[];
     scalar *stages = (scalar *)shared_bytes;
-    float *diagonal = (float *)(shared_bytes + HEAD_STAGES_BYTES);
+    using shape = head_shape<ROWS>;
+    static_assert(!TARGETS || ROWS == HEAD_TARGET_ROWS, "the target pass's B tile holds one W row per block row");
+    float *diagonal = (float *)(shared_bytes + shape::stages_bytes);
 
     // Block b: split b % splits of row tile b / splits. The splits of a few row tiles run
     // side by side, so the hidden rows they re-read for every tile stay a few MB of L2, and
     // each W slice is read from memory about once per wave of row tiles.
-    const int64_t first_row = (int64_t)(blockIdx.x / splits) * HEAD_ROWS;
+    const int64_t first_row = (int64_t)(blockIdx.x / splits) * ROWS;
     const int split = (int)(blockIdx.x % splits);
     const int vocab_tiles = (vocab + HEAD_VOCAB - 1) / HEAD_VOCAB;
     const int tile_begin = TARGETS ? -1 : (int)((int64_t)split * vocab_tiles / splits);
@@ -163,7 +175,7 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
 #pragma unroll
     for (int s = 0; s < HEAD_STAGES - 1; s++) {
         if (s < total) {
-            queue_step<scalar>(stages + s * HEAD_STAGE_ELEMENTS, hidden, weight, targets, first_row, rows, dim, vocab,
+            queue_step<scalar, ROWS>(stages + s * shape::stage_elements, hidden, weight, targets, first_row, rows, dim, vocab,
                                queue_tile, queue_k);
             if (++queue_k == k_steps) queue_k = 0, queue_tile++;
         }
@@ -175,14 +187,14 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
         copy_async_wait<HEAD_STAGES - 2>();  // step `step` has landed
         __syncthreads();                     // ... for every thread, and step − 1's stage is free
         if (step + HEAD_STAGES - 1 < total) {
-            queue_step<scalar>(stages + ((step + HEAD_STAGES - 1) % HEAD_STAGES) * HEAD_STAGE_ELEMENTS, hidden, weight,
+            queue_step<scalar, ROWS>(stages + ((step + HEAD_STAGES - 1) % HEAD_STAGES) * shape::stage_elements, hidden, weight,
                                targets, first_row, rows, dim, vocab, queue_tile, queue_k);
             if (++queue_k == k_steps) queue_k = 0, queue_tile++;
         }
         copy_async_commit();
 
-        const scalar *a_tile = stages + (step % HEAD_STAGES) * HEAD_STAGE_ELEMENTS;
-        const scalar *b_tile = a_tile + HEAD_ROWS * HEAD_STRIDE;
+        const scalar *a_tile = stages + (step % HEAD_STAGES) * shape::stage_elements;
+        const scalar *b_tile = a_tile + ROWS * HEAD_STRIDE;
 #pragma unroll
         for (int kk = 0; kk < HEAD_K / 16; kk++) {
             uint32_t a[4][4];
@@ -217,7 +229,7 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
                                 diagonal[warp_row + mi * 16 + g + (e >> 1) * 8] = acc[mi][j][e];
             }
             __syncthreads();
-            int64_t row = first_row + threadIdx.x;  // HEAD_THREADS == HEAD_ROWS
+            int64_t row = first_row + threadIdx.x;  // threads == ROWS (128) in the target pass
             if (row < rows) target_logits[row] = diagonal[threadIdx.x];
         } else {
             int first_column = tile * HEAD_VOCAB + warp_column + 2 * t;
@@ -258,7 +270,7 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
     // (vocabulary halves) through shared memory; the block's state goes to partials.
     copy_async_wait<0>();
     __syncthreads();  // the pipeline's shared memory is free for the exchange
-    head_partial *exchange = (head_partial *)shared_bytes;  // [2 vocabulary halves][HEAD_ROWS]
+    head_partial *exchange = (head_partial *)shared_bytes;  // [2 vocabulary halves][ROWS]
 #pragma unroll
     for (int r = 0; r < 8; r++) {
         softmax_state state = {run_max[r], (double)run_sum[r], (double)run_weighted[r]};
@@ -272,11 +284,11 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
             state = merge_states(state, other);
         }
         int local = warp_row + 16 * (r >> 1) + g + 8 * (r & 1);
-        if (t == 0) exchange[(warp & 1) * HEAD_ROWS + local] = (head_partial){state.sum, state.weighted, state.max, count};
+        if (t == 0) exchange[(warp & 1) * ROWS + local] = (head_partial){state.sum, state.weighted, state.max, count};
     }
     __syncthreads();
-    if (threadIdx.x < HEAD_ROWS && first_row + threadIdx.x < rows) {  // one thread per row
-        head_partial left = exchange[threadIdx.x], right = exchange[HEAD_ROWS + threadIdx.x];
+    if (threadIdx.x < ROWS && first_row + threadIdx.x < rows) {  // one thread per row (threads ≥ ROWS)
+        head_partial left = exchange[threadIdx.x], right = exchange[ROWS + threadIdx.x];
         softmax_state merged = merge_states((softmax_state){left.max, left.sum, left.weighted},
                                             (softmax_state){right.max, right.sum, right.weighted});
         partials[(int64_t)split * rows + first_row + threadIdx.x] =
@@ -313,49 +325,62 @@ extern "C" size_t cuda_lm_head_workspace_bytes(int64_t rows, int splits) {
     return partial_bytes + (size_t)rows * sizeof(float);
 }
 
-template <typename scalar, bool TARGETS, bool DUMP>
+template <typename scalar, int ROWS, bool TARGETS, bool DUMP>
 static int launch_head(int splits, head_partial *partials, float *target_logits, float *logits_out, const void *hidden,
                        const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab, cuda_stream stream) {
-    int64_t blocks = (rows + HEAD_ROWS - 1) / HEAD_ROWS * splits;
+    using shape = head_shape<ROWS>;
+    int64_t blocks = (rows + ROWS - 1) / ROWS * splits;
     if (blocks > INT32_MAX) return (int)cudaErrorInvalidConfiguration;
-    cudaError_t status = cudaFuncSetAttribute(lm_head_kernel<scalar, TARGETS, DUMP>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)HEAD_SHARED_BYTES);
+    cudaError_t status = cudaFuncSetAttribute(lm_head_kernel<scalar, ROWS, TARGETS, DUMP>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape::shared_bytes);
     if (status != cudaSuccess) return (int)status;
-    lm_head_kernel<scalar, TARGETS, DUMP><<<(unsigned)blocks, HEAD_THREADS, HEAD_SHARED_BYTES, stream>>>(
+    lm_head_kernel<scalar, ROWS, TARGETS, DUMP><<<(unsigned)blocks, shape::threads, shape::shared_bytes, stream>>>(
         partials, target_logits, logits_out, (const scalar *)hidden, (const scalar *)weight, targets, rows, dim, vocab,
         splits);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar>
+template <typename scalar, int ROWS>
 static int run_head(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                     const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
                     float *logits_out, cuda_stream stream) {
     head_partial *partials = (head_partial *)workspace;
     size_t partial_bytes = cuda_lm_head_workspace_bytes(rows, splits) - (size_t)rows * sizeof(float);
     float *target_logits = (float *)((char *)workspace + partial_bytes);
-    int status = launch_head<scalar, true, false>(1, partials, target_logits, NULL, hidden, weight, targets, rows, dim,
-                                                  vocab, stream);
+    int status = launch_head<scalar, HEAD_TARGET_ROWS, true, false>(1, partials, target_logits, NULL, hidden, weight,
+                                                                    targets, rows, dim, vocab, stream);
     if (status != 0) return status;
-    status = logits_out ? launch_head<scalar, false, true>(splits, partials, target_logits, logits_out, hidden, weight,
-                                                           targets, rows, dim, vocab, stream)
-                        : launch_head<scalar, false, false>(splits, partials, target_logits, NULL, hidden, weight,
-                                                            targets, rows, dim, vocab, stream);
+    status = logits_out ? launch_head<scalar, ROWS, false, true>(splits, partials, target_logits, logits_out, hidden,
+                                                                 weight, targets, rows, dim, vocab, stream)
+                        : launch_head<scalar, ROWS, false, false>(splits, partials, target_logits, NULL, hidden, weight,
+                                                                  targets, rows, dim, vocab, stream);
     if (status != 0) return status;
     lm_head_merge_kernel<<<(unsigned)((rows + 255) / 256), 256, 0, stream>>>(surprisal, entropy, rank, partials,
                                                                             target_logits, targets, rows, splits);
     return LAUNCH_STATUS();
 }
 
+template <typename scalar>
+static int run_head_rows(int block_rows, double *surprisal, double *entropy, int64_t *rank, const void *hidden,
+                         const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab, int splits,
+                         void *workspace, float *logits_out, cuda_stream stream) {
+    if (block_rows == 256)
+        return run_head<scalar, 256>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                     workspace, logits_out, stream);
+    return run_head<scalar, 128>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                 workspace, logits_out, stream);
+}
+
 extern "C" int cuda_lm_head_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,
                                        const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab,
-                                       int splits, void *workspace, float *logits_out, int scalar_type,
-                                       cuda_stream stream) {
+                                       int splits, int block_rows, void *workspace, float *logits_out,
+                                       int scalar_type, cuda_stream stream) {
     if (dim % 8 != 0 || splits < 1 || splits > (vocab + HEAD_VOCAB - 1) / HEAD_VOCAB) return -1;
+    if (block_rows != 128 && block_rows != 256) return -1;
     if (rows == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return run_head<__half>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits, workspace,
-                                logits_out, stream);
-    return run_head<__nv_bfloat16>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
-                                   workspace, logits_out, stream);
+        return run_head_rows<__half>(block_rows, surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
+                                     splits, workspace, logits_out, stream);
+    return run_head_rows<__nv_bfloat16>(block_rows, surprisal, entropy, rank, hidden, weight, targets, rows, dim,
+                                        vocab, splits, workspace, logits_out, stream);
 }

@@ -77,8 +77,8 @@ static void lay_out_weights(layout_cursor *at) {
 
 int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
                         memprof_error *err) {
-    int lm_head_fused = 0;  // first: a misspelt setting is reported on any machine
-    int mode_status = cuda_lm_head_mode(&lm_head_fused, c, err);
+    int lm_head_block_rows = 0;  // first: a misspelt setting is reported on any machine
+    int mode_status = cuda_lm_head_mode(&lm_head_block_rows, c, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -100,7 +100,8 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->batch_sequences = options ? options->batch_sequences : 0;
     model->memory_cap = options && options->max_memory_gb > 0 ? (size_t)(options->max_memory_gb * 1e9) : 0;
     model->weight_dtype = weight_dtype;
-    model->lm_head_fused = lm_head_fused;
+    model->lm_head_fused = lm_head_block_rows > 0;
+    model->lm_head_block_rows = lm_head_block_rows;
     int status = 0;
     cudaStream_t stream;
     if (cudaStreamCreate(&stream) != cudaSuccess) {
@@ -189,16 +190,18 @@ static size_t bytes_per_token(const model_config *c, int lm_head_fused) {
     return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8 + head;
 }
 
-int cuda_lm_head_mode(int *out_fused, const model_config *c, memprof_error *err) {
+int cuda_lm_head_mode(int *out_block_rows, const model_config *c, memprof_error *err) {
     const char *value = getenv("MEMPROF_LM_HEAD");
-    *out_fused = 0;
+    *out_block_rows = 0;
     if (value == NULL || *value == '\0' || strcmp(value, "chunked") == 0) return 0;
-    if (strcmp(value, "fused") != 0)
-        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\" or \"fused\", got \"%s\"", value);
+    int block_rows = strcmp(value, "fused") == 0 ? 128 : strcmp(value, "fused-256") == 0 ? 256 : 0;
+    if (block_rows == 0)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\", \"fused\" or \"fused-256\", got "
+                         "\"%s\"", value);
     if (c->hidden_size % 8 != 0)
-        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=fused: the hidden size (%lld) must be a multiple "
-                         "of 8", (long long)c->hidden_size);
-    *out_fused = 1;
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=%s: the hidden size (%lld) must be a multiple "
+                         "of 8", value, (long long)c->hidden_size);
+    *out_block_rows = block_rows;
     return 0;
 }
 

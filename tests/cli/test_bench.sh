@@ -38,12 +38,13 @@ tuning=$(mktemp -u)
 cuda_case "cuda run with --tune-gemm" 'grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ]' --tune-gemm "$tuning"
 rm -f "$tuning"
 MEMPROF_LM_HEAD=fused cuda_case "cuda run with the fused LM head" true
+MEMPROF_LM_HEAD=fused-256 cuda_case "cuda run with the fused LM head, 256-row blocks" true
 # A misspelt MEMPROF_LM_HEAD is refused with one line naming it, GPU or not.
 MEMPROF_LM_HEAD=fast "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 >"$out" 2>&1; rc=$?
 if grep -q "no backend named 'cuda'" "$out"; then
     echo "SKIP bench: bad MEMPROF_LM_HEAD: built without CUDA"
 else
-    [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -q 'MEMPROF_LM_HEAD: expected "chunked" or "fused", got "fast"' "$out" &&
+    [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -q 'MEMPROF_LM_HEAD: expected "chunked", "fused" or "fused-256", got "fast"' "$out" &&
         echo "PASS bench: bad MEMPROF_LM_HEAD refused" || echo "FAIL bench: bad MEMPROF_LM_HEAD: rc $rc $(cat "$out")"
 fi
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.

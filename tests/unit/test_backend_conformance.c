@@ -1,7 +1,7 @@
 // test_backend_conformance.c — every compiled GPU backend against the CPU fp32 reference
 // (ggml's test-backend-ops idea), on the fixtures and on any checkpoint folders listed in
 // MEMPROF_CONFORMANCE_CHECKPOINTS (colon-separated; the GPU check script passes random
-// Pythia-shaped models there), with each LM head (chunked and fused, MEMPROF_LM_HEAD).
+// Pythia-shaped models there), with each LM head (chunked, fused, fused-256: MEMPROF_LM_HEAD).
 // Reports SKIP where no GPU is present.
 //
 // Criteria, for fp16 (ε = 0.02) and bf16 (ε = 0.1):
@@ -211,9 +211,10 @@ static void check_checkpoint(const char *folder, const backend *gpu) {
     printf("%s: cpu reference in %.1f s\n", folder, seconds_now() - started);
     snprintf(name, sizeof name, "%s: cpu reference", folder);
     if (status != 0) CHECK(name, 0, "%s", err.message);
-    // Both LM heads: GEMM chunks + the statistics kernel, and the fused kernel (MEMPROF_LM_HEAD).
-    static const char *const heads[] = {"chunked", "fused"};
-    for (int h = 0; h < 2 && status == 0; h++) {
+    // Every LM head: GEMM chunks + the statistics kernel, and the fused kernel in both tilings
+    // (MEMPROF_LM_HEAD).
+    static const char *const heads[] = {"chunked", "fused", "fused-256"};
+    for (int h = 0; h < 3 && status == 0; h++) {
         setenv("MEMPROF_LM_HEAD", heads[h], 1);
         snprintf(label, sizeof label, "%s fp16 (%s LM head)", folder, heads[h]);
         started = seconds_now();

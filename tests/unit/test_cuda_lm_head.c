@@ -9,8 +9,9 @@
 // which checks the rank's design directly: the target logit the kernel keeps (the end of its
 // workspace) is bit for bit the target's logit in that output, and the rank is the count of
 // that output's values above it. Also: the production kernel gives the same bits as the test
-// mode, rows give the same bits at another offset in the batch, rows whose target is −1 are
-// left alone, and vocabularies, splits and d that are not multiples of the tiles.
+// mode, rows give the same bits at another offset in the batch and with 256-row blocks, rows
+// whose target is −1 are left alone, and vocabularies, splits and d that are not multiples
+// of the tiles.
 // Needs a GPU: reports SKIP (never PASS) without one. Built with tests/emulator instead
 // (test_cuda_lm_head_emulated), the same checks run the kernel's source on the CPU emulator,
 // in every `make test`, except the 70m-shaped case (too slow there).
@@ -54,7 +55,7 @@ typedef struct device_run {
 // One launch on device inputs; outputs come back to the host. Rows are [offset, rows).
 static const char *run_kernel(device_run *out, const void *hidden_device, const void *weight_device,
                               const int32_t *targets_device, const head_case *c, int64_t offset, int splits,
-                              int scalar_type, int dump) {
+                              int block_rows, int scalar_type, int dump) {
     int64_t rows = c->rows - offset;
     size_t workspace_bytes = cuda_lm_head_workspace_bytes(rows, splits);
     double *surprisal = NULL, *entropy = NULL;
@@ -76,7 +77,7 @@ static const char *run_kernel(device_run *out, const void *hidden_device, const 
         size_t element = 2;
         int launched = cuda_lm_head_statistics(surprisal, entropy, rank, (const char *)hidden_device + offset * c->dim * element,
                                                weight_device, targets_device + offset, rows, c->dim, c->vocab, splits,
-                                               workspace, logits, scalar_type, NULL);
+                                               block_rows, workspace, logits, scalar_type, NULL);
         if (launched != 0) failure = launched < 0 ? "the launcher refused the shape" : cudaGetErrorString((cudaError_t)launched);
     }
     if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
@@ -128,15 +129,17 @@ static void check_case(const head_case *c, int scalar_type, const float *hidden,
     if (!failure && (cudaMalloc((void **)&targets_device, (size_t)c->rows * 4) != cudaSuccess ||
                      cudaMemcpy(targets_device, targets, (size_t)c->rows * 4, cudaMemcpyHostToDevice) != cudaSuccess))
         failure = "uploading the targets failed";
-    device_run dumped = {0}, plain = {0}, shifted = {0};
+    device_run dumped = {0}, plain = {0}, shifted = {0}, wide = {0};
     int64_t offset = c->rows > 5 ? 5 : 0;
-    if (!failure) failure = run_kernel(&dumped, hidden_device, weight_device, targets_device, c, 0, splits, scalar_type, 1);
-    if (!failure) failure = run_kernel(&plain, hidden_device, weight_device, targets_device, c, 0, splits, scalar_type, 0);
-    if (!failure) failure = run_kernel(&shifted, hidden_device, weight_device, targets_device, c, offset, splits, scalar_type, 0);
+    const void *h = hidden_device, *w = weight_device;
+    if (!failure) failure = run_kernel(&dumped, h, w, targets_device, c, 0, splits, 128, scalar_type, 1);
+    if (!failure) failure = run_kernel(&plain, h, w, targets_device, c, 0, splits, 128, scalar_type, 0);
+    if (!failure) failure = run_kernel(&shifted, h, w, targets_device, c, offset, splits, 128, scalar_type, 0);
+    if (!failure) failure = run_kernel(&wide, h, w, targets_device, c, 0, splits, 256, scalar_type, 0);
 
     double worst_logit = 0, worst_surprisal = 0, worst_entropy = 0;
     int64_t rank_mismatch = 0, self_mismatch = 0, target_mismatch = 0, plain_mismatch = 0, shifted_mismatch = 0,
-            untouched_wrong = 0, checked = 0;
+            wide_mismatch = 0, untouched_wrong = 0, checked = 0;
     for (int64_t r = 0; r < c->rows && !failure; r++) {
         const double *z = reference_logits + r * c->vocab;
         const float *own = dumped.logits + r * c->vocab;
@@ -171,6 +174,8 @@ static void check_case(const head_case *c, int scalar_type, const float *hidden,
         target_mismatch += memcmp(&dumped.target_logits[r], &own[y], 4) != 0;
         plain_mismatch += dumped.surprisal[r] != plain.surprisal[r] || dumped.entropy[r] != plain.entropy[r] ||
                           dumped.rank[r] != plain.rank[r];
+        wide_mismatch += memcmp(&plain.surprisal[r], &wide.surprisal[r], 8) != 0 ||
+                         memcmp(&plain.entropy[r], &wide.entropy[r], 8) != 0 || plain.rank[r] != wide.rank[r];
         if (r >= offset)
             shifted_mismatch += memcmp(&plain.surprisal[r], &shifted.surprisal[r - offset], 8) != 0 ||
                                 memcmp(&plain.entropy[r], &shifted.entropy[r - offset], 8) != 0 ||
@@ -184,19 +189,20 @@ static void check_case(const head_case *c, int scalar_type, const float *hidden,
     if (!failure && (worst_surprisal > tolerance || worst_entropy > tolerance))
         failure = "surprisal or entropy is outside the fp32 tolerance";
     if (!failure && (rank_mismatch || self_mismatch || target_mismatch)) failure = "a rank or a target logit differs";
-    if (!failure && (plain_mismatch || shifted_mismatch)) failure = "the bits depend on the test mode or the row's place";
+    if (!failure && (plain_mismatch || shifted_mismatch || wide_mismatch))
+        failure = "the bits depend on the test mode, the row's place or the block's rows";
     if (!failure && untouched_wrong) failure = "a row with target -1 was written";
     CHECK(name, failure == NULL,
           "%s: |dlogit| %.3g, |dsup| %.3g, |dentr| %.3g (tolerance %.2g); rank differs from the exact count at %lld, "
           "from the count over its own logits at %lld; target logit not its own at %lld; test mode vs production %lld, "
-          "offset %lld rows %lld; target -1 rows written %lld; %lld rows checked",
+          "offset %lld rows %lld, 256-row blocks %lld; target -1 rows written %lld; %lld rows checked",
           failure ? failure : "", worst_logit, worst_surprisal, worst_entropy, tolerance, (long long)rank_mismatch,
           (long long)self_mismatch, (long long)target_mismatch, (long long)plain_mismatch, (long long)offset,
-          (long long)shifted_mismatch, (long long)untouched_wrong, (long long)checked);
+          (long long)shifted_mismatch, (long long)wide_mismatch, (long long)untouched_wrong, (long long)checked);
     if (failure == NULL)
         printf("  %s: |dsup| %.2g, |dentr| %.2g over %lld rows; logits and ranks exact\n", name, worst_surprisal,
                worst_entropy, (long long)checked);
-    run_free(&dumped), run_free(&plain), run_free(&shifted);
+    run_free(&dumped), run_free(&plain), run_free(&shifted), run_free(&wide);
     cudaFree(hidden_device), cudaFree(weight_device), cudaFree(targets_device);
 }
 
