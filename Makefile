@@ -91,7 +91,7 @@ $(BIN): $(CLI_OBJS) $(LIB)
 	@echo "LINK $@"
 	@$(CC) $(LDFLAGS) $(CLI_OBJS) $(LIB) $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h $(LIB)
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/test.h tests/unit/test_kernels.h $(LIB)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CC) $(CFLAGS) -Itests/unit $< $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
@@ -128,7 +128,7 @@ $(BUILD)/emulator/cuda_emulator.o: tests/emulator/cuda_emulator.cc $(EMULATOR_HE
 	@echo "CXX $<"
 	@$(CXX) $(EMULATOR_CXXFLAGS) -c $< -o $@
 
-$(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h
+$(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h tests/unit/test_kernels.h
 	@mkdir -p $(dir $@)
 	@echo "CC $< (emulated)"
 	@$(CC) $(CFLAGS) -DMEMPROF_CUDA_EMULATED -Itests/unit -c $< -o $@

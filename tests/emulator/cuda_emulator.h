@@ -75,34 +75,27 @@ inline int max(int a, int b) { return a > b ? a : b; }
 inline long long min(long long a, long long b) { return a < b ? a : b; }
 inline long long max(long long a, long long b) { return a > b ? a : b; }
 
-template <typename T> T __shfl_xor_sync(unsigned mask, T value, int lane_mask) {
+namespace emu {
+// The value lane `source` of the calling warp holds (all 32 lanes take part).
+template <typename T> T shuffle(T value, unsigned source) {
     static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
-    (void)mask;
     uint64_t word = 0;
     __builtin_memcpy(&word, &value, sizeof(T));
-    unsigned me = emu::lane();
-    emu::warp_words()[me][0] = word;
-    emu::warp_barrier();
-    word = emu::warp_words()[me ^ (unsigned)lane_mask][0];
-    emu::warp_barrier();
+    warp_words()[lane()][0] = word;
+    warp_barrier();
+    word = warp_words()[source % 32][0];
+    warp_barrier();
     T out;
     __builtin_memcpy(&out, &word, sizeof(T));
     return out;
 }
+}  // namespace emu
 
-template <typename T> T __shfl_sync(unsigned mask, T value, int source_lane) {
-    static_assert(sizeof(T) <= 8, "shuffle of at most 8 bytes");
-    (void)mask;
-    uint64_t word = 0;
-    __builtin_memcpy(&word, &value, sizeof(T));
-    unsigned me = emu::lane();
-    emu::warp_words()[me][0] = word;
-    emu::warp_barrier();
-    word = emu::warp_words()[(unsigned)source_lane % 32][0];
-    emu::warp_barrier();
-    T out;
-    __builtin_memcpy(&out, &word, sizeof(T));
-    return out;
+template <typename T> T __shfl_xor_sync(unsigned, T value, int lane_mask) {
+    return emu::shuffle(value, emu::lane() ^ (unsigned)lane_mask);
+}
+template <typename T> T __shfl_sync(unsigned, T value, int source_lane) {
+    return emu::shuffle(value, (unsigned)source_lane);
 }
 
 #endif

@@ -14,24 +14,13 @@
 #include <string.h>
 
 #include "test.h"
+#include "test_kernels.h"
 
 #ifdef MEMPROF_CUDA
 #include <cuda_runtime_api.h>
 
 #include "cuda/cuda_kernels.h"
 #include "model/half.h"
-
-// Built against tests/emulator (the kernels on the CPU emulator) or a GPU.
-#ifdef MEMPROF_CUDA_EMULATED
-#define WHERE "emulated "
-#else
-#define WHERE ""
-#endif
-
-static uint64_t next_random(uint64_t *state) {
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    return *state >> 33;
-}
 
 static float scalar_to_float(uint16_t bits, int scalar_type) {
     if (scalar_type == CUDA_SCALAR_FP16) return half_bits_to_float(bits);

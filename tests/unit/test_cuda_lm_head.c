@@ -21,23 +21,12 @@
 #include <string.h>
 
 #include "test.h"
+#include "test_kernels.h"
 
 #ifdef MEMPROF_CUDA
 #include <cuda_runtime_api.h>
 
 #include "cuda/cuda_kernels.h"
-
-// Built against tests/emulator (the kernel on the CPU emulator) or a GPU.
-#ifdef MEMPROF_CUDA_EMULATED
-#define WHERE "emulated "
-#else
-#define WHERE ""
-#endif
-
-static uint64_t next_random(uint64_t *state) {
-    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
-    return *state >> 33;
-}
 
 typedef struct head_case {
     const char *label;
