@@ -103,16 +103,18 @@ $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 	@$(CC) $(CFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The hand-written kernels' tests again, on the CPU emulator (tests/emulator): each kernel
-# file with its launches rewritten (`k<<<c>>>(a)` → `emu::launcher(k, c)(a)`) and compiled by
-# the host compiler against the emulated tensor-core operations. Needs the CUDA headers only;
-# not in sanitizer builds (the emulator switches stacks).
+# file with its launches rewritten (`k<<<c>>>(a)` → `emu::launcher(k, c)(a)`; a block's
+# threads share `static` locals as they would __shared__ arrays, blocks running one at a time)
+# and compiled by the host compiler against the emulated tensor-core operations. Needs the
+# CUDA headers only; not in sanitizer builds (the emulator switches stacks).
 EMULATED_TESTS :=
 ifeq ($(CUDA),1)
 ifneq ($(SANITIZE),1)
-EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated
+EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated \
+	$(BUILD)/tests/test_cuda_statistics_emulated
 endif
 endif
-EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Itests/emulator -Iinclude -Isrc \
+EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
 	-I$(CUDA_HOME)/include
 EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh src/cuda/cuda_common.cuh \
 	src/cuda/cuda_kernels.h
@@ -120,7 +122,8 @@ EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "EMULATE $<"
-	@perl -pe 's/(\w+(?:<[^<>]*>)?)<<<(.*?)>>>/emu::launcher($$1, $$2)/g' $< > $(@:.o=.cc)
+	@perl -pe 's/(\w+(?:<[^<>]*>)?)<<<(.*?)>>>/emu::launcher($$1, $$2)/g; s/extern __shared__/extern/g; s/__shared__/static/g' \
+		$< > $(@:.o=.cc)
 	@$(CXX) $(EMULATOR_CXXFLAGS) -include tests/emulator/cuda_emulator.h -c $(@:.o=.cc) -o $@
 
 $(BUILD)/emulator/cuda_emulator.o: tests/emulator/cuda_emulator.cc $(EMULATOR_HEADERS)
@@ -141,6 +144,12 @@ $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o
 
 $(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attention.o \
 		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o $(BUILD)/emulator/cuda_emulator.o
+	@mkdir -p $(dir $@)
+	@echo "LINK $@"
+	@$(CXX) $^ -lm -o $@
+
+$(BUILD)/tests/test_cuda_statistics_emulated: $(BUILD)/emulator/test_cuda_statistics.o \
+		$(BUILD)/emulator/cuda_statistics.o $(BUILD)/emulator/cuda_emulator.o
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@
