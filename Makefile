@@ -103,7 +103,7 @@ $(BUILD)/tests/replay_%: tests/fuzz/%.c tests/fuzz/replay_main.c $(LIB)
 	@$(CC) $(CFLAGS) $< tests/fuzz/replay_main.c $(LIB) $(LDFLAGS) $(LDLIBS) -o $@
 
 # The hand-written kernels' tests again, on the CPU emulator (tests/emulator): each kernel
-# file with its launches rewritten (`k<<<c>>>(a)` → `emu::launcher(k, c)(a)`; a block's
+# file with its launches rewritten (`k<<<c>>>(a)` → `emu::launcher(<a lambda calling k>, c)(a)`; a block's
 # threads share `static` locals as they would __shared__ arrays, blocks running one at a time)
 # and compiled by the host compiler against the emulated tensor-core operations. Needs the
 # CUDA headers only; not in sanitizer builds (the emulator switches stacks).
@@ -111,7 +111,7 @@ EMULATED_TESTS :=
 ifeq ($(CUDA),1)
 ifneq ($(SANITIZE),1)
 EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated \
-	$(BUILD)/tests/test_cuda_statistics_emulated
+	$(BUILD)/tests/test_cuda_statistics_emulated $(BUILD)/tests/test_cuda_layers_emulated
 endif
 endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
@@ -122,7 +122,8 @@ EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "EMULATE $<"
-	@perl -pe 's/(\w+(?:<[^<>]*>)?)<<<(.*?)>>>/emu::launcher($$1, $$2)/g; s/extern __shared__/extern/g; s/__shared__/static/g' \
+	@perl -pe 's/(\w+(?:<[^<>]*>)?)<<<(.*?)>>>/emu::launcher([](auto &&...a) { $$1(a...); }, $$2)/g; \
+		s/extern __shared__/extern/g; s/__shared__/static/g' \
 		$< > $(@:.o=.cc)
 	@$(CXX) $(EMULATOR_CXXFLAGS) -include tests/emulator/cuda_emulator.h -c $(@:.o=.cc) -o $@
 
@@ -150,6 +151,12 @@ $(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attenti
 
 $(BUILD)/tests/test_cuda_statistics_emulated: $(BUILD)/emulator/test_cuda_statistics.o \
 		$(BUILD)/emulator/cuda_statistics.o $(BUILD)/emulator/cuda_emulator.o
+	@mkdir -p $(dir $@)
+	@echo "LINK $@"
+	@$(CXX) $^ -lm -o $@
+
+$(BUILD)/tests/test_cuda_layers_emulated: $(BUILD)/emulator/test_cuda_layers.o $(BUILD)/emulator/cuda_layers.o \
+		$(BUILD)/emulator/cuda_emulator.o
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

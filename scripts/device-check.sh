@@ -7,16 +7,17 @@
 #                      build-device/tests/test_nccl_share [build-device/tests/test_cuda_upload]
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
 # There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
-#                 (+ test_cuda_upload, test_cuda_attention, test_cuda_lm_head and test_cuda_statistics when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
+#                 (+ test_cuda_upload, test_cuda_attention, test_cuda_lm_head, test_cuda_statistics and test_cuda_layers when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
-#                 (device-check.log, attention.txt, test_cuda_lm_head.txt, test_cuda_statistics.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
+#                 (device-check.log, attention.txt, test_cuda_{lm_head,statistics,layers}.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
 #                 upload.txt and load.txt when the budget reaches the last step).
 #
 # The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
 # for the machine's start and the transfers); each step's timeout is its own cap or what is
 # left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
 # Order = priority: the attention kernels' test (test_cuda_attention, when carried), the LM head
-# kernels' tests (test_cuda_lm_head, test_cuda_statistics, when carried), conformance (every LM head), the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
+# and layer kernels' tests (test_cuda_lm_head, test_cuda_statistics, test_cuda_layers, when carried),
+# conformance (every LM head), the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
 # refuses two ranks on one GPU, so a one-GPU machine runs only the one-rank case), then
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
@@ -49,8 +50,8 @@ main() {
         echo "skipped: $BUILD/tests/test_cuda_attention not carried"
     fi
 
-    echo "== LM head kernels (fused; the chunked path's statistics) against double precision [$(left) s left]"
-    for test in test_cuda_lm_head test_cuda_statistics; do
+    echo "== LM head and layer kernels against double precision [$(left) s left]"
+    for test in test_cuda_lm_head test_cuda_statistics test_cuda_layers; do
         if [ -x "$BUILD"/tests/$test ]; then
             run_memprof "$(cap 60)" "$BUILD"/tests/$test >"$OUT/$test.txt" 2>&1
             echo "$test: rc $?, $(grep -c '^PASS' "$OUT/$test.txt") passed, $(grep -c '^FAIL' "$OUT/$test.txt") failed"

@@ -260,8 +260,9 @@ cudaError_t cudaMemset(void *destination, int value, size_t bytes) {
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
 const char *cudaGetErrorString(cudaError_t error) { return error == cudaSuccess ? "no error" : "emulated CUDA error"; }
 
-// cuda_kernels.h's conversion (cuda_layers.cu on a GPU): round to nearest even, as there.
-int cuda_convert_from_float(void *destination, const float *source, int64_t count, int scalar_type, cuda_stream) {
+// cuda_kernels.h's conversion, for tests whose kernels come without cuda_layers.cu (weak: the
+// emulated cuda_layers.cu's own takes its place where linked): round to nearest even, as there.
+__attribute__((weak)) int cuda_convert_from_float(void *destination, const float *source, int64_t count, int scalar_type, cuda_stream) {
     uint16_t *out = (uint16_t *)destination;
     for (int64_t i = 0; i < count; i++) {
         if (scalar_type == 0) {

@@ -1,7 +1,7 @@
 // cuda_emulator.h — runs the project's hand-written CUDA kernels on the CPU, so that their
 // index arithmetic, pipelines and reductions are tested where no GPU is (this machine, CI).
-// Force-included (g++ -include) before a kernel file that tests/emulator/emulate.sh has
-// rewritten (each `kernel<<<config>>>(args)` becomes `emu::launcher(kernel, config)(args)`).
+// Force-included (g++ -include) before a kernel file that the Makefile has rewritten: each
+// `kernel<<<config>>>(args)` becomes `emu::launcher([](auto &&...a) { kernel(a...); }, config)(args)`.
 //
 // Model: a block's threads are fibers of one OS thread, scheduled cooperatively; they switch
 // only at __syncthreads() and at warp collectives (__shfl_xor_sync and the ldmatrix / mma
@@ -46,8 +46,10 @@ typedef void (*block_body)(void *closure);
 // Runs body(closure) for every thread of every block of the grid.
 void run_grid(dim3 grid, dim3 block, size_t shared_bytes, block_body body, void *closure);
 
-template <typename... Parameters> struct launch {
-    void (*kernel)(Parameters...);
+// `kernel` is a generic lambda that calls the kernel by name (so that a kernel template's
+// arguments are deduced from the call's, as in `k<<<c>>>(a)`).
+template <typename Kernel> struct launch {
+    Kernel kernel;
     dim3 grid, block;
     size_t shared_bytes;
     template <typename... Arguments> void operator()(Arguments &&...arguments) const {
@@ -55,11 +57,10 @@ template <typename... Parameters> struct launch {
         run_grid(grid, block, shared_bytes, [](void *closure) { (*(decltype(call) *)closure)(); }, &call);
     }
 };
-template <typename... Parameters>
-launch<Parameters...> launcher(void (*kernel)(Parameters...), dim3 grid, dim3 block, size_t shared_bytes = 0,
-                               cudaStream_t stream = 0) {
+template <typename Kernel>
+launch<Kernel> launcher(Kernel kernel, dim3 grid, dim3 block, size_t shared_bytes = 0, cudaStream_t stream = 0) {
     (void)stream;
-    return launch<Parameters...>{kernel, grid, block, shared_bytes};
+    return launch<Kernel>{kernel, grid, block, shared_bytes};
 }
 }  // namespace emu
 
@@ -69,6 +70,8 @@ launch<Parameters...> launcher(void (*kernel)(Parameters...), dim3 grid, dim3 bl
 #define gridDim (emu::grid_dimension())
 
 inline void __syncthreads() { emu::block_barrier(); }
+// Device math the host library lacks.
+inline float rsqrtf(float x) { return 1.0f / sqrtf(x); }
 // CUDA's integer min and max (device built-ins).
 inline int min(int a, int b) { return a < b ? a : b; }
 inline int max(int a, int b) { return a > b ? a : b; }

@@ -1,0 +1,260 @@
+// test_cuda_layers.c — the element- and row-wise kernels of the forward pass (cuda_layers.cu)
+// against references computed here in double: both LayerNorms of a layer from one pass (the
+// register kernel for every width it takes and the general one for a width that is not a
+// multiple of 4), partial rotary, erf GELU (with a tail that is not a multiple of 8), the
+// embedding gather, the summed residual bias and the weight conversions. Inputs are exact in
+// both scalar types; a result rounded once to the scalar type may be one unit off the double
+// reference rounded, so the bound is 2u·|ref| plus an fp32-sized slack (u = 2⁻¹¹ fp16, 2⁻⁸
+// bf16); gather, bias sum and conversions must be exact.
+// Needs a GPU: reports SKIP without one. Built with tests/emulator instead
+// (test_cuda_layers_emulated), the same checks run the kernels' source on the CPU.
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+#include "test_kernels.h"
+
+#ifdef MEMPROF_CUDA
+#include <cuda_runtime_api.h>
+
+#include "cuda/cuda_kernels.h"
+#include "model/half.h"
+
+static uint16_t to_bits(float value, int scalar_type) {
+    if (scalar_type == CUDA_SCALAR_FP16) return float_to_half_bits(value);
+    uint32_t bits;
+    memcpy(&bits, &value, 4);
+    if ((bits & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((bits >> 16) | 0x40u);  // NaN stays NaN
+    bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest even
+    return (uint16_t)(bits >> 16);
+}
+
+static float from_bits(uint16_t bits, int scalar_type) {
+    if (scalar_type == CUDA_SCALAR_FP16) return half_bits_to_float(bits);
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, 4);
+    return value;
+}
+
+// A multiple of 1/64 in [−range, range]: exact in fp16 and bf16 for range ≤ 2.
+static float exact_random(uint64_t *state, int range) {
+    return (float)((int)(next_random(state) % (uint64_t)(128 * range + 1)) - 64 * range) / 64.0f;
+}
+
+static void *device_copy(const void *host, size_t bytes) {
+    void *device = NULL;
+    if (cudaMalloc(&device, bytes) != cudaSuccess) return NULL;
+    if (host && cudaMemcpy(device, host, bytes, cudaMemcpyHostToDevice) != cudaSuccess) {
+        cudaFree(device);
+        return NULL;
+    }
+    return device;
+}
+
+static int fetch(void *host, const void *device, size_t bytes) {
+    return cudaDeviceSynchronize() == cudaSuccess && cudaMemcpy(host, device, bytes, cudaMemcpyDeviceToHost) == cudaSuccess;
+}
+
+static double unit(int scalar_type) { return scalar_type == CUDA_SCALAR_FP16 ? 1.0 / 2048 : 1.0 / 256; }
+static const char *type_name(int scalar_type) { return scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16"; }
+
+static void check_layernorm(int dim, int rows, int second_output, int scalar_type) {
+    char name[160];
+    snprintf(name, sizeof name, WHERE "layernorm %s, dim %d, %d rows, %s", type_name(scalar_type), dim, rows,
+             second_output ? "two outputs" : "one output");
+    uint64_t state = (uint64_t)dim * 3 + (uint64_t)scalar_type;
+    float *in = malloc((size_t)rows * dim * 4);
+    uint16_t *params = malloc((size_t)4 * dim * 2), *out = malloc((size_t)2 * rows * dim * 2);
+    for (int64_t i = 0; i < (int64_t)rows * dim; i++) in[i] = 3.0f + 4.0f * exact_random(&state, 2);  // off-centre
+    for (int i = 0; i < 4 * dim; i++) params[i] = to_bits(exact_random(&state, 2), scalar_type);
+    float *in_device = device_copy(in, (size_t)rows * dim * 4);
+    uint16_t *params_device = device_copy(params, (size_t)4 * dim * 2), *out_device = device_copy(NULL, (size_t)2 * rows * dim * 2);
+    const char *failure = !in_device || !params_device || !out_device ? "device allocation failed" : NULL;
+    if (!failure && cuda_layernorm_forward(out_device, second_output ? out_device + (size_t)rows * dim : NULL, in_device,
+                                           params_device, params_device + dim, params_device + 2 * dim,
+                                           params_device + 3 * dim, rows, dim, 1e-5f, scalar_type, NULL) != 0)
+        failure = "launch failed";
+    if (!failure && !fetch(out, out_device, (size_t)2 * rows * dim * 2)) failure = "the kernel failed";
+    double worst = 0;
+    for (int r = 0; r < rows && !failure; r++) {
+        const float *x = in + (size_t)r * dim;
+        double mean = 0, variance = 0;
+        for (int i = 0; i < dim; i++) mean += x[i];
+        mean /= dim;
+        for (int i = 0; i < dim; i++) variance += (x[i] - mean) * (x[i] - mean);
+        double inverse_std = 1.0 / sqrt(variance / dim + 1e-5);
+        for (int o = 0; o < (second_output ? 2 : 1); o++)
+            for (int i = 0; i < dim; i++) {
+                double w = from_bits(params[(2 * o) * dim + i], scalar_type), b = from_bits(params[(2 * o + 1) * dim + i], scalar_type);
+                double expected = (x[i] - mean) * inverse_std * w + b;
+                double got = from_bits(out[((size_t)o * rows + r) * dim + i], scalar_type);
+                double ratio = fabs(got - expected) / (2 * unit(scalar_type) * fabs(expected) + 1e-4);
+                if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+            }
+    }
+    if (!failure && worst > 1) failure = "an output is outside the bound";
+    CHECK(name, failure == NULL, "%s: worst error %.2f of the bound", failure ? failure : "", worst);
+    cudaFree(in_device), cudaFree(params_device), cudaFree(out_device);
+    free(in), free(params), free(out);
+}
+
+static void check_rotary(int heads, int head_dim, int rotary_dims, int scalar_type) {
+    char name[160];
+    snprintf(name, sizeof name, WHERE "rotary %s, %d heads of %d, %d rotated", type_name(scalar_type), heads, head_dim,
+             rotary_dims);
+    enum { TOKENS = 37, POSITIONS = 50 };
+    int width = 3 * heads * head_dim, half = rotary_dims / 2;
+    uint64_t state = (uint64_t)head_dim * 5 + (uint64_t)rotary_dims;
+    uint16_t *qkv = malloc((size_t)TOKENS * width * 2), *out = malloc((size_t)TOKENS * width * 2);
+    float *cos_table = malloc((size_t)POSITIONS * half * 4), *sin_table = malloc((size_t)POSITIONS * half * 4);
+    int32_t positions[TOKENS];
+    for (int i = 0; i < TOKENS * width; i++) qkv[i] = to_bits(exact_random(&state, 2), scalar_type);
+    for (int i = 0; i < POSITIONS * half; i++) {
+        double angle = 0.37 * i;
+        cos_table[i] = (float)cos(angle), sin_table[i] = (float)sin(angle);
+    }
+    for (int t = 0; t < TOKENS; t++) positions[t] = (int32_t)(next_random(&state) % POSITIONS);
+    uint16_t *qkv_device = device_copy(qkv, (size_t)TOKENS * width * 2);
+    float *cos_device = device_copy(cos_table, (size_t)POSITIONS * half * 4), *sin_device = device_copy(sin_table, (size_t)POSITIONS * half * 4);
+    int32_t *positions_device = device_copy(positions, sizeof positions);
+    const char *failure = !qkv_device || !cos_device || !sin_device || !positions_device ? "device allocation failed" : NULL;
+    if (!failure && cuda_rotary_forward(qkv_device, cos_device, sin_device, positions_device, TOKENS, heads, head_dim,
+                                        rotary_dims, scalar_type, NULL) != 0)
+        failure = "launch failed";
+    if (!failure && !fetch(out, qkv_device, (size_t)TOKENS * width * 2)) failure = "the kernel failed";
+    double worst = 0;
+    int64_t changed_elsewhere = 0;
+    for (int t = 0; t < TOKENS && !failure; t++)
+        for (int h = 0; h < heads; h++)
+            for (int role = 0; role < 3; role++)
+                for (int i = 0; i < head_dim; i++) {
+                    size_t at = (size_t)t * width + (size_t)h * 3 * head_dim + (size_t)role * head_dim;
+                    if (role == 2 || i >= rotary_dims) {  // v, and the dims past rot: untouched
+                        changed_elsewhere += out[at + i] != qkv[at + i];
+                        continue;
+                    }
+                    int pair = i < half ? i : i - half;
+                    double c = cos_table[positions[t] * half + pair], s = sin_table[positions[t] * half + pair];
+                    double first = from_bits(qkv[at + pair], scalar_type), second = from_bits(qkv[at + pair + half], scalar_type);
+                    double expected = i < half ? first * c - second * s : second * c + first * s;
+                    double ratio = fabs(from_bits(out[at + i], scalar_type) - expected) / (2 * unit(scalar_type) * fabs(expected) + 1e-6);
+                    if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+                }
+    if (!failure && worst > 1) failure = "a rotated value is outside the bound";
+    if (!failure && changed_elsewhere) failure = "a value outside the rotated dims changed";
+    CHECK(name, failure == NULL, "%s: worst error %.2f of the bound, %lld others changed", failure ? failure : "", worst,
+          (long long)changed_elsewhere);
+    cudaFree(qkv_device), cudaFree(cos_device), cudaFree(sin_device), cudaFree(positions_device);
+    free(qkv), free(out), free(cos_table), free(sin_table);
+}
+
+static void check_gelu(int64_t count, int scalar_type) {
+    char name[160];
+    snprintf(name, sizeof name, WHERE "gelu %s, %lld values", type_name(scalar_type), (long long)count);
+    uint64_t state = (uint64_t)count;
+    uint16_t *values = malloc((size_t)count * 2), *out = malloc((size_t)count * 2);
+    for (int64_t i = 0; i < count; i++) values[i] = to_bits(3.0f * exact_random(&state, 2), scalar_type);
+    uint16_t *device = device_copy(values, (size_t)count * 2);
+    const char *failure = device ? NULL : "device allocation failed";
+    if (!failure && cuda_gelu_forward(device, count, scalar_type, NULL) != 0) failure = "launch failed";
+    if (!failure && !fetch(out, device, (size_t)count * 2)) failure = "the kernel failed";
+    double worst = 0;
+    for (int64_t i = 0; i < count && !failure; i++) {
+        double x = from_bits(values[i], scalar_type), expected = 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+        double ratio = fabs(from_bits(out[i], scalar_type) - expected) / (2 * unit(scalar_type) * fabs(expected) + 1e-6);
+        if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+    }
+    if (!failure && worst > 1) failure = "a value is outside the bound";
+    CHECK(name, failure == NULL, "%s: worst error %.2f of the bound", failure ? failure : "", worst);
+    cudaFree(device);
+    free(values), free(out);
+}
+
+// Embedding gather, summed bias and weight conversions: exact.
+static void check_exact_kernels(int scalar_type) {
+    char name[160];
+    enum { VOCAB = 50, DIM = 24, TOKENS = 13, COUNT = 1000 };
+    uint64_t state = 99 + (uint64_t)scalar_type;
+    uint16_t embedding[VOCAB * DIM], biases[2 * DIM];
+    int32_t tokens[TOKENS];
+    for (int i = 0; i < VOCAB * DIM; i++) embedding[i] = to_bits(exact_random(&state, 2), scalar_type);
+    for (int i = 0; i < 2 * DIM; i++) biases[i] = to_bits(exact_random(&state, 2) / 3.0f, scalar_type);
+    for (int t = 0; t < TOKENS; t++) tokens[t] = (int32_t)(next_random(&state) % VOCAB);
+    float residual[TOKENS * DIM], sum[DIM];
+    void *embedding_device = device_copy(embedding, sizeof embedding), *biases_device = device_copy(biases, sizeof biases);
+    int32_t *tokens_device = device_copy(tokens, sizeof tokens);
+    float *residual_device = device_copy(NULL, sizeof residual), *sum_device = device_copy(NULL, sizeof sum);
+    int ok = embedding_device && biases_device && tokens_device && residual_device && sum_device &&
+             cuda_embedding_forward(residual_device, embedding_device, tokens_device, TOKENS, DIM, scalar_type, NULL) == 0 &&
+             cuda_bias_sum(sum_device, biases_device, (uint16_t *)biases_device + DIM, DIM, scalar_type, NULL) == 0 &&
+             fetch(residual, residual_device, sizeof residual) && fetch(sum, sum_device, sizeof sum);
+    int64_t wrong = 0;
+    for (int t = 0; ok && t < TOKENS; t++)
+        for (int i = 0; i < DIM; i++) wrong += residual[t * DIM + i] != from_bits(embedding[tokens[t] * DIM + i], scalar_type);
+    snprintf(name, sizeof name, WHERE "embedding gather %s: exact", type_name(scalar_type));
+    CHECK(name, ok && wrong == 0, "%s, %lld values differ", ok ? "ran" : "failed", (long long)wrong);
+    wrong = 0;
+    for (int i = 0; ok && i < DIM; i++)
+        wrong += sum[i] != (float)((double)from_bits(biases[i], scalar_type) + from_bits(biases[DIM + i], scalar_type));
+    snprintf(name, sizeof name, WHERE "residual bias sum %s: exact", type_name(scalar_type));
+    CHECK(name, ok && wrong == 0, "%s, %lld values differ", ok ? "ran" : "failed", (long long)wrong);
+
+    // Conversions into this type: from fp32, and from the other 16-bit type (through fp32).
+    float source[COUNT];
+    uint16_t other[COUNT], got[COUNT];
+    int other_type = scalar_type == CUDA_SCALAR_FP16 ? CUDA_SCALAR_BF16 : CUDA_SCALAR_FP16;
+    for (int i = 0; i < COUNT; i++) {
+        source[i] = (float)((next_random(&state) % 2000001) / 1e6 - 1.0) * 3.0f;  // not exact: rounding decides
+        other[i] = to_bits(source[i], other_type);
+    }
+    void *source_device = device_copy(source, sizeof source), *other_device = device_copy(other, sizeof other);
+    void *out_device = device_copy(NULL, sizeof got);
+    int64_t wrong_float = -1, wrong_other = -1;
+    if (source_device && other_device && out_device &&
+        cuda_convert_weights(out_device, source_device, COUNT, CUDA_SOURCE_F32, scalar_type, NULL) == 0 &&
+        fetch(got, out_device, sizeof got)) {
+        wrong_float = 0;
+        for (int i = 0; i < COUNT; i++) wrong_float += got[i] != to_bits(source[i], scalar_type);
+    }
+    if (source_device && other_device && out_device &&
+        cuda_convert_weights(out_device, other_device, COUNT,
+                             other_type == CUDA_SCALAR_FP16 ? CUDA_SOURCE_F16 : CUDA_SOURCE_BF16, scalar_type, NULL) == 0 &&
+        fetch(got, out_device, sizeof got)) {
+        wrong_other = 0;
+        for (int i = 0; i < COUNT; i++) wrong_other += got[i] != to_bits(from_bits(other[i], other_type), scalar_type);
+    }
+    snprintf(name, sizeof name, WHERE "weight conversion to %s from fp32 and %s: round to nearest even",
+             type_name(scalar_type), type_name(other_type));
+    CHECK(name, wrong_float == 0 && wrong_other == 0, "%lld and %lld values differ (-1: did not run)",
+          (long long)wrong_float, (long long)wrong_other);
+    cudaFree(embedding_device), cudaFree(biases_device), cudaFree(tokens_device), cudaFree(residual_device),
+        cudaFree(sum_device), cudaFree(source_device), cudaFree(other_device), cudaFree(out_device);
+}
+
+int main(void) {
+    int devices = 0;
+    if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
+        SKIP("cuda layers", "no CUDA device is available");
+        return 0;
+    }
+    for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++) {
+        // Register kernel with 1, 2, 4 and 8 float4 per thread; the general kernel at dim 102.
+        static const int dims[] = {64, 512, 2048, 4096, 5120, 102};
+        for (int i = 0; i < 6; i++) check_layernorm(dims[i], 3, 1, scalar);
+        check_layernorm(512, 2, 0, scalar);
+        check_rotary(3, 16, 4, scalar);   // Pythia: rotary_pct 0.25
+        check_rotary(2, 32, 32, scalar);  // every dim rotated
+        check_gelu(8 * 300 + 5, scalar);
+        check_exact_kernels(scalar);
+    }
+    return test_failures ? 1 : 0;
+}
+#else
+int main(void) {
+    SKIP("cuda layers", "no CUDA backend compiled in (built with CUDA=0)");
+    return test_failures;
+}
+#endif
