@@ -61,7 +61,7 @@ main() {
         fi
     done
 
-    echo "== conformance (CPU fp32 vs CUDA fp16/bf16, both LM heads) [$(left) s left]"
+    echo "== conformance (CPU fp32 vs CUDA fp16/bf16, every LM head) [$(left) s left]"
     work=$(mktemp -d)
     python3 scripts/make-random-checkpoint.py --size 70m --out "$work/random-70m" --seed 3
     start=$SECONDS
