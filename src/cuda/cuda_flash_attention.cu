@@ -33,6 +33,7 @@ template <int HD> struct flash_shape {
     // Q's fragments stay in registers for the whole key loop where they fit (32 registers at
     // HD = 64): a fifth fewer ldmatrix per key tile. Above that they are re-read per tile.
     static constexpr bool q_in_registers = HD <= 64;
+    static constexpr bool skip_unit_rescale = HD != 128;
     static constexpr int warps = 4;
     static constexpr int threads = warps * 32;
     static constexpr int warp_rows = 16 * m_tiles;                   // query rows per warp
@@ -196,10 +197,15 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
                 }
 #pragma unroll
                 for (int r = 0; r < 2; r++) row_sum[m][r] = row_sum[m][r] * correction[r] + tile_sum[r];  // lane-partial sums
+                // Once the rows' maxima settle, every correction is exactly 1: the warp then skips
+                // the HD/2 multiplications per lane that would change no bit of O. (At HD = 128 the
+                // test costs registers that the kernel does not have: it always rescales there.)
+                if (!shape::skip_unit_rescale || __any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
 #pragma unroll
-                for (int n = 0; n < HD / 8; n++) {
-                    o[m][n][0] *= correction[0], o[m][n][1] *= correction[0];
-                    o[m][n][2] *= correction[1], o[m][n][3] *= correction[1];
+                    for (int n = 0; n < HD / 8; n++) {
+                        o[m][n][0] *= correction[0], o[m][n][1] *= correction[0];
+                        o[m][n][2] *= correction[1], o[m][n][3] *= correction[1];
+                    }
                 }
             }
 

@@ -94,6 +94,11 @@ template <typename T> T shuffle(T value, unsigned source) {
 }
 }  // namespace emu
 
+inline int __any_sync(unsigned, int predicate) {
+    int any = 0;
+    for (unsigned source = 0; source < 32; source++) any |= emu::shuffle(predicate != 0, source);
+    return any;
+}
 template <typename T> T __shfl_xor_sync(unsigned, T value, int lane_mask) {
     return emu::shuffle(value, emu::lane() ^ (unsigned)lane_mask);
 }
