@@ -33,7 +33,6 @@ template <int HD> struct flash_shape {
     // Q's fragments stay in registers for the whole key loop where they fit (32 registers at
     // HD = 64): a fifth fewer ldmatrix per key tile. Above that they are re-read per tile.
     static constexpr bool q_in_registers = HD <= 64;
-    static constexpr bool skip_unit_rescale = HD != 128;
     static constexpr int warps = 4;
     static constexpr int threads = warps * 32;
     static constexpr int warp_rows = 16 * m_tiles;                   // query rows per warp
@@ -167,14 +166,20 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
 #pragma unroll
             for (int m = 0; m < M; m++) {
                 float tile_max[2] = {-INFINITY, -INFINITY};
+                if (diagonal) {  // warp-uniform: tiles before the diagonal run no mask arithmetic
 #pragma unroll
-                for (int j = 0; j < 8; j++)
+                    for (int j = 0; j < 8; j++)
 #pragma unroll
-                    for (int e = 0; e < 4; e++) {
-                        if (diagonal && kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + m * 16 + (e >> 1) * 8)
-                            s[m][j][e] = -INFINITY;
-                        tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[m][j][e]);
-                    }
+                        for (int e = 0; e < 4; e++) {
+                            if (kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + m * 16 + (e >> 1) * 8) s[m][j][e] = -INFINITY;
+                            tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[m][j][e]);
+                        }
+                } else {
+#pragma unroll
+                    for (int j = 0; j < 8; j++)
+#pragma unroll
+                        for (int e = 0; e < 4; e++) tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[m][j][e]);
+                }
                 float correction[2], scaled_max[2];
 #pragma unroll
                 for (int r = 0; r < 2; r++) {
@@ -198,9 +203,8 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
 #pragma unroll
                 for (int r = 0; r < 2; r++) row_sum[m][r] = row_sum[m][r] * correction[r] + tile_sum[r];  // lane-partial sums
                 // Once the rows' maxima settle, every correction is exactly 1: the warp then skips
-                // the HD/2 multiplications per lane that would change no bit of O. (At HD = 128 the
-                // test costs registers that the kernel does not have: it always rescales there.)
-                if (!shape::skip_unit_rescale || __any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
+                // the HD/2 multiplications per lane that would change no bit of O.
+                if (__any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
 #pragma unroll
                     for (int n = 0; n < HD / 8; n++) {
                         o[m][n][0] *= correction[0], o[m][n][1] *= correction[0];
