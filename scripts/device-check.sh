@@ -22,10 +22,12 @@
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
-# usage: [SKIP="nccl upload"] [HEADS="chunked fused fused-256"] scripts/device-check.sh [SIZES=70m,160m,410m]
+# usage: [SKIP="nccl upload"] [HEADS="chunked fused fused-256"] [BASE=build-base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP   steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
 #   HEADS  the LM heads to bench (MEMPROF_LM_HEAD), each in fp16 and bf16 (fused-256: fp16);
 #          default "chunked fused fused-256"
+#   BASE   a memprof binary built from an earlier commit (carried, e.g. build-base/memprof): each
+#          size's fp16 chunked bench is run with it too, for a same-card A/B of kernel changes
 set -u
 BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
@@ -111,6 +113,12 @@ main() {
                 MEMPROF_LM_HEAD=$head run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" \
                     --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
+                if [ -n "${BASE:-}" ] && [ "$head" = chunked ] && [ "$precision" = fp16 ] && [ "$(left)" -ge 20 ]; then
+                    # The same bench with a binary built from an earlier commit: an A/B on this card.
+                    echo "-- $size fp16, chunked LM head, baseline binary $BASE" | tee -a "$OUT/bench.txt"
+                    run_memprof "$(cap 30)" "$BASE" bench --backend cuda --size "$size" --random-weights \
+                        --precision fp16 2>&1 | tee -a "$OUT/bench.txt"
+                fi
             done
         done
     done

@@ -7,7 +7,8 @@
 #
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
-#         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only)
+#         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only;
+#         BASE=build-base/memprof: 1.4b also with a binary from an earlier commit)
 set -u
 BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
@@ -30,6 +31,11 @@ main() {
     bench 40 --size 1.4b --sequences 32
     bench 40 --size 2.8b --sequences 32
     bench 50 --size 6.9b --sequences 16
+    if [ -n "${BASE:-}" ]; then  # the same-card A/B of device-check.sh, at 1.4b
+        echo "== 1.4b with the baseline binary $BASE [$(left) s left]"
+        MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 40)" "$BASE" bench --backend cuda --random-weights --size 1.4b \
+            --sequences 32 2>&1 | sed 's/^[0-9T:Z-]* warn: //'
+    fi
     echo "== 1.4b with the fused LM head (MEMPROF_LM_HEAD=fused) [$(left) s left]"
     MEMPROF_LM_HEAD=fused bench 40 --size 1.4b --sequences 32
     echo "== 12b on 64 sequences: uncapped, then under --max-gpu-memory 40 [$(left) s left]"
