@@ -23,7 +23,9 @@
 
 namespace emu {
 
-enum { STACK_BYTES = 256 << 10, SHARED_CAPACITY = 256 << 10 };
+// SHARED_LIMIT: an H100's largest opt-in shared memory per block (227 KB), so that a launch
+// the hardware would refuse fails here too.
+enum { STACK_BYTES = 256 << 10, SHARED_CAPACITY = 256 << 10, SHARED_LIMIT = 227 << 10 };
 
 struct copy_request {
     void *destination;
@@ -176,9 +178,9 @@ static void run_block(block_state &b) {
 
 void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *closure) {
     unsigned count = block.x * block.y * block.z;
-    if (shared_size > SHARED_CAPACITY || count == 0 || count > 1024) {
-        fprintf(stderr, "cuda emulator: launch of %u threads with %zu bytes of shared memory is not supported\n", count,
-                shared_size);
+    if (shared_size > SHARED_LIMIT || count == 0 || count > 1024) {
+        fprintf(stderr, "cuda emulator: a launch of %u threads with %zu bytes of shared memory (at most 1024 and %d: "
+                "an H100's limits)\n", count, shared_size, (int)SHARED_LIMIT);
         exit(3);
     }
     block_state b;
@@ -234,7 +236,7 @@ cudaError_t cudaGetDevice(int *device) {
 }
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, int) {
     // An H100's: what the launchers ask about.
-    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? 227 << 10
+    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::SHARED_LIMIT
              : attribute == cudaDevAttrMultiProcessorCount       ? 132
                                                                  : 0;
     return cudaSuccess;
