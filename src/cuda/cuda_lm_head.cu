@@ -7,18 +7,19 @@
 // outputs [rows] as cuda_row_statistics'. Workspace: partial states [splits, rows] and the
 // target logits [rows] (cuda_lm_head_workspace_bytes).
 //
-// A block owns 128 rows and one split of the vocabulary (a fixed run of about 32 tiles of
-// 128 vocabulary rows: the split depends on V only, so a row's arithmetic does not depend on
-// the batch it is in); the grid is one dimension, split fastest. Per tile, the 128 × 128 product runs over d in steps of 32 through a
-// 4-stage cp.async pipeline; each of the 4 warps computes a 64 × 64 piece with mma.sync
-// m16n8k16 (fp32 accumulation), then folds its values into its lanes' running states: per
+// A block owns 128 (or 256) rows and one split of the vocabulary (a fixed run of about 32
+// tiles of 128 vocabulary rows: the split depends on V only, so a row's arithmetic does not
+// depend on the batch it is in); the grid is one dimension, split fastest. Per tile, the
+// rows × 128 product runs over d in steps of 32 through a 4-stage cp.async pipeline; each of
+// the 4 (or 8) warps computes a 64 × 64 piece with mma.sync m16n8k16 (fp32 accumulation),
+// then folds its values into its lanes' running states: per
 // row a lane holds the max m, S = Σ e^{z−m}, W = Σ e^{z−m}(z − m) (fp32, summed per tile
 // first) and the count of logits strictly above the row's target logit. Lanes and warps
 // merge in double (merge_states) in a fixed order; a second kernel merges the splits in
 // split order and forms surprisal = m + log S − z_y, entropy = log S − W/S, rank = count.
 //
-// Rank exactness: a first launch (TARGETS mode) runs the same product with W's rows of the
-// block's targets in place of a vocabulary tile (same k order, same instructions, from a
+// Rank exactness: a first launch (TARGETS mode, 128-row blocks) runs the same product with
+// W's rows of the block's targets in place of a vocabulary tile (same k order, same instructions, from a
 // zero accumulator) and keeps the diagonal: row i's target logit, bit for bit the value the
 // tile holding that target computes, as an mma output element depends only on its row of A,
 // its column of B and its accumulator. tests/unit/test_cuda_lm_head.c checks exactly that on
