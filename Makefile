@@ -52,6 +52,10 @@ CFLAGS += -DMEMPROF_CUDA -I$(CUDA_HOME)/include
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcublasLt -lcudart -lstdc++
 CU_SRCS := $(wildcard src/cuda/*.cu)
 NVCC_FLAGS := -O3 -std=c++17 -Iinclude -Isrc $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a),code=sm_$(a))
+# Kernels on Hopper's wgmma (cuda_wgmma.cuh) need the architecture-specific sm_90a target in
+# place of sm_90; where 90 is not built they are left out and their launchers return -1.
+NVCC_WGMMA_FLAGS := -O3 -std=c++17 -Iinclude -Isrc $(foreach a,$(CUDA_ARCH),-gencode arch=compute_$(a:90=90a),code=sm_$(a:90=90a)) \
+	$(if $(filter 90,$(CUDA_ARCH)),-DMEMPROF_WGMMA_BUILT)
 else
 LIB_SRCS := $(NON_CUDA_SRCS)
 CU_SRCS :=
@@ -83,6 +87,13 @@ $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda
 	@echo "NVCC $<"
 	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
+WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_wgmma_probe.cu
+$(WGMMA_CU_SRCS:%.cu=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh \
+		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh
+	@mkdir -p $(dir $@)
+	@echo "NVCC $< (sm_90a)"
+	@$(NVCC) $(NVCC_WGMMA_FLAGS) -c $< -o $@
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@rm -f $@ && ar rcs $@ $^
@@ -111,13 +122,14 @@ EMULATED_TESTS :=
 ifeq ($(CUDA),1)
 ifneq ($(SANITIZE),1)
 EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated \
-	$(BUILD)/tests/test_cuda_statistics_emulated $(BUILD)/tests/test_cuda_layers_emulated
+	$(BUILD)/tests/test_cuda_statistics_emulated $(BUILD)/tests/test_cuda_layers_emulated \
+	$(BUILD)/tests/test_cuda_wgmma_emulated
 endif
 endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
-	-I$(CUDA_HOME)/include
-EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh src/cuda/cuda_common.cuh \
-	src/cuda/cuda_kernels.h
+	-I$(CUDA_HOME)/include -DMEMPROF_WGMMA_BUILT
+EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh tests/emulator/cuda/cuda_wgmma.cuh \
+	src/cuda/cuda_common.cuh src/cuda/cuda_kernels.h
 
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
 	@mkdir -p $(dir $@)
@@ -144,13 +156,20 @@ $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attention.o \
-		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o $(BUILD)/emulator/cuda_emulator.o
+		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o \
+		$(BUILD)/emulator/cuda_flash_attention_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(BUILD)/emulator/cuda_emulator.o
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_statistics_emulated: $(BUILD)/emulator/test_cuda_statistics.o \
 		$(BUILD)/emulator/cuda_statistics.o $(BUILD)/emulator/cuda_emulator.o
+	@mkdir -p $(dir $@)
+	@echo "LINK $@"
+	@$(CXX) $^ -lm -o $@
+
+$(BUILD)/tests/test_cuda_wgmma_emulated: $(BUILD)/emulator/test_cuda_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o \
+		$(BUILD)/emulator/cuda_emulator.o
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

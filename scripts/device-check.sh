@@ -7,25 +7,28 @@
 #                      build-device/tests/test_nccl_share [build-device/tests/test_cuda_upload]
 #                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
 # There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
-#                 (+ test_cuda_upload, test_cuda_attention, test_cuda_lm_head, test_cuda_statistics and test_cuda_layers when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
+#                 (+ test_cuda_upload, test_cuda_attention, test_cuda_wgmma, test_cuda_lm_head, test_cuda_statistics and test_cuda_layers when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
 #                 BUILD=build-device scripts/device-check.sh; results land in $OUT
-#                 (device-check.log, attention.txt, test_cuda_{lm_head,statistics,layers}.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
+#                 (device-check.log, attention.txt, test_cuda_{wgmma,lm_head,statistics,layers}.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
 #                 upload.txt and load.txt when the budget reaches the last step).
 #
 # The whole script keeps inside BUDGET seconds (default 480: a 600 s device call with room
 # for the machine's start and the transfers); each step's timeout is its own cap or what is
 # left of the budget, whichever is smaller, so a hung step cannot eat the later ones.
-# Order = priority: the attention kernels' test (test_cuda_attention, when carried), the LM head
-# and layer kernels' tests (test_cuda_lm_head, test_cuda_statistics, test_cuda_layers, when carried),
+# Order = priority: the attention kernels' test (test_cuda_attention, when carried), the wgmma
+# layer's, LM head's and layer kernels' tests (test_cuda_wgmma, test_cuda_lm_head,
+# test_cuda_statistics, test_cuda_layers, when carried),
 # conformance (every LM head), the one-rank NCCL weight-sharing test (test_nccl_share: NCCL
 # refuses two ranks on one GPU, so a one-GPU machine runs only the one-rank case), then
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
-# usage: [SKIP="nccl upload"] [HEADS="chunked fused fused-256"] [BASE=build-base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
-#   SKIP   steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
-#   HEADS  the LM heads to bench (MEMPROF_LM_HEAD), each in fp16 and bf16 (fused-256: fp16);
-#          default "chunked fused fused-256"
+# usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
+#   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
+#   VARIANTS  the kernel combinations to bench, LM head:attention (MEMPROF_LM_HEAD,
+#             MEMPROF_ATTENTION), in this order; ":mma" ones in fp16 and bf16, the others in fp16
+#             (fused-256 is a tiling of fused: the same bits); default
+#             "chunked:mma fused:mma chunked:wgmma fused:wgmma fused-256:mma"
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-base/memprof): each
 #          size's fp16 chunked bench is run with it too, for a same-card A/B of kernel changes
 set -u
@@ -52,8 +55,8 @@ main() {
         echo "skipped: $BUILD/tests/test_cuda_attention not carried"
     fi
 
-    echo "== LM head and layer kernels against double precision [$(left) s left]"
-    for test in test_cuda_lm_head test_cuda_statistics test_cuda_layers; do
+    echo "== wgmma layer, LM head and layer kernels against exact or double-precision references [$(left) s left]"
+    for test in test_cuda_wgmma test_cuda_lm_head test_cuda_statistics test_cuda_layers; do
         if [ -x "$BUILD"/tests/$test ]; then
             run_memprof "$(cap 60)" "$BUILD"/tests/$test >"$OUT/$test.txt" 2>&1
             echo "$test: rc $?, $(grep -c '^PASS' "$OUT/$test.txt") passed, $(grep -c '^FAIL' "$OUT/$test.txt") failed"
@@ -101,19 +104,21 @@ main() {
         echo "skipped: $BUILD/tests/test_nccl_share not carried"
     fi
 
-    echo "== memprof bench, LM heads: ${HEADS:-chunked fused fused-256} [$(left) s left]"
+    variants=${VARIANTS:-chunked:mma fused:mma chunked:wgmma fused:wgmma fused-256:mma}
+    echo "== memprof bench, LM head:attention variants: $variants [$(left) s left]"
     for size in ${sizes//,/ }; do
-        for head in ${HEADS:-chunked fused fused-256}; do
+        for variant in $variants; do
+            head=${variant%%:*} attention=${variant#*:}
             precisions="fp16 bf16"
-            [ "$head" = fused-256 ] && precisions=fp16  # a tiling of "fused": the same bits, timed once
+            [ "$head" = fused-256 ] || [ "$attention" != mma ] && precisions=fp16
             for precision in $precisions; do
-                if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision $head: budget"; continue; fi
+                if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision $variant: budget"; continue; fi
                 start=$SECONDS
-                echo "-- $size $precision, $head LM head" | tee -a "$OUT/bench.txt"
-                MEMPROF_LM_HEAD=$head run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" \
-                    --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
+                echo "-- $size $precision, $head LM head, $attention attention" | tee -a "$OUT/bench.txt"
+                MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention run_memprof "$(cap 30)" "$BUILD"/memprof bench \
+                    --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
-                if [ -n "${BASE:-}" ] && [ "$head" = chunked ] && [ "$precision" = fp16 ] && [ "$(left)" -ge 20 ]; then
+                if [ -n "${BASE:-}" ] && [ "$variant" = chunked:mma ] && [ "$precision" = fp16 ] && [ "$(left)" -ge 20 ]; then
                     # The same bench with a binary built from an earlier commit: an A/B on this card.
                     echo "-- $size fp16, chunked LM head, baseline binary $BASE" | tee -a "$OUT/bench.txt"
                     run_memprof "$(cap 30)" "$BASE" bench --backend cuda --size "$size" --random-weights \
@@ -122,10 +127,10 @@ main() {
             done
         done
     done
-    if [[ " ${HEADS:-chunked fused fused-256} " == *" fused "* ]] && [ "$(left)" -gt 40 ]; then
-        # Where the time goes with the fused head (GPU time per forward step), smallest size.
-        echo "-- ${sizes%%,*} fp16, fused LM head, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
-        MEMPROF_LM_HEAD=fused MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \
+    if [[ " $variants " == *" fused:wgmma "* ]] && [ "$(left)" -gt 40 ]; then
+        # Where the time goes with the fused head and wgmma attention (GPU time per forward step), smallest size.
+        echo "-- ${sizes%%,*} fp16, fused LM head, wgmma attention, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
+        MEMPROF_LM_HEAD=fused MEMPROF_ATTENTION=wgmma MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \
             --size "${sizes%%,*}" --random-weights 2>&1 | tee -a "$OUT/bench.txt"
     fi
 

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The large-model checks of "CUDA backend II", on the GPU machine in one call after
-# device-check.sh: `memprof bench` for 1.4b–12b (fp16; 12b also bf16) with
+# device-check.sh: `memprof bench` for 1.4b–12b (fp16; 12b also bf16; each also with the wgmma
+# attention kernel, MEMPROF_ATTENTION=wgmma) with
 # MEMPROF_CUDA_PROFILE=1 (GPU time per forward step), 12b under --max-gpu-memory 40 next to
 # uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
 # kernel and the GEMMs of one 1.4b batch (when the budget reaches it). Carry and build as for device-check.sh.
 #
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
-#         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only;
+#         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
+#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default wgmma);
 #         BASE=build-base/memprof: 1.4b also with a binary from an earlier commit)
 set -u
 BUILD=${BUILD:-build}
@@ -36,11 +38,19 @@ main() {
         MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 40)" "$BASE" bench --backend cuda --random-weights --size 1.4b \
             --sequences 32 2>&1 | sed 's/^[0-9T:Z-]* warn: //'
     fi
-    echo "== 1.4b with the fused LM head (MEMPROF_LM_HEAD=fused) [$(left) s left]"
+    echo "== 1.4b with the wgmma attention kernel (MEMPROF_ATTENTION=wgmma) [$(left) s left]"
+    MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+    echo "== 1.4b with the fused LM head (MEMPROF_LM_HEAD=fused), mma.sync then wgmma attention [$(left) s left]"
     MEMPROF_LM_HEAD=fused bench 40 --size 1.4b --sequences 32
+    MEMPROF_LM_HEAD=fused MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+    echo "== 2.8b and 6.9b with the wgmma attention kernel [$(left) s left]"
+    MEMPROF_ATTENTION=wgmma bench 40 --size 2.8b --sequences 32
+    MEMPROF_ATTENTION=wgmma bench 50 --size 6.9b --sequences 16
     echo "== 12b on 64 sequences: uncapped, then under --max-gpu-memory 40 [$(left) s left]"
     bench 60 --size 12b --sequences 64 --repeats 1
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
+    echo "== 12b on 64 sequences with the wgmma attention kernel [$(left) s left]"
+    MEMPROF_ATTENTION=wgmma bench 60 --size 12b --sequences 64 --repeats 1
     echo "== 12b bf16 [$(left) s left]"
     bench 60 --size 12b --sequences 16 --precision bf16
     if [ "${HF_LARGE:-0}" = 1 ] && [ "$(left)" -gt 45 ]; then
@@ -56,7 +66,7 @@ main() {
         command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
         if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
         echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
-        run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
+        MEMPROF_ATTENTION=${NCU_ATTENTION:-wgmma} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
             --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
             --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
         echo "ncu: rc $?"

@@ -113,9 +113,14 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                d, 3 * d, err), "qkv gemm");
         KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                    c->rotary_dims, scalar, stream), "rotary");
-        // Tensor-core kernel where it covers the head dim, the exact warp kernel elsewhere.
+        // Tensor-core kernel where it covers the head dim (wgmma with MEMPROF_ATTENTION=wgmma,
+        // else mma.sync), the exact warp kernel elsewhere.
         (void)cudaGetLastError();
-        int flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
+        int flash = m->attention_wgmma ? cuda_flash_attention_wgmma_forward(m->attention, m->qkv, m->starts, m->lengths,
+                                                                            sequences, max_length, H, hd, scalar, stream)
+                                       : -1;
+        if (flash < 0)
+            flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
                                                  hd, scalar, stream);
         if (flash < 0)
             KERNEL(cuda_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H, hd,

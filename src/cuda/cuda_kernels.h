@@ -45,6 +45,20 @@ int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequ
                                  const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                  int head_dim, int scalar_type, cuda_stream stream);
 
+// The same on Hopper's warpgroup products (wgmma, cuda_flash_attention_wgmma.cu) for the same
+// head dims; returns −1 where this build lacks sm_90a code or the device is not compute
+// capability 9.x (cuda_wgmma_available), or the head dim is not covered.
+int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+                                       const int32_t *sequence_lengths, int sequences, int max_length, int heads,
+                                       int head_dim, int scalar_type, cuda_stream stream);
+int cuda_wgmma_available(void);
+// d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
+// wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b
+// MN-major): the hardware check of cuda_wgmma.cuh's layouts; variant ≠ 0 exchanges LBO and SBO
+// of B's (bit 0) or A's (bit 1) descriptor, for diagnosis. −1 where wgmma is unavailable.
+int cuda_wgmma_probe(float *d, const void *a, const void *b, int form, int variant, int scalar_type,
+                     cuda_stream stream);
+
 // values = gelu_erf(values) in place, fp32 math.
 int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream);
 

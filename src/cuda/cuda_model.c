@@ -78,7 +78,9 @@ static void lay_out_weights(layout_cursor *at) {
 int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
                         memprof_error *err) {
     int lm_head_block_rows = 0;  // first: a misspelt setting is reported on any machine
+    int attention_wgmma = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, c, err);
+    if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, 0, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -89,6 +91,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
                          "see docs/sweep.md, rank layout)", device, devices);
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
+    if (attention_wgmma && (mode_status = cuda_attention_mode(&attention_wgmma, 1, err)) != 0) return mode_status;
     compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
     if (precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
@@ -102,6 +105,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->weight_dtype = weight_dtype;
     model->lm_head_fused = lm_head_block_rows > 0;
     model->lm_head_block_rows = lm_head_block_rows;
+    model->attention_wgmma = attention_wgmma;
     int status = 0;
     cudaStream_t stream;
     if (cudaStreamCreate(&stream) != cudaSuccess) {
@@ -188,6 +192,19 @@ static size_t bytes_per_token(const model_config *c, int lm_head_fused) {
     size_t d = (size_t)c->hidden_size, ff = (size_t)c->intermediate_size;
     size_t head = lm_head_fused ? cuda_lm_head_workspace_bytes(1024, cuda_lm_head_splits((int)c->vocab_size)) / 1024 + 1 : 0;
     return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8 + head;
+}
+
+int cuda_attention_mode(int *out_wgmma, int check_device, memprof_error *err) {
+    const char *value = getenv("MEMPROF_ATTENTION");
+    *out_wgmma = 0;
+    if (value == NULL || *value == '\0' || strcmp(value, "mma") == 0) return 0;
+    if (strcmp(value, "wgmma") != 0)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_ATTENTION: expected \"mma\" or \"wgmma\", got \"%s\"", value);
+    if (check_device && !cuda_wgmma_available())
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_ATTENTION=wgmma: needs a compute capability 9.x GPU "
+                         "(H100, H200) and a build whose CUDA_ARCH includes 90");
+    *out_wgmma = 1;
+    return 0;
 }
 
 int cuda_lm_head_mode(int *out_block_rows, const model_config *c, memprof_error *err) {

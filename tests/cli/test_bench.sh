@@ -29,6 +29,8 @@ cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
         echo "SKIP bench: $name: no GPU here"
     elif grep -q "no backend named 'cuda'" "$out"; then
         echo "SKIP bench: $name: built without CUDA"
+    elif grep -q "MEMPROF_ATTENTION=wgmma: needs a compute capability 9.x GPU" "$out"; then
+        echo "SKIP bench: $name: this GPU or build has no wgmma"
     else
         echo "FAIL bench: $name: $(cat "$out")"
     fi
@@ -39,14 +41,21 @@ cuda_case "cuda run with --tune-gemm" 'grep -q "GEMM algorithms from $tuning" "$
 rm -f "$tuning"
 MEMPROF_LM_HEAD=fused cuda_case "cuda run with the fused LM head" true
 MEMPROF_LM_HEAD=fused-256 cuda_case "cuda run with the fused LM head, 256-row blocks" true
-# A misspelt MEMPROF_LM_HEAD is refused with one line naming it, GPU or not.
-MEMPROF_LM_HEAD=fast "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 >"$out" 2>&1; rc=$?
-if grep -q "no backend named 'cuda'" "$out"; then
-    echo "SKIP bench: bad MEMPROF_LM_HEAD: built without CUDA"
-else
-    [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -q 'MEMPROF_LM_HEAD: expected "chunked", "fused" or "fused-256", got "fast"' "$out" &&
-        echo "PASS bench: bad MEMPROF_LM_HEAD refused" || echo "FAIL bench: bad MEMPROF_LM_HEAD: rc $rc $(cat "$out")"
-fi
+MEMPROF_ATTENTION=wgmma cuda_case "cuda run with the wgmma attention kernel" true
+MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
+# A misspelt kernel setting is refused with one line naming it, GPU or not.
+refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
+    env "$1=$2" "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 >"$out" 2>&1
+    local rc=$?
+    if grep -q "no backend named 'cuda'" "$out"; then
+        echo "SKIP bench: bad $1: built without CUDA"
+    else
+        [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -qF "$3" "$out" &&
+            echo "PASS bench: bad $1 refused" || echo "FAIL bench: bad $1: rc $rc $(cat "$out")"
+    fi
+}
+refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "chunked", "fused" or "fused-256", got "fast"'
+refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma" or "wgmma", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
 if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then

@@ -20,6 +20,7 @@
 
 #include "cuda_emulator.h"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_wgmma.cuh"
 
 namespace emu {
 
@@ -50,13 +51,19 @@ struct thread_context {
     unsigned linear = 0;
     std::vector<copy_request> open_group;
     std::deque<std::vector<copy_request>> committed;
+    std::vector<wgmma_request> wgmma_open;
+    std::deque<std::vector<wgmma_request>> wgmma_committed;
 };
 
 struct block_state {
     std::vector<thread_context> threads;
     std::vector<barrier> warp_barriers;
     std::vector<exchange_area> warp_exchange;
+    // Warpgroups (128 threads): a barrier each, and each thread's oldest wgmma group at a wait.
+    std::vector<barrier> warpgroup_barriers;
+    std::vector<std::vector<const std::vector<wgmma_request> *>> warpgroup_groups;
     barrier block_barrier;
+    size_t shared_size = 0;
     uint3 block_index;
     dim3 block_dimension, grid_dimension;
     block_body body = nullptr;
@@ -138,6 +145,98 @@ void async_wait(int pending) {
     }
 }
 
+// wgmma: see tests/emulator/cuda/cuda_wgmma.cuh.
+static unsigned char *shared_window = shared;  // the extern __shared__ array the kernel uses
+
+uint32_t shared_window_address(const void *pointer) {
+    const unsigned char *p = (const unsigned char *)pointer;
+    for (unsigned char *window : {shared, shared_bytes, (unsigned char *)shared_memory})
+        if (p >= window && p < window + SHARED_CAPACITY) {
+            shared_window = window;
+            return (uint32_t)(p - window);
+        }
+    fprintf(stderr, "cuda emulator: a wgmma descriptor for an address outside shared memory\n");
+    exit(3);
+}
+
+void wgmma_issue(const wgmma_request &request) { thread_now->wgmma_open.push_back(request); }
+void wgmma_commit() {
+    thread_now->wgmma_committed.push_back(std::move(thread_now->wgmma_open));
+    thread_now->wgmma_open.clear();
+}
+
+[[noreturn]] static void wgmma_fail(const char *what) {
+    fprintf(stderr, "cuda emulator: wgmma in block (%u, %u, %u), thread %u: %s\n", block_now->block_index.x,
+            block_now->block_index.y, block_now->block_index.z, thread_now->linear, what);
+    exit(3);
+}
+
+// The element (mn, k) of a 16-bit operand that a no-swizzle descriptor describes.
+static double descriptor_element(uint64_t descriptor, int mn, int k, bool mn_major, int bfloat) {
+    if (descriptor >> 62 != 0) wgmma_fail("a swizzled descriptor (only the no-swizzle layout is emulated)");
+    if ((descriptor >> 49 & 7) != 0) wgmma_fail("a descriptor with a base offset");
+    size_t start = (size_t)(descriptor & 0x3FFF) << 4, leading = (size_t)(descriptor >> 16 & 0x3FFF) << 4,
+           stride = (size_t)(descriptor >> 32 & 0x3FFF) << 4;
+    size_t byte = mn_major ? start + (mn % 8) * 2 + (mn / 8) * stride + (k % 8) * 16 + (k / 8) * leading
+                           : start + (mn % 8) * 16 + (mn / 8) * stride + (k % 8) * 2 + (k / 8) * leading;
+    if (byte + 2 > block_now->shared_size) wgmma_fail("an operand element past the block's shared memory");
+    uint16_t bits;
+    memcpy(&bits, shared_window + byte, 2);
+    return value_table(bfloat)[bits];
+}
+
+// This thread's D elements of request `index` of the group every thread of the warpgroup
+// published in `groups`.
+static void wgmma_compute(const std::vector<const std::vector<wgmma_request> *> &groups, size_t index, unsigned slot) {
+    const wgmma_request &r = (*groups[slot])[index];
+    unsigned warp = slot / 32, lane = slot % 32, g = lane / 4, q = lane % 4;
+    double a[2][16], b[64][16];  // this thread's rows g, g + 8 and its n/4 columns
+    for (int k = 0; k < 16; k++)
+        for (int h = 0; h < 2; h++) {
+            int row = (int)(16 * warp + g + 8 * h);
+            if (r.a_registers != nullptr) {
+                unsigned source = 32 * warp + 4 * (g % 8) + (k % 8) / 2;
+                uint32_t word = (*groups[source])[index].a_registers[h + 2 * (k >= 8)];
+                a[h][k] = value_table(r.bfloat)[(uint16_t)(word >> (16 * (k % 2)))];
+            } else {
+                a[h][k] = descriptor_element(r.a_descriptor, row, k, false, r.bfloat);
+            }
+        }
+    for (int c = 0; c < r.n / 4; c++)
+        for (int k = 0; k < 16; k++)
+            b[c][k] = descriptor_element(r.b_descriptor, (c / 2) * 8 + 2 * (int)q + c % 2, k, r.transposed_b, r.bfloat);
+    for (int i = 0; i < r.n / 2; i++) {  // d[4j + e]: row g + 8·(e/2), column 8j + 2q + e%2
+        int h = (i >> 1) & 1, c = (i >> 2) * 2 + (i & 1);
+        double sum = 0;
+        for (int k = 0; k < 16; k++) sum += a[h][k] * b[c][k];
+        r.d[i] = (float)((r.accumulate ? (double)r.d[i] : 0.0) + sum);
+    }
+}
+
+void wgmma_wait(int pending) {
+    while ((int)thread_now->wgmma_committed.size() > pending) {
+        if (block_now->threads.size() % 128 != 0) wgmma_fail("a block that is not whole warpgroups");
+        unsigned group = thread_now->linear / 128, slot = thread_now->linear % 128;
+        std::vector<const std::vector<wgmma_request> *> &groups = block_now->warpgroup_groups[group];
+        const std::vector<wgmma_request> &mine = thread_now->wgmma_committed.front();
+        groups[slot] = &mine;
+        wait_at(block_now->warpgroup_barriers[group]);
+        for (unsigned other = 0; other < 128; other++) {  // .aligned: the same products in every thread
+            const std::vector<wgmma_request> &theirs = *groups[other];
+            if (theirs.size() != mine.size()) wgmma_fail("threads of a warpgroup committed different products");
+            for (size_t i = 0; i < mine.size(); i++)
+                if (theirs[i].n != mine[i].n || theirs[i].b_descriptor != mine[i].b_descriptor ||
+                    (theirs[i].a_registers == nullptr) != (mine[i].a_registers == nullptr) ||
+                    (mine[i].a_registers == nullptr && theirs[i].a_descriptor != mine[i].a_descriptor) ||
+                    theirs[i].accumulate != mine[i].accumulate || theirs[i].transposed_b != mine[i].transposed_b)
+                    wgmma_fail("threads of a warpgroup issued different products");
+        }
+        for (size_t i = 0; i < mine.size(); i++) wgmma_compute(groups, i, slot);
+        wait_at(block_now->warpgroup_barriers[group]);  // every thread has read the others' A registers
+        thread_now->wgmma_committed.pop_front();
+    }
+}
+
 static void thread_start() {
     block_now->body(block_now->closure);
     thread_now->done = true;
@@ -174,6 +273,11 @@ static void run_block(block_state &b) {
             // Copies never waited for land at the end of the kernel on a GPU; nothing reads them here.
             t.open_group.clear(), t.committed.clear();
         }
+    for (thread_context &t : b.threads)
+        if (!t.wgmma_open.empty() || !t.wgmma_committed.empty()) {
+            fprintf(stderr, "cuda emulator: a kernel ended with wgmma products never waited for\n");
+            exit(3);
+        }
 }
 
 void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *closure) {
@@ -189,6 +293,10 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
     b.warp_exchange.resize((count + 31) / 32);
     for (unsigned w = 0; w < b.warp_barriers.size(); w++)
         b.warp_barriers[w].expected = w + 1 < b.warp_barriers.size() || count % 32 == 0 ? 32 : count % 32;
+    b.warpgroup_barriers.resize((count + 127) / 128);
+    b.warpgroup_groups.assign((count + 127) / 128, std::vector<const std::vector<wgmma_request> *>(128));
+    for (barrier &w : b.warpgroup_barriers) w.expected = 128;
+    b.shared_size = shared_size;
     b.block_barrier.expected = count;
     b.block_dimension = block, b.grid_dimension = grid;
     b.body = body, b.closure = closure;
@@ -238,6 +346,7 @@ cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, in
     // An H100's: what the launchers ask about.
     *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::SHARED_LIMIT
              : attribute == cudaDevAttrMultiProcessorCount       ? 132
+             : attribute == cudaDevAttrComputeCapabilityMajor    ? 9
                                                                  : 0;
     return cudaSuccess;
 }

@@ -1,5 +1,6 @@
-// test_cuda_attention.c — both CUDA attention kernels (the tensor-core FlashAttention-2 kernel
-// and the exact warp kernel) against causal attention computed here in double, for every
+// test_cuda_attention.c — the CUDA attention kernels (the tensor-core FlashAttention-2 kernel
+// on mma.sync, its Hopper variant on wgmma where the device and build have it, and the exact
+// warp kernel) against causal attention computed here in double, for every
 // Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
 // tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
 // [−2, 2], exact in both fp16 and bf16, so the reference sees the very values the GPU does.
@@ -142,14 +143,23 @@ int main(void) {
     static const int head_dims[] = {32, 64, 80, 96, 128, 256};
     static const int32_t mixed[] = {1, 63, 64, 65, 200};
     static const int32_t long_sequence[] = {2049};
+    // The wgmma kernel's tiles are 128 rows and 128 keys (64 at head dim 256), its warpgroups 64 rows.
+    static const int32_t mixed_wgmma[] = {1, 63, 65, 127, 129, 300};
+    int wgmma = cuda_wgmma_available();
+    if (!wgmma) SKIP("cuda attention, wgmma kernel", "the device is not compute capability 9.x or this build has no sm_90a code");
     for (int h = 0; h < 6; h++) {
         for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++) {
             check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
             check_case("warp", cuda_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
+            if (wgmma) check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000);
         }
         // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
         check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed, 5, 4.0f, 1000);
         check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
+        if (wgmma) {
+            check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed_wgmma, 6, 4.0f, 1000);
+            check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
+        }
     }
     return test_failures ? 1 : 0;
 }

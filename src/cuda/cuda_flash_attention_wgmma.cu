@@ -1,0 +1,236 @@
+// cuda_flash_attention_wgmma.cu — causal attention on Hopper's warpgroup products (wgmma,
+// sm_90a): the same online-softmax algorithm as cuda_flash_attention.cu, but each warpgroup
+// (4 warps) owns 64 query rows and multiplies them by a whole K or V tile per instruction,
+// with both operands of S = Q·Kᵀ and the V operand of O += P·V read by the tensor cores
+// straight from shared memory: no ldmatrix traffic, and products of 64 × KEYS × 16 instead of
+// 16 × 8 × 16. P stays in registers (an S accumulator is the A operand layout: cuda_wgmma.cuh).
+//
+// Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
+// A block: 2 warpgroups = 128 query rows of one (sequence, head), 256 threads; K and V tiles of
+// KEYS keys (128, or 64 at HD = 256 for registers), double buffered with cp.async.
+// Shared memory, no-swizzle wgmma layout (cuda_wgmma.cuh), every tile stored chunk-major: the
+// 16-byte chunk c (elements 8c … 8c+7) of row r at c·rows·16 + r·16, so that 8 consecutive rows
+// of one chunk are one 128-byte core matrix. For Q and K (K-major operands) that gives
+// SBO = 128 (next 8 rows) and LBO = rows·16 (next 8 head dims); for V, read as an MN-major
+// B (n = head dim, k = key), the same bytes give SBO = KEYS·16 and LBO = 128.
+// Bytes: (128 + 4·KEYS)·HD·2: 80 KB at HD = 64, 160 KB at HD = 128, 192 KB at HD = 256.
+//
+// Registers per thread at HD = 128: S 64, O 64, P 32 (fp32, fp32, packed pairs).
+// Products are issued and waited for in turn within a warpgroup; the block's two warpgroups
+// (and, at HD ≤ 96, the SM's second block) overlap one's softmax with the other's products.
+#include <math.h>
+#include <stdint.h>
+
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_wgmma.cuh"
+
+template <int HD> struct wgmma_attention_shape {
+    static constexpr int keys = HD <= 128 ? 128 : 64;  // keys per K/V tile: the S product's N
+    static constexpr int groups = 2;                    // warpgroups per block, 64 rows each
+    static constexpr int threads = groups * 128;
+    static constexpr int query_rows = groups * 64;
+    static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
+    static constexpr size_t tile_bytes = (size_t)keys * HD * 2;  // one K or V tile
+    static constexpr size_t bytes = q_bytes + 4 * tile_bytes;     // Q, K×2, V×2
+};
+
+// Queues rows [first, first + rows) of one role into a chunk-major tile; rows at or past
+// `length` are zero-filled (the source must still be a valid address: row 0 is used).
+// Consecutive threads take consecutive rows of one chunk: their 16-byte stores are contiguous.
+template <int HD, int rows, int threads>
+__device__ __forceinline__ void load_chunked_tile_async(char *tile, const char *role_base, int64_t row_bytes, int first,
+                                                        int length) {
+    for (int i = threadIdx.x; i < rows * (HD / 8); i += threads) {
+        int row = i % rows, chunk = i / rows;
+        bool valid = first + row < length;
+        const char *source = role_base + (valid ? (int64_t)(first + row) * row_bytes : 0) + chunk * 16;
+        copy_async_16(tile + ((size_t)chunk * rows + row) * 16, source, valid);
+    }
+}
+
+template <typename scalar, int HD>
+__global__ void __launch_bounds__(wgmma_attention_shape<HD>::threads)
+flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
+                             int query_tiles, float scale_log2) {
+    using shape = wgmma_attention_shape<HD>;
+    constexpr int KEYS = shape::keys, QR = shape::query_rows;
+    extern __shared__ __align__(128) unsigned char shared[];
+    char *q_tile = (char *)shared;
+    char *k_tiles = q_tile + shape::q_bytes;         // [2] tiles
+    char *v_tiles = k_tiles + 2 * shape::tile_bytes;  // [2] tiles
+
+    // The longest query tiles are launched first (z is the slowest grid dimension).
+    int head = blockIdx.x, sequence = blockIdx.y, tile = query_tiles - 1 - (int)blockIdx.z;
+    int start = starts[sequence], length = lengths[sequence];
+    int first_query = tile * QR;
+    if (first_query >= length) return;  // uniform for the block
+    int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
+    const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
+    int last_query = min(first_query + QR, length) - 1;
+    const int key_tiles = last_query / KEYS + 1;  // keys 0 … the block's last query
+
+    int group = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+    int group_first_query = first_query + group * 64;
+    int query0 = group_first_query + warp * 16 + g;  // this thread's rows: query0 and query0 + 8
+
+    load_chunked_tile_async<HD, QR, shape::threads>(q_tile, head_base, row_bytes, first_query, length);
+    load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles, head_base + HD * sizeof(scalar), row_bytes, 0, length);
+    load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles, head_base + 2 * HD * sizeof(scalar), row_bytes, 0,
+                                                      length);
+    copy_async_commit();
+
+    float o[HD / 2];
+#pragma unroll
+    for (int i = 0; i < HD / 2; i++) o[i] = 0.0f;
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+    // This warpgroup's 64 rows of Q: the group's first row is 64 rows (8 core matrices) in.
+    const uint64_t q_descriptor = wgmma_descriptor(q_tile + group * 64 * 16, QR * 16, 128);
+
+    for (int kt = 0; kt < key_tiles; kt++) {
+        int stage = kt & 1;
+        if (kt + 1 < key_tiles) {  // the next K/V tiles, into the stage the last iteration freed
+            load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles + (stage ^ 1) * shape::tile_bytes,
+                                                              head_base + HD * sizeof(scalar), row_bytes,
+                                                              (kt + 1) * KEYS, length);
+            load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles + (stage ^ 1) * shape::tile_bytes,
+                                                              head_base + 2 * HD * sizeof(scalar), row_bytes,
+                                                              (kt + 1) * KEYS, length);
+        }
+        copy_async_commit();
+        copy_async_wait<1>();  // everything but the group just queued has landed
+        shared_async_fence();  // ... and is visible to the tensor cores
+        __syncthreads();
+        // A warpgroup whose rows all come before this tile's first key has nothing to add
+        // (uniform for the warpgroup, as every wgmma must be).
+        if (kt * KEYS <= group_first_query + 63) {
+            const char *k_tile = k_tiles + stage * shape::tile_bytes;
+            const char *v_tile = v_tiles + stage * shape::tile_bytes;
+            // S = Q·Kᵀ: 64 rows × KEYS keys, HD/16 products; a k16 step is 2 chunks further.
+            const uint64_t k_descriptor = wgmma_descriptor(k_tile, KEYS * 16, 128);
+            float s[KEYS / 2];
+#pragma unroll
+            for (int i = 0; i < KEYS / 2; i++) s[i] = 0.0f;
+            wgmma_fence_operands(s);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < HD / 16; kk++)
+                wgmma_ss<scalar, KEYS>(s, q_descriptor + (uint64_t)(kk * 2 * QR), k_descriptor + (uint64_t)(kk * 2 * KEYS),
+                                       kk > 0);
+            wgmma_commit();
+            wgmma_wait<0>();
+            wgmma_fence_operands(s);
+
+            // Online softmax in base 2 on the raw scores, as in cuda_flash_attention.cu:
+            // p = 2^(s·c − max·c) with c = log2 e / √HD. s[4j + e] is row query0 + 8·(e/2),
+            // key kt·KEYS + 8j + 2q + e%2.
+            float tile_max[2] = {-INFINITY, -INFINITY};
+            if (kt * KEYS + KEYS - 1 > group_first_query) {  // a diagonal tile: mask keys after the query
+#pragma unroll
+                for (int i = 0; i < KEYS / 2; i++) {
+                    int key = kt * KEYS + (i >> 2) * 8 + 2 * q + (i & 1), row = query0 + ((i >> 1) & 1) * 8;
+                    if (key > row) s[i] = -INFINITY;
+                    tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+                }
+            } else {
+#pragma unroll
+                for (int i = 0; i < KEYS / 2; i++) tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+            }
+            float correction[2], scaled_max[2];
+#pragma unroll
+            for (int r = 0; r < 2; r++) {
+                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+                float new_max = fmaxf(row_max[r], tile_max[r]);
+                correction[r] = new_max == -INFINITY ? 1.0f : fast_exp2((row_max[r] - new_max) * scale_log2);
+                row_max[r] = new_max;
+                scaled_max[r] = new_max == -INFINITY ? 0.0f : new_max * scale_log2;
+            }
+            float tile_sum[2] = {0.0f, 0.0f};
+            uint32_t p[KEYS / 16][4];  // P as the A operand: key block kk holds s[8kk … 8kk+7]
+#pragma unroll
+            for (int i = 0; i < KEYS / 2; i += 2) {
+                int r = (i >> 1) & 1;
+                float p0 = fast_exp2(fmaf(s[i], scale_log2, -scaled_max[r]));
+                float p1 = fast_exp2(fmaf(s[i + 1], scale_log2, -scaled_max[r]));
+                tile_sum[r] += p0 + p1;
+                p[i >> 3][(i >> 1) & 3] = pack_pair<scalar>(p0, p1);
+            }
+#pragma unroll
+            for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
+            if (__any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
+#pragma unroll
+                for (int i = 0; i < HD / 2; i++) o[i] *= correction[(i >> 1) & 1];
+            }
+
+            // O += P·V: KEYS/16 products of 64 × HD × 16; V is the MN-major B (k = key).
+            const uint64_t v_descriptor = wgmma_descriptor(v_tile, 128, KEYS * 16);
+            wgmma_fence_operands(o);
+            wgmma_fence();
+#pragma unroll
+            for (int kk = 0; kk < KEYS / 16; kk++)
+                wgmma_rs_transposed_b<scalar, HD>(o, p[kk], v_descriptor + (uint64_t)(kk * 2 * 128 / 16), 1);
+            wgmma_commit();
+            wgmma_wait<0>();
+            wgmma_fence_operands(o);
+        }
+        __syncthreads();  // this stage is consumed: the next iteration may refill it
+    }
+
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float sum = row_sum[r];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        int query = query0 + r * 8;
+        if (query >= length) continue;
+        float inverse = 1.0f / sum;
+        uint32_t *destination = (uint32_t *)(out + (int64_t)(start + query) * heads * HD + (int64_t)head * HD + 2 * q);
+#pragma unroll
+        for (int j = 0; j < HD / 8; j++)
+            destination[j * 4] = pack_pair<scalar>(o[4 * j + 2 * r] * inverse, o[4 * j + 2 * r + 1] * inverse);
+    }
+}
+
+template <typename scalar, int HD>
+static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                        int max_length, int heads, cuda_stream stream) {
+    using shape = wgmma_attention_shape<HD>;
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if ((size_t)limit < shape::bytes) return -1;
+    cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape::bytes);
+    if (status != cudaSuccess) return (int)status;
+    int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
+    dim3 grid((unsigned)heads, (unsigned)sequences, (unsigned)query_tiles);
+    flash_attention_wgmma_kernel<scalar, HD><<<grid, shape::threads, shape::bytes, stream>>>(
+        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
+    return LAUNCH_STATUS();
+}
+
+template <typename scalar>
+static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                    int max_length, int heads, int head_dim, cuda_stream stream) {
+    switch (head_dim) {
+    case 32: return launch_wgmma<scalar, 32>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 64: return launch_wgmma<scalar, 64>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 80: return launch_wgmma<scalar, 80>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 96: return launch_wgmma<scalar, 96>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 128: return launch_wgmma<scalar, 128>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 256: return launch_wgmma<scalar, 256>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    default: return -1;
+    }
+}
+
+// Returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
+extern "C" int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *starts,
+                                                  const int32_t *lengths, int sequences, int max_length, int heads,
+                                                  int head_dim, int scalar_type, cuda_stream stream) {
+    if (!cuda_wgmma_available()) return -1;
+    if (sequences == 0 || max_length == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return dispatch<__half>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    return dispatch<__nv_bfloat16>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+}

@@ -1,0 +1,54 @@
+// cuda_wgmma.cuh, emulated — the functions of src/cuda/cuda_wgmma.cuh for the CPU emulator,
+// from the definitions written there (PTX ISA: wgmma.mma_async, matrix descriptors, the
+// no-swizzle shared-memory layouts, the D and A register fragments).
+//
+// A product is queued by each thread of the warpgroup and done at the wgmma_wait that needs
+// it (like the hardware's asynchronous groups): then the warpgroup meets, every thread reads
+// A and B as the descriptors and the other threads' A registers say, and computes its own D
+// elements: each c + (Σ of the 16 products in double, k ascending), rounded once to float.
+// So shared memory or A registers changed before the wait, a descriptor that differs between
+// the threads, or a swizzled descriptor, show as wrong results or a reported error.
+#ifndef MEMPROF_CUDA_WGMMA_CUH
+#define MEMPROF_CUDA_WGMMA_CUH
+
+#include <stdint.h>
+
+#include "cuda/cuda_mma.cuh"
+
+namespace emu {
+struct wgmma_request {
+    float *d;
+    int n;                  // columns of D
+    const uint32_t *a_registers;  // A from registers (4 per thread), or NULL: A from a_descriptor
+    uint64_t a_descriptor, b_descriptor;
+    int accumulate, transposed_b, bfloat;
+};
+void wgmma_issue(const wgmma_request &request);
+void wgmma_commit();
+void wgmma_wait(int pending);
+// The byte offset of a pointer into the block's shared memory (what a descriptor encodes).
+uint32_t shared_window_address(const void *pointer);
+}  // namespace emu
+
+inline uint64_t wgmma_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
+    uint64_t start = (emu::shared_window_address(tile) & 0x3FFFF) >> 4;
+    return start | (uint64_t)((leading_bytes >> 4) & 0x3FFF) << 16 | (uint64_t)((stride_bytes >> 4) & 0x3FFF) << 32;
+}
+
+inline void wgmma_fence() {}
+inline void wgmma_commit() { emu::wgmma_commit(); }
+template <int pending> inline void wgmma_wait() { emu::wgmma_wait(pending); }
+inline void shared_async_fence() {}
+template <int count> inline void wgmma_fence_operands(float (&)[count]) {}
+
+template <typename scalar> constexpr int is_bfloat() { return sizeof(scalar) == 2 && !__is_same(scalar, __half); }
+
+template <typename scalar, int N> inline void wgmma_ss(float (&d)[N / 2], uint64_t a, uint64_t b, int accumulate) {
+    emu::wgmma_issue(emu::wgmma_request{d, N, nullptr, a, b, accumulate, 0, is_bfloat<scalar>()});
+}
+template <typename scalar, int N>
+inline void wgmma_rs_transposed_b(float (&d)[N / 2], const uint32_t a[4], uint64_t b, int accumulate) {
+    emu::wgmma_issue(emu::wgmma_request{d, N, a, 0, b, accumulate, 1, is_bfloat<scalar>()});
+}
+
+#endif
