@@ -82,14 +82,14 @@ $(BUILD)/obj/%.o: %.c
 	@echo "CC $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda/cuda_mma.cuh
+$(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda/cuda_mma.cuh src/cuda/cuda_lm_head.cuh
 	@mkdir -p $(dir $@)
 	@echo "NVCC $<"
 	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
-WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_wgmma_probe.cu
+WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu
 $(WGMMA_CU_SRCS:%.cu=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh \
-		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh
+		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh src/cuda/cuda_lm_head.cuh
 	@mkdir -p $(dir $@)
 	@echo "NVCC $< (sm_90a)"
 	@$(NVCC) $(NVCC_WGMMA_FLAGS) -c $< -o $@
@@ -129,7 +129,7 @@ endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
 	-I$(CUDA_HOME)/include -DMEMPROF_WGMMA_BUILT
 EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh tests/emulator/cuda/cuda_wgmma.cuh \
-	src/cuda/cuda_common.cuh src/cuda/cuda_kernels.h
+	src/cuda/cuda_common.cuh src/cuda/cuda_kernels.h src/cuda/cuda_lm_head.cuh
 
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
 	@mkdir -p $(dir $@)
@@ -150,7 +150,7 @@ $(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h tests/unit/tes
 	@$(CC) $(CFLAGS) -DMEMPROF_CUDA_EMULATED -Itests/unit -c $< -o $@
 
 $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o $(BUILD)/emulator/cuda_lm_head.o \
-		$(BUILD)/emulator/cuda_emulator.o
+		$(BUILD)/emulator/cuda_lm_head_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(BUILD)/emulator/cuda_emulator.o
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

@@ -28,7 +28,9 @@
 #   VARIANTS  the kernel combinations to bench, LM head:attention (MEMPROF_LM_HEAD,
 #             MEMPROF_ATTENTION), in this order; ":mma" ones in fp16 and bf16, the others in fp16
 #             (fused-256 is a tiling of fused: the same bits); default
-#             "chunked:mma fused:mma chunked:wgmma fused:wgmma fused-256:mma"
+#             "chunked:mma fused-wgmma:wgmma chunked:wgmma fused-wgmma:mma fused:mma fused:wgmma
+#             chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short);
+#   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-base/memprof): each
 #          size's fp16 chunked bench is run with it too, for a same-card A/B of kernel changes
 set -u
@@ -104,21 +106,24 @@ main() {
         echo "skipped: $BUILD/tests/test_nccl_share not carried"
     fi
 
-    variants=${VARIANTS:-chunked:mma fused:mma chunked:wgmma fused:wgmma fused-256:mma}
+    variants=${VARIANTS:-chunked:mma fused-wgmma:wgmma chunked:wgmma fused-wgmma:mma fused:mma fused:wgmma chunked:wgmma-serial fused-256:mma}
     echo "== memprof bench, LM head:attention variants: $variants [$(left) s left]"
-    for size in ${sizes//,/ }; do
-        for variant in $variants; do
-            head=${variant%%:*} attention=${variant#*:}
-            precisions="fp16 bf16"
-            [ "$head" = fused-256 ] || [ "$attention" != mma ] && precisions=fp16
+    # Variant-major, so that a budget cut drops the last variants at every size, not the last
+    # sizes; HF_RESERVE seconds (default 90) stay for the HF baseline after the benches.
+    reserve=${HF_RESERVE:-90}
+    for variant in $variants; do
+        head=${variant%%:*} attention=${variant#*:}
+        precisions="fp16 bf16"
+        [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || [ "$attention" != mma ] && precisions=fp16
+        for size in ${sizes//,/ }; do
             for precision in $precisions; do
-                if [ "$(left)" -lt 20 ]; then echo "skipped bench $size $precision $variant: budget"; continue; fi
+                if [ "$(left)" -lt $((20 + reserve)) ]; then echo "skipped bench $size $precision $variant: budget"; continue; fi
                 start=$SECONDS
                 echo "-- $size $precision, $head LM head, $attention attention" | tee -a "$OUT/bench.txt"
                 MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention run_memprof "$(cap 30)" "$BUILD"/memprof bench \
                     --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
-                if [ -n "${BASE:-}" ] && [ "$variant" = chunked:mma ] && [ "$precision" = fp16 ] && [ "$(left)" -ge 20 ]; then
+                if [ -n "${BASE:-}" ] && [ "$variant" = chunked:mma ] && [ "$precision" = fp16 ] && [ "$(left)" -ge $((20 + reserve)) ]; then
                     # The same bench with a binary built from an earlier commit: an A/B on this card.
                     echo "-- $size fp16, chunked LM head, baseline binary $BASE" | tee -a "$OUT/bench.txt"
                     run_memprof "$(cap 30)" "$BASE" bench --backend cuda --size "$size" --random-weights \
@@ -127,10 +132,10 @@ main() {
             done
         done
     done
-    if [[ " $variants " == *" fused:wgmma "* ]] && [ "$(left)" -gt 40 ]; then
-        # Where the time goes with the fused head and wgmma attention (GPU time per forward step), smallest size.
-        echo "-- ${sizes%%,*} fp16, fused LM head, wgmma attention, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
-        MEMPROF_LM_HEAD=fused MEMPROF_ATTENTION=wgmma MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \
+    if [[ " $variants " == *" fused-wgmma:wgmma "* ]] && [ "$(left)" -gt $((40 + reserve)) ]; then
+        # Where the time goes with both wgmma kernels (GPU time per forward step), smallest size.
+        echo "-- ${sizes%%,*} fp16, fused-wgmma LM head, wgmma attention, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
+        MEMPROF_LM_HEAD=fused-wgmma MEMPROF_ATTENTION=wgmma MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \
             --size "${sizes%%,*}" --random-weights 2>&1 | tee -a "$OUT/bench.txt"
     fi
 

@@ -38,11 +38,13 @@ main() {
         MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 40)" "$BASE" bench --backend cuda --random-weights --size 1.4b \
             --sequences 32 2>&1 | sed 's/^[0-9T:Z-]* warn: //'
     fi
-    echo "== 1.4b with the wgmma attention kernel (MEMPROF_ATTENTION=wgmma) [$(left) s left]"
+    echo "== 1.4b with the wgmma attention kernel (MEMPROF_ATTENTION=wgmma, then wgmma-serial) [$(left) s left]"
     MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+    MEMPROF_ATTENTION=wgmma-serial bench 40 --size 1.4b --sequences 32
     echo "== 1.4b with the fused LM head (MEMPROF_LM_HEAD=fused), mma.sync then wgmma attention [$(left) s left]"
     MEMPROF_LM_HEAD=fused bench 40 --size 1.4b --sequences 32
     MEMPROF_LM_HEAD=fused MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+    MEMPROF_LM_HEAD=fused-wgmma MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
     echo "== 2.8b and 6.9b with the wgmma attention kernel [$(left) s left]"
     MEMPROF_ATTENTION=wgmma bench 40 --size 2.8b --sequences 32
     MEMPROF_ATTENTION=wgmma bench 50 --size 6.9b --sequences 16

@@ -116,9 +116,13 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         // Tensor-core kernel where it covers the head dim (wgmma with MEMPROF_ATTENTION=wgmma,
         // else mma.sync), the exact warp kernel elsewhere.
         (void)cudaGetLastError();
-        int flash = m->attention_wgmma ? cuda_flash_attention_wgmma_forward(m->attention, m->qkv, m->starts, m->lengths,
-                                                                            sequences, max_length, H, hd, scalar, stream)
-                                       : -1;
+        int flash = m->attention_wgmma == 1 ? cuda_flash_attention_wgmma_forward(m->attention, m->qkv, m->starts,
+                                                                                 m->lengths, sequences, max_length, H,
+                                                                                 hd, scalar, stream)
+                    : m->attention_wgmma == 2 ? cuda_flash_attention_wgmma_serial_forward(m->attention, m->qkv, m->starts,
+                                                                                        m->lengths, sequences,
+                                                                                        max_length, H, hd, scalar, stream)
+                                              : -1;
         if (flash < 0)
             flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
                                                  hd, scalar, stream);
@@ -139,7 +143,12 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     KERNEL(cuda_layernorm_forward(m->norm1, NULL, m->residual, m->final_ln_weight, m->final_ln_bias, NULL, NULL,
                                   tokens_count, d, eps, scalar, stream), "final layernorm");
 
-    if (m->lm_head_fused) {  // logits folded into the statistics as they are computed (cuda_lm_head.cu)
+    if (m->lm_head_wgmma) {  // the same on Hopper's warpgroup products (cuda_lm_head_wgmma.cu)
+        KERNEL(cuda_lm_head_wgmma_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
+                                             tokens_count, d, (int)c->vocab_size, cuda_lm_head_splits((int)c->vocab_size),
+                                             m->lm_head_workspace, NULL, scalar, stream),
+               "lm head statistics");
+    } else if (m->lm_head_fused) {  // logits folded into the statistics as they are computed (cuda_lm_head.cu)
         KERNEL(cuda_lm_head_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
                                        tokens_count, d, c->vocab_size, cuda_lm_head_splits(c->vocab_size),
                                        m->lm_head_block_rows, m->lm_head_workspace, NULL, scalar, stream),

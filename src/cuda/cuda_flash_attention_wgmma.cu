@@ -15,9 +15,11 @@
 // B (n = head dim, k = key), the same bytes give SBO = KEYS·16 and LBO = 128.
 // Bytes: (128 + 4·KEYS)·HD·2: 80 KB at HD = 64, 160 KB at HD = 128, 192 KB at HD = 256.
 //
-// Registers per thread at HD = 128: S 64, O 64, P 32 (fp32, fp32, packed pairs).
-// Products are issued and waited for in turn within a warpgroup; the block's two warpgroups
-// (and, at HD ≤ 96, the SM's second block) overlap one's softmax with the other's products.
+// Registers per thread at HD = 128: S 64, O 64, P 32 (fp32, fp32, packed pairs; the
+// pipelined form holds two P). Two forms (flash_attention_wgmma_kernel's `overlap`): the
+// pipelined one overlaps a warpgroup's softmax with its own previous P·V product; the serial
+// one waits for each product, leaving the overlap to the block's other warpgroup and (at
+// HD ≤ 64, where its registers and shared memory allow two blocks per SM) the SM's other block.
 #include <math.h>
 #include <stdint.h>
 
@@ -49,7 +51,103 @@ __device__ __forceinline__ void load_chunked_tile_async(char *tile, const char *
     }
 }
 
-template <typename scalar, int HD>
+// The online softmax of one S tile in this thread's two rows (query0, query0 + 8): masks the
+// keys after the query on a diagonal tile, moves the running maximum, turns S into P packed
+// as the A operand of P·V (key block kk holds s[8kk … 8kk+7]) and returns the factor O and
+// the running sum must be scaled by. s[4j + e] is row query0 + 8·(e/2), key first_key + 8j +
+// 2q + e%2; p = 2^(s·c − max·c) with c = log2 e / √HD, one FFMA and one MUFU.EX2 each.
+template <typename scalar, int KEYS>
+__device__ __forceinline__ void softmax_tile(uint32_t (&p)[KEYS / 16][4], float (&correction)[2], float (&s)[KEYS / 2],
+                                             float (&row_max)[2], float (&row_sum)[2], int first_key, bool diagonal,
+                                             int query0, int q, float scale_log2) {
+    float tile_max[2] = {-INFINITY, -INFINITY};
+    if (diagonal) {  // uniform for the warpgroup: tiles before the diagonal run no mask arithmetic
+#pragma unroll
+        for (int i = 0; i < KEYS / 2; i++) {
+            int key = first_key + (i >> 2) * 8 + 2 * q + (i & 1), row = query0 + ((i >> 1) & 1) * 8;
+            if (key > row) s[i] = -INFINITY;
+            tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < KEYS / 2; i++) tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+    }
+    float scaled_max[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+        float new_max = fmaxf(row_max[r], tile_max[r]);
+        correction[r] = new_max == -INFINITY ? 1.0f : fast_exp2((row_max[r] - new_max) * scale_log2);
+        row_max[r] = new_max;
+        scaled_max[r] = new_max == -INFINITY ? 0.0f : new_max * scale_log2;
+    }
+    float tile_sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int i = 0; i < KEYS / 2; i += 2) {
+        int r = (i >> 1) & 1;
+        float p0 = fast_exp2(fmaf(s[i], scale_log2, -scaled_max[r]));
+        float p1 = fast_exp2(fmaf(s[i + 1], scale_log2, -scaled_max[r]));
+        tile_sum[r] += p0 + p1;
+        p[i >> 3][(i >> 1) & 3] = pack_pair<scalar>(p0, p1);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
+}
+
+// O *= correction per row; skipped by a warp whose corrections are all exactly 1 (once the
+// rows' maxima settle), which would change no bit.
+template <int HD> __device__ __forceinline__ void rescale_output(float (&o)[HD / 2], const float (&correction)[2]) {
+    if (__any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
+#pragma unroll
+        for (int i = 0; i < HD / 2; i++) o[i] *= correction[(i >> 1) & 1];
+    }
+}
+
+// The callers below issue the products of one pipeline stage after a single wgmma_fence()
+// that follows every ordinary write of their input registers (s cleared, O rescaled, P
+// packed): a register write inside the stage makes ptxas serialise the products.
+// S = Q·Kᵀ for the warpgroup's 64 rows × KEYS keys: HD/16 products; a k16 step is 2 chunks on.
+template <typename scalar, int HD, int KEYS, int QR>
+__device__ __forceinline__ void issue_scores(float (&s)[KEYS / 2], uint64_t q_descriptor, uint64_t k_descriptor) {
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++)
+        wgmma_ss<scalar, KEYS>(s, q_descriptor + (uint64_t)(kk * 2 * QR), k_descriptor + (uint64_t)(kk * 2 * KEYS), kk > 0);
+    wgmma_commit();
+}
+
+// O += P·V: KEYS/16 products of 64 × HD × 16; V is the MN-major B (k = key): a k16 step is
+// two 8-key core-matrix rows (256 bytes) on.
+template <typename scalar, int HD, int KEYS>
+__device__ __forceinline__ void issue_values(float (&o)[HD / 2], const uint32_t (&p)[KEYS / 16][4], uint64_t v_descriptor) {
+#pragma unroll
+    for (int kk = 0; kk < KEYS / 16; kk++)
+        wgmma_rs_transposed_b<scalar, HD>(o, p[kk], v_descriptor + (uint64_t)(kk * 2 * 128 / 16), 1);
+    wgmma_commit();
+}
+
+// overlap = false: per key tile, S = Q·Kᵀ, wait, softmax, O += P·V, wait: the tensor cores
+// idle during a warpgroup's softmax unless another warpgroup fills them.
+// overlap = true (FlashAttention-3's intra-warpgroup pipelining): iteration j issues S_j and
+// then O += P_{j−1}·V_{j−1}, and computes the softmax of S_j while the latter runs; O is
+// rescaled by S_j's correction once it lands. K_{j+1} and V_j load during iteration j (V one
+// tile behind K), so the two stages of each still suffice; P needs two register sets.
+// Descriptors of a K tile and of a V tile (module header: chunk-major layout).
+template <int KEYS> __device__ __forceinline__ uint64_t key_descriptor(const char *k_tile) {
+    return wgmma_descriptor(k_tile, KEYS * 16, 128);
+}
+template <int KEYS> __device__ __forceinline__ uint64_t value_descriptor(const char *v_tile) {
+    return wgmma_descriptor(v_tile, 128, KEYS * 16);
+}
+
+// s = 0 (the first product overwrites it anyway; this keeps it defined) and the fences.
+template <int count> __device__ __forceinline__ void clear_scores(float (&s)[count]) {
+#pragma unroll
+    for (int i = 0; i < count; i++) s[i] = 0.0f;
+    wgmma_fence_operands(s);
+}
+
+template <typename scalar, int HD, bool overlap>
 __global__ void __launch_bounds__(wgmma_attention_shape<HD>::threads)
 flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
                              int query_tiles, float scale_log2) {
@@ -67,18 +165,16 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     if (first_query >= length) return;  // uniform for the block
     int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
     const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
+    const char *k_base = head_base + HD * sizeof(scalar), *v_base = head_base + 2 * HD * sizeof(scalar);
     int last_query = min(first_query + QR, length) - 1;
     const int key_tiles = last_query / KEYS + 1;  // keys 0 … the block's last query
 
     int group = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
     int group_first_query = first_query + group * 64;
     int query0 = group_first_query + warp * 16 + g;  // this thread's rows: query0 and query0 + 8
-
-    load_chunked_tile_async<HD, QR, shape::threads>(q_tile, head_base, row_bytes, first_query, length);
-    load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles, head_base + HD * sizeof(scalar), row_bytes, 0, length);
-    load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles, head_base + 2 * HD * sizeof(scalar), row_bytes, 0,
-                                                      length);
-    copy_async_commit();
+    // Key tiles this warpgroup multiplies in the serial loop: those that start at or before
+    // its last row (uniform for the warpgroup, as every wgmma must be).
+    const int group_tiles = min(key_tiles, (group_first_query + 63) / KEYS + 1);
 
     float o[HD / 2];
 #pragma unroll
@@ -86,95 +182,125 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
     // This warpgroup's 64 rows of Q: the group's first row is 64 rows (8 core matrices) in.
     const uint64_t q_descriptor = wgmma_descriptor(q_tile + group * 64 * 16, QR * 16, 128);
+    load_chunked_tile_async<HD, QR, shape::threads>(q_tile, head_base, row_bytes, first_query, length);
+    load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles, k_base, row_bytes, 0, length);
 
-    for (int kt = 0; kt < key_tiles; kt++) {
-        int stage = kt & 1;
-        if (kt + 1 < key_tiles) {  // the next K/V tiles, into the stage the last iteration freed
-            load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles + (stage ^ 1) * shape::tile_bytes,
-                                                              head_base + HD * sizeof(scalar), row_bytes,
-                                                              (kt + 1) * KEYS, length);
-            load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles + (stage ^ 1) * shape::tile_bytes,
-                                                              head_base + 2 * HD * sizeof(scalar), row_bytes,
-                                                              (kt + 1) * KEYS, length);
-        }
+    if constexpr (!overlap) {
+        load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles, v_base, row_bytes, 0, length);
         copy_async_commit();
-        copy_async_wait<1>();  // everything but the group just queued has landed
-        shared_async_fence();  // ... and is visible to the tensor cores
-        __syncthreads();
-        // A warpgroup whose rows all come before this tile's first key has nothing to add
-        // (uniform for the warpgroup, as every wgmma must be).
-        if (kt * KEYS <= group_first_query + 63) {
-            const char *k_tile = k_tiles + stage * shape::tile_bytes;
-            const char *v_tile = v_tiles + stage * shape::tile_bytes;
-            // S = Q·Kᵀ: 64 rows × KEYS keys, HD/16 products; a k16 step is 2 chunks further.
-            const uint64_t k_descriptor = wgmma_descriptor(k_tile, KEYS * 16, 128);
-            float s[KEYS / 2];
-#pragma unroll
-            for (int i = 0; i < KEYS / 2; i++) s[i] = 0.0f;
-            wgmma_fence_operands(s);
-            wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < HD / 16; kk++)
-                wgmma_ss<scalar, KEYS>(s, q_descriptor + (uint64_t)(kk * 2 * QR), k_descriptor + (uint64_t)(kk * 2 * KEYS),
-                                       kk > 0);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_fence_operands(s);
-
-            // Online softmax in base 2 on the raw scores, as in cuda_flash_attention.cu:
-            // p = 2^(s·c − max·c) with c = log2 e / √HD. s[4j + e] is row query0 + 8·(e/2),
-            // key kt·KEYS + 8j + 2q + e%2.
-            float tile_max[2] = {-INFINITY, -INFINITY};
-            if (kt * KEYS + KEYS - 1 > group_first_query) {  // a diagonal tile: mask keys after the query
-#pragma unroll
-                for (int i = 0; i < KEYS / 2; i++) {
-                    int key = kt * KEYS + (i >> 2) * 8 + 2 * q + (i & 1), row = query0 + ((i >> 1) & 1) * 8;
-                    if (key > row) s[i] = -INFINITY;
-                    tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
-                }
-            } else {
-#pragma unroll
-                for (int i = 0; i < KEYS / 2; i++) tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+        for (int kt = 0; kt < key_tiles; kt++) {
+            int stage = kt & 1;
+            if (kt + 1 < key_tiles) {  // the next K/V tiles, into the stage the last iteration freed
+                load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles + (stage ^ 1) * shape::tile_bytes, k_base,
+                                                                  row_bytes, (kt + 1) * KEYS, length);
+                load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles + (stage ^ 1) * shape::tile_bytes, v_base,
+                                                                  row_bytes, (kt + 1) * KEYS, length);
             }
-            float correction[2], scaled_max[2];
-#pragma unroll
-            for (int r = 0; r < 2; r++) {
-                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
-                tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
-                float new_max = fmaxf(row_max[r], tile_max[r]);
-                correction[r] = new_max == -INFINITY ? 1.0f : fast_exp2((row_max[r] - new_max) * scale_log2);
-                row_max[r] = new_max;
-                scaled_max[r] = new_max == -INFINITY ? 0.0f : new_max * scale_log2;
+            copy_async_commit();
+            copy_async_wait<1>();  // everything but the group just queued has landed
+            shared_async_fence();  // ... and is visible to the tensor cores
+            __syncthreads();
+            if (kt < group_tiles) {
+                float s[KEYS / 2], correction[2];
+                uint32_t p[KEYS / 16][4];
+                uint64_t k_descriptor = key_descriptor<KEYS>(k_tiles + stage * shape::tile_bytes);
+                clear_scores(s);
+                wgmma_fence_operands(k_descriptor);
+                wgmma_fence();
+                issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
+                wgmma_wait<0>();
+                wgmma_fence_operands(s);
+                softmax_tile<scalar, KEYS>(p, correction, s, row_max, row_sum, kt * KEYS,
+                                           kt * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
+                rescale_output<HD>(o, correction);
+                uint64_t v_descriptor = value_descriptor<KEYS>(v_tiles + stage * shape::tile_bytes);
+                wgmma_fence_operands(o);
+                wgmma_fence_operands(v_descriptor);
+                wgmma_fence();
+                issue_values<scalar, HD, KEYS>(o, p, v_descriptor);
+                wgmma_wait<0>();
+                wgmma_fence_operands(o);
             }
-            float tile_sum[2] = {0.0f, 0.0f};
-            uint32_t p[KEYS / 16][4];  // P as the A operand: key block kk holds s[8kk … 8kk+7]
-#pragma unroll
-            for (int i = 0; i < KEYS / 2; i += 2) {
-                int r = (i >> 1) & 1;
-                float p0 = fast_exp2(fmaf(s[i], scale_log2, -scaled_max[r]));
-                float p1 = fast_exp2(fmaf(s[i + 1], scale_log2, -scaled_max[r]));
-                tile_sum[r] += p0 + p1;
-                p[i >> 3][(i >> 1) & 3] = pack_pair<scalar>(p0, p1);
-            }
-#pragma unroll
-            for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
-            if (__any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
-#pragma unroll
-                for (int i = 0; i < HD / 2; i++) o[i] *= correction[(i >> 1) & 1];
-            }
-
-            // O += P·V: KEYS/16 products of 64 × HD × 16; V is the MN-major B (k = key).
-            const uint64_t v_descriptor = wgmma_descriptor(v_tile, 128, KEYS * 16);
-            wgmma_fence_operands(o);
-            wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < KEYS / 16; kk++)
-                wgmma_rs_transposed_b<scalar, HD>(o, p[kk], v_descriptor + (uint64_t)(kk * 2 * 128 / 16), 1);
-            wgmma_commit();
-            wgmma_wait<0>();
-            wgmma_fence_operands(o);
+            __syncthreads();  // this stage is consumed: the next iteration may refill it
         }
-        __syncthreads();  // this stage is consumed: the next iteration may refill it
+    } else {
+        // Both warpgroups run every key tile here (a tile wholly after a warpgroup's rows,
+        // possible only at HD = 256, is all masked: P = 0 and correction 1 change no bit), so
+        // that whether a product is issued depends on the loop alone: ptxas serialises wgmma
+        // under branches it cannot prove uniform.
+        copy_async_commit();  // Q and K_0
+        float s[KEYS / 2], correction[2];
+        // P_j for even and for odd j: P_{j−1} is read by the P·V product in flight while P_j
+        // is made, in other registers (a copy between them would let ptxas merge the two,
+        // write P_j inside the product's pipeline stage and serialise it).
+        uint32_t p_even[KEYS / 16][4], p_odd[KEYS / 16][4];
+        uint64_t k_descriptor, v_descriptor;
+        // Iteration j: K_j and V_{j−1} (queued in iteration j − 1) have landed; queue K_{j+1}
+        // and V_j into the stages S_{j−1} and P_{j−2}·V_{j−2} (done before the barrier) used.
+        auto next_tiles = [&](int j) {
+            copy_async_wait<0>();
+            shared_async_fence();
+            __syncthreads();
+            if (j + 1 < key_tiles)
+                load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles + ((j + 1) & 1) * shape::tile_bytes, k_base,
+                                                                  row_bytes, (j + 1) * KEYS, length);
+            if (j < key_tiles)
+                load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles + (j & 1) * shape::tile_bytes, v_base,
+                                                                  row_bytes, j * KEYS, length);
+            copy_async_commit();
+        };
+        // 0 < j < key_tiles: S_j, and P_{j−1}·V_{j−1} behind it while S_j's softmax runs.
+        auto step = [&](int j, const uint32_t (&p_previous)[KEYS / 16][4], uint32_t (&p)[KEYS / 16][4]) {
+            next_tiles(j);
+            k_descriptor = key_descriptor<KEYS>(k_tiles + (j & 1) * shape::tile_bytes);
+            v_descriptor = value_descriptor<KEYS>(v_tiles + ((j - 1) & 1) * shape::tile_bytes);
+            clear_scores(s);
+            wgmma_fence_operands(o);
+            wgmma_fence_operands(k_descriptor);
+            wgmma_fence_operands(v_descriptor);
+            wgmma_fence();
+            issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
+            issue_values<scalar, HD, KEYS>(o, p_previous, v_descriptor);
+            wgmma_wait<1>();  // S_j has landed; P_{j−1}·V_{j−1} may still run
+            wgmma_fence_operands(s);
+            softmax_tile<scalar, KEYS>(p, correction, s, row_max, row_sum, j * KEYS,
+                                       j * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
+            wgmma_wait<0>();
+            wgmma_fence_operands(o);
+            rescale_output<HD>(o, correction);
+        };
+        // The last tile's P·V, once its V has landed.
+        auto last_values = [&](const uint32_t (&p_last)[KEYS / 16][4]) {
+            next_tiles(key_tiles);
+            v_descriptor = value_descriptor<KEYS>(v_tiles + ((key_tiles - 1) & 1) * shape::tile_bytes);
+            wgmma_fence_operands(o);
+            wgmma_fence_operands(v_descriptor);
+            wgmma_fence();
+            issue_values<scalar, HD, KEYS>(o, p_last, v_descriptor);
+            wgmma_wait<0>();
+            wgmma_fence_operands(o);
+        };
+
+        next_tiles(0);
+        k_descriptor = key_descriptor<KEYS>(k_tiles);
+        clear_scores(s);
+        wgmma_fence_operands(k_descriptor);
+        wgmma_fence();
+        issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
+        wgmma_wait<0>();
+        wgmma_fence_operands(s);
+        softmax_tile<scalar, KEYS>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);  // O is 0
+        int j = 1;
+        for (; j + 1 < key_tiles; j += 2) {
+            step(j, p_even, p_odd);
+            step(j + 1, p_odd, p_even);
+        }
+        if (j < key_tiles) {  // an even number of tiles: the last one is odd
+            step(j, p_even, p_odd);
+            last_values(p_odd);
+        } else {
+            last_values(p_even);
+        }
     }
 
 #pragma unroll
@@ -192,7 +318,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     }
 }
 
-template <typename scalar, int HD>
+template <typename scalar, int HD, bool overlap>
 static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                         int max_length, int heads, cuda_stream stream) {
     using shape = wgmma_attention_shape<HD>;
@@ -200,37 +326,48 @@ static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
     if ((size_t)limit < shape::bytes) return -1;
-    cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD>,
+    cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD, overlap>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape::bytes);
     if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)sequences, (unsigned)query_tiles);
-    flash_attention_wgmma_kernel<scalar, HD><<<grid, shape::threads, shape::bytes, stream>>>(
+    flash_attention_wgmma_kernel<scalar, HD, overlap><<<grid, shape::threads, shape::bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }
 
-template <typename scalar>
+template <typename scalar, bool overlap>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                     int max_length, int heads, int head_dim, cuda_stream stream) {
     switch (head_dim) {
-    case 32: return launch_wgmma<scalar, 32>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 64: return launch_wgmma<scalar, 64>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 80: return launch_wgmma<scalar, 80>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 96: return launch_wgmma<scalar, 96>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 128: return launch_wgmma<scalar, 128>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 256: return launch_wgmma<scalar, 256>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 32: return launch_wgmma<scalar, 32, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 64: return launch_wgmma<scalar, 64, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 80: return launch_wgmma<scalar, 80, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 96: return launch_wgmma<scalar, 96, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 128: return launch_wgmma<scalar, 128, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 256: return launch_wgmma<scalar, 256, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
     default: return -1;
     }
 }
 
-// Returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
-extern "C" int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *starts,
-                                                  const int32_t *lengths, int sequences, int max_length, int heads,
-                                                  int head_dim, int scalar_type, cuda_stream stream) {
+template <bool overlap>
+static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                   int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream) {
     if (!cuda_wgmma_available()) return -1;
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return dispatch<__nv_bfloat16>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+        return dispatch<__half, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    return dispatch<__nv_bfloat16, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+}
+
+// Both return -1 when this head dim, build or device is not covered (use the mma.sync kernel).
+extern "C" int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *starts,
+                                                  const int32_t *lengths, int sequences, int max_length, int heads,
+                                                  int head_dim, int scalar_type, cuda_stream stream) {
+    return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, stream);
+}
+extern "C" int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const int32_t *starts,
+                                                         const int32_t *lengths, int sequences, int max_length,
+                                                         int heads, int head_dim, int scalar_type, cuda_stream stream) {
+    return forward<false>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, stream);
 }

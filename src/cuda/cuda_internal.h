@@ -71,8 +71,9 @@ typedef struct cuda_model {
     int64_t *rank;
 
     int lm_head_fused;           // MEMPROF_LM_HEAD=fused[-256]: cuda_lm_head.cu instead of GEMM chunks + statistics
-    int lm_head_block_rows;      // and its rows per block: 128 (fused) or 256 (fused-256)
-    int attention_wgmma;         // MEMPROF_ATTENTION=wgmma: cuda_flash_attention_wgmma.cu (Hopper)
+    int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma) or 256 (fused-256)
+    int lm_head_wgmma;           // MEMPROF_LM_HEAD=fused-wgmma: cuda_lm_head_wgmma.cu (Hopper)
+    int attention_wgmma;         // MEMPROF_ATTENTION: 0 mma (cuda_flash_attention.cu), 1 wgmma, 2 wgmma-serial
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
@@ -131,12 +132,14 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, in
 size_t cuda_weight_bytes(const model_config *config);
 size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
                              int64_t logits_rows);
-// Reads MEMPROF_LM_HEAD: unset or "chunked" (*out_block_rows = 0), "fused" (128) or
-// "fused-256" (256, the same bits from another tiling).
-int cuda_lm_head_mode(int *out_block_rows, const model_config *config, memprof_error *err);
-// Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU) or "wgmma" (1:
-// Hopper's warpgroup products; refused where the device or build lacks them, once checked
-// with check_device).
+// Reads MEMPROF_LM_HEAD: unset or "chunked" (*out_block_rows = 0), "fused" (128),
+// "fused-256" (256, the same bits from another tiling) or "fused-wgmma" (128 and *out_wgmma
+// = 1: Hopper's warpgroup products; the caller checks the device).
+int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *config, memprof_error *err);
+// Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1:
+// Hopper's warpgroup products, pipelined) or "wgmma-serial" (2: the same, each product waited
+// for in turn); the last two are refused where the device or build lacks them, once checked
+// with check_device.
 int cuda_attention_mode(int *out_wgmma, int check_device, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 

@@ -48,9 +48,15 @@ int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequ
 // The same on Hopper's warpgroup products (wgmma, cuda_flash_attention_wgmma.cu) for the same
 // head dims; returns −1 where this build lacks sm_90a code or the device is not compute
 // capability 9.x (cuda_wgmma_available), or the head dim is not covered.
+// The first overlaps each warpgroup's softmax with its previous P·V product (FlashAttention-3's
+// intra-warpgroup pipelining); the serial one waits for each product in turn. Both apply the
+// same products and rescalings to each accumulator in the same order: the same bits.
 int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                        const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                        int head_dim, int scalar_type, cuda_stream stream);
+int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+                                              const int32_t *sequence_lengths, int sequences, int max_length,
+                                              int heads, int head_dim, int scalar_type, cuda_stream stream);
 int cuda_wgmma_available(void);
 // d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
 // wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b
@@ -86,6 +92,12 @@ size_t cuda_lm_head_workspace_bytes(int64_t rows, int splits);
 int cuda_lm_head_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                             const int32_t *targets, int64_t rows, int dim, int vocab, int splits, int block_rows,
                             void *workspace, float *logits_out, int scalar_type, cuda_stream stream);
+// The same on Hopper's warpgroup products (cuda_lm_head_wgmma.cu: 128-row blocks of two
+// warpgroups; same splits and workspace, other low-order bits); also −1 where
+// cuda_wgmma_available() says no.
+int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,
+                                  const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab,
+                                  int splits, void *workspace, float *logits_out, int scalar_type, cuda_stream stream);
 
 // dst (scalar) = src (fp32): the reference weight upload (cuda_upload_tensor_reference).
 int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream);

@@ -29,14 +29,13 @@
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_lm_head.cuh"
 #include "cuda/cuda_mma.cuh"
 
 enum {
-    HEAD_VOCAB = 128,         // vocabulary rows per tile
     HEAD_K = 32,              // d per pipeline step
     HEAD_STAGES = 4,          // pipeline depth
     HEAD_STRIDE = HEAD_K + 8, // shared row in elements: 80 bytes keeps ldmatrix free of bank conflicts
-    HEAD_TILES_PER_SPLIT = 32,
     HEAD_TARGET_ROWS = 128,   // rows per block of the target pass (its B tile holds one W row per row)
 };
 
@@ -52,12 +51,6 @@ template <int ROWS> struct head_shape {
     static constexpr size_t shared_bytes = stages_bytes + ROWS * sizeof(float);
     static constexpr int blocks_per_sm = ROWS == 128 ? 2 : 1;
 };
-
-typedef struct head_partial {  // one block's state for one row
-    double sum, weighted;
-    float max;
-    int32_t count;
-} head_partial;
 
 // Queues pipeline step `step` (k step `k_step` of vocabulary tile `tile`, or of the target
 // rows when tile < 0) into its stage. Thread i moves 16-byte vector i % 4 of rows
@@ -94,36 +87,6 @@ __device__ __forceinline__ void queue_step(scalar *stage, const scalar *hidden, 
         copy_async_16(b_tile + local * HEAD_STRIDE + vector * 8, weight + (valid ? source_row * dim + k_offset : 0),
                       valid);
     }
-}
-
-// Folds one row's 16 values of this lane (columns 2t, 2t+1 of 8 n8 tiles) into its state.
-template <bool FULL>
-__device__ __forceinline__ void fold_row(float values[8][2], int first_column, int vocab, float target, float &m,
-                                         float &s, float &w, int &count) {
-    float tile_max = -INFINITY;
-    int above = 0;
-#pragma unroll
-    for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-            if (!FULL && first_column + j * 8 + e >= vocab) continue;
-            tile_max = fmaxf(tile_max, values[j][e]);
-            above += values[j][e] > target;
-        }
-    raise_maximum(tile_max, m, s, w);
-    float tile_sum = 0.0f, tile_weighted = 0.0f;  // per tile first: S and W grow by few large adds
-#pragma unroll
-    for (int j = 0; j < 8; j++)
-#pragma unroll
-        for (int e = 0; e < 2; e++) {
-            if (!FULL && first_column + j * 8 + e >= vocab) continue;
-            float shifted = values[j][e] - m, p = fast_exp2(shifted * 1.4426950408889634f);  // e^(z − m)
-            tile_sum += p;
-            tile_weighted += p * shifted;
-        }
-    s += tile_sum;
-    w += tile_weighted;
-    count += above;
 }
 
 // TARGETS: only the target pass, writing target_logits. Otherwise the split's tiles, writing
@@ -242,10 +205,10 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
                 for (int j = 0; j < 8; j++)
                     values[j][0] = acc[r >> 1][j][2 * (r & 1)], values[j][1] = acc[r >> 1][j][2 * (r & 1) + 1];
                 if (full)
-                    fold_row<true>(values, first_column, vocab, target[r], run_max[r], run_sum[r], run_weighted[r],
+                    fold_row<true, 8>(values, first_column, vocab, target[r], run_max[r], run_sum[r], run_weighted[r],
                                    run_count[r]);
                 else
-                    fold_row<false>(values, first_column, vocab, target[r], run_max[r], run_sum[r], run_weighted[r],
+                    fold_row<false, 8>(values, first_column, vocab, target[r], run_max[r], run_sum[r], run_weighted[r],
                                     run_count[r]);
                 if (DUMP) {
                     int64_t row = first_row + warp_row + 16 * (r >> 1) + g + 8 * (r & 1);
@@ -274,16 +237,8 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
     head_partial *exchange = (head_partial *)shared_bytes;  // [2 vocabulary halves][ROWS]
 #pragma unroll
     for (int r = 0; r < 8; r++) {
-        softmax_state state = {run_max[r], (double)run_sum[r], (double)run_weighted[r]};
         int count = run_count[r];
-#pragma unroll
-        for (int offset = 1; offset <= 2; offset <<= 1) {  // symmetric: all 4 lanes end with the same state
-            softmax_state other = {__shfl_xor_sync(0xffffffffu, state.max, offset),
-                                   __shfl_xor_sync(0xffffffffu, state.sum, offset),
-                                   __shfl_xor_sync(0xffffffffu, state.weighted, offset)};
-            count += __shfl_xor_sync(0xffffffffu, count, offset);
-            state = merge_states(state, other);
-        }
+        softmax_state state = merge_quad({run_max[r], (double)run_sum[r], (double)run_weighted[r]}, count);
         int local = warp_row + 16 * (r >> 1) + g + 8 * (r & 1);
         if (t == 0) exchange[(warp & 1) * ROWS + local] = (head_partial){state.sum, state.weighted, state.max, count};
     }
@@ -295,25 +250,6 @@ lm_head_kernel(head_partial *partials, float *target_logits, float *logits_out, 
         partials[(int64_t)split * rows + first_row + threadIdx.x] =
             (head_partial){merged.sum, merged.weighted, merged.max, left.count + right.count};
     }
-}
-
-// Per row: the splits' states merged in split order, then the statistics (as cuda_statistics.cu).
-__global__ void lm_head_merge_kernel(double *surprisal, double *entropy, int64_t *rank, const head_partial *partials,
-                                     const float *target_logits, const int32_t *targets, int64_t rows, int splits) {
-    int64_t row = (int64_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (row >= rows || targets[row] < 0) return;
-    head_partial first = partials[row];
-    softmax_state state = {first.max, first.sum, first.weighted};
-    long long count = first.count;
-    for (int split = 1; split < splits; split++) {
-        head_partial p = partials[(int64_t)split * rows + row];
-        state = merge_states(state, (softmax_state){p.max, p.sum, p.weighted});
-        count += p.count;
-    }
-    double log_sum = log(state.sum);
-    surprisal[row] = (double)state.max + log_sum - (double)target_logits[row];
-    entropy[row] = log_sum - state.weighted / state.sum;
-    rank[row] = count;
 }
 
 extern "C" int cuda_lm_head_splits(int vocab) {
@@ -345,9 +281,8 @@ template <typename scalar, int ROWS>
 static int run_head(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                     const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
                     float *logits_out, cuda_stream stream) {
-    head_partial *partials = (head_partial *)workspace;
-    size_t partial_bytes = cuda_lm_head_workspace_bytes(rows, splits) - (size_t)rows * sizeof(float);
-    float *target_logits = (float *)((char *)workspace + partial_bytes);
+    head_partial *partials = head_partials(workspace);
+    float *target_logits = head_target_logits(workspace, rows, splits);
     int status = launch_head<scalar, HEAD_TARGET_ROWS, true, false>(1, partials, target_logits, NULL, hidden, weight,
                                                                     targets, rows, dim, vocab, stream);
     if (status != 0) return status;

@@ -77,9 +77,9 @@ static void lay_out_weights(layout_cursor *at) {
 
 int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
                         memprof_error *err) {
-    int lm_head_block_rows = 0;  // first: a misspelt setting is reported on any machine
+    int lm_head_block_rows = 0, lm_head_wgmma = 0;  // first: a misspelt setting is reported on any machine
     int attention_wgmma = 0;
-    int mode_status = cuda_lm_head_mode(&lm_head_block_rows, c, err);
+    int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, c, err);
     if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, 0, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
@@ -92,6 +92,9 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
     if (attention_wgmma && (mode_status = cuda_attention_mode(&attention_wgmma, 1, err)) != 0) return mode_status;
+    if (lm_head_wgmma && !cuda_wgmma_available())
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=fused-wgmma: needs a compute capability 9.x "
+                         "GPU (H100, H200) and a build whose CUDA_ARCH includes 90");
     compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
     if (precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
@@ -105,6 +108,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->weight_dtype = weight_dtype;
     model->lm_head_fused = lm_head_block_rows > 0;
     model->lm_head_block_rows = lm_head_block_rows;
+    model->lm_head_wgmma = lm_head_wgmma;
     model->attention_wgmma = attention_wgmma;
     int status = 0;
     cudaStream_t stream;
@@ -198,27 +202,30 @@ int cuda_attention_mode(int *out_wgmma, int check_device, memprof_error *err) {
     const char *value = getenv("MEMPROF_ATTENTION");
     *out_wgmma = 0;
     if (value == NULL || *value == '\0' || strcmp(value, "mma") == 0) return 0;
-    if (strcmp(value, "wgmma") != 0)
-        return error_set(err, MEMPROF_ERR, "MEMPROF_ATTENTION: expected \"mma\" or \"wgmma\", got \"%s\"", value);
+    int wgmma = strcmp(value, "wgmma") == 0 ? 1 : strcmp(value, "wgmma-serial") == 0 ? 2 : 0;
+    if (wgmma == 0)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\" or \"wgmma-serial\", got "
+                         "\"%s\"", value);
     if (check_device && !cuda_wgmma_available())
-        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_ATTENTION=wgmma: needs a compute capability 9.x GPU "
-                         "(H100, H200) and a build whose CUDA_ARCH includes 90");
-    *out_wgmma = 1;
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_ATTENTION=%s: needs a compute capability 9.x GPU "
+                         "(H100, H200) and a build whose CUDA_ARCH includes 90", value);
+    *out_wgmma = wgmma;
     return 0;
 }
 
-int cuda_lm_head_mode(int *out_block_rows, const model_config *c, memprof_error *err) {
+int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *c, memprof_error *err) {
     const char *value = getenv("MEMPROF_LM_HEAD");
-    *out_block_rows = 0;
+    *out_block_rows = 0, *out_wgmma = 0;
     if (value == NULL || *value == '\0' || strcmp(value, "chunked") == 0) return 0;
-    int block_rows = strcmp(value, "fused") == 0 ? 128 : strcmp(value, "fused-256") == 0 ? 256 : 0;
+    int wgmma = strcmp(value, "fused-wgmma") == 0;
+    int block_rows = strcmp(value, "fused") == 0 || wgmma ? 128 : strcmp(value, "fused-256") == 0 ? 256 : 0;
     if (block_rows == 0)
-        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\", \"fused\" or \"fused-256\", got "
-                         "\"%s\"", value);
+        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\", \"fused\", \"fused-256\" or "
+                         "\"fused-wgmma\", got \"%s\"", value);
     if (c->hidden_size % 8 != 0)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=%s: the hidden size (%lld) must be a multiple "
                          "of 8", value, (long long)c->hidden_size);
-    *out_block_rows = block_rows;
+    *out_block_rows = block_rows, *out_wgmma = wgmma;
     return 0;
 }
 

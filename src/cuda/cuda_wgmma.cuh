@@ -78,6 +78,9 @@ template <int count> __device__ __forceinline__ void wgmma_fence_operands(float 
 #pragma unroll
     for (int i = 0; i < count; i++) asm volatile("" : "+f"(registers[i])::"memory");
 }
+// The same for a descriptor: computed before the wgmma_fence() that opens a pipeline stage
+// (an input register written inside a stage makes ptxas serialise its products).
+__device__ __forceinline__ void wgmma_fence_operands(uint64_t &descriptor) { asm volatile("" : "+l"(descriptor)::"memory"); }
 
 // d (+)= A·B for a 64 × N × 16 product, A and B K-major in shared memory (descriptors);
 // accumulate = 0 overwrites d.

@@ -29,7 +29,7 @@ cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
         echo "SKIP bench: $name: no GPU here"
     elif grep -q "no backend named 'cuda'" "$out"; then
         echo "SKIP bench: $name: built without CUDA"
-    elif grep -q "MEMPROF_ATTENTION=wgmma: needs a compute capability 9.x GPU" "$out"; then
+    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD)=[a-z-]*wgmma[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
         echo "SKIP bench: $name: this GPU or build has no wgmma"
     else
         echo "FAIL bench: $name: $(cat "$out")"
@@ -42,6 +42,8 @@ rm -f "$tuning"
 MEMPROF_LM_HEAD=fused cuda_case "cuda run with the fused LM head" true
 MEMPROF_LM_HEAD=fused-256 cuda_case "cuda run with the fused LM head, 256-row blocks" true
 MEMPROF_ATTENTION=wgmma cuda_case "cuda run with the wgmma attention kernel" true
+MEMPROF_ATTENTION=wgmma-serial cuda_case "cuda run with the serial wgmma attention kernel" true
+MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
 MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
 refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
@@ -54,8 +56,8 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
             echo "PASS bench: bad $1 refused" || echo "FAIL bench: bad $1: rc $rc $(cat "$out")"
     fi
 }
-refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "chunked", "fused" or "fused-256", got "fast"'
-refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma" or "wgmma", got "flash3"'
+refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
+refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma", "wgmma" or "wgmma-serial", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
 if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then

@@ -1,7 +1,9 @@
 // test_backend_conformance.c — every compiled GPU backend against the CPU fp32 reference
 // (ggml's test-backend-ops idea), on the fixtures and on any checkpoint folders listed in
 // MEMPROF_CONFORMANCE_CHECKPOINTS (colon-separated; the GPU check script passes random
-// Pythia-shaped models there), with each LM head (chunked, fused, fused-256: MEMPROF_LM_HEAD).
+// Pythia-shaped models there), with each LM head (chunked, fused, fused-256: MEMPROF_LM_HEAD)
+// and, on a Hopper GPU, the wgmma kernels (fused-wgmma with wgmma attention; chunked with
+// wgmma-serial attention: MEMPROF_ATTENTION).
 // Reports SKIP where no GPU is present.
 //
 // Criteria, for fp16 (ε = 0.02) and bf16 (ε = 0.1):
@@ -21,6 +23,9 @@
 #include "cpu/cpu_internal.h"
 #include "memprof/backend.h"
 #include "test.h"
+#ifdef MEMPROF_CUDA
+#include "cuda/cuda_kernels.h"
+#endif
 
 enum { RANDOM_SEQUENCES = 4, RANDOM_LENGTH = 2049, MEANS_MIN_PREDICTIONS = 2 };
 
@@ -212,20 +217,29 @@ static void check_checkpoint(const char *folder, const backend *gpu) {
     snprintf(name, sizeof name, "%s: cpu reference", folder);
     if (status != 0) CHECK(name, 0, "%s", err.message);
     // Every LM head: GEMM chunks + the statistics kernel, and the fused kernel in both tilings
-    // (MEMPROF_LM_HEAD).
-    static const char *const heads[] = {"chunked", "fused", "fused-256"};
-    for (int h = 0; h < 3 && status == 0; h++) {
-        setenv("MEMPROF_LM_HEAD", heads[h], 1);
-        snprintf(label, sizeof label, "%s fp16 (%s LM head)", folder, heads[h]);
+    // (MEMPROF_LM_HEAD); on a Hopper GPU the wgmma kernels too (MEMPROF_ATTENTION).
+    static const char *const heads[][2] = {{"chunked", "mma"},         {"fused", "mma"},
+                                           {"fused-256", "mma"},       {"fused-wgmma", "wgmma"},
+                                           {"chunked", "wgmma-serial"}};
+    int wgmma = 0;
+#ifdef MEMPROF_CUDA
+    wgmma = cuda_wgmma_available();
+#endif
+    for (int h = 0; h < (wgmma ? 5 : 3) && status == 0; h++) {
+        setenv("MEMPROF_LM_HEAD", heads[h][0], 1);
+        setenv("MEMPROF_ATTENTION", heads[h][1], 1);
+        snprintf(label, sizeof label, "%s fp16 (%s LM head, %s attention)", folder, heads[h][0], heads[h][1]);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
-        snprintf(label, sizeof label, "%s bf16 (%s LM head)", folder, heads[h]);
+        snprintf(label, sizeof label, "%s bf16 (%s LM head, %s attention)", folder, heads[h][0], heads[h][1]);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_BF16, 0.1);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
     }
+    if (!wgmma) SKIP("backend conformance, wgmma kernels", "the device is not compute capability 9.x or this build has no sm_90a code");
     unsetenv("MEMPROF_LM_HEAD");
+    unsetenv("MEMPROF_ATTENTION");
     reference_free(&reference, RANDOM_SEQUENCES);
     for (int i = 0; i < RANDOM_SEQUENCES; i++) free((void *)sequences[i].tokens);
     checkpoint_close(ckpt);

@@ -1,6 +1,6 @@
 // test_cuda_attention.c — the CUDA attention kernels (the tensor-core FlashAttention-2 kernel
-// on mma.sync, its Hopper variant on wgmma where the device and build have it, and the exact
-// warp kernel) against causal attention computed here in double, for every
+// on mma.sync, its Hopper variants on wgmma — pipelined and serial — where the device and
+// build have them, and the exact warp kernel) against causal attention computed here in double, for every
 // Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
 // tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
 // [−2, 2], exact in both fp16 and bf16, so the reference sees the very values the GPU does.
@@ -57,8 +57,14 @@ static void reference_row(double *out, const float *qkv, int64_t start, int quer
 typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int, int,
                                   cuda_stream);
 
-static void check_case(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
-                       const int32_t *lengths, int sequences, float magnitude, int sampled_rows) {
+// The output bits of the last case run with keep = 1: a kernel that must give the same bits
+// (the wgmma kernel's serial and pipelined forms) is then run with same_as_kept = 1.
+static uint16_t *kept_bits;
+static int64_t kept_count;
+
+static void check_case_bits(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
+                            const int32_t *lengths, int sequences, float magnitude, int sampled_rows, int keep,
+                            int same_as_kept) {
     char name[240];
     snprintf(name, sizeof name, WHERE "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f",
              kernel_name, hd, heads, scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16", sequences,
@@ -125,6 +131,15 @@ static void check_case(const char *kernel_name, attention_launcher launch, int h
         }
     }
     if (!failure && worst_ratio > 1.0) failure = "an output is outside the tolerance";
+    if (!failure && same_as_kept &&
+        (kept_count != tokens * d || memcmp(kept_bits, out_bits, (size_t)(tokens * d) * 2) != 0))
+        failure = "the output bits differ from the kernel it must equal";
+    if (keep) {
+        free(kept_bits);
+        kept_bits = malloc((size_t)(tokens * d) * 2);
+        memcpy(kept_bits, out_bits, (size_t)(tokens * d) * 2);
+        kept_count = tokens * d;
+    }
     CHECK(name, failure == NULL, "%s: worst |error| %.3g = %.2f x the bound, %lld values checked", failure ? failure : "",
           worst_error, worst_ratio, (long long)checked);
     if (failure == NULL)
@@ -132,6 +147,11 @@ static void check_case(const char *kernel_name, attention_launcher launch, int h
                (long long)checked);
     cudaFree(qkv_device_f32), cudaFree(qkv_device), cudaFree(out_device), cudaFree(starts_device), cudaFree(lengths_device);
     free(qkv), free(out_bits), free(expected);
+}
+
+static void check_case(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
+                       const int32_t *lengths, int sequences, float magnitude, int sampled_rows) {
+    check_case_bits(kernel_name, launch, hd, heads, scalar_type, lengths, sequences, magnitude, sampled_rows, 0, 0);
 }
 
 int main(void) {
@@ -151,7 +171,13 @@ int main(void) {
         for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++) {
             check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
             check_case("warp", cuda_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
-            if (wgmma) check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000);
+            if (wgmma) {
+                // The serial form applies the same products in the same order: the same bits.
+                check_case_bits("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, scalar, mixed_wgmma, 6,
+                                2.0f, 1000, 1, 0);
+                check_case_bits("wgmma-serial (bits equal to wgmma)", cuda_flash_attention_wgmma_serial_forward,
+                                head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+            }
         }
         // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
         check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed, 5, 4.0f, 1000);
@@ -161,6 +187,7 @@ int main(void) {
             check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
         }
     }
+    free(kept_bits);
     return test_failures ? 1 : 0;
 }
 #else

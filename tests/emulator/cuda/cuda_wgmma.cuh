@@ -40,6 +40,7 @@ inline void wgmma_commit() { emu::wgmma_commit(); }
 template <int pending> inline void wgmma_wait() { emu::wgmma_wait(pending); }
 inline void shared_async_fence() {}
 template <int count> inline void wgmma_fence_operands(float (&)[count]) {}
+inline void wgmma_fence_operands(uint64_t &) {}
 
 template <typename scalar> constexpr int is_bfloat() { return sizeof(scalar) == 2 && !__is_same(scalar, __half); }
 

@@ -1,0 +1,250 @@
+// cuda_lm_head_wgmma.cu — the fused LM head + statistics (as cuda_lm_head.cu) on Hopper's
+// warpgroup products (wgmma, sm_90a): logits = hidden · Wᵀ a tile at a time, folded at once
+// into per-row running softmax states; no logits buffer, no ldmatrix.
+//
+// Shapes: hidden [rows, d], W [V, d] in the scalar type, d a multiple of 8; targets [rows];
+// outputs [rows] as cuda_row_statistics'. Workspace, splits and merge: cuda_lm_head.cuh.
+//
+// A block: 2 warpgroups (256 threads) own 128 rows and one split of the vocabulary; each
+// warpgroup multiplies its 64 rows by a 128-row vocabulary tile with wgmma m64n128k16 (fp32
+// accumulation, both operands from shared memory), d in steps of 32 through a 4-stage
+// cp.async pipeline that keeps one step's products in flight while the next step's tiles
+// land. Stages use the no-swizzle layout chunk-major (cuda_wgmma.cuh; as the wgmma attention
+// kernel's tiles): 16-byte chunk c of row r at (c·128 + r)·16, so A and B are K-major with
+// SBO = 128 and LBO = 2048. A thread holds 2 rows (16w + g, + 8) × 32 columns of a tile and
+// folds them into its rows' states; the 4 lanes of a quad merge at the end (merge_quad).
+//
+// Rank exactness as in cuda_lm_head.cu: a TARGETS launch runs the same products (same
+// instruction shape, same k order, from the same accumulate-nothing start) with W's rows of
+// the block's targets as the B tile and keeps the diagonal, bit for bit the target's logit
+// as the tile holding it computes it. tests/unit/test_cuda_lm_head.c checks it on the logits
+// the kernel computes (its DUMP mode).
+#include <math.h>
+#include <stdint.h>
+
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_lm_head.cuh"
+#include "cuda/cuda_wgmma.cuh"
+
+enum {
+    WGMMA_HEAD_ROWS = 128,    // rows per block: 2 warpgroups of 64
+    WGMMA_HEAD_THREADS = 256,
+    WGMMA_HEAD_K = 32,        // d per pipeline step: 2 k16 products
+    WGMMA_HEAD_STAGES = 4,
+    // One stage: A [128 rows × 32] then B [128 vocabulary rows × 32], 8 KB each.
+    WGMMA_HEAD_OPERAND_BYTES = 128 * WGMMA_HEAD_K * 2,
+    WGMMA_HEAD_STAGE_BYTES = 2 * WGMMA_HEAD_OPERAND_BYTES,
+    WGMMA_HEAD_SHARED_BYTES = WGMMA_HEAD_STAGES * WGMMA_HEAD_STAGE_BYTES + WGMMA_HEAD_ROWS * 4,  // + the diagonal
+};
+
+// Queues pipeline step (tile, k_step) — or the target rows' step when tile < 0 — into a
+// stage: 128 rows × 4 chunks of A and of B, two 16-byte copies of each per thread;
+// consecutive threads take consecutive rows of one chunk (contiguous shared stores).
+template <typename scalar>
+__device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidden, const scalar *weight,
+                                                const int32_t *targets, int64_t first_row, int64_t rows, int dim,
+                                                int vocab, int tile, int k_step) {
+#pragma unroll
+    for (int pass = 0; pass < 2; pass++) {
+        int i = threadIdx.x + pass * WGMMA_HEAD_THREADS;
+        int local = i & 127, chunk = i >> 7;
+        int k = k_step * WGMMA_HEAD_K + chunk * 8;
+        bool k_valid = k < dim;
+        int64_t row = first_row + local;
+        bool a_valid = k_valid && row < rows;
+        copy_async_16(stage + (chunk * 128 + local) * 16, hidden + (a_valid ? row * dim + k : 0), a_valid);
+        int64_t source_row;
+        if (tile < 0) source_row = row < rows ? targets[row] : -1;  // the target pass: B row i = W[target of row i]
+        else source_row = (int64_t)tile * HEAD_VOCAB + local < vocab ? (int64_t)tile * HEAD_VOCAB + local : -1;
+        bool b_valid = k_valid && source_row >= 0;
+        copy_async_16(stage + WGMMA_HEAD_OPERAND_BYTES + (chunk * 128 + local) * 16,
+                      weight + (b_valid ? source_row * dim + k : 0), b_valid);
+    }
+}
+
+// TARGETS: only the target pass, writing target_logits. Otherwise the split's tiles, writing
+// partials [split, rows] (and, with DUMP, every logit into logits_out [rows, V]).
+template <typename scalar, bool TARGETS, bool DUMP>
+__global__ void __launch_bounds__(WGMMA_HEAD_THREADS, 2)
+lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits_out, const scalar *hidden,
+                     const scalar *weight, const int32_t *targets, int64_t rows, int dim, int vocab, int splits) {
+    extern __shared__ __align__(128) unsigned char shared_bytes[];
+    char *stages = (char *)shared_bytes;
+    float *diagonal = (float *)(shared_bytes + WGMMA_HEAD_STAGES * WGMMA_HEAD_STAGE_BYTES);
+
+    // Block b: split b % splits of row tile b / splits (as cuda_lm_head.cu: the splits of a
+    // few row tiles run side by side, their hidden rows stay in L2).
+    const int64_t first_row = (int64_t)(blockIdx.x / splits) * WGMMA_HEAD_ROWS;
+    const int split = (int)(blockIdx.x % splits);
+    const int vocab_tiles = (vocab + HEAD_VOCAB - 1) / HEAD_VOCAB;
+    const int tile_begin = TARGETS ? -1 : (int)((int64_t)split * vocab_tiles / splits);
+    const int tile_end = TARGETS ? 0 : (int)((int64_t)(split + 1) * vocab_tiles / splits);
+    const int k_steps = (dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K;
+    const int total = (tile_end - tile_begin) * k_steps;
+
+    const int group = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2,
+              q = lane & 3;
+    const int local_row0 = group * 64 + warp * 16 + g;  // this thread's rows: local_row0 and local_row0 + 8
+
+    float target[2], run_max[2], run_sum[2], run_weighted[2];
+    int run_count[2];
+    if (!TARGETS) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int64_t row = first_row + local_row0 + 8 * h;
+            target[h] = row < rows ? target_logits[row] : 0.0f;
+            run_max[h] = -INFINITY, run_sum[h] = 0.0f, run_weighted[h] = 0.0f, run_count[h] = 0;
+        }
+    }
+    float acc[HEAD_VOCAB / 2];  // d[4j + e]: row local_row0 + 8·(e/2), column 8j + 2q + e%2 of the tile
+#pragma unroll
+    for (int i = 0; i < HEAD_VOCAB / 2; i++) acc[i] = 0.0f;
+
+    // Prologue: steps 0 and 1 in flight. (queue_tile, queue_k) walk 2 steps ahead.
+    int queue_tile = tile_begin, queue_k = 0;
+#pragma unroll
+    for (int s = 0; s < 2; s++) {
+        if (s < total) {
+            queue_head_step<scalar>(stages + s * WGMMA_HEAD_STAGE_BYTES, hidden, weight, targets, first_row, rows, dim,
+                                    vocab, queue_tile, queue_k);
+            if (++queue_k == k_steps) queue_k = 0, queue_tile++;
+        }
+        copy_async_commit();
+    }
+
+    int tile = tile_begin, k_step = 0;
+    for (int step = 0; step < total; step++) {
+        // Step `step` has landed for every thread; the products of step − 2 are done in
+        // every warpgroup (each waited for them in step − 1), so its stage may be refilled.
+        copy_async_wait<1>();
+        shared_async_fence();
+        __syncthreads();
+        if (step + 2 < total) {
+            queue_head_step<scalar>(stages + ((step + 2) % WGMMA_HEAD_STAGES) * WGMMA_HEAD_STAGE_BYTES, hidden, weight,
+                                    targets, first_row, rows, dim, vocab, queue_tile, queue_k);
+            if (++queue_k == k_steps) queue_k = 0, queue_tile++;
+        }
+        copy_async_commit();
+
+        const char *stage = stages + (step % WGMMA_HEAD_STAGES) * WGMMA_HEAD_STAGE_BYTES;
+        uint64_t a_descriptor = wgmma_descriptor(stage + group * 64 * 16, 128 * 16, 128);
+        uint64_t b_descriptor = wgmma_descriptor(stage + WGMMA_HEAD_OPERAND_BYTES, 128 * 16, 128);
+        // (acc is not fenced here: the previous step's products may still be writing it, and
+        // products chained on one accumulator need no fence between them.)
+        wgmma_fence_operands(a_descriptor);
+        wgmma_fence_operands(b_descriptor);
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < WGMMA_HEAD_K / 16; kk++)  // a k16 step is 2 chunks (2 · 2048 bytes) on
+            wgmma_ss<scalar, HEAD_VOCAB>(acc, a_descriptor + (uint64_t)(kk * 2 * 128), b_descriptor + (uint64_t)(kk * 2 * 128),
+                                         k_step > 0 || kk > 0);
+        wgmma_commit();
+
+        if (++k_step < k_steps) {
+            wgmma_wait<1>();  // step − 1's products are done; this step's may still run
+            continue;
+        }
+        // The tile is complete: fold it (or keep its diagonal); the next tile starts with
+        // accumulate = 0.
+        wgmma_wait<0>();
+        wgmma_fence_operands(acc);
+        if constexpr (TARGETS) {
+#pragma unroll
+            for (int i = 0; i < HEAD_VOCAB / 2; i++) {
+                int row = local_row0 + 8 * ((i >> 1) & 1), column = 8 * (i >> 2) + 2 * q + (i & 1);
+                if (row == column) diagonal[row] = acc[i];
+            }
+            __syncthreads();
+            int64_t row = first_row + threadIdx.x;
+            if (threadIdx.x < WGMMA_HEAD_ROWS && row < rows) target_logits[row] = diagonal[threadIdx.x];
+        } else {
+            int first_column = tile * HEAD_VOCAB + 2 * q;
+            bool full = (tile + 1) * HEAD_VOCAB <= vocab;
+#pragma unroll
+            for (int h = 0; h < 2; h++) {
+                float values[HEAD_VOCAB / 8][2];
+#pragma unroll
+                for (int j = 0; j < HEAD_VOCAB / 8; j++) values[j][0] = acc[4 * j + 2 * h], values[j][1] = acc[4 * j + 2 * h + 1];
+                if (full)
+                    fold_row<true, HEAD_VOCAB / 8>(values, first_column, vocab, target[h], run_max[h], run_sum[h],
+                                                   run_weighted[h], run_count[h]);
+                else
+                    fold_row<false, HEAD_VOCAB / 8>(values, first_column, vocab, target[h], run_max[h], run_sum[h],
+                                                    run_weighted[h], run_count[h]);
+                if (DUMP) {
+                    int64_t row = first_row + local_row0 + 8 * h;
+#pragma unroll
+                    for (int j = 0; j < HEAD_VOCAB / 8; j++)
+#pragma unroll
+                        for (int e = 0; e < 2; e++)
+                            if (row < rows && first_column + j * 8 + e < vocab)
+                                logits_out[row * vocab + first_column + j * 8 + e] = values[j][e];
+                }
+            }
+        }
+        k_step = 0;
+        tile++;
+    }
+    wgmma_wait<0>();  // (the last step waited already: this tells ptxas so on the loop's exit path)
+    copy_async_wait<0>();
+
+    // Merge: the 4 lanes of a quad hold one row's columns; lane 0 writes the block's state.
+    if constexpr (!TARGETS) {
+#pragma unroll
+        for (int h = 0; h < 2; h++) {
+            int count = run_count[h];
+            softmax_state state = merge_quad({run_max[h], (double)run_sum[h], (double)run_weighted[h]}, count);
+            int64_t row = first_row + local_row0 + 8 * h;
+            if (q == 0 && row < rows)
+                partials[(int64_t)split * rows + row] = (head_partial){state.sum, state.weighted, state.max, count};
+        }
+    }
+}
+
+template <typename scalar, bool TARGETS, bool DUMP>
+static int launch_head(int splits, head_partial *partials, float *target_logits, float *logits_out, const void *hidden,
+                       const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab, cuda_stream stream) {
+    int64_t blocks = (rows + WGMMA_HEAD_ROWS - 1) / WGMMA_HEAD_ROWS * splits;
+    if (blocks > INT32_MAX) return (int)cudaErrorInvalidConfiguration;
+    cudaError_t status = cudaFuncSetAttribute(lm_head_wgmma_kernel<scalar, TARGETS, DUMP>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, WGMMA_HEAD_SHARED_BYTES);
+    if (status != cudaSuccess) return (int)status;
+    lm_head_wgmma_kernel<scalar, TARGETS, DUMP><<<(unsigned)blocks, WGMMA_HEAD_THREADS, WGMMA_HEAD_SHARED_BYTES, stream>>>(
+        partials, target_logits, logits_out, (const scalar *)hidden, (const scalar *)weight, targets, rows, dim, vocab,
+        splits);
+    return LAUNCH_STATUS();
+}
+
+template <typename scalar>
+static int run_head(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
+                    const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
+                    float *logits_out, cuda_stream stream) {
+    head_partial *partials = head_partials(workspace);
+    float *target_logits = head_target_logits(workspace, rows, splits);
+    int status = launch_head<scalar, true, false>(1, partials, target_logits, NULL, hidden, weight, targets, rows, dim,
+                                                  vocab, stream);
+    if (status != 0) return status;
+    status = logits_out ? launch_head<scalar, false, true>(splits, partials, target_logits, logits_out, hidden, weight,
+                                                           targets, rows, dim, vocab, stream)
+                        : launch_head<scalar, false, false>(splits, partials, target_logits, NULL, hidden, weight,
+                                                            targets, rows, dim, vocab, stream);
+    if (status != 0) return status;
+    lm_head_merge_kernel<<<(unsigned)((rows + 255) / 256), 256, 0, stream>>>(surprisal, entropy, rank, partials,
+                                                                            target_logits, targets, rows, splits);
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,
+                                             const void *weight, const int32_t *targets, int64_t rows, int dim,
+                                             int vocab, int splits, void *workspace, float *logits_out,
+                                             int scalar_type, cuda_stream stream) {
+    if (!cuda_wgmma_available()) return -1;
+    if (dim % 8 != 0 || splits < 1 || splits > (vocab + HEAD_VOCAB - 1) / HEAD_VOCAB) return -1;
+    if (rows == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return run_head<__half>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits, workspace,
+                                logits_out, stream);
+    return run_head<__nv_bfloat16>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                   workspace, logits_out, stream);
+}
