@@ -147,8 +147,21 @@ template <int count> __device__ __forceinline__ void clear_scores(float (&s)[cou
     wgmma_fence_operands(s);
 }
 
+// S = Q·K_tileᵀ with nothing else in flight, waited for.
+template <typename scalar, int HD, int KEYS, int QR>
+__device__ __forceinline__ void compute_scores(float (&s)[KEYS / 2], uint64_t q_descriptor, const char *k_tile) {
+    uint64_t k_descriptor = key_descriptor<KEYS>(k_tile);
+    clear_scores(s);
+    wgmma_fence_operands(k_descriptor);
+    wgmma_fence();
+    issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
+    wgmma_wait<0>();
+    wgmma_fence_operands(s);
+}
+
+// At HD ≤ 64 the serial form's registers and shared memory fit two blocks per SM: kept so.
 template <typename scalar, int HD, bool overlap>
-__global__ void __launch_bounds__(wgmma_attention_shape<HD>::threads)
+__global__ void __launch_bounds__(wgmma_attention_shape<HD>::threads, HD <= 64 && !overlap ? 2 : 1)
 flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
                              int query_tiles, float scale_log2) {
     using shape = wgmma_attention_shape<HD>;
@@ -203,13 +216,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
             if (kt < group_tiles) {
                 float s[KEYS / 2], correction[2];
                 uint32_t p[KEYS / 16][4];
-                uint64_t k_descriptor = key_descriptor<KEYS>(k_tiles + stage * shape::tile_bytes);
-                clear_scores(s);
-                wgmma_fence_operands(k_descriptor);
-                wgmma_fence();
-                issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
-                wgmma_wait<0>();
-                wgmma_fence_operands(s);
+                compute_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_tiles + stage * shape::tile_bytes);
                 softmax_tile<scalar, KEYS>(p, correction, s, row_max, row_sum, kt * KEYS,
                                            kt * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
                 rescale_output<HD>(o, correction);
@@ -282,13 +289,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
         };
 
         next_tiles(0);
-        k_descriptor = key_descriptor<KEYS>(k_tiles);
-        clear_scores(s);
-        wgmma_fence_operands(k_descriptor);
-        wgmma_fence();
-        issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
-        wgmma_wait<0>();
-        wgmma_fence_operands(s);
+        compute_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_tiles);
         softmax_tile<scalar, KEYS>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);  // O is 0
         int j = 1;
         for (; j + 1 < key_tiles; j += 2) {
