@@ -32,16 +32,39 @@ enum {
     WGMMA_HEAD_THREADS = 256,
     WGMMA_HEAD_K = 32,        // d per pipeline step: 2 k16 products
     WGMMA_HEAD_STAGES = 4,
-    // One stage: A [128 rows × 32] then B [128 vocabulary rows × 32], 8 KB each.
+    // One operand of one step: [128 rows × 32], 8 KB (4 chunks of 2048 bytes).
     WGMMA_HEAD_OPERAND_BYTES = 128 * WGMMA_HEAD_K * 2,
-    WGMMA_HEAD_STAGE_BYTES = 2 * WGMMA_HEAD_OPERAND_BYTES,
-    WGMMA_HEAD_SHARED_BYTES = WGMMA_HEAD_STAGES * WGMMA_HEAD_STAGE_BYTES + WGMMA_HEAD_ROWS * 4,  // + the diagonal
 };
 
-// Queues pipeline step (tile, k_step) — or the target rows' step when tile < 0 — into a
-// stage: 128 rows × 4 chunks of A and of B, two 16-byte copies of each per thread;
-// consecutive threads take consecutive rows of one chunk (contiguous shared stores).
+// Two ways to hold A (the block's 128 hidden rows). Streamed: each stage holds A's and B's
+// step, so A is re-read from L2 for every vocabulary tile (64 flops per byte read). Resident:
+// all of A is loaded once (128 × d, chunk-major as the stages) and the stages hold B only
+// (128 flops per byte), where it fits in shared memory: d ≤ 768 (70m, 160m) on an H100.
+template <bool RESIDENT> struct head_layout {
+    static constexpr int stage_bytes = (RESIDENT ? 1 : 2) * WGMMA_HEAD_OPERAND_BYTES;
+    static constexpr int b_offset = RESIDENT ? 0 : WGMMA_HEAD_OPERAND_BYTES;  // B within a stage
+    static size_t shared_bytes(int k_steps) {  // [resident A] stages, then the diagonal
+        return (RESIDENT ? (size_t)k_steps * WGMMA_HEAD_OPERAND_BYTES : 0) +
+               (size_t)WGMMA_HEAD_STAGES * stage_bytes + WGMMA_HEAD_ROWS * sizeof(float);
+    }
+};
+
+// Queues A's whole k range (resident A): 128 rows × 4·k_steps chunks.
 template <typename scalar>
+__device__ __forceinline__ void queue_resident_rows(char *a_rows, const scalar *hidden, int64_t first_row, int64_t rows,
+                                                    int dim, int k_steps) {
+    for (int i = threadIdx.x; i < 128 * 4 * k_steps; i += WGMMA_HEAD_THREADS) {
+        int local = i & 127, chunk = i >> 7, k = chunk * 8;
+        int64_t row = first_row + local;
+        bool valid = k < dim && row < rows;
+        copy_async_16(a_rows + (chunk * 128 + local) * 16, hidden + (valid ? row * dim + k : 0), valid);
+    }
+}
+
+// Queues pipeline step (tile, k_step) — or the target rows' step when tile < 0 — into a
+// stage: 128 rows × 4 chunks of B (and of A when streamed), two 16-byte copies of each per
+// thread; consecutive threads take consecutive rows of one chunk (contiguous shared stores).
+template <typename scalar, bool RESIDENT>
 __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidden, const scalar *weight,
                                                 const int32_t *targets, int64_t first_row, int64_t rows, int dim,
                                                 int vocab, int tile, int k_step) {
@@ -52,26 +75,31 @@ __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidde
         int k = k_step * WGMMA_HEAD_K + chunk * 8;
         bool k_valid = k < dim;
         int64_t row = first_row + local;
-        bool a_valid = k_valid && row < rows;
-        copy_async_16(stage + (chunk * 128 + local) * 16, hidden + (a_valid ? row * dim + k : 0), a_valid);
+        if constexpr (!RESIDENT) {
+            bool a_valid = k_valid && row < rows;
+            copy_async_16(stage + (chunk * 128 + local) * 16, hidden + (a_valid ? row * dim + k : 0), a_valid);
+        }
         int64_t source_row;
         if (tile < 0) source_row = row < rows ? targets[row] : -1;  // the target pass: B row i = W[target of row i]
         else source_row = (int64_t)tile * HEAD_VOCAB + local < vocab ? (int64_t)tile * HEAD_VOCAB + local : -1;
         bool b_valid = k_valid && source_row >= 0;
-        copy_async_16(stage + WGMMA_HEAD_OPERAND_BYTES + (chunk * 128 + local) * 16,
+        copy_async_16(stage + head_layout<RESIDENT>::b_offset + (chunk * 128 + local) * 16,
                       weight + (b_valid ? source_row * dim + k : 0), b_valid);
     }
 }
 
 // TARGETS: only the target pass, writing target_logits. Otherwise the split's tiles, writing
 // partials [split, rows] (and, with DUMP, every logit into logits_out [rows, V]).
-template <typename scalar, bool TARGETS, bool DUMP>
-__global__ void __launch_bounds__(WGMMA_HEAD_THREADS, 2)
+template <typename scalar, bool TARGETS, bool DUMP, bool RESIDENT>
+__global__ void __launch_bounds__(WGMMA_HEAD_THREADS, RESIDENT ? 1 : 2)
 lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits_out, const scalar *hidden,
                      const scalar *weight, const int32_t *targets, int64_t rows, int dim, int vocab, int splits) {
+    using layout = head_layout<RESIDENT>;
     extern __shared__ __align__(128) unsigned char shared_bytes[];
-    char *stages = (char *)shared_bytes;
-    float *diagonal = (float *)(shared_bytes + WGMMA_HEAD_STAGES * WGMMA_HEAD_STAGE_BYTES);
+    const int k_steps = (dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K;
+    char *a_rows = (char *)shared_bytes;  // resident A
+    char *stages = a_rows + (RESIDENT ? (size_t)k_steps * WGMMA_HEAD_OPERAND_BYTES : 0);
+    float *diagonal = (float *)(stages + WGMMA_HEAD_STAGES * layout::stage_bytes);
 
     // Block b: split b % splits of row tile b / splits (as cuda_lm_head.cu: the splits of a
     // few row tiles run side by side, their hidden rows stay in L2).
@@ -80,7 +108,6 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
     const int vocab_tiles = (vocab + HEAD_VOCAB - 1) / HEAD_VOCAB;
     const int tile_begin = TARGETS ? -1 : (int)((int64_t)split * vocab_tiles / splits);
     const int tile_end = TARGETS ? 0 : (int)((int64_t)(split + 1) * vocab_tiles / splits);
-    const int k_steps = (dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K;
     const int total = (tile_end - tile_begin) * k_steps;
 
     const int group = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2,
@@ -97,63 +124,67 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
             run_max[h] = -INFINITY, run_sum[h] = 0.0f, run_weighted[h] = 0.0f, run_count[h] = 0;
         }
     }
-    float acc[HEAD_VOCAB / 2];  // d[4j + e]: row local_row0 + 8·(e/2), column 8j + 2q + e%2 of the tile
+    // Accumulators: d[4j + e] is row local_row0 + 8·(e/2), column 8j + 2q + e%2 of a tile. With
+    // A resident (one block per SM, registers to spare) there are two: a tile's products run
+    // in one while the previous tile, in the other, is folded.
+    float acc[HEAD_VOCAB / 2], acc_other[RESIDENT ? HEAD_VOCAB / 2 : 1];
 #pragma unroll
     for (int i = 0; i < HEAD_VOCAB / 2; i++) acc[i] = 0.0f;
+#pragma unroll
+    for (int i = 0; i < (RESIDENT ? HEAD_VOCAB / 2 : 1); i++) acc_other[i] = 0.0f;
 
-    // Prologue: steps 0 and 1 in flight. (queue_tile, queue_k) walk 2 steps ahead.
+    // Prologue: steps 0 and 1 in flight (with all of A, when resident, in step 0's group).
+    // (queue_tile, queue_k) walk 2 steps ahead of `step`.
+    if constexpr (RESIDENT) queue_resident_rows<scalar>(a_rows, hidden, first_row, rows, dim, k_steps);
     int queue_tile = tile_begin, queue_k = 0;
 #pragma unroll
     for (int s = 0; s < 2; s++) {
         if (s < total) {
-            queue_head_step<scalar>(stages + s * WGMMA_HEAD_STAGE_BYTES, hidden, weight, targets, first_row, rows, dim,
-                                    vocab, queue_tile, queue_k);
+            queue_head_step<scalar, RESIDENT>(stages + s * layout::stage_bytes, hidden, weight, targets, first_row,
+                                              rows, dim, vocab, queue_tile, queue_k);
             if (++queue_k == k_steps) queue_k = 0, queue_tile++;
         }
         copy_async_commit();
     }
 
-    int tile = tile_begin, k_step = 0;
-    for (int step = 0; step < total; step++) {
+    int step = 0;
+    // Issues step `step` (k step k_step of its tile) into `into`; returns with it in flight.
+    auto issue_step = [&](float (&into)[HEAD_VOCAB / 2], int k_step) {
         // Step `step` has landed for every thread; the products of step − 2 are done in
         // every warpgroup (each waited for them in step − 1), so its stage may be refilled.
         copy_async_wait<1>();
         shared_async_fence();
         __syncthreads();
         if (step + 2 < total) {
-            queue_head_step<scalar>(stages + ((step + 2) % WGMMA_HEAD_STAGES) * WGMMA_HEAD_STAGE_BYTES, hidden, weight,
-                                    targets, first_row, rows, dim, vocab, queue_tile, queue_k);
+            queue_head_step<scalar, RESIDENT>(stages + ((step + 2) % WGMMA_HEAD_STAGES) * layout::stage_bytes, hidden,
+                                              weight, targets, first_row, rows, dim, vocab, queue_tile, queue_k);
             if (++queue_k == k_steps) queue_k = 0, queue_tile++;
         }
         copy_async_commit();
-
-        const char *stage = stages + (step % WGMMA_HEAD_STAGES) * WGMMA_HEAD_STAGE_BYTES;
-        uint64_t a_descriptor = wgmma_descriptor(stage + group * 64 * 16, 128 * 16, 128);
-        uint64_t b_descriptor = wgmma_descriptor(stage + WGMMA_HEAD_OPERAND_BYTES, 128 * 16, 128);
-        // (acc is not fenced here: the previous step's products may still be writing it, and
-        // products chained on one accumulator need no fence between them.)
+        const char *stage = stages + (step % WGMMA_HEAD_STAGES) * layout::stage_bytes;
+        const char *a_step = RESIDENT ? a_rows + (size_t)k_step * WGMMA_HEAD_OPERAND_BYTES : stage;
+        uint64_t a_descriptor = wgmma_descriptor(a_step + group * 64 * 16, 128 * 16, 128);
+        uint64_t b_descriptor = wgmma_descriptor(stage + layout::b_offset, 128 * 16, 128);
+        // (The accumulator is not fenced here: the previous step's products may still be
+        // writing it, and products chained on one accumulator need no fence between them.)
         wgmma_fence_operands(a_descriptor);
         wgmma_fence_operands(b_descriptor);
         wgmma_fence();
 #pragma unroll
         for (int kk = 0; kk < WGMMA_HEAD_K / 16; kk++)  // a k16 step is 2 chunks (2 · 2048 bytes) on
-            wgmma_ss<scalar, HEAD_VOCAB>(acc, a_descriptor + (uint64_t)(kk * 2 * 128), b_descriptor + (uint64_t)(kk * 2 * 128),
-                                         k_step > 0 || kk > 0);
+            wgmma_ss<scalar, HEAD_VOCAB>(into, a_descriptor + (uint64_t)(kk * 2 * 128),
+                                         b_descriptor + (uint64_t)(kk * 2 * 128), k_step > 0 || kk > 0);
         wgmma_commit();
-
-        if (++k_step < k_steps) {
-            wgmma_wait<1>();  // step − 1's products are done; this step's may still run
-            continue;
-        }
-        // The tile is complete: fold it (or keep its diagonal); the next tile starts with
-        // accumulate = 0.
-        wgmma_wait<0>();
-        wgmma_fence_operands(acc);
+        step++;
+    };
+    // Folds a complete tile (or keeps its diagonal, in the target pass).
+    auto fold_tile = [&](float (&values_of)[HEAD_VOCAB / 2], int tile) {
+        wgmma_fence_operands(values_of);
         if constexpr (TARGETS) {
 #pragma unroll
             for (int i = 0; i < HEAD_VOCAB / 2; i++) {
                 int row = local_row0 + 8 * ((i >> 1) & 1), column = 8 * (i >> 2) + 2 * q + (i & 1);
-                if (row == column) diagonal[row] = acc[i];
+                if (row == column) diagonal[row] = values_of[i];
             }
             __syncthreads();
             int64_t row = first_row + threadIdx.x;
@@ -165,7 +196,8 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
             for (int h = 0; h < 2; h++) {
                 float values[HEAD_VOCAB / 8][2];
 #pragma unroll
-                for (int j = 0; j < HEAD_VOCAB / 8; j++) values[j][0] = acc[4 * j + 2 * h], values[j][1] = acc[4 * j + 2 * h + 1];
+                for (int j = 0; j < HEAD_VOCAB / 8; j++)
+                    values[j][0] = values_of[4 * j + 2 * h], values[j][1] = values_of[4 * j + 2 * h + 1];
                 if (full)
                     fold_row<true, HEAD_VOCAB / 8>(values, first_column, vocab, target[h], run_max[h], run_sum[h],
                                                    run_weighted[h], run_count[h]);
@@ -183,10 +215,43 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
                 }
             }
         }
-        k_step = 0;
-        tile++;
+    };
+
+    if constexpr (!RESIDENT) {
+        // One accumulator: each tile's last products are waited for and folded before the
+        // next tile starts (the SM's other block keeps the tensor cores busy meanwhile).
+        for (int tile = tile_begin; tile < tile_end; tile++) {
+            for (int k_step = 0; k_step < k_steps; k_step++) {
+                issue_step(acc, k_step);
+                if (k_step + 1 < k_steps) wgmma_wait<1>();  // step − 1's products are done; this step's may run
+            }
+            wgmma_wait<0>();
+            fold_tile(acc, tile);
+        }
+    } else {
+        // Two accumulators: tile t's first step is issued before tile t − 1 is folded. Tiles
+        // alternate between acc (even) and acc_other (odd), unrolled by two so that neither
+        // is indexed at run time.
+        auto run_tile = [&](float (&into)[HEAD_VOCAB / 2], float (&previous)[HEAD_VOCAB / 2], int tile) {
+            wgmma_wait<0>();  // the previous tile's last products have landed
+            issue_step(into, 0);
+            if (tile > tile_begin) fold_tile(previous, tile - 1);  // while this tile's first products run
+            for (int k_step = 1; k_step < k_steps; k_step++) {
+                issue_step(into, k_step);
+                wgmma_wait<1>();  // step − 1's products are done; this step's may still run
+            }
+        };
+        int tile = tile_begin;
+        for (; tile + 1 < tile_end; tile += 2) {
+            run_tile(acc, acc_other, tile);
+            run_tile(acc_other, acc, tile + 1);
+        }
+        if (tile < tile_end) run_tile(acc, acc_other, tile);  // an odd count: the last tile is in acc
+        wgmma_wait<0>();
+        if ((tile_end - tile_begin) & 1) fold_tile(acc, tile_end - 1);
+        else fold_tile(acc_other, tile_end - 1);
     }
-    wgmma_wait<0>();  // (the last step waited already: this tells ptxas so on the loop's exit path)
+    wgmma_wait<0>();  // (waited already: this tells ptxas so on every exit path)
     copy_async_wait<0>();
 
     // Merge: the 4 lanes of a quad hold one row's columns; lane 0 writes the block's state.
@@ -202,37 +267,53 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
     }
 }
 
-template <typename scalar, bool TARGETS, bool DUMP>
+template <typename scalar, bool TARGETS, bool DUMP, bool RESIDENT>
 static int launch_head(int splits, head_partial *partials, float *target_logits, float *logits_out, const void *hidden,
                        const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab, cuda_stream stream) {
     int64_t blocks = (rows + WGMMA_HEAD_ROWS - 1) / WGMMA_HEAD_ROWS * splits;
     if (blocks > INT32_MAX) return (int)cudaErrorInvalidConfiguration;
-    cudaError_t status = cudaFuncSetAttribute(lm_head_wgmma_kernel<scalar, TARGETS, DUMP>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, WGMMA_HEAD_SHARED_BYTES);
+    size_t bytes = head_layout<RESIDENT>::shared_bytes((dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K);
+    cudaError_t status = cudaFuncSetAttribute(lm_head_wgmma_kernel<scalar, TARGETS, DUMP, RESIDENT>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
-    lm_head_wgmma_kernel<scalar, TARGETS, DUMP><<<(unsigned)blocks, WGMMA_HEAD_THREADS, WGMMA_HEAD_SHARED_BYTES, stream>>>(
+    lm_head_wgmma_kernel<scalar, TARGETS, DUMP, RESIDENT><<<(unsigned)blocks, WGMMA_HEAD_THREADS, bytes, stream>>>(
         partials, target_logits, logits_out, (const scalar *)hidden, (const scalar *)weight, targets, rows, dim, vocab,
         splits);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar>
+template <typename scalar, bool RESIDENT>
 static int run_head(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                     const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
                     float *logits_out, cuda_stream stream) {
     head_partial *partials = head_partials(workspace);
     float *target_logits = head_target_logits(workspace, rows, splits);
-    int status = launch_head<scalar, true, false>(1, partials, target_logits, NULL, hidden, weight, targets, rows, dim,
-                                                  vocab, stream);
+    int status = launch_head<scalar, true, false, RESIDENT>(1, partials, target_logits, NULL, hidden, weight, targets,
+                                                            rows, dim, vocab, stream);
     if (status != 0) return status;
-    status = logits_out ? launch_head<scalar, false, true>(splits, partials, target_logits, logits_out, hidden, weight,
-                                                           targets, rows, dim, vocab, stream)
-                        : launch_head<scalar, false, false>(splits, partials, target_logits, NULL, hidden, weight,
-                                                            targets, rows, dim, vocab, stream);
+    status = logits_out ? launch_head<scalar, false, true, RESIDENT>(splits, partials, target_logits, logits_out, hidden,
+                                                                     weight, targets, rows, dim, vocab, stream)
+                        : launch_head<scalar, false, false, RESIDENT>(splits, partials, target_logits, NULL, hidden,
+                                                                      weight, targets, rows, dim, vocab, stream);
     if (status != 0) return status;
     lm_head_merge_kernel<<<(unsigned)((rows + 255) / 256), 256, 0, stream>>>(surprisal, entropy, rank, partials,
                                                                             target_logits, targets, rows, splits);
     return LAUNCH_STATUS();
+}
+
+// A resident where it fits the device's shared memory per block, else streamed.
+template <typename scalar>
+static int run_head_layout(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
+                           const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
+                           float *logits_out, cuda_stream stream) {
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if (head_layout<true>::shared_bytes((dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K) <= (size_t)limit)
+        return run_head<scalar, true>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                      workspace, logits_out, stream);
+    return run_head<scalar, false>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                   workspace, logits_out, stream);
 }
 
 extern "C" int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,
@@ -243,8 +324,8 @@ extern "C" int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy,
     if (dim % 8 != 0 || splits < 1 || splits > (vocab + HEAD_VOCAB - 1) / HEAD_VOCAB) return -1;
     if (rows == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return run_head<__half>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits, workspace,
-                                logits_out, stream);
-    return run_head<__nv_bfloat16>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
-                                   workspace, logits_out, stream);
+        return run_head_layout<__half>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                       workspace, logits_out, stream);
+    return run_head_layout<__nv_bfloat16>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
+                                          workspace, logits_out, stream);
 }

@@ -245,6 +245,8 @@ int main(void) {
         {"one row", 1, 64, 1024, 0, 0},
         {"two splits by default", 130, 128, 8192, 0, 5},
         {"Pythia-410m-shaped d", 40, 1024, 4096, 0, 0},
+        // d 1024: the wgmma kernel streams A (too large to keep); 130 rows reach both warpgroups.
+        {"d 1024, rows of both warpgroups", 130, 1024, 1000, 0, 3},
         {"Pythia-70m-shaped", 130, 512, 50304, 0, 11},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
