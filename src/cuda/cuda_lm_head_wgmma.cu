@@ -13,6 +13,9 @@
 // kernel's tiles): 16-byte chunk c of row r at (c·128 + r)·16, so A and B are K-major with
 // SBO = 128 and LBO = 2048. A thread holds 2 rows (16w + g, + 8) × 32 columns of a tile and
 // folds them into its rows' states; the 4 lanes of a quad merge at the end (merge_quad).
+// Where the block's hidden rows fit in shared memory (d ≤ 768) they are loaded once and the
+// stages hold W only; tiles then alternate between two accumulators, so that a tile is
+// folded while the next one's first products run (head_layout, the kernel's RESIDENT path).
 //
 // Rank exactness as in cuda_lm_head.cu: a TARGETS launch runs the same products (same
 // instruction shape, same k order, from the same accumulate-nothing start) with W's rows of
