@@ -138,9 +138,8 @@ size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int6
 int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *config, memprof_error *err);
 // Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1:
 // Hopper's warpgroup products, pipelined) or "wgmma-serial" (2: the same, each product waited
-// for in turn); the last two are refused where the device or build lacks them, once checked
-// with check_device.
-int cuda_attention_mode(int *out_wgmma, int check_device, memprof_error *err);
+// for in turn; for these two, and "fused-wgmma" above, the caller checks the device).
+int cuda_attention_mode(int *out_wgmma, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

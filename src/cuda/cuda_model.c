@@ -80,7 +80,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     int lm_head_block_rows = 0, lm_head_wgmma = 0;  // first: a misspelt setting is reported on any machine
     int attention_wgmma = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, c, err);
-    if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, 0, err);
+    if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -91,10 +91,11 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
                          "see docs/sweep.md, rank layout)", device, devices);
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
-    if (attention_wgmma && (mode_status = cuda_attention_mode(&attention_wgmma, 1, err)) != 0) return mode_status;
-    if (lm_head_wgmma && !cuda_wgmma_available())
-        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=fused-wgmma: needs a compute capability 9.x "
-                         "GPU (H100, H200) and a build whose CUDA_ARCH includes 90");
+    if ((attention_wgmma || lm_head_wgmma) && !cuda_wgmma_available()) {
+        const char *variable = attention_wgmma ? "MEMPROF_ATTENTION" : "MEMPROF_LM_HEAD";
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
+                         "build whose CUDA_ARCH includes 90", variable, getenv(variable));
+    }
     compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
     if (precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
@@ -198,7 +199,7 @@ static size_t bytes_per_token(const model_config *c, int lm_head_fused) {
     return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8 + head;
 }
 
-int cuda_attention_mode(int *out_wgmma, int check_device, memprof_error *err) {
+int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
     const char *value = getenv("MEMPROF_ATTENTION");
     *out_wgmma = 0;
     if (value == NULL || *value == '\0' || strcmp(value, "mma") == 0) return 0;
@@ -206,9 +207,6 @@ int cuda_attention_mode(int *out_wgmma, int check_device, memprof_error *err) {
     if (wgmma == 0)
         return error_set(err, MEMPROF_ERR, "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\" or \"wgmma-serial\", got "
                          "\"%s\"", value);
-    if (check_device && !cuda_wgmma_available())
-        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_ATTENTION=%s: needs a compute capability 9.x GPU "
-                         "(H100, H200) and a build whose CUDA_ARCH includes 90", value);
     *out_wgmma = wgmma;
     return 0;
 }
