@@ -123,7 +123,8 @@ ifeq ($(CUDA),1)
 ifneq ($(SANITIZE),1)
 EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated \
 	$(BUILD)/tests/test_cuda_statistics_emulated $(BUILD)/tests/test_cuda_layers_emulated \
-	$(BUILD)/tests/test_cuda_wgmma_emulated
+	$(BUILD)/tests/test_cuda_wgmma_emulated $(BUILD)/tests/test_backend_conformance_emulated \
+	$(BUILD)/memprof-emulated
 endif
 endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
@@ -139,10 +140,30 @@ $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
 		$< > $(@:.o=.cc)
 	@$(CXX) $(EMULATOR_CXXFLAGS) -include tests/emulator/cuda_emulator.h -c $(@:.o=.cc) -o $@
 
-$(BUILD)/emulator/cuda_emulator.o: tests/emulator/cuda_emulator.cc $(EMULATOR_HEADERS)
+EMULATOR_OBJS := $(BUILD)/emulator/cuda_emulator.o $(BUILD)/emulator/cuda_runtime_emulated.o
+$(EMULATOR_OBJS) $(BUILD)/emulator/cublaslt_emulated.o: $(BUILD)/emulator/%.o: tests/emulator/%.cc $(EMULATOR_HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "CXX $<"
 	@$(CXX) $(EMULATOR_CXXFLAGS) -c $< -o $@
+
+# The whole library with every kernel file emulated and cuBLASLt on the CPU
+# (tests/emulator/cublaslt_emulated.cc): the CUDA backend end to end without a GPU.
+EMULATED_LIB := $(BUILD)/libmemprof_emulated.a
+$(EMULATED_LIB): $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(CU_SRCS:src/cuda/%.cu=$(BUILD)/emulator/%.o)
+	@mkdir -p $(dir $@)
+	@rm -f $@ && ar rcs $@ $^
+
+# The program itself on the emulated backend: tests/cli/test_bench.sh runs its CUDA cases
+# with it where no GPU is (MEMPROF_EMULATED).
+$(BUILD)/memprof-emulated: $(CLI_OBJS) $(EMULATED_LIB) $(EMULATOR_OBJS) $(BUILD)/emulator/cublaslt_emulated.o
+	@echo "LINK $@"
+	@$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -pthread -lstdc++ -o $@
+
+$(BUILD)/tests/test_backend_conformance_emulated: $(BUILD)/emulator/test_backend_conformance.o $(EMULATED_LIB) \
+		$(EMULATOR_OBJS) $(BUILD)/emulator/cublaslt_emulated.o
+	@mkdir -p $(dir $@)
+	@echo "LINK $@"
+	@$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -pthread -lstdc++ -o $@
 
 $(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h tests/unit/test_kernels.h
 	@mkdir -p $(dir $@)
@@ -150,32 +171,32 @@ $(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h tests/unit/tes
 	@$(CC) $(CFLAGS) -DMEMPROF_CUDA_EMULATED -Itests/unit -c $< -o $@
 
 $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o $(BUILD)/emulator/cuda_lm_head.o \
-		$(BUILD)/emulator/cuda_lm_head_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(BUILD)/emulator/cuda_emulator.o
+		$(BUILD)/emulator/cuda_lm_head_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attention.o \
 		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o \
-		$(BUILD)/emulator/cuda_flash_attention_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(BUILD)/emulator/cuda_emulator.o
+		$(BUILD)/emulator/cuda_flash_attention_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_statistics_emulated: $(BUILD)/emulator/test_cuda_statistics.o \
-		$(BUILD)/emulator/cuda_statistics.o $(BUILD)/emulator/cuda_emulator.o
+		$(BUILD)/emulator/cuda_statistics.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_wgmma_emulated: $(BUILD)/emulator/test_cuda_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o \
-		$(BUILD)/emulator/cuda_emulator.o
+		$(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_layers_emulated: $(BUILD)/emulator/test_cuda_layers.o $(BUILD)/emulator/cuda_layers.o \
-		$(BUILD)/emulator/cuda_emulator.o
+		$(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

@@ -148,13 +148,17 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                              tokens_count, d, (int)c->vocab_size, cuda_lm_head_splits((int)c->vocab_size),
                                              m->lm_head_workspace, NULL, scalar, stream),
                "lm head statistics");
-    } else if (m->lm_head_fused) {  // logits folded into the statistics as they are computed (cuda_lm_head.cu)
+        return 0;
+    }
+    if (m->lm_head_fused) {  // logits folded into the statistics as they are computed (cuda_lm_head.cu)
         KERNEL(cuda_lm_head_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
                                        tokens_count, d, c->vocab_size, cuda_lm_head_splits(c->vocab_size),
                                        m->lm_head_block_rows, m->lm_head_workspace, NULL, scalar, stream),
                "lm head statistics");
         return 0;
     }
+    if (m->logits_rows <= 0)  // a plan without a logits buffer is a fused head's: never loop on 0 rows
+        return error_set(err, MEMPROF_ERR, "cuda backend: no logits rows planned for the chunked LM head");
     size_t row_bytes = (size_t)d * 2;
     for (int64_t start = 0; start < tokens_count; start += m->logits_rows) {
         int64_t rows = tokens_count - start < m->logits_rows ? tokens_count - start : m->logits_rows;

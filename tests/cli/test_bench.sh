@@ -20,10 +20,13 @@ fi
 "$MEMPROF" bench --size 14m --random-weights --precision fp8 >"$out" 2>&1; rc=$?
 [ $rc -eq 2 ] && echo "PASS bench: bad precision" || echo "FAIL bench: bad precision: rc $rc"
 # A CUDA bench run: PASS when CHECK (a shell condition on $out) holds after it succeeds, SKIP
-# without a GPU or without the CUDA backend, FAIL otherwise.
+# without a GPU or without the CUDA backend, FAIL otherwise. $bench is the program, $where a
+# label: the cases run with $MEMPROF, then with $BUILD/memprof-emulated (every kernel on the
+# CPU emulator, cuBLASLt on the CPU: design.md, "The whole CUDA backend without a GPU") where
+# it was built, so that each kernel setting's path through the program runs without a GPU too.
 cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
-    local name=$1 check=$2; shift 2
-    if "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 "$@" >"$out" 2>&1; then
+    local name="$1$where" check=$2; shift 2
+    if "$bench" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 --repeats 1 "$@" >"$out" 2>&1; then
         eval "$check" && echo "PASS bench: $name" || echo "FAIL bench: $name: $(cat "$out")"
     elif grep -q "no CUDA device" "$out"; then
         echo "SKIP bench: $name: no GPU here"
@@ -35,16 +38,25 @@ cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
         echo "FAIL bench: $name: $(cat "$out")"
     fi
 }
-cuda_case "cuda run" true
-tuning=$(mktemp -u)
-cuda_case "cuda run with --tune-gemm" 'grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ]' --tune-gemm "$tuning"
-rm -f "$tuning"
-MEMPROF_LM_HEAD=fused cuda_case "cuda run with the fused LM head" true
-MEMPROF_LM_HEAD=fused-256 cuda_case "cuda run with the fused LM head, 256-row blocks" true
-MEMPROF_ATTENTION=wgmma cuda_case "cuda run with the wgmma attention kernel" true
-MEMPROF_ATTENTION=wgmma-serial cuda_case "cuda run with the serial wgmma attention kernel" true
-MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
-MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
+cuda_cases() {
+    cuda_case "cuda run" true
+    tuning=$(mktemp -u)
+    cuda_case "cuda run with --tune-gemm" 'grep -q "GEMM algorithms from $tuning" "$out" && [ -s "$tuning" ]' --tune-gemm "$tuning"
+    rm -f "$tuning"
+    MEMPROF_LM_HEAD=fused cuda_case "cuda run with the fused LM head" true
+    MEMPROF_LM_HEAD=fused-256 cuda_case "cuda run with the fused LM head, 256-row blocks" true
+    MEMPROF_ATTENTION=wgmma cuda_case "cuda run with the wgmma attention kernel" true
+    MEMPROF_ATTENTION=wgmma-serial cuda_case "cuda run with the serial wgmma attention kernel" true
+    MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
+    MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
+    cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
+}
+bench=$MEMPROF where=""
+cuda_cases
+if [ -x "${BUILD:-build}/memprof-emulated" ]; then
+    bench=${BUILD:-build}/memprof-emulated where=" (emulated)"
+    cuda_cases
+fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
 refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
     env "$1=$2" "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 >"$out" 2>&1
@@ -86,5 +98,17 @@ elif grep -q "no backend named 'cuda'" "$out"; then
     echo "SKIP bench: load run (cuda): built without CUDA"
 else
     echo "FAIL bench: load run (cuda): $(cat "$out")"
+fi
+if [ -x "${BUILD:-build}/memprof-emulated" ]; then  # the upload path: pinned chunks, copies, conversion kernels
+    for d in tests/fixtures/tiny-neox-f16-bin tests/fixtures/tiny-neox-f32-safetensors; do
+        for precision in fp16 bf16; do
+            if "${BUILD:-build}/memprof-emulated" bench --load-checkpoint "$d" --backend cuda --precision $precision \
+                --repeats 1 >"$out" 2>&1 && grep -Eq '^  upload: +[0-9]+\.[0-9]+ GB/s' "$out"; then
+                echo "PASS bench: load run (cuda, emulated) $d $precision"
+            else
+                echo "FAIL bench: load run (cuda, emulated) $d $precision: $(cat "$out")"
+            fi
+        done
+    done
 fi
 exit 0

@@ -1,5 +1,5 @@
-// cuda_emulator.cc — the fibers, barriers and deferred copies behind cuda_emulator.h, and
-// the few CUDA runtime calls the kernel tests make, on host memory.
+// cuda_emulator.cc — the fibers, barriers and deferred copies behind cuda_emulator.h (the
+// CUDA runtime calls around them: cuda_runtime_emulated.cc).
 //
 // Fibers: each thread of a block gets a stack and a ucontext for its first start; after that
 // switches are _setjmp/_longjmp (no signal-mask system call per switch). A thread waiting at
@@ -24,9 +24,7 @@
 
 namespace emu {
 
-// SHARED_LIMIT: an H100's largest opt-in shared memory per block (227 KB), so that a launch
-// the hardware would refuse fails here too.
-enum { STACK_BYTES = 256 << 10, SHARED_CAPACITY = 256 << 10, SHARED_LIMIT = 227 << 10 };
+enum { STACK_BYTES = 256 << 10, SHARED_CAPACITY = 256 << 10 };
 
 struct copy_request {
     void *destination;
@@ -329,48 +327,7 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
 
 }  // namespace emu
 
-// The CUDA runtime calls of the kernel files and their tests, on host memory. Allocations
-// are filled with 0xff bytes (NaN in every float type), so that unwritten outputs show.
 extern "C" {
-cudaError_t emu_cudaGetLastError(void) { return cudaSuccess; }
-cudaError_t emu_cudaFuncSetAttribute(const void *, enum cudaFuncAttribute, int) { return cudaSuccess; }
-cudaError_t cudaGetDeviceCount(int *count) {
-    *count = 1;
-    return cudaSuccess;
-}
-cudaError_t cudaGetDevice(int *device) {
-    *device = 0;
-    return cudaSuccess;
-}
-cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, int) {
-    // An H100's: what the launchers ask about.
-    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::SHARED_LIMIT
-             : attribute == cudaDevAttrMultiProcessorCount       ? 132
-             : attribute == cudaDevAttrComputeCapabilityMajor    ? 9
-                                                                 : 0;
-    return cudaSuccess;
-}
-cudaError_t cudaMalloc(void **pointer, size_t bytes) {
-    *pointer = malloc(bytes ? bytes : 1);
-    if (*pointer == nullptr) return cudaErrorMemoryAllocation;
-    memset(*pointer, 0xff, bytes);
-    return cudaSuccess;
-}
-cudaError_t cudaFree(void *pointer) {
-    free(pointer);
-    return cudaSuccess;
-}
-cudaError_t cudaMemcpy(void *destination, const void *source, size_t bytes, enum cudaMemcpyKind) {
-    memmove(destination, source, bytes);
-    return cudaSuccess;
-}
-cudaError_t cudaMemset(void *destination, int value, size_t bytes) {
-    memset(destination, value, bytes);
-    return cudaSuccess;
-}
-cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
-const char *cudaGetErrorString(cudaError_t error) { return error == cudaSuccess ? "no error" : "emulated CUDA error"; }
-
 // cuda_kernels.h's conversion, for tests whose kernels come without cuda_layers.cu (weak: the
 // emulated cuda_layers.cu's own takes its place where linked): round to nearest even, as there.
 __attribute__((weak)) int cuda_convert_from_float(void *destination, const float *source, int64_t count, int scalar_type, cuda_stream) {

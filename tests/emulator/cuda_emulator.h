@@ -31,6 +31,9 @@
 template <typename T> cudaError_t emu_cudaFuncSetAttribute(T *, enum cudaFuncAttribute, int) { return cudaSuccess; }
 
 namespace emu {
+// An H100's largest opt-in shared memory per block (227 KB), so that a launch the hardware
+// would refuse fails here too.
+enum { SHARED_LIMIT = 227 << 10 };
 struct thread_context;
 const uint3 &thread_index();
 const uint3 &block_index();

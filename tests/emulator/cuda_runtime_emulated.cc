@@ -1,0 +1,193 @@
+// cuda_runtime_emulated.cc — the CUDA runtime calls of the backend (src/cuda) and of the
+// kernel tests, on host memory, for builds against the CPU emulator (cuda_emulator.h).
+//
+// One emulated device, an H100 as the launchers see it (compute capability 9.0, 132 SMs,
+// 227 KB of opt-in shared memory per block). Everything runs synchronously on the calling
+// thread: a stream or an event is only a handle; an event records the wall-clock time, so
+// that elapsed times (the profile, GEMM tuning) are real CPU times. Device allocations are
+// host allocations filled with 0xff bytes (NaN in every float type, so unwritten outputs
+// show), counted against the device's memory: MEMPROF_EMULATED_GPU_MB megabytes (default
+// 768: the planner's 512 MB of headroom plus room for small models' batches, kept small
+// because every allocation is filled), which is what cudaMemGetInfo reports.
+#include <cuda_runtime_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mutex>
+#include <unordered_map>
+
+#include "cuda_emulator.h"
+
+namespace {
+struct device_memory {
+    std::mutex lock;
+    std::unordered_map<void *, size_t> allocations;
+    size_t used = 0;
+};
+device_memory &memory() {
+    static device_memory state;
+    return state;
+}
+
+size_t device_bytes() {
+    const char *value = getenv("MEMPROF_EMULATED_GPU_MB");
+    long megabytes = value && *value ? strtol(value, nullptr, 10) : 768;
+    return (size_t)(megabytes > 0 ? megabytes : 768) << 20;
+}
+
+double seconds_now() {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+// A stream or event handle: a heap object whose only state is an event's recorded time.
+struct handle {
+    double recorded = -1.0;
+};
+}  // namespace
+
+extern "C" {
+cudaError_t emu_cudaGetLastError(void) { return cudaSuccess; }
+cudaError_t emu_cudaFuncSetAttribute(const void *, enum cudaFuncAttribute, int) { return cudaSuccess; }
+// The same for the backend's C files, which call the runtime by its own names.
+#undef cudaGetLastError
+cudaError_t cudaGetLastError(void) { return cudaSuccess; }
+cudaError_t cudaPeekAtLastError(void) { return cudaSuccess; }
+const char *cudaGetErrorString(cudaError_t error) { return error == cudaSuccess ? "no error" : "emulated CUDA error"; }
+
+cudaError_t cudaGetDeviceCount(int *count) {
+    *count = 1;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDevice(int *device) {
+    *device = 0;
+    return cudaSuccess;
+}
+cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
+cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, int) {
+    // An H100's: what the launchers ask about.
+    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::SHARED_LIMIT
+             : attribute == cudaDevAttrMultiProcessorCount       ? 132
+             : attribute == cudaDevAttrComputeCapabilityMajor    ? 9
+                                                                 : 0;
+    return cudaSuccess;
+}
+cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *properties, int device) {
+    if (device != 0) return cudaErrorInvalidDevice;
+    memset(properties, 0, sizeof *properties);
+    snprintf(properties->name, sizeof properties->name, "emulated H100 (CPU)");
+    properties->totalGlobalMem = device_bytes();
+    properties->major = 9;
+    properties->minor = 0;
+    properties->multiProcessorCount = 132;
+    properties->sharedMemPerBlockOptin = emu::SHARED_LIMIT;
+    properties->warpSize = 32;
+    properties->maxThreadsPerBlock = 1024;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void **pointer, size_t bytes) {
+    device_memory &m = memory();
+    std::lock_guard<std::mutex> guard(m.lock);
+    *pointer = nullptr;
+    if (m.used + bytes > device_bytes()) return cudaErrorMemoryAllocation;
+    *pointer = malloc(bytes ? bytes : 1);
+    if (*pointer == nullptr) return cudaErrorMemoryAllocation;
+    memset(*pointer, 0xff, bytes);
+    m.allocations[*pointer] = bytes;
+    m.used += bytes;
+    return cudaSuccess;
+}
+cudaError_t cudaFree(void *pointer) {
+    if (pointer == nullptr) return cudaSuccess;
+    device_memory &m = memory();
+    std::lock_guard<std::mutex> guard(m.lock);
+    auto found = m.allocations.find(pointer);
+    if (found == m.allocations.end()) return cudaErrorInvalidValue;
+    m.used -= found->second;
+    m.allocations.erase(found);
+    free(pointer);
+    return cudaSuccess;
+}
+cudaError_t cudaMemGetInfo(size_t *free_bytes, size_t *total_bytes) {
+    device_memory &m = memory();
+    std::lock_guard<std::mutex> guard(m.lock);
+    *total_bytes = device_bytes();
+    *free_bytes = *total_bytes - m.used;
+    return cudaSuccess;
+}
+cudaError_t cudaPointerGetAttributes(struct cudaPointerAttributes *attributes, const void *pointer) {
+    device_memory &m = memory();
+    std::lock_guard<std::mutex> guard(m.lock);
+    memset(attributes, 0, sizeof *attributes);
+    bool on_device = m.allocations.count((void *)pointer) != 0;
+    attributes->type = on_device ? cudaMemoryTypeDevice : cudaMemoryTypeUnregistered;
+    attributes->device = 0;
+    attributes->devicePointer = on_device ? (void *)pointer : nullptr;
+    attributes->hostPointer = on_device ? nullptr : (void *)pointer;
+    return cudaSuccess;
+}
+cudaError_t cudaHostAlloc(void **pointer, size_t bytes, unsigned int) {
+    *pointer = malloc(bytes ? bytes : 1);
+    return *pointer ? cudaSuccess : cudaErrorMemoryAllocation;
+}
+cudaError_t cudaFreeHost(void *pointer) {
+    free(pointer);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *destination, const void *source, size_t bytes, enum cudaMemcpyKind) {
+    memmove(destination, source, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void *destination, const void *source, size_t bytes, enum cudaMemcpyKind, cudaStream_t) {
+    memmove(destination, source, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemset(void *destination, int value, size_t bytes) {
+    memset(destination, value, bytes);
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void *destination, int value, size_t bytes, cudaStream_t) {
+    memset(destination, value, bytes);
+    return cudaSuccess;
+}
+
+cudaError_t cudaStreamCreate(cudaStream_t *stream) {
+    *stream = (cudaStream_t) new handle;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamCreateWithFlags(cudaStream_t *stream, unsigned int) { return cudaStreamCreate(stream); }
+cudaError_t cudaStreamQuery(cudaStream_t) { return cudaSuccess; }
+cudaError_t cudaStreamDestroy(cudaStream_t stream) {
+    delete (handle *)stream;
+    return cudaSuccess;
+}
+cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaSuccess; }
+
+cudaError_t cudaEventCreate(cudaEvent_t *event) {
+    *event = (cudaEvent_t) new handle;
+    return cudaSuccess;
+}
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *event, unsigned int) { return cudaEventCreate(event); }
+cudaError_t cudaEventDestroy(cudaEvent_t event) {
+    delete (handle *)event;
+    return cudaSuccess;
+}
+cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t) {
+    ((handle *)event)->recorded = seconds_now();
+    return cudaSuccess;
+}
+cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventQuery(cudaEvent_t) { return cudaSuccess; }
+cudaError_t cudaEventElapsedTime(float *milliseconds, cudaEvent_t start, cudaEvent_t stop) {
+    const handle *a = (const handle *)start, *b = (const handle *)stop;
+    if (a->recorded < 0.0 || b->recorded < 0.0) return cudaErrorInvalidResourceHandle;
+    *milliseconds = (float)((b->recorded - a->recorded) * 1e3);
+    return cudaSuccess;
+}
+}
