@@ -170,15 +170,18 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     return 0;
 }
 
+// The per-token statistics are allocated only when the caller wants them (out_tokens).
 typedef struct host_batch {
     int32_t *tokens, *positions, *targets, *starts, *lengths;
+    double *sums;
+    int64_t *correct;
     double *surprisal, *entropy;
     int64_t *rank;
 } host_batch;
 
 static void host_batch_free(host_batch *h) {
     free(h->tokens), free(h->positions), free(h->targets), free(h->starts), free(h->lengths);
-    free(h->surprisal), free(h->entropy), free(h->rank);
+    free(h->sums), free(h->correct), free(h->surprisal), free(h->entropy), free(h->rank);
 }
 
 static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, void *handle,
@@ -197,9 +200,13 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
     if (status != 0) return status;
 
     size_t capacity = (size_t)m->capacity_tokens;
+    int per_token = out_tokens != NULL;
     host_batch h = {malloc(capacity * 4), malloc(capacity * 4), malloc(capacity * 4), malloc((size_t)batch * 4),
-                    malloc((size_t)batch * 4), malloc(capacity * 8), malloc(capacity * 8), malloc(capacity * 8)};
-    if (!h.tokens || !h.positions || !h.targets || !h.starts || !h.lengths || !h.surprisal || !h.entropy || !h.rank) {
+                    malloc((size_t)batch * 4), malloc((size_t)batch * 24), malloc((size_t)batch * 8),
+                    per_token ? malloc(capacity * 8) : NULL, per_token ? malloc(capacity * 8) : NULL,
+                    per_token ? malloc(capacity * 8) : NULL};
+    if (!h.tokens || !h.positions || !h.targets || !h.starts || !h.lengths || !h.sums || !h.correct ||
+        (per_token && (!h.surprisal || !h.entropy || !h.rank))) {
         host_batch_free(&h);
         return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
     }
@@ -229,27 +236,32 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
             break;
         }
         status = forward_batch(m, tokens_count, count, batch_max, err);
+        if (status == 0) {
+            int launched = cuda_sequence_sums(m->sequence_sums, m->sequence_correct, m->surprisal, m->entropy, m->rank,
+                                              m->starts, m->lengths, count, (cuda_stream)m->stream);
+            if (launched != 0)
+                status = error_set(err, MEMPROF_ERR, "cuda backend: sequence sums: %s",
+                                   cudaGetErrorString((cudaError_t)launched));
+        }
         cuda_profile_end_batch(&m->profile);
         if (status != 0) break;
-        if (cudaMemcpy(h.surprisal, m->surprisal, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
-            cudaMemcpy(h.entropy, m->entropy, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
-            cudaMemcpy(h.rank, m->rank, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess) {
+        // Per sequence, the device's sums (in position order, in double: the CPU's way);
+        // per token only when asked for.
+        if (cudaMemcpy(h.sums, m->sequence_sums, (size_t)count * 24, cudaMemcpyDeviceToHost) != cudaSuccess ||
+            cudaMemcpy(h.correct, m->sequence_correct, (size_t)count * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
+            (out_tokens != NULL &&
+             (cudaMemcpy(h.surprisal, m->surprisal, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
+              cudaMemcpy(h.entropy, m->entropy, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
+              cudaMemcpy(h.rank, m->rank, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess))) {
             status = error_set(err, MEMPROF_ERR, "cuda backend: the forward pass failed: %s",
                                cudaGetErrorString(cudaGetLastError()));
             break;
         }
-        // Means in double, in position order, on the host: identical to how the CPU sums.
         for (int i = 0; i < count; i++) {
             int64_t offset = h.starts[i], predictions = h.lengths[i] - 1;
-            double sum_surprisal = 0, sum_entropy = 0, sum_rank = 0;
-            int64_t correct = 0;
-            token_statistics *t = out_tokens ? &out_tokens[first + i] : NULL;
-            for (int64_t p = 0; p < predictions; p++) {
-                sum_surprisal += h.surprisal[offset + p];
-                sum_entropy += h.entropy[offset + p];
-                sum_rank += (double)h.rank[offset + p];
-                correct += h.rank[offset + p] == 0;
-                if (t) {
+            if (out_tokens != NULL) {
+                token_statistics *t = &out_tokens[first + i];
+                for (int64_t p = 0; p < predictions; p++) {
                     t->surprisal[p] = h.surprisal[offset + p];
                     t->entropy[p] = h.entropy[offset + p];
                     t->rank[p] = h.rank[offset + p];
@@ -258,10 +270,10 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
             }
             sequence_statistics *s = &out[first + i];
             s->n_pred = predictions;
-            s->sup_seq = sum_surprisal / (double)predictions;
-            s->entr_seq = sum_entropy / (double)predictions;
-            s->avg_rank = sum_rank / (double)predictions;
-            s->acc_seq = (double)correct / (double)predictions;
+            s->sup_seq = h.sums[3 * i] / (double)predictions;
+            s->entr_seq = h.sums[3 * i + 1] / (double)predictions;
+            s->avg_rank = h.sums[3 * i + 2] / (double)predictions;
+            s->acc_seq = (double)h.correct[i] / (double)predictions;
         }
     }
     host_batch_free(&h);

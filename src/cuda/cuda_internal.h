@@ -5,6 +5,7 @@
 //   residual [N, d] fp32     norm1, norm2, attention [N, d] s     qkv [N, 3d] s
 //   hidden [N, ff] s         logits [logits_rows, V] fp32          layer_bias [d] fp32
 //   tokens, positions, targets [N] int32; surprisal, entropy [N] double; rank [N] int64
+//   starts, lengths [S] int32; sequence_sums [S, 3] double; sequence_correct [S] int64
 //   lm_head_workspace: cuda_lm_head_workspace_bytes(N, splits) with the fused LM head, else none
 //   (the fused head needs no logits buffer: logits_rows is then 0)
 #ifndef MEMPROF_CUDA_INTERNAL_H
@@ -69,6 +70,8 @@ typedef struct cuda_model {
     int32_t *tokens, *positions, *targets, *starts, *lengths;
     double *surprisal, *entropy;
     int64_t *rank;
+    double *sequence_sums;       // [sequences, 3]: cuda_sequence_sums
+    int64_t *sequence_correct;   // [sequences]
 
     int lm_head_fused;           // MEMPROF_LM_HEAD=fused[-256]: cuda_lm_head.cu instead of GEMM chunks + statistics
     int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma) or 256 (fused-256)

@@ -78,6 +78,14 @@ int cuda_bias_sum(float *sum, const void *attention_bias, const void *mlp_bias, 
 int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                         const int32_t *targets, int64_t rows, int vocab, cuda_stream stream);
 
+// Per sequence s (tokens starts[s] … starts[s] + lengths[s] − 1, predictions at its first
+// lengths[s] − 1 positions): sums [S, 3] = Σ surprisal, Σ entropy, Σ (double) rank, each one
+// double sum in position order — the host's order, so the bits are the CPU backend's way of
+// summing — and correct [S] = #{rank = 0}. Only these leave the device per batch.
+int cuda_sequence_sums(double *sums, int64_t *correct, const double *surprisal, const double *entropy,
+                       const int64_t *rank, const int32_t *starts, const int32_t *lengths, int sequences,
+                       cuda_stream stream);
+
 // The LM head fused with the statistics (cuda_lm_head.cu): per row r < rows with
 // targets[r] ≥ 0, surprisal, entropy and rank of softmax(hidden[r]·Wᵀ) over the V rows of
 // W [V, dim] (dim a multiple of 8), without a logits buffer. splits: how many parts the

@@ -252,6 +252,8 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
     TAKE(model->rank, int64_t *, N * 8);
     TAKE(model->starts, int32_t *, (size_t)sequences * 4);
     TAKE(model->lengths, int32_t *, (size_t)sequences * 4);
+    TAKE(model->sequence_sums, double *, (size_t)sequences * 24);
+    TAKE(model->sequence_correct, int64_t *, (size_t)sequences * 8);
     TAKE(model->logits, float *, (size_t)logits_rows * c->vocab_size * 4);
     TAKE(model->layer_bias, float *, d * 4);
     TAKE(model->lm_head_workspace, void *,
@@ -274,11 +276,11 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int lm_
     size_t logits_rows = lm_head_fused ? 0 : budget / 4 / per_logits_row;
     if (logits_rows > 8192) logits_rows = 8192;
     size_t remaining = budget - logits_rows * per_logits_row;
-    // What lay_out_activations adds to the per-token bytes: starts and lengths per sequence,
-    // the layer bias, and up to 255 bytes of alignment after each of its 17 buffers.
-    size_t alignment = 17 * 256 + (size_t)c->hidden_size * 4;
+    // What lay_out_activations adds to the per-token bytes: starts, lengths and the sums per
+    // sequence, the layer bias, and up to 255 bytes of alignment after each of its 19 buffers.
+    size_t alignment = 19 * 256 + (size_t)c->hidden_size * 4;
     remaining = remaining > alignment ? remaining - alignment : 0;
-    int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length + 2 * 4));
+    int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length + 2 * 4 + 32));
     if (fit < 1 || (logits_rows < 1 && !lm_head_fused)) return 0;
     // At most 2^31 − 1 elements in the widest activation ([N, 3d] or [N, ff]): library
     // kernels may index in 32 bits, and throughput saturates long before that many rows.

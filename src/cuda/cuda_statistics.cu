@@ -7,6 +7,8 @@
 // W' = Σ e^{mᵢ−m'}(Wᵢ + (mᵢ − m')·Sᵢ), in a fixed tree (deterministic). The rank is counted
 // on the very values the GEMM produced, the target's included: exact for those logits.
 //   surprisal = m + log S − z_y      entropy = log S − W / S      rank = count
+// Then, whichever LM head made them, the per-sequence sums of those statistics
+// (cuda_sequence_sums), so that a batch sends [S, 4] values back to the host, not [N, 3].
 #include <math.h>
 
 #include "cuda/cuda_common.cuh"
@@ -69,5 +71,34 @@ extern "C" int cuda_row_statistics(double *surprisal, double *entropy, int64_t *
     if (rows == 0) return 0;
     row_statistics_kernel<<<(unsigned)rows, STATISTICS_THREADS, 0, stream>>>(surprisal, entropy, rank, logits, targets,
                                                                            vocab);
+    return LAUNCH_STATUS();
+}
+
+// One thread per sequence: three dependent double sums of ~2k terms each (a few µs), in
+// position order — a parallel reduction would change the bits.
+__global__ void sequence_sums_kernel(double *sums, int64_t *correct, const double *surprisal, const double *entropy,
+                                     const int64_t *rank, const int32_t *starts, const int32_t *lengths,
+                                     int sequences) {
+    int s = blockIdx.x * blockDim.x + threadIdx.x;
+    if (s >= sequences) return;
+    int64_t first = starts[s], predictions = lengths[s] - 1;
+    double sum_surprisal = 0.0, sum_entropy = 0.0, sum_rank = 0.0;
+    int64_t hits = 0;
+    for (int64_t p = first; p < first + predictions; p++) {
+        sum_surprisal += surprisal[p];
+        sum_entropy += entropy[p];
+        sum_rank += (double)rank[p];
+        hits += rank[p] == 0;
+    }
+    sums[3 * s] = sum_surprisal, sums[3 * s + 1] = sum_entropy, sums[3 * s + 2] = sum_rank;
+    correct[s] = hits;
+}
+
+extern "C" int cuda_sequence_sums(double *sums, int64_t *correct, const double *surprisal, const double *entropy,
+                                  const int64_t *rank, const int32_t *starts, const int32_t *lengths, int sequences,
+                                  cuda_stream stream) {
+    if (sequences == 0) return 0;
+    sequence_sums_kernel<<<(unsigned)((sequences + 63) / 64), 64, 0, stream>>>(sums, correct, surprisal, entropy, rank,
+                                                                           starts, lengths, sequences);
     return LAUNCH_STATUS();
 }

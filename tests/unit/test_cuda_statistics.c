@@ -4,6 +4,7 @@
 // [−16, 16], so many tie with the target's: the rank (count strictly above) must be exact;
 // surprisal and entropy are held to fp32-accumulation tolerances. Vocabularies of 50304
 // (Pythia, float4 reads) and 1001 (the scalar tail); a row whose target is −1 is left alone.
+// Also the per-sequence sums of those statistics (cuda_sequence_sums), bit for bit.
 // Needs a GPU: reports SKIP without one. Built with tests/emulator instead
 // (test_cuda_statistics_emulated), the same checks run the kernel's source on the CPU.
 #include <math.h>
@@ -100,6 +101,64 @@ static void check_vocabulary(int vocab, int rows) {
     free(logits), free(targets), free(surprisal), free(entropy), free(rank);
 }
 
+// cuda_sequence_sums against the same sums taken here in position order: bit for bit.
+static void check_sequence_sums(void) {
+    char name[200];
+    snprintf(name, sizeof name, WHERE "sequence sums, 70 sequences of 2 to 2049 tokens");
+    enum { SEQUENCES = 70 };
+    int32_t starts[SEQUENCES], lengths[SEQUENCES];
+    uint64_t state = 99;
+    int64_t tokens = 0;
+    for (int s = 0; s < SEQUENCES; s++) {
+        lengths[s] = s == 0 ? 2049 : s == 1 ? 2 : 2 + (int32_t)(next_random(&state) % 300);
+        starts[s] = (int32_t)tokens;
+        tokens += lengths[s];
+    }
+    double *surprisal = malloc((size_t)tokens * 8), *entropy = malloc((size_t)tokens * 8);
+    int64_t *rank = malloc((size_t)tokens * 8);
+    for (int64_t t = 0; t < tokens; t++) {
+        surprisal[t] = (double)next_random(&state) / 3e7;  // values whose sums round differently by order
+        entropy[t] = (double)next_random(&state) / 7e8;
+        rank[t] = next_random(&state) % 3 == 0 ? 0 : (int64_t)(next_random(&state) % 50304);
+    }
+    double *sums = malloc(SEQUENCES * 24), *sums_device = NULL, *surprisal_device = NULL, *entropy_device = NULL;
+    int64_t correct[SEQUENCES], *correct_device = NULL, *rank_device = NULL;
+    int32_t *starts_device = NULL, *lengths_device = NULL;
+    cudaError_t status = cudaMalloc((void **)&sums_device, SEQUENCES * 24);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&correct_device, SEQUENCES * 8);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&surprisal_device, (size_t)tokens * 8);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&entropy_device, (size_t)tokens * 8);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&rank_device, (size_t)tokens * 8);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&starts_device, SEQUENCES * 4);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&lengths_device, SEQUENCES * 4);
+    if (status == cudaSuccess) status = cudaMemcpy(surprisal_device, surprisal, (size_t)tokens * 8, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(entropy_device, entropy, (size_t)tokens * 8, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(rank_device, rank, (size_t)tokens * 8, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(starts_device, starts, SEQUENCES * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(lengths_device, lengths, SEQUENCES * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess)
+        status = (cudaError_t)cuda_sequence_sums(sums_device, correct_device, surprisal_device, entropy_device,
+                                                 rank_device, starts_device, lengths_device, SEQUENCES, NULL);
+    if (status == cudaSuccess) status = cudaDeviceSynchronize();
+    if (status == cudaSuccess) status = cudaMemcpy(sums, sums_device, SEQUENCES * 24, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess) status = cudaMemcpy(correct, correct_device, SEQUENCES * 8, cudaMemcpyDeviceToHost);
+    int differing = 0;
+    for (int s = 0; s < SEQUENCES && status == cudaSuccess; s++) {
+        double expected[3] = {0, 0, 0};
+        int64_t hits = 0;
+        for (int64_t p = starts[s]; p < starts[s] + lengths[s] - 1; p++) {
+            expected[0] += surprisal[p], expected[1] += entropy[p], expected[2] += (double)rank[p];
+            hits += rank[p] == 0;
+        }
+        differing += memcmp(expected, &sums[3 * s], sizeof expected) != 0 || hits != correct[s];
+    }
+    CHECK(name, status == cudaSuccess && differing == 0, "%s, %d sequences differ",
+          status == cudaSuccess ? "ran" : cudaGetErrorString(status), differing);
+    cudaFree(sums_device), cudaFree(correct_device), cudaFree(surprisal_device), cudaFree(entropy_device),
+        cudaFree(rank_device), cudaFree(starts_device), cudaFree(lengths_device);
+    free(sums), free(surprisal), free(entropy), free(rank);
+}
+
 int main(void) {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -108,6 +167,7 @@ int main(void) {
     }
     check_vocabulary(50304, 9);
     check_vocabulary(1001, 40);
+    check_sequence_sums();
     return test_failures ? 1 : 0;
 }
 #else
