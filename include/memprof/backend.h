@@ -90,6 +90,10 @@ typedef struct backend {
     // Optional (NULL: the caller times load itself): the fill of the last load; 0 bytes
     // for a model made by allocate.
     void (*load_report)(backend_load_report *out, const void *model);
+    // Optional (NULL: nothing to check before a load): whether these options can run here at
+    // all — a device this node has, kernel settings this device supports — so that a sweep
+    // stops at its start, on every rank, instead of failing every task's load.
+    int (*check_options)(const backend_options *options, memprof_error *err);
 } backend;
 
 // Checks what every backend's score requires — each sequence has ≥ 2 tokens, ids in

@@ -119,6 +119,6 @@ static void cpu_unload(void *model) { cpu_model_free(model); }
 static size_t cpu_device_memory_bytes(const void *model) { return 0; }
 
 static const backend cpu_backend_ops = {"cpu", cpu_load, cpu_score, cpu_unload, cpu_device_memory_bytes, cpu_weights_view,
-                                        cpu_allocate, NULL};
+                                        cpu_allocate, NULL, NULL};
 
 const backend *cpu_backend(void) { return &cpu_backend_ops; }

@@ -288,6 +288,6 @@ static void cuda_load_report(backend_load_report *out, const void *model) {
 }
 
 static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes,
-                                         cuda_weights_view, cuda_allocate, cuda_load_report};
+                                         cuda_weights_view, cuda_allocate, cuda_load_report, cuda_check_options};
 
 const backend *cuda_backend(void) { return &cuda_backend_ops; }

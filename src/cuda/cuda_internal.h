@@ -119,6 +119,8 @@ int cuda_upload_tensor_reference(void *destination, const tensor_view *tensor, i
 
 int cuda_model_load(cuda_model **out, const checkpoint *ckpt, const backend_options *options, memprof_error *err);
 // The model of that shape with its weight buffer allocated and every weight pointer set, unfilled.
+// The backend's check_options: the kernel settings, the device index, the precision.
+int cuda_check_options(const backend_options *options, memprof_error *err);
 int cuda_model_allocate(cuda_model **out, const model_config *config, tensor_dtype weight_dtype,
                         const backend_options *options, memprof_error *err);
 void cuda_model_free(cuda_model *model);
@@ -138,6 +140,7 @@ size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int6
 // Reads MEMPROF_LM_HEAD: unset or "chunked" (*out_block_rows = 0), "fused" (128),
 // "fused-256" (256, the same bits from another tiling) or "fused-wgmma" (128 and *out_wgmma
 // = 1: Hopper's warpgroup products; the caller checks the device).
+// config NULL: the setting alone, without the hidden-size check.
 int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *config, memprof_error *err);
 // Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1:
 // Hopper's warpgroup products, pipelined) or "wgmma-serial" (2: the same, each product waited

@@ -75,8 +75,10 @@ static void lay_out_weights(layout_cursor *at) {
     }
 }
 
-int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
-                        memprof_error *err) {
+// The kernel settings (c: the model's, or NULL before one is known) and the device: what
+// cuda_model_allocate checks first, and the backend's check_options.
+static int check_settings_and_device(int *out_block_rows, int *out_lm_head_wgmma, int *out_attention_wgmma,
+                                     const model_config *c, const backend_options *options, memprof_error *err) {
     int lm_head_block_rows = 0, lm_head_wgmma = 0;  // first: a misspelt setting is reported on any machine
     int attention_wgmma = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, c, err);
@@ -87,8 +89,8 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
         return error_set(err, MEMPROF_ERR, "cuda backend: no CUDA device is available");
     int device = options ? options->device : 0;
     if (device < 0 || device >= devices)
-        return error_set(err, MEMPROF_ERR, "cuda backend: device %d requested but this node has %d (one rank per GPU: "
-                         "see docs/sweep.md, rank layout)", device, devices);
+        return error_set(err, MEMPROF_ERR, "cuda backend: device %d requested but this node has %d GPU%s (one worker "
+                         "rank per GPU: see docs/sweep.md, rank layout)", device, devices, devices == 1 ? "" : "s");
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
     if ((attention_wgmma || lm_head_wgmma) && !cuda_wgmma_available()) {
@@ -96,9 +98,24 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
-    compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
-    if (precision == PRECISION_FP32)
+    if (options && options->precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
+    *out_block_rows = lm_head_block_rows, *out_lm_head_wgmma = lm_head_wgmma, *out_attention_wgmma = attention_wgmma;
+    return 0;
+}
+
+int cuda_check_options(const backend_options *options, memprof_error *err) {
+    int block_rows, lm_head_wgmma, attention_wgmma;
+    return check_settings_and_device(&block_rows, &lm_head_wgmma, &attention_wgmma, NULL, options, err);
+}
+
+int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype weight_dtype, const backend_options *options,
+                        memprof_error *err) {
+    int lm_head_block_rows = 0, lm_head_wgmma = 0, attention_wgmma = 0;
+    int checked = check_settings_and_device(&lm_head_block_rows, &lm_head_wgmma, &attention_wgmma, c, options, err);
+    if (checked != 0) return checked;
+    int device = options ? options->device : 0;
+    compute_precision precision = options ? options->precision : PRECISION_DEFAULT;
     cuda_model *model = calloc(1, sizeof *model);
     if (model == NULL) return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of memory");
     model->config = *c;
@@ -220,7 +237,7 @@ int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *c
     if (block_rows == 0)
         return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\", \"fused\", \"fused-256\" or "
                          "\"fused-wgmma\", got \"%s\"", value);
-    if (c->hidden_size % 8 != 0)
+    if (c != NULL && c->hidden_size % 8 != 0)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=%s: the hidden size (%lld) must be a multiple "
                          "of 8", value, (long long)c->hidden_size);
     *out_block_rows = block_rows, *out_wgmma = wgmma;

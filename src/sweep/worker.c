@@ -50,6 +50,13 @@ int sweep_worker_init(sweep_worker *w, const sweep_config *config, const panel *
     w->options.precision = backend_precision(config->precision);
     w->options.max_memory_gb = config->max_gpu_memory_gb;
     w->options.device = device;
+    // A device this rank cannot use (more workers on the node than GPUs, a kernel setting the
+    // GPU lacks) stops the sweep here, agreed by every rank, before any task or checkpoint is
+    // failed for it.
+    if (w->compute->check_options) {
+        int checked = w->compute->check_options(&w->options, err);
+        if (checked != 0) return checked;
+    }
     int gpu = strcmp(w->compute->name, "cpu") != 0;
     w->options.batch_sequences = gpu ? (int)config->batch_size : 0;
     w->share_memory = share_memory;

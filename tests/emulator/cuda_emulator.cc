@@ -16,6 +16,7 @@
 #include <cuda_fp16.h>
 
 #include <deque>
+#include <mutex>
 #include <vector>
 
 #include "cuda_emulator.h"
@@ -279,6 +280,11 @@ static void run_block(block_state &b) {
 }
 
 void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *closure) {
+    // One grid at a time in the process: the fibers' state and the shared-memory window are
+    // global, and a program may launch from several host threads (the sweep's prefetch
+    // thread uploads the next checkpoint while the main thread scores).
+    static std::mutex grid_lock;
+    std::lock_guard<std::mutex> one_grid(grid_lock);
     unsigned count = block.x * block.y * block.z;
     if (shared_size > SHARED_LIMIT || count == 0 || count > 1024) {
         fprintf(stderr, "cuda emulator: a launch of %u threads with %zu bytes of shared memory (at most 1024 and %d: "
