@@ -88,6 +88,18 @@ __device__ __forceinline__ void raise_maximum(float new_max, float &m, float &s,
     m = new_max;
 }
 
+// Which row and 16-byte chunk copy i of a chunk-major tile (chunk c of row r at byte
+// (c·rows + r)·16; rows a multiple of 8, an even number of chunks per row) moves: 8
+// consecutive copies store 8 rows of one chunk, 128 contiguous bytes (one core matrix, no
+// bank conflict); 16 consecutive copies read 32 contiguous bytes of each of those 8 rows, so
+// every 32-byte sector fetched from L2 is used whole. (One chunk per copy for consecutive
+// rows would fetch each sector twice, half of it each time.)
+__device__ __forceinline__ void chunk_major_position(int &row, int &chunk, int i, int rows) {
+    int sub = i & 15, group = i >> 4, row_blocks = rows >> 3;
+    row = (group % row_blocks) * 8 + (sub & 7);
+    chunk = (group / row_blocks) * 2 + (sub >> 3);
+}
+
 #define LAUNCH_STATUS() ((int)cudaGetLastError())
 
 #endif

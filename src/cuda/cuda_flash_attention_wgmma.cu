@@ -39,12 +39,14 @@ template <int HD> struct wgmma_attention_shape {
 
 // Queues rows [first, first + rows) of one role into a chunk-major tile; rows at or past
 // `length` are zero-filled (the source must still be a valid address: row 0 is used).
-// Consecutive threads take consecutive rows of one chunk: their 16-byte stores are contiguous.
+// Copies in chunk_major_position's order: whole L2 sectors, conflict-free shared stores.
 template <int HD, int rows, int threads>
 __device__ __forceinline__ void load_chunked_tile_async(char *tile, const char *role_base, int64_t row_bytes, int first,
                                                         int length) {
+    static_assert(rows % 8 == 0 && (HD / 8) % 2 == 0, "chunk_major_position's tile shape");
     for (int i = threadIdx.x; i < rows * (HD / 8); i += threads) {
-        int row = i % rows, chunk = i / rows;
+        int row, chunk;
+        chunk_major_position(row, chunk, i, rows);
         bool valid = first + row < length;
         const char *source = role_base + (valid ? (int64_t)(first + row) * row_bytes : 0) + chunk * 16;
         copy_async_16(tile + ((size_t)chunk * rows + row) * 16, source, valid);

@@ -57,7 +57,9 @@ template <typename scalar>
 __device__ __forceinline__ void queue_resident_rows(char *a_rows, const scalar *hidden, int64_t first_row, int64_t rows,
                                                     int dim, int k_steps) {
     for (int i = threadIdx.x; i < 128 * 4 * k_steps; i += WGMMA_HEAD_THREADS) {
-        int local = i & 127, chunk = i >> 7, k = chunk * 8;
+        int local, chunk;
+        chunk_major_position(local, chunk, i, 128);
+        int k = chunk * 8;
         int64_t row = first_row + local;
         bool valid = k < dim && row < rows;
         copy_async_16(a_rows + (chunk * 128 + local) * 16, hidden + (valid ? row * dim + k : 0), valid);
@@ -66,15 +68,17 @@ __device__ __forceinline__ void queue_resident_rows(char *a_rows, const scalar *
 
 // Queues pipeline step (tile, k_step) — or the target rows' step when tile < 0 — into a
 // stage: 128 rows × 4 chunks of B (and of A when streamed), two 16-byte copies of each per
-// thread; consecutive threads take consecutive rows of one chunk (contiguous shared stores).
+// thread, in chunk_major_position's order (whole L2 sectors, conflict-free shared stores).
 template <typename scalar, bool RESIDENT>
 __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidden, const scalar *weight,
                                                 const int32_t *targets, int64_t first_row, int64_t rows, int dim,
                                                 int vocab, int tile, int k_step) {
+    // chunk_major_position of copy threadIdx.x + 256·pass: the same row, chunk + 2·pass.
+    int local, first_chunk;
+    chunk_major_position(local, first_chunk, threadIdx.x, 128);
 #pragma unroll
     for (int pass = 0; pass < 2; pass++) {
-        int i = threadIdx.x + pass * WGMMA_HEAD_THREADS;
-        int local = i & 127, chunk = i >> 7;
+        int chunk = first_chunk + 2 * pass;
         int k = k_step * WGMMA_HEAD_K + chunk * 8;
         bool k_valid = k < dim;
         int64_t row = first_row + local;
