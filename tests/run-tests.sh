@@ -27,6 +27,12 @@ for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     run_one "$(basename "$t")" "$t"
 done
+# The kernels' emulated tests again with the block's threads resumed last to first
+# (tests/emulator: a shared-memory read that misses its barrier shows in one order or the other).
+for t in "$BUILD"/tests/test_cuda_*_emulated; do
+    [ -x "$t" ] || continue
+    run_one "$(basename "$t") (threads in reverse order)" env MEMPROF_EMULATOR_ORDER=reverse "$t"
+done
 for r in "$BUILD"/tests/replay_*; do
     [ -x "$r" ] || continue
     target=${r##*/replay_}

@@ -243,12 +243,25 @@ static void thread_start() {
     _longjmp(scheduler, 1);
 }
 
+// MEMPROF_EMULATOR_ORDER=reverse resumes a block's threads from the last to the first: a
+// thread then runs to its next barrier before the lower-numbered ones, so a read of shared
+// memory that some other thread writes without a barrier between them shows (as poison or a
+// stale value) in one order or the other.
+static bool reverse_order() {
+    static const bool reverse = [] {
+        const char *value = getenv("MEMPROF_EMULATOR_ORDER");
+        return value != nullptr && strcmp(value, "reverse") == 0;
+    }();
+    return reverse;
+}
+
 static void run_block(block_state &b) {
     unsigned count = (unsigned)b.threads.size(), live = count;
     unsigned idle_rounds = 0, last_progress = b.progress;
+    bool reverse = reverse_order();
     while (live > 0) {
-        for (unsigned i = 0; i < count; i++) {
-            thread_context &t = b.threads[i];
+        for (unsigned n = 0; n < count; n++) {
+            thread_context &t = b.threads[reverse ? count - 1 - n : n];
             if (t.done) continue;
             thread_now = &t;
             if (!_setjmp(scheduler)) {
