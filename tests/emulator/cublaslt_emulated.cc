@@ -91,26 +91,21 @@ cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t description) {
     delete (matmul_description *)description;
     return CUBLAS_STATUS_SUCCESS;
 }
+namespace {
+cublasStatus_t copy_attribute(void *field, size_t field_bytes, const void *value, size_t bytes) {
+    if (bytes != field_bytes) return CUBLAS_STATUS_INVALID_VALUE;
+    memcpy(field, value, bytes);
+    return CUBLAS_STATUS_SUCCESS;
+}
+}  // namespace
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t description, cublasLtMatmulDescAttributes_t attribute,
                                               const void *value, size_t bytes) {
     matmul_description *d = (matmul_description *)description;
     switch (attribute) {
-    case CUBLASLT_MATMUL_DESC_TRANSA:
-        if (bytes != sizeof d->transpose_a) return CUBLAS_STATUS_INVALID_VALUE;
-        memcpy(&d->transpose_a, value, bytes);
-        return CUBLAS_STATUS_SUCCESS;
-    case CUBLASLT_MATMUL_DESC_TRANSB:
-        if (bytes != sizeof d->transpose_b) return CUBLAS_STATUS_INVALID_VALUE;
-        memcpy(&d->transpose_b, value, bytes);
-        return CUBLAS_STATUS_SUCCESS;
-    case CUBLASLT_MATMUL_DESC_EPILOGUE:
-        if (bytes != sizeof d->epilogue) return CUBLAS_STATUS_INVALID_VALUE;
-        memcpy(&d->epilogue, value, bytes);
-        return CUBLAS_STATUS_SUCCESS;
-    case CUBLASLT_MATMUL_DESC_BIAS_POINTER:
-        if (bytes != sizeof d->bias) return CUBLAS_STATUS_INVALID_VALUE;
-        memcpy(&d->bias, value, bytes);
-        return CUBLAS_STATUS_SUCCESS;
+    case CUBLASLT_MATMUL_DESC_TRANSA: return copy_attribute(&d->transpose_a, sizeof d->transpose_a, value, bytes);
+    case CUBLASLT_MATMUL_DESC_TRANSB: return copy_attribute(&d->transpose_b, sizeof d->transpose_b, value, bytes);
+    case CUBLASLT_MATMUL_DESC_EPILOGUE: return copy_attribute(&d->epilogue, sizeof d->epilogue, value, bytes);
+    case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return copy_attribute(&d->bias, sizeof d->bias, value, bytes);
     default: return CUBLAS_STATUS_NOT_SUPPORTED;
     }
 }
