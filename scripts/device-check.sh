@@ -3,12 +3,9 @@
 # docs/performance.md): conformance of the CUDA backend against the CPU reference, then
 # `memprof bench` and the HF baseline in the same call, on the same card.
 #
-# Here (no GPU):  make BUILD=build-device CUDA_ARCH=90 BLAS=none build-device/memprof build-device/tests/test_backend_conformance \
-#                      build-device/tests/test_nccl_share [build-device/tests/test_cuda_upload]
-#                 scripts/bundle-runtime.sh .rt build-device/memprof build-device/tests/test_backend_conformance build-device/tests/test_nccl_share
-# There:          carry = [build-device/memprof, build-device/tests/test_backend_conformance, build-device/tests/test_nccl_share, .rt.tar.gz]
-#                 (+ test_cuda_upload, test_cuda_attention, test_cuda_wgmma, test_cuda_lm_head, test_cuda_statistics and test_cuda_layers when built; or .rt itself: 31 MB instead of 13); timeout_s 600;
-#                 BUILD=build-device scripts/device-check.sh; results land in $OUT
+# Here (no GPU):  BASE=2240dfc scripts/device-prepare.sh   (memprof + the eight GPU tests in build-carry/, .rt.tar.gz)
+# There:          carry = ["build-carry", ".rt.tar.gz"]; timeout_s 600;
+#                 BUILD=build-carry scripts/device-check.sh; results land in $OUT
 #                 (device-check.log, attention.txt, test_cuda_{wgmma,lm_head,statistics,layers}.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
 #                 upload.txt and load.txt when the budget reaches the last step).
 #
@@ -23,7 +20,7 @@
 # memprof bench, then the HF baseline, then (optional, if budget is left) the weight upload's
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
-# usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
+# usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-carry/base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
 #   VARIANTS  the kernel combinations to bench, LM head:attention (MEMPROF_LM_HEAD,
 #             MEMPROF_ATTENTION), in this order; ":mma" ones in fp16 and bf16, the others in fp16
@@ -31,7 +28,7 @@
 #             "chunked:mma fused-wgmma:wgmma chunked:wgmma fused-wgmma:mma fused:mma fused:wgmma
 #             chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short);
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
-#   BASE   a memprof binary built from an earlier commit (carried, e.g. build-base/memprof): each
+#   BASE   a memprof binary built from an earlier commit (carried, e.g. build-carry/base/memprof: scripts/device-prepare.sh): each
 #          size's fp16 chunked bench is run with it too, for a same-card A/B of kernel changes
 set -u
 BUILD=${BUILD:-build}

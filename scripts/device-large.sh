@@ -10,7 +10,7 @@
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
 #         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
 #         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default wgmma);
-#         BASE=build-base/memprof: 1.4b also with a binary from an earlier commit)
+#         BASE=build-carry/base/memprof: 1.4b also with a binary from an earlier commit)
 set -u
 BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
