@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Every GPU check of the CUDA issues in one device call, in priority order, each script with
 # its own budget: device-check.sh (attention test, conformance, NCCL, bench 70m–410m next to
-# the HF baseline, upload, load), device-numerics.sh (random 1.4b against the float64
-# reference), device-large.sh (1.4b–12b, 12b under 40 GB), then, with LOAD=SECONDS, the
+# the HF baseline, upload, load), device-large.sh (1.4b–12b, 12b under 40 GB),
+# device-numerics.sh (random 1.4b against the float64 reference), then, with LOAD=SECONDS, the
 # 24 GB 12b checkpoint's load from local disk (scripts/bench-load.sh 12b --cold). The logs are packed into
 # $OUT/results.tgz (the device tool brings back at most 8 files) and device-all.log.
 # Build and carry as docs/performance.md, "GPU checks", says; timeout_s 600.
@@ -20,10 +20,10 @@ here=$(dirname "$0")
 {
     BUDGET=${CHECK:-240} OUT=$OUT/check "$here"/device-check.sh 70m,160m,410m >/dev/null 2>&1
     grep -v '^tests/fixtures\|^/tmp.*seq [0-3]\|^PASS\|^  memory\|^  setup\|GFLOP/token' "$OUT/check/device-check.log" | cut -c1-200
-    BUDGET=${NUMERICS:-75} OUT=$OUT/numerics "$here"/device-numerics.sh 1.4b >/dev/null 2>&1
-    grep -v '^PASS' "$OUT/numerics/numerics.log" | cut -c1-200
     BUDGET=${LARGE:-120} OUT=$OUT/large "$here"/device-large.sh >/dev/null 2>&1
     grep -v 'embedding\|final layernorm' "$OUT/large/large.log" | cut -c1-160
+    BUDGET=${NUMERICS:-75} OUT=$OUT/numerics "$here"/device-numerics.sh 1.4b >/dev/null 2>&1
+    grep -v '^PASS' "$OUT/numerics/numerics.log" | cut -c1-200
     if [ "${LOAD:-0}" -gt 0 ]; then
         echo "== 12b F16 checkpoint (~24 GB): load from local disk, page cache dropped (--cold) [$LOAD s]"
         # memprof through a wrapper that gives it the bundled libraries (python keeps the machine's).

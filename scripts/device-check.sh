@@ -29,7 +29,8 @@
 #             chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short);
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-carry/base/memprof: scripts/device-prepare.sh): each
-#          size's fp16 chunked bench is run with it too, for a same-card A/B of kernel changes
+#          size's fp16 bench of the variants in BASE_VARIANTS (default chunked:mma) is run with it too,
+#          for a same-card A/B of kernel changes
 set -u
 BUILD=${BUILD:-build}
 sizes=${1:-70m,160m,410m}
@@ -120,11 +121,12 @@ main() {
                 MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention run_memprof "$(cap 30)" "$BUILD"/memprof bench \
                     --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
-                if [ -n "${BASE:-}" ] && [ "$variant" = chunked:mma ] && [ "$precision" = fp16 ] && [ "$(left)" -ge $((20 + reserve)) ]; then
+                if [ -n "${BASE:-}" ] && [[ " ${BASE_VARIANTS:-chunked:mma} " == *" $variant "* ]] &&
+                   [ "$precision" = fp16 ] && [ "$(left)" -ge $((20 + reserve)) ]; then
                     # The same bench with a binary built from an earlier commit: an A/B on this card.
-                    echo "-- $size fp16, chunked LM head, baseline binary $BASE" | tee -a "$OUT/bench.txt"
-                    run_memprof "$(cap 30)" "$BASE" bench --backend cuda --size "$size" --random-weights \
-                        --precision fp16 2>&1 | tee -a "$OUT/bench.txt"
+                    echo "-- $size fp16, $head LM head, $attention attention, baseline binary $BASE" | tee -a "$OUT/bench.txt"
+                    MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention run_memprof "$(cap 30)" "$BASE" bench --backend cuda \
+                        --size "$size" --random-weights --precision fp16 2>&1 | tee -a "$OUT/bench.txt"
                 fi
             done
         done

@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # The large-model checks of "CUDA backend II", on the GPU machine in one call after
-# device-check.sh: `memprof bench` for 1.4b–12b (fp16; 12b also bf16; each also with the wgmma
-# attention kernel, MEMPROF_ATTENTION=wgmma) with
+# device-check.sh: `memprof bench` for 1.4b–12b (fp16, each also with the BASE binary; 12b also
+# bf16; 1.4b and 12b also with the wgmma attention kernel, MEMPROF_ATTENTION=wgmma) with
 # MEMPROF_CUDA_PROFILE=1 (GPU time per forward step), 12b under --max-gpu-memory 40 next to
 # uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
-# kernel and the GEMMs of one 1.4b batch (when the budget reaches it). Carry and build as for device-check.sh.
+# kernel and the GEMMs of one batch of each NCU_SIZES (when the budget reaches it). Carry and
+# build as for device-check.sh.
 #
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
 #         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
-#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default wgmma);
-#         BASE=build-carry/base/memprof: 1.4b also with a binary from an earlier commit)
+#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default mma, the default kernel);
+#         NCU_DETAIL=1: then where each attention kernel's time goes at 1.4b (memory tables, warp
+#         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL.txt);
+#         BASE=build-carry/base/memprof: each fp16 size also with a binary from an earlier commit;
+#         EXTRA=1: 1.4b with wgmma-serial attention and the fused LM heads, 2.8b and 6.9b with wgmma)
 set -u
 BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
@@ -26,35 +30,41 @@ bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
     echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
 }
 
+# usage: ab SECONDS ARGS...: bench, then (with BASE) the same with the baseline binary.
+ab() {
+    local seconds=$1; shift
+    bench "$seconds" "$@"
+    if [ -n "${BASE:-}" ] && [ "$(left)" -ge 20 ]; then
+        echo "-- the same with the baseline binary $BASE"
+        MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BASE" bench --backend cuda --random-weights "$@" 2>&1 |
+            sed 's/^[0-9T:Z-]* warn: //'
+    fi
+}
+
 main() {
     if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     resolve_libs
-    echo "== large sizes, fp16 [$(left) s left]"
-    bench 40 --size 1.4b --sequences 32
-    bench 40 --size 2.8b --sequences 32
-    bench 50 --size 6.9b --sequences 16
-    if [ -n "${BASE:-}" ]; then  # the same-card A/B of device-check.sh, at 1.4b
-        echo "== 1.4b with the baseline binary $BASE [$(left) s left]"
-        MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 40)" "$BASE" bench --backend cuda --random-weights --size 1.4b \
-            --sequences 32 2>&1 | sed 's/^[0-9T:Z-]* warn: //'
-    fi
-    echo "== 1.4b with the wgmma attention kernel (MEMPROF_ATTENTION=wgmma, then wgmma-serial) [$(left) s left]"
-    MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
-    MEMPROF_ATTENTION=wgmma-serial bench 40 --size 1.4b --sequences 32
-    echo "== 1.4b with the fused LM head (MEMPROF_LM_HEAD=fused), mma.sync then wgmma attention [$(left) s left]"
-    MEMPROF_LM_HEAD=fused bench 40 --size 1.4b --sequences 32
-    MEMPROF_LM_HEAD=fused MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
-    MEMPROF_LM_HEAD=fused-wgmma MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
-    echo "== 2.8b and 6.9b with the wgmma attention kernel [$(left) s left]"
-    MEMPROF_ATTENTION=wgmma bench 40 --size 2.8b --sequences 32
-    MEMPROF_ATTENTION=wgmma bench 50 --size 6.9b --sequences 16
-    echo "== 12b on 64 sequences: uncapped, then under --max-gpu-memory 40 [$(left) s left]"
-    bench 60 --size 12b --sequences 64 --repeats 1
+    echo "== large sizes, fp16${BASE:+, each also with $BASE} [$(left) s left]"
+    ab 40 --size 1.4b --sequences 32
+    ab 40 --size 2.8b --sequences 32
+    ab 50 --size 6.9b --sequences 16
+    echo "== 12b on 64 sequences: uncapped${BASE:+ (and $BASE)}, then under --max-gpu-memory 40 [$(left) s left]"
+    ab 60 --size 12b --sequences 64 --repeats 1
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
-    echo "== 12b on 64 sequences with the wgmma attention kernel [$(left) s left]"
-    MEMPROF_ATTENTION=wgmma bench 60 --size 12b --sequences 64 --repeats 1
     echo "== 12b bf16 [$(left) s left]"
     bench 60 --size 12b --sequences 16 --precision bf16
+    echo "== 1.4b and 12b with the wgmma attention kernel (MEMPROF_ATTENTION=wgmma) [$(left) s left]"
+    MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+    MEMPROF_ATTENTION=wgmma bench 60 --size 12b --sequences 64 --repeats 1
+    if [ "${EXTRA:-0}" = 1 ]; then
+        echo "== 1.4b: wgmma-serial attention, the fused LM heads; 2.8b and 6.9b with wgmma attention [$(left) s left]"
+        MEMPROF_ATTENTION=wgmma-serial bench 40 --size 1.4b --sequences 32
+        MEMPROF_LM_HEAD=fused bench 40 --size 1.4b --sequences 32
+        MEMPROF_LM_HEAD=fused MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+        MEMPROF_LM_HEAD=fused-wgmma MEMPROF_ATTENTION=wgmma bench 40 --size 1.4b --sequences 32
+        MEMPROF_ATTENTION=wgmma bench 40 --size 2.8b --sequences 32
+        MEMPROF_ATTENTION=wgmma bench 50 --size 6.9b --sequences 16
+    fi
     if [ "${HF_LARGE:-0}" = 1 ] && [ "$(left)" -gt 45 ]; then
         # The HF baseline at these sizes in the same call (the paper's batches: 32, 16, 12, 8).
         echo "== HF baseline 1.4b–12b (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"
@@ -68,12 +78,26 @@ main() {
         command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
         if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
         echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
-        MEMPROF_ATTENTION=${NCU_ATTENTION:-wgmma} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
+        MEMPROF_ATTENTION=${NCU_ATTENTION:-mma} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
             --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
             --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
         echo "ncu: rc $?"
         grep -E '^  [a-zA-Z_].*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$OUT/ncu-$size.txt" | cut -c1-160 | head -40
     done
+    if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
+        for kernel in mma wgmma; do
+            if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
+            echo "== ncu detail: the $kernel attention kernel of one 1.4b layer [$(left) s left]"
+            MEMPROF_ATTENTION=$kernel run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:flash \
+                --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+                --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
+                --section Occupancy --section ComputeWorkloadAnalysis "$BUILD"/memprof bench --backend cuda \
+                --size 1.4b --random-weights --sequences 4 --repeats 1 >"$OUT/ncu-attention-$kernel.txt" 2>&1
+            echo "ncu: rc $?"
+            grep -E 'Duration|Throughput|Hit Rate|Stall|Warp Cycles Per|Issued Warp|No Eligible|Achieved Occupancy|Bank' \
+                "$OUT/ncu-attention-$kernel.txt" | cut -c1-150 | head -40
+        done
+    fi
     echo "== done in $SECONDS s"
 }
 main 2>&1 | tee "$OUT/large.log"

@@ -94,10 +94,16 @@ __device__ __forceinline__ void raise_maximum(float new_max, float &m, float &s,
 // bank conflict); 16 consecutive copies read 32 contiguous bytes of each of those 8 rows, so
 // every 32-byte sector fetched from L2 is used whole. (One chunk per copy for consecutive
 // rows would fetch each sector twice, half of it each time.)
+// `width` (2 or 4; a row's chunk count a multiple of it) widens that to 8·width copies
+// reading 16·width contiguous bytes of each of 8 rows: at 4, a warp asks L2 for 8 lines
+// (64 bytes of each) instead of 16 (32 bytes of each); each quarter-warp still stores one
+// core matrix.
+template <int width = 2>
 __device__ __forceinline__ void chunk_major_position(int &row, int &chunk, int i, int rows) {
-    int sub = i & 15, group = i >> 4, row_blocks = rows >> 3;
+    static_assert(width == 2 || width == 4, "8 rows by 2 or 4 chunks");
+    int sub = i & (8 * width - 1), group = i / (8 * width), row_blocks = rows >> 3;
     row = (group % row_blocks) * 8 + (sub & 7);
-    chunk = (group / row_blocks) * 2 + (sub >> 3);
+    chunk = (group / row_blocks) * width + (sub >> 3);
 }
 
 #define LAUNCH_STATUS() ((int)cudaGetLastError())

@@ -67,9 +67,8 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     scalar *k_tiles = q_tile + shape::q_elements;         // [2][64][stride]
     scalar *v_tiles = k_tiles + 2 * shape::tile_elements;  // [2][64][stride]
 
-    // The longest query tiles are launched first (z is the slowest grid dimension), so the
-    // short ones fill the tail.
-    int head = blockIdx.x, sequence = blockIdx.y, tile = query_tiles - 1 - (int)blockIdx.z;
+    // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
+    int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
     int start = starts[sequence], length = lengths[sequence];
     int first_query = tile * shape::query_rows;
     if (first_query >= length) return;  // uniform for the block
@@ -270,7 +269,7 @@ static int launch_flash(void *out, const void *qkv, const int32_t *starts, const
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + flash_shape<HD>::query_rows - 1) / flash_shape<HD>::query_rows;
-    dim3 grid((unsigned)heads, (unsigned)sequences, (unsigned)query_tiles);
+    dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_kernel<scalar, HD><<<grid, flash_shape<HD>::threads, bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();

@@ -39,14 +39,16 @@ template <int HD> struct wgmma_attention_shape {
 
 // Queues rows [first, first + rows) of one role into a chunk-major tile; rows at or past
 // `length` are zero-filled (the source must still be a valid address: row 0 is used).
-// Copies in chunk_major_position's order: whole L2 sectors, conflict-free shared stores.
+// Copies in chunk_major_position's order: whole L2 sectors, conflict-free shared stores,
+// 64 bytes of a row per 32 copies where the head dim allows (all but HD = 80).
 template <int HD, int rows, int threads>
 __device__ __forceinline__ void load_chunked_tile_async(char *tile, const char *role_base, int64_t row_bytes, int first,
                                                         int length) {
     static_assert(rows % 8 == 0 && (HD / 8) % 2 == 0, "chunk_major_position's tile shape");
+    constexpr int width = (HD / 8) % 4 == 0 ? 4 : 2;
     for (int i = threadIdx.x; i < rows * (HD / 8); i += threads) {
         int row, chunk;
-        chunk_major_position(row, chunk, i, rows);
+        chunk_major_position<width>(row, chunk, i, rows);
         bool valid = first + row < length;
         const char *source = role_base + (valid ? (int64_t)(first + row) * row_bytes : 0) + chunk * 16;
         copy_async_16(tile + ((size_t)chunk * rows + row) * 16, source, valid);
@@ -173,8 +175,8 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     char *k_tiles = q_tile + shape::q_bytes;         // [2] tiles
     char *v_tiles = k_tiles + 2 * shape::tile_bytes;  // [2] tiles
 
-    // The longest query tiles are launched first (z is the slowest grid dimension).
-    int head = blockIdx.x, sequence = blockIdx.y, tile = query_tiles - 1 - (int)blockIdx.z;
+    // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
+    int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
     int start = starts[sequence], length = lengths[sequence];
     int first_query = tile * QR;
     if (first_query >= length) return;  // uniform for the block
@@ -333,7 +335,7 @@ static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape::bytes);
     if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
-    dim3 grid((unsigned)heads, (unsigned)sequences, (unsigned)query_tiles);
+    dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_wgmma_kernel<scalar, HD, overlap><<<grid, shape::threads, shape::bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
