@@ -72,18 +72,6 @@ main() {
             --json "$OUT/hf-large.json"
         echo "rc $?"
     fi
-    # Nsight Compute's speed-of-light for the first kernels of one batch (the first layer's
-    # GEMMs and attention) of each size in NCU_SIZES (default 1.4b), while the budget lasts.
-    for size in ${NCU_SIZES:-1.4b}; do
-        command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
-        if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
-        echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
-        MEMPROF_ATTENTION=${NCU_ATTENTION:-mma} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
-            --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
-            --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
-        echo "ncu: rc $?"
-        grep -E '^  [a-zA-Z_].*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$OUT/ncu-$size.txt" | cut -c1-160 | head -40
-    done
     if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
         for kernel in mma wgmma; do
             if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
@@ -98,6 +86,18 @@ main() {
                 "$OUT/ncu-attention-$kernel.txt" | cut -c1-150 | head -40
         done
     fi
+    # Nsight Compute's speed-of-light for the first kernels of one batch (the first layer's
+    # GEMMs and attention) of each size in NCU_SIZES (default 1.4b), while the budget lasts.
+    for size in ${NCU_SIZES:-1.4b}; do
+        command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
+        if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
+        echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
+        MEMPROF_ATTENTION=${NCU_ATTENTION:-mma} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
+            --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
+            --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
+        echo "ncu: rc $?"
+        grep -E '^  [a-zA-Z_].*\(|Duration|Compute \(SM\) Throughput|Memory Throughput' "$OUT/ncu-$size.txt" | cut -c1-160 | head -40
+    done
     echo "== done in $SECONDS s"
 }
 main 2>&1 | tee "$OUT/large.log"

@@ -33,30 +33,37 @@
 enum {
     WGMMA_HEAD_ROWS = 128,    // rows per block: 2 warpgroups of 64
     WGMMA_HEAD_THREADS = 256,
-    WGMMA_HEAD_K = 32,        // d per pipeline step: 2 k16 products
     WGMMA_HEAD_STAGES = 4,
-    // One operand of one step: [128 rows × 32], 8 KB (4 chunks of 2048 bytes).
-    WGMMA_HEAD_OPERAND_BYTES = 128 * WGMMA_HEAD_K * 2,
 };
 
 // Two ways to hold A (the block's 128 hidden rows). Streamed: each stage holds A's and B's
 // step, so A is re-read from L2 for every vocabulary tile (64 flops per byte read). Resident:
 // all of A is loaded once (128 × d, chunk-major as the stages) and the stages hold B only
 // (128 flops per byte), where it fits in shared memory: d ≤ 768 (70m, 160m) on an H100.
-template <bool RESIDENT> struct head_layout {
-    static constexpr int stage_bytes = (RESIDENT ? 1 : 2) * WGMMA_HEAD_OPERAND_BYTES;
-    static constexpr int b_offset = RESIDENT ? 0 : WGMMA_HEAD_OPERAND_BYTES;  // B within a stage
-    static size_t shared_bytes(int k_steps) {  // [resident A] stages, then the diagonal
-        return (RESIDENT ? (size_t)k_steps * WGMMA_HEAD_OPERAND_BYTES : 0) +
-               (size_t)WGMMA_HEAD_STAGES * stage_bytes + WGMMA_HEAD_ROWS * sizeof(float);
+// K, the d per pipeline step (K/16 k16 products): 32, or 64 where a resident A leaves room
+// (d ≤ 648: 70m), which halves the barriers and waits per product (a step of 32 is ≈ 256
+// tensor-core cycles of the SM's two warpgroups, each step behind one __syncthreads).
+template <bool RESIDENT_A, int K> struct head_layout {
+    static constexpr bool resident = RESIDENT_A;
+    static constexpr int k = K;
+    static constexpr int operand_bytes = 128 * K * 2;  // one operand of one step: [128 rows × K]
+    static constexpr int stage_bytes = (RESIDENT_A ? 1 : 2) * operand_bytes;
+    static constexpr int b_offset = RESIDENT_A ? 0 : operand_bytes;  // B within a stage
+    __host__ __device__ static int k_steps(int dim) { return (dim + K - 1) / K; }
+    static size_t shared_bytes(int dim) {  // [resident A] stages, then the diagonal
+        return (RESIDENT_A ? (size_t)k_steps(dim) * operand_bytes : 0) + (size_t)WGMMA_HEAD_STAGES * stage_bytes +
+               WGMMA_HEAD_ROWS * sizeof(float);
     }
 };
+typedef head_layout<false, 32> streamed_layout;
+typedef head_layout<true, 32> resident_layout;
+typedef head_layout<true, 64> resident_wide_layout;
 
-// Queues A's whole k range (resident A): 128 rows × 4·k_steps chunks.
-template <typename scalar>
+// Queues A's whole k range (resident A): 128 rows × (K/8)·k_steps chunks.
+template <typename scalar, int K>
 __device__ __forceinline__ void queue_resident_rows(char *a_rows, const scalar *hidden, int64_t first_row, int64_t rows,
                                                     int dim, int k_steps) {
-    for (int i = threadIdx.x; i < 128 * 4 * k_steps; i += WGMMA_HEAD_THREADS) {
+    for (int i = threadIdx.x; i < 128 * (K / 8) * k_steps; i += WGMMA_HEAD_THREADS) {
         int local, chunk;
         chunk_major_position(local, chunk, i, 128);
         int k = chunk * 8;
@@ -67,9 +74,9 @@ __device__ __forceinline__ void queue_resident_rows(char *a_rows, const scalar *
 }
 
 // Queues pipeline step (tile, k_step) — or the target rows' step when tile < 0 — into a
-// stage: 128 rows × 4 chunks of B (and of A when streamed), two 16-byte copies of each per
+// stage: 128 rows × K/8 chunks of B (and of A when streamed), K/16 16-byte copies of each per
 // thread, in chunk_major_position's order (whole L2 sectors, conflict-free shared stores).
-template <typename scalar, bool RESIDENT>
+template <typename scalar, typename layout>
 __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidden, const scalar *weight,
                                                 const int32_t *targets, int64_t first_row, int64_t rows, int dim,
                                                 int vocab, int tile, int k_step) {
@@ -77,12 +84,12 @@ __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidde
     int local, first_chunk;
     chunk_major_position(local, first_chunk, threadIdx.x, 128);
 #pragma unroll
-    for (int pass = 0; pass < 2; pass++) {
+    for (int pass = 0; pass < layout::k / 16; pass++) {
         int chunk = first_chunk + 2 * pass;
-        int k = k_step * WGMMA_HEAD_K + chunk * 8;
+        int k = k_step * layout::k + chunk * 8;
         bool k_valid = k < dim;
         int64_t row = first_row + local;
-        if constexpr (!RESIDENT) {
+        if constexpr (!layout::resident) {
             bool a_valid = k_valid && row < rows;
             copy_async_16(stage + (chunk * 128 + local) * 16, hidden + (a_valid ? row * dim + k : 0), a_valid);
         }
@@ -90,22 +97,22 @@ __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidde
         if (tile < 0) source_row = row < rows ? targets[row] : -1;  // the target pass: B row i = W[target of row i]
         else source_row = (int64_t)tile * HEAD_VOCAB + local < vocab ? (int64_t)tile * HEAD_VOCAB + local : -1;
         bool b_valid = k_valid && source_row >= 0;
-        copy_async_16(stage + head_layout<RESIDENT>::b_offset + (chunk * 128 + local) * 16,
+        copy_async_16(stage + layout::b_offset + (chunk * 128 + local) * 16,
                       weight + (b_valid ? source_row * dim + k : 0), b_valid);
     }
 }
 
 // TARGETS: only the target pass, writing target_logits. Otherwise the split's tiles, writing
 // partials [split, rows] (and, with DUMP, every logit into logits_out [rows, V]).
-template <typename scalar, bool TARGETS, bool DUMP, bool RESIDENT>
-__global__ void __launch_bounds__(WGMMA_HEAD_THREADS, RESIDENT ? 1 : 2)
+template <typename scalar, bool TARGETS, bool DUMP, typename layout>
+__global__ void __launch_bounds__(WGMMA_HEAD_THREADS, layout::resident ? 1 : 2)
 lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits_out, const scalar *hidden,
                      const scalar *weight, const int32_t *targets, int64_t rows, int dim, int vocab, int splits) {
-    using layout = head_layout<RESIDENT>;
+    constexpr bool RESIDENT = layout::resident;
     extern __shared__ __align__(128) unsigned char shared_bytes[];
-    const int k_steps = (dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K;
+    const int k_steps = layout::k_steps(dim);
     char *a_rows = (char *)shared_bytes;  // resident A
-    char *stages = a_rows + (RESIDENT ? (size_t)k_steps * WGMMA_HEAD_OPERAND_BYTES : 0);
+    char *stages = a_rows + (RESIDENT ? (size_t)k_steps * layout::operand_bytes : 0);
     float *diagonal = (float *)(stages + WGMMA_HEAD_STAGES * layout::stage_bytes);
 
     // Block b: split b % splits of row tile b / splits (as cuda_lm_head.cu: the splits of a
@@ -142,12 +149,12 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
 
     // Prologue: steps 0 and 1 in flight (with all of A, when resident, in step 0's group).
     // (queue_tile, queue_k) walk 2 steps ahead of `step`.
-    if constexpr (RESIDENT) queue_resident_rows<scalar>(a_rows, hidden, first_row, rows, dim, k_steps);
+    if constexpr (RESIDENT) queue_resident_rows<scalar, layout::k>(a_rows, hidden, first_row, rows, dim, k_steps);
     int queue_tile = tile_begin, queue_k = 0;
 #pragma unroll
     for (int s = 0; s < 2; s++) {
         if (s < total) {
-            queue_head_step<scalar, RESIDENT>(stages + s * layout::stage_bytes, hidden, weight, targets, first_row,
+            queue_head_step<scalar, layout>(stages + s * layout::stage_bytes, hidden, weight, targets, first_row,
                                               rows, dim, vocab, queue_tile, queue_k);
             if (++queue_k == k_steps) queue_k = 0, queue_tile++;
         }
@@ -163,13 +170,13 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
         shared_async_fence();
         __syncthreads();
         if (step + 2 < total) {
-            queue_head_step<scalar, RESIDENT>(stages + ((step + 2) % WGMMA_HEAD_STAGES) * layout::stage_bytes, hidden,
+            queue_head_step<scalar, layout>(stages + ((step + 2) % WGMMA_HEAD_STAGES) * layout::stage_bytes, hidden,
                                               weight, targets, first_row, rows, dim, vocab, queue_tile, queue_k);
             if (++queue_k == k_steps) queue_k = 0, queue_tile++;
         }
         copy_async_commit();
         const char *stage = stages + (step % WGMMA_HEAD_STAGES) * layout::stage_bytes;
-        const char *a_step = RESIDENT ? a_rows + (size_t)k_step * WGMMA_HEAD_OPERAND_BYTES : stage;
+        const char *a_step = RESIDENT ? a_rows + (size_t)k_step * layout::operand_bytes : stage;
         uint64_t a_descriptor = wgmma_descriptor(a_step + group * 64 * 16, 128 * 16, 128);
         uint64_t b_descriptor = wgmma_descriptor(stage + layout::b_offset, 128 * 16, 128);
         // (The accumulator is not fenced here: the previous step's products may still be
@@ -178,7 +185,7 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
         wgmma_fence_operands(b_descriptor);
         wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < WGMMA_HEAD_K / 16; kk++)  // a k16 step is 2 chunks (2 · 2048 bytes) on
+        for (int kk = 0; kk < layout::k / 16; kk++)  // a k16 step is 2 chunks (2 · 2048 bytes) on
             wgmma_ss<scalar, HEAD_VOCAB>(into, a_descriptor + (uint64_t)(kk * 2 * 128),
                                          b_descriptor + (uint64_t)(kk * 2 * 128), k_step > 0 || kk > 0);
         wgmma_commit();
@@ -274,33 +281,33 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
     }
 }
 
-template <typename scalar, bool TARGETS, bool DUMP, bool RESIDENT>
+template <typename scalar, bool TARGETS, bool DUMP, typename layout>
 static int launch_head(int splits, head_partial *partials, float *target_logits, float *logits_out, const void *hidden,
                        const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab, cuda_stream stream) {
     int64_t blocks = (rows + WGMMA_HEAD_ROWS - 1) / WGMMA_HEAD_ROWS * splits;
     if (blocks > INT32_MAX) return (int)cudaErrorInvalidConfiguration;
-    size_t bytes = head_layout<RESIDENT>::shared_bytes((dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K);
-    cudaError_t status = cudaFuncSetAttribute(lm_head_wgmma_kernel<scalar, TARGETS, DUMP, RESIDENT>,
+    size_t bytes = layout::shared_bytes(dim);
+    cudaError_t status = cudaFuncSetAttribute(lm_head_wgmma_kernel<scalar, TARGETS, DUMP, layout>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
-    lm_head_wgmma_kernel<scalar, TARGETS, DUMP, RESIDENT><<<(unsigned)blocks, WGMMA_HEAD_THREADS, bytes, stream>>>(
+    lm_head_wgmma_kernel<scalar, TARGETS, DUMP, layout><<<(unsigned)blocks, WGMMA_HEAD_THREADS, bytes, stream>>>(
         partials, target_logits, logits_out, (const scalar *)hidden, (const scalar *)weight, targets, rows, dim, vocab,
         splits);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar, bool RESIDENT>
+template <typename scalar, typename layout>
 static int run_head(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                     const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
                     float *logits_out, cuda_stream stream) {
     head_partial *partials = head_partials(workspace);
     float *target_logits = head_target_logits(workspace, rows, splits);
-    int status = launch_head<scalar, true, false, RESIDENT>(1, partials, target_logits, NULL, hidden, weight, targets,
+    int status = launch_head<scalar, true, false, layout>(1, partials, target_logits, NULL, hidden, weight, targets,
                                                             rows, dim, vocab, stream);
     if (status != 0) return status;
-    status = logits_out ? launch_head<scalar, false, true, RESIDENT>(splits, partials, target_logits, logits_out, hidden,
+    status = logits_out ? launch_head<scalar, false, true, layout>(splits, partials, target_logits, logits_out, hidden,
                                                                      weight, targets, rows, dim, vocab, stream)
-                        : launch_head<scalar, false, false, RESIDENT>(splits, partials, target_logits, NULL, hidden,
+                        : launch_head<scalar, false, false, layout>(splits, partials, target_logits, NULL, hidden,
                                                                       weight, targets, rows, dim, vocab, stream);
     if (status != 0) return status;
     lm_head_merge_kernel<<<(unsigned)((rows + 255) / 256), 256, 0, stream>>>(surprisal, entropy, rank, partials,
@@ -308,7 +315,8 @@ static int run_head(double *surprisal, double *entropy, int64_t *rank, const voi
     return LAUNCH_STATUS();
 }
 
-// A resident where it fits the device's shared memory per block, else streamed.
+// A resident in steps of 64, else of 32, where it fits the device's shared memory per block;
+// else streamed.
 template <typename scalar>
 static int run_head_layout(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                            const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
@@ -316,11 +324,14 @@ static int run_head_layout(double *surprisal, double *entropy, int64_t *rank, co
     int device = 0, limit = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if (head_layout<true>::shared_bytes((dim + WGMMA_HEAD_K - 1) / WGMMA_HEAD_K) <= (size_t)limit)
-        return run_head<scalar, true>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
-                                      workspace, logits_out, stream);
-    return run_head<scalar, false>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab, splits,
-                                   workspace, logits_out, stream);
+    if (resident_wide_layout::shared_bytes(dim) <= (size_t)limit)
+        return run_head<scalar, resident_wide_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim,
+                                                      vocab, splits, workspace, logits_out, stream);
+    if (resident_layout::shared_bytes(dim) <= (size_t)limit)
+        return run_head<scalar, resident_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
+                                                 splits, workspace, logits_out, stream);
+    return run_head<scalar, streamed_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
+                                             splits, workspace, logits_out, stream);
 }
 
 extern "C" int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,

@@ -245,6 +245,8 @@ int main(void) {
         {"one row", 1, 64, 1024, 0, 0},
         {"two splits by default", 130, 128, 8192, 0, 5},
         {"Pythia-410m-shaped d", 40, 1024, 4096, 0, 0},
+        // d 768: the wgmma kernel keeps A in steps of 32 (steps of 64 at d ≤ 648 above).
+        {"Pythia-160m-shaped d", 130, 768, 1000, 0, 2},
         // d 1024: the wgmma kernel streams A (too large to keep); 130 rows reach both warpgroups.
         {"d 1024, rows of both warpgroups", 130, 1024, 1000, 0, 3},
         {"Pythia-70m-shaped", 130, 512, 50304, 0, 11},
