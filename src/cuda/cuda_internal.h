@@ -137,11 +137,13 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, in
 size_t cuda_weight_bytes(const model_config *config);
 size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
                              int64_t logits_rows);
-// Reads MEMPROF_LM_HEAD: unset or "chunked" (*out_block_rows = 0), "fused" (128),
-// "fused-256" (256, the same bits from another tiling) or "fused-wgmma" (128 and *out_wgmma
-// = 1: Hopper's warpgroup products; the caller checks the device).
-// config NULL: the setting alone, without the hidden-size check.
-int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *config, memprof_error *err);
+// Reads MEMPROF_LM_HEAD: unset or "auto" (*out_automatic = 1, else 0: the caller picks,
+// once the device is selected, cuda_lm_head_wgmma_preferred's head or else the chunked one),
+// "chunked" (*out_block_rows = 0), "fused" (128), "fused-256" (256, the same bits from
+// another tiling) or "fused-wgmma" (128 and *out_wgmma = 1: Hopper's warpgroup products; the
+// caller checks the device). config NULL: the setting alone, without the hidden-size check.
+int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, const model_config *config,
+                      memprof_error *err);
 // Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1:
 // Hopper's warpgroup products, pipelined) or "wgmma-serial" (2: the same, each product waited
 // for in turn; for these two, and "fused-wgmma" above, the caller checks the device).

@@ -41,8 +41,9 @@ enum {
 // all of A is loaded once (128 × d, chunk-major as the stages) and the stages hold B only
 // (128 flops per byte), where it fits in shared memory: d ≤ 768 (70m, 160m) on an H100.
 // K, the d per pipeline step (K/16 k16 products): 32, or 64 where a resident A leaves room
-// (d ≤ 648: 70m), which halves the barriers and waits per product (a step of 32 is ≈ 256
-// tensor-core cycles of the SM's two warpgroups, each step behind one __syncthreads).
+// (d ≤ 640, d padded to whole steps: 70m). Steps of 64 halve the barriers and waits per
+// product: a step of 32 is only ≈ 256 tensor-core cycles of the SM's two warpgroups, each
+// behind a __syncthreads (+11% at 70m on an H100, docs/performance.md).
 template <bool RESIDENT_A, int K> struct head_layout {
     static constexpr bool resident = RESIDENT_A;
     static constexpr int k = K;
@@ -332,6 +333,14 @@ static int run_head_layout(double *surprisal, double *entropy, int64_t *rank, co
                                                  splits, workspace, logits_out, stream);
     return run_head<scalar, streamed_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
                                              splits, workspace, logits_out, stream);
+}
+
+extern "C" int cuda_lm_head_wgmma_preferred(int dim) {
+    if (!cuda_wgmma_available() || dim <= 0 || dim % 8 != 0) return 0;
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    return resident_wide_layout::shared_bytes(dim) <= (size_t)limit;
 }
 
 extern "C" int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,

@@ -3,6 +3,7 @@
 // and plans the activation buffers from free device memory (or a --max-gpu-memory cap).
 #include <cuda_runtime_api.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,9 +80,9 @@ static void lay_out_weights(layout_cursor *at) {
 // cuda_model_allocate checks first, and the backend's check_options.
 static int check_settings_and_device(int *out_block_rows, int *out_lm_head_wgmma, int *out_attention_wgmma,
                                      const model_config *c, const backend_options *options, memprof_error *err) {
-    int lm_head_block_rows = 0, lm_head_wgmma = 0;  // first: a misspelt setting is reported on any machine
-    int attention_wgmma = 0;
-    int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, c, err);
+    int lm_head_block_rows = 0, lm_head_wgmma = 0, lm_head_automatic = 0;  // first: a misspelt setting is
+    int attention_wgmma = 0;                                                // reported on any machine
+    int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, &lm_head_automatic, c, err);
     if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
@@ -100,6 +101,9 @@ static int check_settings_and_device(int *out_block_rows, int *out_lm_head_wgmma
     }
     if (options && options->precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
+    // The automatic LM head: the wgmma fused head where it measured faster (cuda_kernels.h).
+    if (lm_head_automatic && c != NULL && c->hidden_size <= INT32_MAX && cuda_lm_head_wgmma_preferred((int)c->hidden_size))
+        lm_head_block_rows = 128, lm_head_wgmma = 1;
     *out_block_rows = lm_head_block_rows, *out_lm_head_wgmma = lm_head_wgmma, *out_attention_wgmma = attention_wgmma;
     return 0;
 }
@@ -228,15 +232,17 @@ int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
     return 0;
 }
 
-int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, const model_config *c, memprof_error *err) {
+int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, const model_config *c,
+                      memprof_error *err) {
     const char *value = getenv("MEMPROF_LM_HEAD");
     *out_block_rows = 0, *out_wgmma = 0;
-    if (value == NULL || *value == '\0' || strcmp(value, "chunked") == 0) return 0;
+    *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
+    if (*out_automatic || strcmp(value, "chunked") == 0) return 0;
     int wgmma = strcmp(value, "fused-wgmma") == 0;
     int block_rows = strcmp(value, "fused") == 0 || wgmma ? 128 : strcmp(value, "fused-256") == 0 ? 256 : 0;
     if (block_rows == 0)
-        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"chunked\", \"fused\", \"fused-256\" or "
-                         "\"fused-wgmma\", got \"%s\"", value);
+        return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"auto\", \"chunked\", \"fused\", "
+                         "\"fused-256\" or \"fused-wgmma\", got \"%s\"", value);
     if (c != NULL && c->hidden_size % 8 != 0)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=%s: the hidden size (%lld) must be a multiple "
                          "of 8", value, (long long)c->hidden_size);

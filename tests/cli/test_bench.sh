@@ -68,7 +68,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
             echo "PASS bench: bad $1 refused" || echo "FAIL bench: bad $1: rc $rc $(cat "$out")"
     fi
 }
-refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
+refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
 refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma", "wgmma" or "wgmma-serial", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin

@@ -250,9 +250,11 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     unsetenv("MEMPROF_LM_HEAD");
     unsetenv("MEMPROF_ATTENTION");
     if (other_paths && status == 0) {
-        // The default kernels through the other host paths: one sequence per device batch
-        // (the planner's batches, each with its own GEMM calls) and GEMM algorithms tuned
-        // through a tuning file (timed candidates, the file written, then read back).
+        // The chunked LM head and mma attention through the other host paths: one sequence
+        // per device batch (the planner's batches, each with its own GEMM calls) and GEMM
+        // algorithms tuned through a tuning file (timed candidates, the file written, then
+        // read back). Chunked by name: the automatic head may be the fused one (no LM head GEMM).
+        setenv("MEMPROF_LM_HEAD", "chunked", 1);
         char tuning[64];
         snprintf(tuning, sizeof tuning, "/tmp/memprof-conformance-tuning-%ld.txt", (long)getpid());
         backend_options options = {.batch_sequences = 1, .gemm_tuning_file = tuning};
@@ -265,6 +267,7 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
         snprintf(name, sizeof name, "%s: the GEMM tuning file holds the tuned shapes", folder);
         CHECK(name, lines >= 4, "%d lines in %s", lines, tuning);
         unlink(tuning);
+        unsetenv("MEMPROF_LM_HEAD");
     }
     reference_free(&reference, RANDOM_SEQUENCES);
     for (int i = 0; i < RANDOM_SEQUENCES; i++) free((void *)sequences[i].tokens);

@@ -245,7 +245,7 @@ int main(void) {
         {"one row", 1, 64, 1024, 0, 0},
         {"two splits by default", 130, 128, 8192, 0, 5},
         {"Pythia-410m-shaped d", 40, 1024, 4096, 0, 0},
-        // d 768: the wgmma kernel keeps A in steps of 32 (steps of 64 at d ≤ 648 above).
+        // d 768: the wgmma kernel keeps A in steps of 32 (steps of 64 at d ≤ 640 above).
         {"Pythia-160m-shaped d", 130, 768, 1000, 0, 2},
         // d 1024: the wgmma kernel streams A (too large to keep); 130 rows reach both warpgroups.
         {"d 1024, rows of both warpgroups", 130, 1024, 1000, 0, 3},
@@ -264,6 +264,19 @@ int main(void) {
         check_shape(&cases[i], CUDA_SCALAR_FP16, CUDA_SCALAR_BF16);
     }
     printf("cuda lm head: default splits for V = 50304: %d\n", cuda_lm_head_splits(50304));
+    // The automatic LM head's choice: the wgmma kernel where A stays resident in steps of 64
+    // (128 rows × d × 2 bytes + 64 KB of stages within the 227 KB a block may have).
+    if (cuda_wgmma_available())
+        CHECK(WHERE "lm head: wgmma head preferred at d 512 and 640, not at 648, 768, 2048 or 20",
+              cuda_lm_head_wgmma_preferred(512) && cuda_lm_head_wgmma_preferred(640) &&
+                  !cuda_lm_head_wgmma_preferred(648) && !cuda_lm_head_wgmma_preferred(768) &&
+                  !cuda_lm_head_wgmma_preferred(2048) && !cuda_lm_head_wgmma_preferred(20),
+              "preferred(512, 640, 648, 768, 2048, 20) = %d %d %d %d %d %d", cuda_lm_head_wgmma_preferred(512),
+              cuda_lm_head_wgmma_preferred(640), cuda_lm_head_wgmma_preferred(648), cuda_lm_head_wgmma_preferred(768),
+              cuda_lm_head_wgmma_preferred(2048), cuda_lm_head_wgmma_preferred(20));
+    else
+        CHECK(WHERE "lm head: no wgmma head preferred without wgmma", !cuda_lm_head_wgmma_preferred(512),
+              "preferred(512) = %d", cuda_lm_head_wgmma_preferred(512));
     return test_failures ? 1 : 0;
 }
 #else
