@@ -50,11 +50,17 @@ cuda_cases() {
     MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
     MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
     cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
+    # The automatic LM head (unset): at this hidden size (128) the wgmma fused head on a
+    # Hopper device (the emulated one is), else the chunked path, which is
+    # also what "chunked" names. The step profile says which ran.
+    MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, automatic LM head" "$automatic_head"
+    MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, the chunked LM head by name" \
+        'grep -q "lm head gemm" "$out" && ! grep -q "lm head statistics" "$out"'
 }
-bench=$MEMPROF where=""
+bench=$MEMPROF where="" automatic_head='grep -q "lm head statistics\|lm head gemm" "$out"'
 cuda_cases
 if [ -x "${BUILD:-build}/memprof-emulated" ]; then
-    bench=${BUILD:-build}/memprof-emulated where=" (emulated)"
+    bench=${BUILD:-build}/memprof-emulated where=" (emulated)" automatic_head='grep -q "lm head statistics" "$out"'
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
