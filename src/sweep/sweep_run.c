@@ -1,6 +1,7 @@
 // sweep_run.c — `memprof sweep` from start to exit (see include/memprof/sweep_run.h):
 //   1. every rank loads the panel; rank 0 decides fresh start or resume from the journal and
-//      refuses what a resume must not change (model, checkpoints, panel, backend, precision);
+//      refuses what a resume must not change (model, checkpoints, panel, backend, precision,
+//      the GPU kernel settings);
 //   2. collective create (or open) of stats.h5;
 //   3. rank 0 appends RUN (and quarantines shards that crashed too often), then coordinates;
 //      ranks ≥ 1 work; with one rank, rank 0 does both in turn;
@@ -44,6 +45,14 @@ static uint64_t panel_hash(const panel *p) {
     return h;
 }
 
+// The GPU kernel settings a sweep's statistics depend on, bit for bit (docs/cli.md,
+// MEMPROF_LM_HEAD and MEMPROF_ATTENTION; the defaults when unset); "-" for the CPU backend.
+static const char *kernel_setting(const sweep_config *cfg, const char *variable, const char *unset) {
+    if (cfg->backend != SWEEP_BACKEND_CUDA) return "-";
+    const char *value = getenv(variable);
+    return value && *value ? value : unset;
+}
+
 // The HEADER text: what identifies the sweep. Keys compared on resume come first.
 static char *identity_text(const sweep_config *cfg, const panel *p) {
     size_t cap = 1024 + strlen(cfg->model_name) + strlen(cfg->checkpoint_template) + strlen(cfg->panel) + 24 * cfg->steps.count;
@@ -56,10 +65,11 @@ static char *identity_text(const sweep_config *cfg, const panel *p) {
         n += (size_t)snprintf(text + n, cap - n, "%s%lld", k ? "," : "", (long long)cfg->steps.values[k]);
     snprintf(text + n, cap - n,
              "\npanel_hash=xxh64:%016llx\nbackend=%s\nprecision=%s\nper_token=%s\npanel=%s\ninstances=%lld\nsequence_length=%lld\n"
-             "checkpoints_count=%zu\nshard_size=%lld\n",
+             "checkpoints_count=%zu\nshard_size=%lld\nlm_head=%.64s\nattention=%.64s\n",
              (unsigned long long)panel_hash(p), sweep_backend_name(cfg->backend), sweep_precision_name(cfg->precision),
              cfg->per_token ? "true" : "false",
-             cfg->panel, (long long)p->rows, (long long)p->sequence_length, cfg->steps.count, (long long)cfg->shard_size);
+             cfg->panel, (long long)p->rows, (long long)p->sequence_length, cfg->steps.count, (long long)cfg->shard_size,
+             kernel_setting(cfg, "MEMPROF_LM_HEAD", "auto"), kernel_setting(cfg, "MEMPROF_ATTENTION", "mma"));
     return text;
 }
 
@@ -68,6 +78,7 @@ static int check_identity(const char *journal_text, const char *current, const s
     static const struct { const char *key, *what; } keys[] = {
         {"model", "model.name"}, {"checkpoint_template", "model.checkpoint"}, {"steps", "checkpoints.steps"},
         {"panel_hash", "the panel's contents"}, {"backend", "backend"}, {"precision", "precision"}, {"per_token", "per_token"},
+        {"lm_head", "the LM head kernel (MEMPROF_LM_HEAD)"}, {"attention", "the attention kernel (MEMPROF_ATTENTION)"},
     };
     char changes[768] = "";
     size_t used = 0;
@@ -75,6 +86,12 @@ static int check_identity(const char *journal_text, const char *current, const s
         char was[2048], now[2048];
         journal_header_value(was, sizeof was, journal_text, keys[k].key);
         journal_header_value(now, sizeof now, current, keys[k].key);
+        if (was[0] == '\0' && (strcmp(keys[k].key, "lm_head") == 0 || strcmp(keys[k].key, "attention") == 0)) {
+            // Journals written before the kernel settings were recorded: nothing to compare.
+            log_warn("%s: the journal does not record %s; a resume with another setting mixes its bits", cfg->journal,
+                     keys[k].what);
+            continue;
+        }
         if (strcmp(was, now) != 0 && used < sizeof changes)
             used += (size_t)snprintf(changes + used, sizeof changes - used, "%s%s changed (the journal has '%.80s', the configuration gives '%.80s')",
                                      used ? "; " : "", keys[k].what, was, now);

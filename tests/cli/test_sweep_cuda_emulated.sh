@@ -5,7 +5,7 @@
 # device selection per worker, checkpoints loaded by the workers' prefetch threads while
 # their main threads score — end to end, with /stats equal bit for bit to single-process `memprof score --backend cuda`
 # of the same program, in fp16 and bf16; more workers than GPUs refused at the start; a
-# killed sweep resumed to the same /stats.
+# killed sweep resumed to the same /stats; a resume with another LM head kernel refused.
 set -u
 BUILD=${BUILD:-build}
 EMULATED=$BUILD/memprof-emulated
@@ -94,4 +94,17 @@ if sweep 2 "$dir"; then
     [ $ok = 1 ] && pass "killed with kill -9 and resumed: /stats identical to the uninterrupted sweep"
 else
     fail "resume: $(tail -n 5 "$dir/out")"
+fi
+
+# The journal records the kernel settings (unset: auto, mma); a resume with another LM head
+# would mix two kernels' bits in one file, so it is refused with one line naming the change.
+cp "$dir/stats.h5" "$work/resumed-stats.h5"
+MEMPROF_LM_HEAD=chunked timeout 300 mpirun -np 2 --oversubscribe -x MEMPROF_LM_HEAD "$EMULATED" sweep "$dir/sweep.yaml" \
+    >"$dir/out-chunked" 2>&1; rc=$?
+if [ $rc != 0 ] && [ "$(grep -c '^memprof sweep:' "$dir/out-chunked")" = 1 ] &&
+    grep -q "resume refused: the LM head kernel (MEMPROF_LM_HEAD) changed (the journal has 'auto', the configuration gives 'chunked')" \
+        "$dir/out-chunked" && cmp -s "$dir/stats.h5" "$work/resumed-stats.h5"; then
+    pass "a resume with another MEMPROF_LM_HEAD is refused with one line, the file untouched"
+else
+    fail "resume with MEMPROF_LM_HEAD=chunked: status $rc, $(grep -m1 '^memprof sweep:' "$dir/out-chunked")"
 fi
