@@ -4,7 +4,8 @@
 # worker, kill -9 of the whole job mid-write, USR2 drain, a torn journal tail) then resume,
 # also with another rank count, equals an uninterrupted sweep (h5diff) with no journalled cell
 # recomputed; weight sharing and striped node reads (also with failing stripes) equal it too;
-# a corrupt checkpoint fails only its tasks (exit 4); refused resumes.
+# a corrupt checkpoint fails only its tasks (exit 4); refused resumes; a journal from before
+# the kernel settings were recorded resumes with a warning.
 set -u
 MEMPROF=${MEMPROF:-build/memprof}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
@@ -330,6 +331,31 @@ expect_refusal "resume with other checkpoint steps is refused" "$work/half" "che
 [ "$before" = "$(md5sum <"$work/half/stats.h5")" ] && pass "refused resumes leave stats.h5 untouched" || fail "a refused resume modified stats.h5"
 mv "$work/half/stats.h5.journal" "$work/half/journal.moved"
 expect_refusal "stats.h5 without its journal is refused" "$work/half" "exists but its journal"
+
+# A journal from before the kernel settings were recorded (its HEADER without lm_head and
+# attention, rewritten here with a fresh checksum): resumed, with a warning, to the same /stats.
+write_config "$work/legacy" "$work/ckpt"
+cp "$work/half/stats.h5" "$work/legacy/stats.h5"
+python3 - "$work/half/journal.moved" "$work/legacy/stats.h5.journal" <<'PY'
+import struct, sys, xxhash
+data = open(sys.argv[1], "rb").read()
+magic, length, _ = struct.unpack_from("<III", data, 0)
+payload = data[12:12 + length]
+(size,) = struct.unpack_from("<I", payload, 1)
+lines = payload[5:5 + size].decode().splitlines()
+kept = [line for line in lines if not line.startswith(("lm_head=", "attention="))]
+assert payload[0] == 1 and len(kept) == len(lines) - 2, "HEADER with both keys expected"
+text = "".join(line + "\n" for line in kept).encode()
+header = bytes([1]) + struct.pack("<I", len(text)) + text + payload[5 + size:]
+record = struct.pack("<III", magic, len(header), xxhash.xxh32(header, seed=0).intdigest()) + header
+open(sys.argv[2], "wb").write(record + data[12 + length:])
+PY
+if sweep 2 "$work/legacy" && grep -q "the journal does not record the LM head kernel (MEMPROF_LM_HEAD)" \
+        "$work/legacy/out" "$work/legacy/stats.h5.logs/"*.log; then
+    same_stats "$work/legacy" "a journal without the kernel settings: resumed with a warning"
+else
+    fail "legacy journal: $(tail -n 3 "$work/legacy/out")"
+fi
 
 # --- bad input: one line from rank 0, exit 1, nothing created ------------------------------
 write_config "$work/bad" "$work/ckpt"
