@@ -13,7 +13,10 @@
 #        CHECK grew from 100 when the fused LM head (two tilings) added 9 benches and its test
 #        What the H100 calls of 2026-11-26/27 took: check 71–100 s (its CPU reference 40–51 s
 #        before the faster portable GEMM), numerics 63 s, large 107–111 s, the 12b checkpoint's
-#        writing 16 s (its cold load did not finish in the 39 s left).
+#        writing 16 s (its cold load did not finish in the 39 s left). On 2026-11-27 (call B,
+#        docs/performance.md): check 92 s (three variants with BASE runs), large 179 s (BASE
+#        runs at every size, HF 1.4b–12b, NCU_DETAIL=1, three NCU_SIZES), numerics 52 s, the
+#        12b cold load 57 s with its checkpoint written: LOAD=80.
 set -u
 export BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
