@@ -191,6 +191,12 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
     int status = backend_check_sequences(&max_length, sequences, num_sequences, m->config.vocab_size, err);
     if (status != 0) return status;
     if (num_sequences == 0) return 0;
+    // The forward pass runs on a sequence's first length − 1 tokens: the last token is only a
+    // target (its own output would predict a token past the sequence), and causal attention
+    // makes every earlier position's output independent of it. At 2049 tokens this also
+    // keeps a 2049th query row from costing the attention a whole extra block of query rows.
+    // From here on max_length, and the device's lengths, count those forward positions.
+    max_length -= 1;
     // The current device is per host thread, and the sweep loads the next checkpoint on a
     // prefetch thread: select the model's device here, not only in load.
     select_model_device(m);
@@ -216,15 +222,16 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
         int batch_max = 0;
         for (int i = 0; i < count; i++) {
             const token_sequence *s = &sequences[first + i];
+            int64_t positions = s->length - 1;  // ≥ 1: backend_check_sequences asks for 2 tokens
             h.starts[i] = (int32_t)tokens_count;
-            h.lengths[i] = (int32_t)s->length;
-            if (s->length > batch_max) batch_max = (int)s->length;
-            for (int64_t t = 0; t < s->length; t++) {
+            h.lengths[i] = (int32_t)positions;
+            if (positions > batch_max) batch_max = (int)positions;
+            for (int64_t t = 0; t < positions; t++) {
                 h.tokens[tokens_count + t] = s->tokens[t];
                 h.positions[tokens_count + t] = (int32_t)t;
-                h.targets[tokens_count + t] = t + 1 < s->length ? s->tokens[t + 1] : -1;
+                h.targets[tokens_count + t] = s->tokens[t + 1];
             }
-            tokens_count += s->length;
+            tokens_count += positions;
         }
         size_t n = (size_t)tokens_count;
         if (cudaMemcpy(m->tokens, h.tokens, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
@@ -258,7 +265,7 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
             break;
         }
         for (int i = 0; i < count; i++) {
-            int64_t offset = h.starts[i], predictions = h.lengths[i] - 1;
+            int64_t offset = h.starts[i], predictions = h.lengths[i];
             if (out_tokens != NULL) {
                 token_statistics *t = &out_tokens[first + i];
                 for (int64_t p = 0; p < predictions; p++) {

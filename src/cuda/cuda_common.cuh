@@ -106,6 +106,31 @@ __device__ __forceinline__ void chunk_major_position(int &row, int &chunk, int i
     chunk = (group / row_blocks) * width + (sub >> 3);
 }
 
+// Swizzled operand tiles (cuda_wgmma.cuh): rows × (16-bit) elements stored as atom columns of
+// W bytes per row (W, the swizzle width: 128, 64 or 32), chunk c of row r in column c/(W/16)
+// at (c/(W/16))·rows·W + r·W + (c%(W/16))·16, from a 1024-byte-aligned tile, and then every
+// byte offset permuted as the hardware's address swizzle does: its 16-byte chunk bits (4 …)
+// XORed with its row-of-atom bits (7 …). A warp that copies whole rows then stores 128
+// contiguous bytes per quarter-warp (no bank conflict) while reading whole L2 lines.
+template <int W> __device__ __forceinline__ uint32_t swizzled_chunk_offset(int row, int chunk, int rows) {
+    static_assert(W == 32 || W == 64 || W == 128, "a wgmma swizzle width");
+    constexpr int chunks = W / 16;  // 16-byte chunks per row of an atom column
+    uint32_t offset = (uint32_t)((chunk / chunks) * rows * W + row * W + (chunk % chunks) * 16);
+    return offset ^ (((offset >> 7) & (chunks - 1)) << 4);
+}
+// The descriptor start advance (16-byte units) to k16 step kk of a K-major operand tile of
+// `rows` rows: two chunk columns on in the chunk-major layout (W = 0), else 32 bytes along a
+// swizzled atom row and then into the next atom column.
+template <int W> __device__ __forceinline__ uint64_t wgmma_k_major_step(int kk, int rows) {
+    if constexpr (W == 0) return (uint64_t)(kk * 2 * rows);
+    else return (uint64_t)(((kk * 32) / W * rows * W + (kk * 32) % W) >> 4);
+}
+// The widest swizzle whose atom row divides a row of HD 16-bit elements.
+template <int HD> struct swizzle_width {
+    static_assert(HD % 16 == 0, "rows of whole 32-byte atom rows");
+    static constexpr int value = HD % 64 == 0 ? 128 : HD % 32 == 0 ? 64 : 32;
+};
+
 #define LAUNCH_STATUS() ((int)cudaGetLastError())
 
 #endif

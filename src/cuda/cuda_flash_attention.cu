@@ -74,8 +74,9 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     if (first_query >= length) return;  // uniform for the block
     int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
     const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
-    // Keys 0 … the block's last query (the causal mask ends every row there).
-    const int key_tiles = (first_query + shape::query_rows - 1) / TILE + 1;
+    // Keys 0 … the block's last query (the causal mask ends every row there; rows at or past
+    // the sequence's end are not written, so they need no keys of their own).
+    const int key_tiles = (min(first_query + shape::query_rows, length) - 1) / TILE + 1;
 
     int warp = threadIdx.x >> 5, lane = threadIdx.x & 31, g = lane >> 2, t = lane & 3;
     // Where lane's ldmatrix row of Q's A fragment (m tile m, k step kk) is in shared memory.
@@ -100,6 +101,9 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
     // Q's A fragments, read once from shared memory when they fit in registers (HD ≤ 64).
     uint32_t q_fragments[shape::q_in_registers ? M : 1][shape::q_in_registers ? HD / 16 : 1][4];
     int warp_first_query = first_query + warp * shape::warp_rows;
+    // The last row of this warp's that is written: a warp wholly past the end (-1 here, when
+    // the end falls in an earlier warp's rows) multiplies nothing.
+    int warp_last_query = warp_first_query < length ? min(warp_first_query + shape::warp_rows, length) - 1 : -1;
     int query0 = warp_first_query + g;  // this lane's rows: query0 + 16·m and query0 + 16·m + 8
 
     for (int kt = 0; kt < key_tiles; kt++) {
@@ -126,7 +130,7 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
         // A warp whose rows all come before this tile's first key has nothing to add. (Its
         // first m tile may still be wholly masked on the diagonal: exact, as every row has
         // seen key 0 in tile 0, so its maximum is finite and the masked P are 0.)
-        if (kt * TILE <= warp_first_query + shape::warp_rows - 1) {
+        if (kt * TILE <= warp_last_query) {
             // S = Q·Kᵀ for this warp's rows × 64 keys: 8 key tiles of 8 per m tile.
             float s[M][8][4];
 #pragma unroll

@@ -8,12 +8,15 @@
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
 // A block: 2 warpgroups = 128 query rows of one (sequence, head), 256 threads; K and V tiles of
 // KEYS keys (128, or 64 at HD = 256 for registers), double buffered with cp.async.
-// Shared memory, no-swizzle wgmma layout (cuda_wgmma.cuh), every tile stored chunk-major: the
-// 16-byte chunk c (elements 8c … 8c+7) of row r at c·rows·16 + r·16, so that 8 consecutive rows
-// of one chunk are one 128-byte core matrix. For Q and K (K-major operands) that gives
-// SBO = 128 (next 8 rows) and LBO = rows·16 (next 8 head dims); for V, read as an MN-major
-// B (n = head dim, k = key), the same bytes give SBO = KEYS·16 and LBO = 128.
-// Bytes: (128 + 4·KEYS)·HD·2: 80 KB at HD = 64, 160 KB at HD = 128, 192 KB at HD = 256.
+// Shared memory: every tile swizzled (cuda_common.cuh, swizzled_chunk_offset) with the widest
+// swizzle that divides a row of HD elements: 128 bytes at HD = 64, 128, 256, 64 at 32 and 96,
+// 32 at 80. A row's chunks are copied by consecutive threads, so a warp reads whole rows (256
+// bytes at HD = 128: whole L2 lines) and each quarter-warp stores 128 contiguous bytes. Q and
+// K are K-major operands (SBO = 8 rows = 8·W; a k16 step is 32 bytes along an atom row, then
+// the next atom column); V, read as an MN-major B (n = head dim, k = key), is stored the same
+// way: LBO = one atom column (KEYS·W), SBO = 8 keys (8·W), a k16 step 16 rows on.
+// Bytes: (128 + 4·KEYS)·HD·2 + 1 KB (the tiles start on a 1024-byte boundary, as the swizzle's
+// address bits need): 81 KB at HD = 64, 161 KB at HD = 128, 193 KB at HD = 256.
 //
 // Registers per thread at HD = 128: S 64, O 64, P 32 (fp32, fp32, packed pairs; the
 // pipelined form holds two P). Two forms (flash_attention_wgmma_kernel's `overlap`): the
@@ -34,24 +37,21 @@ template <int HD> struct wgmma_attention_shape {
     static constexpr int query_rows = groups * 64;
     static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
     static constexpr size_t tile_bytes = (size_t)keys * HD * 2;  // one K or V tile
-    static constexpr size_t bytes = q_bytes + 4 * tile_bytes;     // Q, K×2, V×2
+    static constexpr size_t bytes = 1024 + q_bytes + 4 * tile_bytes;  // alignment slack, Q, K×2, V×2
+    static constexpr int swizzle = swizzle_width<HD>::value;           // W, bytes per atom row
 };
 
-// Queues rows [first, first + rows) of one role into a chunk-major tile; rows at or past
+// Queues rows [first, first + rows) of one role into a swizzled tile; rows at or past
 // `length` are zero-filled (the source must still be a valid address: row 0 is used).
-// Copies in chunk_major_position's order: whole L2 sectors, conflict-free shared stores,
-// 64 bytes of a row per 32 copies where the head dim allows (all but HD = 80).
 template <int HD, int rows, int threads>
-__device__ __forceinline__ void load_chunked_tile_async(char *tile, const char *role_base, int64_t row_bytes, int first,
-                                                        int length) {
-    static_assert(rows % 8 == 0 && (HD / 8) % 2 == 0, "chunk_major_position's tile shape");
-    constexpr int width = (HD / 8) % 4 == 0 ? 4 : 2;
-    for (int i = threadIdx.x; i < rows * (HD / 8); i += threads) {
-        int row, chunk;
-        chunk_major_position<width>(row, chunk, i, rows);
+__device__ __forceinline__ void load_swizzled_tile_async(char *tile, const char *role_base, int64_t row_bytes, int first,
+                                                         int length) {
+    constexpr int chunks = HD / 8;  // 16-byte chunks per row
+    for (int i = threadIdx.x; i < rows * chunks; i += threads) {
+        int row = i / chunks, chunk = i % chunks;
         bool valid = first + row < length;
         const char *source = role_base + (valid ? (int64_t)(first + row) * row_bytes : 0) + chunk * 16;
-        copy_async_16(tile + ((size_t)chunk * rows + row) * 16, source, valid);
+        copy_async_16(tile + swizzled_chunk_offset<swizzle_width<HD>::value>(row, chunk, rows), source, valid);
     }
 }
 
@@ -111,22 +111,25 @@ template <int HD> __device__ __forceinline__ void rescale_output(float (&o)[HD /
 // The callers below issue the products of one pipeline stage after a single wgmma_fence()
 // that follows every ordinary write of their input registers (s cleared, O rescaled, P
 // packed): a register write inside the stage makes ptxas serialise the products.
-// S = Q·Kᵀ for the warpgroup's 64 rows × KEYS keys: HD/16 products; a k16 step is 2 chunks on.
+// S = Q·Kᵀ for the warpgroup's 64 rows × KEYS keys: HD/16 products, k16 steps as wgmma_k_major_step.
 template <typename scalar, int HD, int KEYS, int QR>
 __device__ __forceinline__ void issue_scores(float (&s)[KEYS / 2], uint64_t q_descriptor, uint64_t k_descriptor) {
+    constexpr int W = swizzle_width<HD>::value;
 #pragma unroll
     for (int kk = 0; kk < HD / 16; kk++)
-        wgmma_ss<scalar, KEYS>(s, q_descriptor + (uint64_t)(kk * 2 * QR), k_descriptor + (uint64_t)(kk * 2 * KEYS), kk > 0);
+        wgmma_ss<scalar, KEYS>(s, q_descriptor + wgmma_k_major_step<W>(kk, QR),
+                               k_descriptor + wgmma_k_major_step<W>(kk, KEYS), kk > 0);
     wgmma_commit();
 }
 
 // O += P·V: KEYS/16 products of 64 × HD × 16; V is the MN-major B (k = key): a k16 step is
-// two 8-key core-matrix rows (256 bytes) on.
+// 16 key rows (16·W bytes) on.
 template <typename scalar, int HD, int KEYS>
 __device__ __forceinline__ void issue_values(float (&o)[HD / 2], const uint32_t (&p)[KEYS / 16][4], uint64_t v_descriptor) {
+    constexpr int W = swizzle_width<HD>::value;
 #pragma unroll
     for (int kk = 0; kk < KEYS / 16; kk++)
-        wgmma_rs_transposed_b<scalar, HD>(o, p[kk], v_descriptor + (uint64_t)(kk * 2 * 128 / 16), 1);
+        wgmma_rs_transposed_b<scalar, HD>(o, p[kk], v_descriptor + (uint64_t)(kk * 16 * W / 16), 1);
     wgmma_commit();
 }
 
@@ -136,12 +139,12 @@ __device__ __forceinline__ void issue_values(float (&o)[HD / 2], const uint32_t 
 // then O += P_{j−1}·V_{j−1}, and computes the softmax of S_j while the latter runs; O is
 // rescaled by S_j's correction once it lands. K_{j+1} and V_j load during iteration j (V one
 // tile behind K), so the two stages of each still suffice; P needs two register sets.
-// Descriptors of a K tile and of a V tile (module header: chunk-major layout).
-template <int KEYS> __device__ __forceinline__ uint64_t key_descriptor(const char *k_tile) {
-    return wgmma_descriptor(k_tile, KEYS * 16, 128);
+// Descriptors of a K tile and of a V tile (module header: swizzled layout, W bytes per atom row).
+template <int KEYS, int W> __device__ __forceinline__ uint64_t key_descriptor(const char *k_tile) {
+    return wgmma_swizzled_descriptor<W>(k_tile, KEYS * W, 8 * W);
 }
-template <int KEYS> __device__ __forceinline__ uint64_t value_descriptor(const char *v_tile) {
-    return wgmma_descriptor(v_tile, 128, KEYS * 16);
+template <int KEYS, int W> __device__ __forceinline__ uint64_t value_descriptor(const char *v_tile) {
+    return wgmma_swizzled_descriptor<W>(v_tile, KEYS * W, 8 * W);
 }
 
 // s = 0 (the first product overwrites it anyway; this keeps it defined) and the fences.
@@ -154,7 +157,7 @@ template <int count> __device__ __forceinline__ void clear_scores(float (&s)[cou
 // S = Q·K_tileᵀ with nothing else in flight, waited for.
 template <typename scalar, int HD, int KEYS, int QR>
 __device__ __forceinline__ void compute_scores(float (&s)[KEYS / 2], uint64_t q_descriptor, const char *k_tile) {
-    uint64_t k_descriptor = key_descriptor<KEYS>(k_tile);
+    uint64_t k_descriptor = key_descriptor<KEYS, swizzle_width<HD>::value>(k_tile);
     clear_scores(s);
     wgmma_fence_operands(k_descriptor);
     wgmma_fence();
@@ -171,7 +174,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     using shape = wgmma_attention_shape<HD>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows;
     extern __shared__ __align__(128) unsigned char shared[];
-    char *q_tile = (char *)shared;
+    char *q_tile = (char *)shared + ((1024 - (shared_address(shared) & 1023)) & 1023);  // 1024-byte aligned
     char *k_tiles = q_tile + shape::q_bytes;         // [2] tiles
     char *v_tiles = k_tiles + 2 * shape::tile_bytes;  // [2] tiles
 
@@ -190,27 +193,30 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     int group_first_query = first_query + group * 64;
     int query0 = group_first_query + warp * 16 + g;  // this thread's rows: query0 and query0 + 8
     // Key tiles this warpgroup multiplies in the serial loop: those that start at or before
-    // its last row (uniform for the warpgroup, as every wgmma must be).
-    const int group_tiles = min(key_tiles, (group_first_query + 63) / KEYS + 1);
+    // its last row that is written (uniform for the warpgroup, as every wgmma must be); none
+    // where all its rows are past the sequence's end.
+    const int group_tiles =
+        group_first_query < length ? (min(group_first_query + 64, length) - 1) / KEYS + 1 : 0;
 
     float o[HD / 2];
 #pragma unroll
     for (int i = 0; i < HD / 2; i++) o[i] = 0.0f;
     float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
-    // This warpgroup's 64 rows of Q: the group's first row is 64 rows (8 core matrices) in.
-    const uint64_t q_descriptor = wgmma_descriptor(q_tile + group * 64 * 16, QR * 16, 128);
-    load_chunked_tile_async<HD, QR, shape::threads>(q_tile, head_base, row_bytes, first_query, length);
-    load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles, k_base, row_bytes, 0, length);
+    // This warpgroup's 64 rows of Q: the group's first row is 64 rows (8 atoms) in.
+    constexpr int W = shape::swizzle;
+    const uint64_t q_descriptor = wgmma_swizzled_descriptor<W>(q_tile + group * 64 * W, QR * W, 8 * W);
+    load_swizzled_tile_async<HD, QR, shape::threads>(q_tile, head_base, row_bytes, first_query, length);
+    load_swizzled_tile_async<HD, KEYS, shape::threads>(k_tiles, k_base, row_bytes, 0, length);
 
     if constexpr (!overlap) {
-        load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles, v_base, row_bytes, 0, length);
+        load_swizzled_tile_async<HD, KEYS, shape::threads>(v_tiles, v_base, row_bytes, 0, length);
         copy_async_commit();
         for (int kt = 0; kt < key_tiles; kt++) {
             int stage = kt & 1;
             if (kt + 1 < key_tiles) {  // the next K/V tiles, into the stage the last iteration freed
-                load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles + (stage ^ 1) * shape::tile_bytes, k_base,
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(k_tiles + (stage ^ 1) * shape::tile_bytes, k_base,
                                                                   row_bytes, (kt + 1) * KEYS, length);
-                load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles + (stage ^ 1) * shape::tile_bytes, v_base,
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(v_tiles + (stage ^ 1) * shape::tile_bytes, v_base,
                                                                   row_bytes, (kt + 1) * KEYS, length);
             }
             copy_async_commit();
@@ -224,7 +230,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
                 softmax_tile<scalar, KEYS>(p, correction, s, row_max, row_sum, kt * KEYS,
                                            kt * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
                 rescale_output<HD>(o, correction);
-                uint64_t v_descriptor = value_descriptor<KEYS>(v_tiles + stage * shape::tile_bytes);
+                uint64_t v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + stage * shape::tile_bytes);
                 wgmma_fence_operands(o);
                 wgmma_fence_operands(v_descriptor);
                 wgmma_fence();
@@ -253,18 +259,18 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
             shared_async_fence();
             __syncthreads();
             if (j + 1 < key_tiles)
-                load_chunked_tile_async<HD, KEYS, shape::threads>(k_tiles + ((j + 1) & 1) * shape::tile_bytes, k_base,
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(k_tiles + ((j + 1) & 1) * shape::tile_bytes, k_base,
                                                                   row_bytes, (j + 1) * KEYS, length);
             if (j < key_tiles)
-                load_chunked_tile_async<HD, KEYS, shape::threads>(v_tiles + (j & 1) * shape::tile_bytes, v_base,
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(v_tiles + (j & 1) * shape::tile_bytes, v_base,
                                                                   row_bytes, j * KEYS, length);
             copy_async_commit();
         };
         // 0 < j < key_tiles: S_j, and P_{j−1}·V_{j−1} behind it while S_j's softmax runs.
         auto step = [&](int j, const uint32_t (&p_previous)[KEYS / 16][4], uint32_t (&p)[KEYS / 16][4]) {
             next_tiles(j);
-            k_descriptor = key_descriptor<KEYS>(k_tiles + (j & 1) * shape::tile_bytes);
-            v_descriptor = value_descriptor<KEYS>(v_tiles + ((j - 1) & 1) * shape::tile_bytes);
+            k_descriptor = key_descriptor<KEYS, shape::swizzle>(k_tiles + (j & 1) * shape::tile_bytes);
+            v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + ((j - 1) & 1) * shape::tile_bytes);
             clear_scores(s);
             wgmma_fence_operands(o);
             wgmma_fence_operands(k_descriptor);
@@ -283,7 +289,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
         // The last tile's P·V, once its V has landed.
         auto last_values = [&](const uint32_t (&p_last)[KEYS / 16][4]) {
             next_tiles(key_tiles);
-            v_descriptor = value_descriptor<KEYS>(v_tiles + ((key_tiles - 1) & 1) * shape::tile_bytes);
+            v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + ((key_tiles - 1) & 1) * shape::tile_bytes);
             wgmma_fence_operands(o);
             wgmma_fence_operands(v_descriptor);
             wgmma_fence();

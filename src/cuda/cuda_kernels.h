@@ -66,9 +66,10 @@ int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const 
 int cuda_wgmma_available(void);
 // d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
 // wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b
-// MN-major): the hardware check of cuda_wgmma.cuh's layouts; variant ≠ 0 exchanges LBO and SBO
-// of B's (bit 0) or A's (bit 1) descriptor, for diagnosis. −1 where wgmma is unavailable.
-int cuda_wgmma_probe(float *d, const void *a, const void *b, int form, int variant, int scalar_type,
+// MN-major), its tiles in the no-swizzle layout (swizzle_width 0) or swizzled 32, 64 or 128
+// bytes wide: the hardware check of cuda_wgmma.cuh's layouts; variant ≠ 0 exchanges LBO and
+// SBO of B's (bit 0) or A's (bit 1) descriptor, for diagnosis. −1 where wgmma is unavailable.
+int cuda_wgmma_probe(float *d, const void *a, const void *b, int form, int variant, int swizzle_width, int scalar_type,
                      cuda_stream stream);
 
 // values = gelu_erf(values) in place, fp32 math.
@@ -84,12 +85,12 @@ int cuda_bias_sum(float *sum, const void *attention_bias, const void *mlp_bias, 
 int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                         const int32_t *targets, int64_t rows, int vocab, cuda_stream stream);
 
-// Per sequence s (tokens starts[s] … starts[s] + lengths[s] − 1, predictions at its first
-// lengths[s] − 1 positions): sums [S, 3] = Σ surprisal, Σ entropy, Σ (double) rank, each one
+// Per sequence s (predictions at positions starts[s] … starts[s] + predictions[s] − 1):
+// sums [S, 3] = Σ surprisal, Σ entropy, Σ (double) rank, each one
 // double sum in position order — the host's order, so the bits are the CPU backend's way of
 // summing — and correct [S] = #{rank = 0}. Only these leave the device per batch.
 int cuda_sequence_sums(double *sums, int64_t *correct, const double *surprisal, const double *entropy,
-                       const int64_t *rank, const int32_t *starts, const int32_t *lengths, int sequences,
+                       const int64_t *rank, const int32_t *starts, const int32_t *predictions, int sequences,
                        cuda_stream stream);
 
 // The LM head fused with the statistics (cuda_lm_head.cu): per row r < rows with

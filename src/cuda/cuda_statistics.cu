@@ -77,11 +77,11 @@ extern "C" int cuda_row_statistics(double *surprisal, double *entropy, int64_t *
 // One thread per sequence: three dependent double sums of ~2k terms each (a few µs), in
 // position order — a parallel reduction would change the bits.
 __global__ void sequence_sums_kernel(double *sums, int64_t *correct, const double *surprisal, const double *entropy,
-                                     const int64_t *rank, const int32_t *starts, const int32_t *lengths,
+                                     const int64_t *rank, const int32_t *starts, const int32_t *counts,
                                      int sequences) {
     int s = blockIdx.x * blockDim.x + threadIdx.x;
     if (s >= sequences) return;
-    int64_t first = starts[s], predictions = lengths[s] - 1;
+    int64_t first = starts[s], predictions = counts[s];
     double sum_surprisal = 0.0, sum_entropy = 0.0, sum_rank = 0.0;
     int64_t hits = 0;
     for (int64_t p = first; p < first + predictions; p++) {
@@ -95,10 +95,10 @@ __global__ void sequence_sums_kernel(double *sums, int64_t *correct, const doubl
 }
 
 extern "C" int cuda_sequence_sums(double *sums, int64_t *correct, const double *surprisal, const double *entropy,
-                                  const int64_t *rank, const int32_t *starts, const int32_t *lengths, int sequences,
+                                  const int64_t *rank, const int32_t *starts, const int32_t *predictions, int sequences,
                                   cuda_stream stream) {
     if (sequences == 0) return 0;
     sequence_sums_kernel<<<(unsigned)((sequences + 63) / 64), 64, 0, stream>>>(sums, correct, surprisal, entropy, rank,
-                                                                           starts, lengths, sequences);
+                                                                           starts, predictions, sequences);
     return LAUNCH_STATUS();
 }

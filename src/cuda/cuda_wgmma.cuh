@@ -10,6 +10,12 @@
 //   MN-major (mn contiguous, rows along K):   byte of (mn, k) = (mn%8)·2 + (mn/8)·SBO + (k%8)·16 + (k/8)·LBO
 // A k16 step further along K is the same descriptor with its start advanced by 2·LBO
 // (K-major) or 2 core-matrix rows (MN-major: 2·LBO as well).
+// Swizzled layouts (W = 128, 64 or 32 bytes, E = W/2 elements per atom row; tiles as
+// cuda_common.cuh's swizzled_chunk_offset stores them): the byte offset below, then the
+// address swizzle (chunk bits 4 … XOR row bits 7 …) applied to it:
+//   K-major:   byte of (mn, k) = (mn%8)·W + (mn/8)·SBO + k·2   (a k16 step stays within an
+//              atom row: the next one starts 32 bytes on, or in the next atom column; LBO unused)
+//   MN-major:  byte of (mn, k) = (mn%E)·2 + (mn/E)·LBO + (k%8)·W + (k/8)·SBO
 //
 // Register layouts (thread t of the warpgroup: warp w = t/32, lane = 4g + q):
 //   D (fp32, N/2 registers): d[4j + e] is row 16w + g + 8·(e/2), column 8j + 2q + e%2.
@@ -49,6 +55,13 @@ __device__ __forceinline__ void wgmma_unavailable() {
 __device__ __forceinline__ uint64_t wgmma_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
     uint64_t start = (shared_address(tile) & 0x3FFFF) >> 4;
     return start | (uint64_t)((leading_bytes >> 4) & 0x3FFF) << 16 | (uint64_t)((stride_bytes >> 4) & 0x3FFF) << 32;
+}
+
+// A swizzled operand descriptor (cuda_common.cuh, swizzled_chunk_offset): layout type 1, 2 or
+// 3 (W = 128, 64, 32) in bits 62–63; the start must lie in the first row of an atom.
+template <int W> __device__ __forceinline__ uint64_t wgmma_swizzled_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
+    constexpr uint64_t type = W == 128 ? 1 : W == 64 ? 2 : 3;
+    return wgmma_descriptor(tile, leading_bytes, stride_bytes) | type << 62;
 }
 
 __device__ __forceinline__ void wgmma_fence() {

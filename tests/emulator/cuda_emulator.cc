@@ -170,14 +170,27 @@ void wgmma_commit() {
     exit(3);
 }
 
-// The element (mn, k) of a 16-bit operand that a no-swizzle descriptor describes.
+// The element (mn, k) of a 16-bit operand that a descriptor describes: the no-swizzle layout,
+// or a swizzled one (layout type 1, 2, 3: W = 128, 64, 32 bytes), whose byte offset is then
+// permuted as the hardware's address swizzle does (src/cuda/cuda_wgmma.cuh).
 static double descriptor_element(uint64_t descriptor, int mn, int k, bool mn_major, int bfloat) {
-    if (descriptor >> 62 != 0) wgmma_fail("a swizzled descriptor (only the no-swizzle layout is emulated)");
     if ((descriptor >> 49 & 7) != 0) wgmma_fail("a descriptor with a base offset");
     size_t start = (size_t)(descriptor & 0x3FFF) << 4, leading = (size_t)(descriptor >> 16 & 0x3FFF) << 4,
            stride = (size_t)(descriptor >> 32 & 0x3FFF) << 4;
-    size_t byte = mn_major ? start + (mn % 8) * 2 + (mn / 8) * stride + (k % 8) * 16 + (k / 8) * leading
-                           : start + (mn % 8) * 16 + (mn / 8) * stride + (k % 8) * 2 + (k / 8) * leading;
+    size_t type = descriptor >> 62, width = type == 0 ? 0 : type == 1 ? 128 : type == 2 ? 64 : 32, byte;
+    if (width == 0) {
+        byte = mn_major ? start + (mn % 8) * 2 + (mn / 8) * stride + (k % 8) * 16 + (k / 8) * leading
+                        : start + (mn % 8) * 16 + (mn / 8) * stride + (k % 8) * 2 + (k / 8) * leading;
+    } else {
+        // The layouts hold only where the start lies in an atom's first row (else the base
+        // offset field is needed) and a K-major k16 step stays within one atom row.
+        if ((start & (8 * width - 1)) >= width) wgmma_fail("a swizzled descriptor that starts past an atom's first row");
+        if (!mn_major && start % width + 32 > width) wgmma_fail("a K-major k16 step across a swizzle atom row");
+        size_t elements = width / 2;
+        byte = mn_major ? start + (mn % elements) * 2 + (mn / elements) * leading + (k % 8) * width + (k / 8) * stride
+                        : start + (mn % 8) * width + (mn / 8) * stride + k * 2;
+        byte ^= ((byte >> 7) & (width / 16 - 1)) << 4;
+    }
     if (byte + 2 > block_now->shared_size) wgmma_fail("an operand element past the block's shared memory");
     uint16_t bits;
     memcpy(&bits, shared_window + byte, 2);

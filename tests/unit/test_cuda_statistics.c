@@ -104,13 +104,16 @@ static void check_vocabulary(int vocab, int rows) {
 // cuda_sequence_sums against the same sums taken here in position order: bit for bit.
 static void check_sequence_sums(void) {
     char name[200];
-    snprintf(name, sizeof name, WHERE "sequence sums, 70 sequences of 2 to 2049 tokens");
+    snprintf(name, sizeof name, WHERE "sequence sums, 70 sequences of 1 to 2048 predictions");
     enum { SEQUENCES = 70 };
-    int32_t starts[SEQUENCES], lengths[SEQUENCES];
+    // Each sequence's predictions are followed by one position that belongs to none (the
+    // sums must stop at predictions[s]).
+    int32_t starts[SEQUENCES], lengths[SEQUENCES], predictions[SEQUENCES];
     uint64_t state = 99;
     int64_t tokens = 0;
     for (int s = 0; s < SEQUENCES; s++) {
         lengths[s] = s == 0 ? 2049 : s == 1 ? 2 : 2 + (int32_t)(next_random(&state) % 300);
+        predictions[s] = lengths[s] - 1;
         starts[s] = (int32_t)tokens;
         tokens += lengths[s];
     }
@@ -123,22 +126,22 @@ static void check_sequence_sums(void) {
     }
     double *sums = malloc(SEQUENCES * 24), *sums_device = NULL, *surprisal_device = NULL, *entropy_device = NULL;
     int64_t correct[SEQUENCES], *correct_device = NULL, *rank_device = NULL;
-    int32_t *starts_device = NULL, *lengths_device = NULL;
+    int32_t *starts_device = NULL, *predictions_device = NULL;
     cudaError_t status = cudaMalloc((void **)&sums_device, SEQUENCES * 24);
     if (status == cudaSuccess) status = cudaMalloc((void **)&correct_device, SEQUENCES * 8);
     if (status == cudaSuccess) status = cudaMalloc((void **)&surprisal_device, (size_t)tokens * 8);
     if (status == cudaSuccess) status = cudaMalloc((void **)&entropy_device, (size_t)tokens * 8);
     if (status == cudaSuccess) status = cudaMalloc((void **)&rank_device, (size_t)tokens * 8);
     if (status == cudaSuccess) status = cudaMalloc((void **)&starts_device, SEQUENCES * 4);
-    if (status == cudaSuccess) status = cudaMalloc((void **)&lengths_device, SEQUENCES * 4);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&predictions_device, SEQUENCES * 4);
     if (status == cudaSuccess) status = cudaMemcpy(surprisal_device, surprisal, (size_t)tokens * 8, cudaMemcpyHostToDevice);
     if (status == cudaSuccess) status = cudaMemcpy(entropy_device, entropy, (size_t)tokens * 8, cudaMemcpyHostToDevice);
     if (status == cudaSuccess) status = cudaMemcpy(rank_device, rank, (size_t)tokens * 8, cudaMemcpyHostToDevice);
     if (status == cudaSuccess) status = cudaMemcpy(starts_device, starts, SEQUENCES * 4, cudaMemcpyHostToDevice);
-    if (status == cudaSuccess) status = cudaMemcpy(lengths_device, lengths, SEQUENCES * 4, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(predictions_device, predictions, SEQUENCES * 4, cudaMemcpyHostToDevice);
     if (status == cudaSuccess)
         status = (cudaError_t)cuda_sequence_sums(sums_device, correct_device, surprisal_device, entropy_device,
-                                                 rank_device, starts_device, lengths_device, SEQUENCES, NULL);
+                                                 rank_device, starts_device, predictions_device, SEQUENCES, NULL);
     if (status == cudaSuccess) status = cudaDeviceSynchronize();
     if (status == cudaSuccess) status = cudaMemcpy(sums, sums_device, SEQUENCES * 24, cudaMemcpyDeviceToHost);
     if (status == cudaSuccess) status = cudaMemcpy(correct, correct_device, SEQUENCES * 8, cudaMemcpyDeviceToHost);
@@ -146,7 +149,7 @@ static void check_sequence_sums(void) {
     for (int s = 0; s < SEQUENCES && status == cudaSuccess; s++) {
         double expected[3] = {0, 0, 0};
         int64_t hits = 0;
-        for (int64_t p = starts[s]; p < starts[s] + lengths[s] - 1; p++) {
+        for (int64_t p = starts[s]; p < starts[s] + predictions[s]; p++) {
             expected[0] += surprisal[p], expected[1] += entropy[p], expected[2] += (double)rank[p];
             hits += rank[p] == 0;
         }
@@ -155,7 +158,7 @@ static void check_sequence_sums(void) {
     CHECK(name, status == cudaSuccess && differing == 0, "%s, %d sequences differ",
           status == cudaSuccess ? "ran" : cudaGetErrorString(status), differing);
     cudaFree(sums_device), cudaFree(correct_device), cudaFree(surprisal_device), cudaFree(entropy_device),
-        cudaFree(rank_device), cudaFree(starts_device), cudaFree(lengths_device);
+        cudaFree(rank_device), cudaFree(starts_device), cudaFree(predictions_device);
     free(sums), free(surprisal), free(entropy), free(rank);
 }
 

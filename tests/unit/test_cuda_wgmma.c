@@ -1,7 +1,8 @@
 // test_cuda_wgmma.c — the wgmma layer (src/cuda/cuda_wgmma.cuh) against a product computed
 // here: one warpgroup multiplies a [64 × 32] by b [32 × 64] (two k16 steps, the second
 // accumulating) with each form the attention kernel uses — A and B K-major from shared memory
-// (S = Q·Kᵀ), and A from registers with B MN-major (O += P·V) — in fp16 and bf16. Inputs
+// (S = Q·Kᵀ), and A from registers with B MN-major (O += P·V) — in fp16 and bf16, with the
+// tiles in the no-swizzle layout and in each swizzled one (32, 64, 128 bytes). Inputs
 // are multiples of 1/4 in [−4, 4], so every product and sum is exact in fp32: D must equal
 // the reference bit for bit, which any misplaced element, descriptor field or register breaks.
 // On a mismatch the test reruns the product with the descriptor's two byte offsets exchanged
@@ -33,9 +34,9 @@ static uint16_t to_bits(float value, int scalar_type) {
 
 // Runs the probe; returns the number of elements that differ from `expected` (−1: no launch).
 static int run_probe(float *got, const uint16_t *a_device, const uint16_t *b_device, float *d_device, int form,
-                     int variant, int scalar_type, const double *expected, int *first_bad) {
+                     int variant, int width, int scalar_type, const double *expected, int *first_bad) {
     cudaMemset(d_device, 0xff, M * N * 4);
-    if (cuda_wgmma_probe(d_device, a_device, b_device, form, variant, scalar_type, NULL) != 0) return -1;
+    if (cuda_wgmma_probe(d_device, a_device, b_device, form, variant, width, scalar_type, NULL) != 0) return -1;
     if (cudaDeviceSynchronize() != cudaSuccess) return -1;
     if (cudaMemcpy(got, d_device, M * N * 4, cudaMemcpyDeviceToHost) != cudaSuccess) return -1;
     int bad = 0;
@@ -48,10 +49,11 @@ static int run_probe(float *got, const uint16_t *a_device, const uint16_t *b_dev
     return bad;
 }
 
-static void check_form(int form, int scalar_type) {
+static void check_form(int form, int width, int scalar_type) {
     static const char *forms[] = {"A and B K-major from shared memory", "A from registers, B MN-major"};
-    char name[200];
-    snprintf(name, sizeof name, WHERE "wgmma m64n64k16 x2, %s, %s", forms[form],
+    char name[200], layout[40] = "no swizzle";
+    if (width) snprintf(layout, sizeof layout, "%d-byte swizzle", width);
+    snprintf(name, sizeof name, WHERE "wgmma m64n64k16 x2, %s, %s, %s", forms[form], layout,
              scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16");
     uint16_t a[M * K], b[K * N];
     float av[M * K], bv[K * N], got[M * N];
@@ -75,7 +77,7 @@ static void check_form(int form, int scalar_type) {
     if (status == cudaSuccess) status = cudaMemcpy(a_device, a, sizeof a, cudaMemcpyHostToDevice);
     if (status == cudaSuccess) status = cudaMemcpy(b_device, b, sizeof b, cudaMemcpyHostToDevice);
     int first_bad = -1;
-    int bad = status == cudaSuccess ? run_probe(got, a_device, b_device, d_device, form, 0, scalar_type, expected, &first_bad)
+    int bad = status == cudaSuccess ? run_probe(got, a_device, b_device, d_device, form, 0, width, scalar_type, expected, &first_bad)
                                     : -1;
     if (bad < 0) {
         CHECK(name, 0, "the probe did not run: %s", status != cudaSuccess ? cudaGetErrorString(status) : "launch failed");
@@ -86,7 +88,7 @@ static void check_form(int form, int scalar_type) {
         for (int variant = 1; variant <= variants; variant++) {
             float other[M * N];
             int other_first = -1;
-            if (run_probe(other, a_device, b_device, d_device, form, variant, scalar_type, expected, &other_first) == 0)
+            if (run_probe(other, a_device, b_device, d_device, form, variant, width, scalar_type, expected, &other_first) == 0)
                 snprintf(diagnosis, sizeof diagnosis, "; with LBO and SBO exchanged in %s's descriptor it matches",
                          variant == 1 ? "B" : variant == 2 ? "A" : "both operands");
         }
@@ -107,7 +109,8 @@ int main(void) {
         return 0;
     }
     for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++)
-        for (int form = 0; form < 2; form++) check_form(form, scalar);
+        for (int form = 0; form < 2; form++)
+            for (int width = 0; width <= 128; width = width ? 2 * width : 32) check_form(form, width, scalar);
     return test_failures ? 1 : 0;
 }
 #else

@@ -25,7 +25,11 @@ void async_wait(int pending);
 const float *value_table(int bfloat);
 inline float half_to_float(uint16_t bits, __half *) { return value_table(0)[bits]; }
 inline float half_to_float(uint16_t bits, __nv_bfloat16 *) { return value_table(1)[bits]; }
+// The byte offset of a pointer into the block's shared memory (its shared-window address).
+uint32_t shared_window_address(const void *pointer);
 }  // namespace emu
+
+__device__ __forceinline__ uint32_t shared_address(const void *pointer) { return emu::shared_window_address(pointer); }
 
 __device__ __forceinline__ void copy_async_16(void *destination, const void *source, bool valid) {
     emu::async_copy(destination, source, valid);

@@ -1,13 +1,14 @@
 // cuda_wgmma.cuh, emulated — the functions of src/cuda/cuda_wgmma.cuh for the CPU emulator,
 // from the definitions written there (PTX ISA: wgmma.mma_async, matrix descriptors, the
-// no-swizzle shared-memory layouts, the D and A register fragments).
+// no-swizzle and swizzled shared-memory layouts, the D and A register fragments).
 //
 // A product is queued by each thread of the warpgroup and done at the wgmma_wait that needs
 // it (like the hardware's asynchronous groups): then the warpgroup meets, every thread reads
 // A and B as the descriptors and the other threads' A registers say, and computes its own D
 // elements: each c + (Σ of the 16 products in double, k ascending), rounded once to float.
 // So shared memory or A registers changed before the wait, a descriptor that differs between
-// the threads, or a swizzled descriptor, show as wrong results or a reported error.
+// the threads, or a swizzled descriptor whose start the layout does not allow, show as wrong
+// results or a reported error.
 #ifndef MEMPROF_CUDA_WGMMA_CUH
 #define MEMPROF_CUDA_WGMMA_CUH
 
@@ -33,6 +34,13 @@ uint32_t shared_window_address(const void *pointer);
 inline uint64_t wgmma_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
     uint64_t start = (emu::shared_window_address(tile) & 0x3FFFF) >> 4;
     return start | (uint64_t)((leading_bytes >> 4) & 0x3FFF) << 16 | (uint64_t)((stride_bytes >> 4) & 0x3FFF) << 32;
+}
+
+// A swizzled operand descriptor (cuda_common.cuh, swizzled_chunk_offset): layout type 1, 2 or
+// 3 (W = 128, 64, 32) in bits 62–63; the start must lie in the first row of an atom.
+template <int W> inline uint64_t wgmma_swizzled_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
+    constexpr uint64_t type = W == 128 ? 1 : W == 64 ? 2 : 3;
+    return wgmma_descriptor(tile, leading_bytes, stride_bytes) | type << 62;
 }
 
 inline void wgmma_fence() {}
