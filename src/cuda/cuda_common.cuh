@@ -88,24 +88,6 @@ __device__ __forceinline__ void raise_maximum(float new_max, float &m, float &s,
     m = new_max;
 }
 
-// Which row and 16-byte chunk copy i of a chunk-major tile (chunk c of row r at byte
-// (c·rows + r)·16; rows a multiple of 8, an even number of chunks per row) moves: 8
-// consecutive copies store 8 rows of one chunk, 128 contiguous bytes (one core matrix, no
-// bank conflict); 16 consecutive copies read 32 contiguous bytes of each of those 8 rows, so
-// every 32-byte sector fetched from L2 is used whole. (One chunk per copy for consecutive
-// rows would fetch each sector twice, half of it each time.)
-// `width` (2 or 4; a row's chunk count a multiple of it) widens that to 8·width copies
-// reading 16·width contiguous bytes of each of 8 rows: at 4, a warp asks L2 for 8 lines
-// (64 bytes of each) instead of 16 (32 bytes of each); each quarter-warp still stores one
-// core matrix.
-template <int width = 2>
-__device__ __forceinline__ void chunk_major_position(int &row, int &chunk, int i, int rows) {
-    static_assert(width == 2 || width == 4, "8 rows by 2 or 4 chunks");
-    int sub = i & (8 * width - 1), group = i / (8 * width), row_blocks = rows >> 3;
-    row = (group % row_blocks) * 8 + (sub & 7);
-    chunk = (group / row_blocks) * width + (sub >> 3);
-}
-
 // Swizzled operand tiles (cuda_wgmma.cuh): rows × (16-bit) elements stored as atom columns of
 // W bytes per row (W, the swizzle width: 128, 64 or 32), chunk c of row r in column c/(W/16)
 // at (c/(W/16))·rows·W + r·W + (c%(W/16))·16, from a 1024-byte-aligned tile, and then every

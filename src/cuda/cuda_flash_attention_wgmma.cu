@@ -7,7 +7,7 @@
 //
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
 // A block: 2 warpgroups = 128 query rows of one (sequence, head), 256 threads; K and V tiles of
-// KEYS keys (128, or 64 at HD = 256 for registers), double buffered with cp.async.
+// KEYS keys (128, or 64 at HD = 256 for registers), in 2 or 3 stages filled with cp.async.
 // Shared memory: every tile swizzled (cuda_common.cuh, swizzled_chunk_offset) with the widest
 // swizzle that divides a row of HD elements: 128 bytes at HD = 64, 128, 256, 64 at 32 and 96,
 // 32 at 80. A row's chunks are copied by consecutive threads, so a warp reads whole rows (256
@@ -15,8 +15,9 @@
 // K are K-major operands (SBO = 8 rows = 8·W; a k16 step is 32 bytes along an atom row, then
 // the next atom column); V, read as an MN-major B (n = head dim, k = key), is stored the same
 // way: LBO = one atom column (KEYS·W), SBO = 8 keys (8·W), a k16 step 16 rows on.
-// Bytes: (128 + 4·KEYS)·HD·2 + 1 KB (the tiles start on a 1024-byte boundary, as the swizzle's
-// address bits need): 81 KB at HD = 64, 161 KB at HD = 128, 193 KB at HD = 256.
+// Bytes: (128 + 2·stages·KEYS)·HD·2 + 1 KB (the tiles start on a 1024-byte boundary, as the
+// swizzle's address bits need); the pipelined form: 113 KB at HD = 64, 225 KB at HD = 128 (3
+// stages), 193 KB at HD = 256 (2); the serial form (2 stages): 81 KB at HD = 64.
 //
 // Registers per thread at HD = 128: S 64, O 64, P 32 (fp32, fp32, packed pairs; the
 // pipelined form holds two P). Two forms (flash_attention_wgmma_kernel's `overlap`): the
@@ -37,7 +38,12 @@ template <int HD> struct wgmma_attention_shape {
     static constexpr int query_rows = groups * 64;
     static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
     static constexpr size_t tile_bytes = (size_t)keys * HD * 2;  // one K or V tile
-    static constexpr size_t bytes = 1024 + q_bytes + 4 * tile_bytes;  // alignment slack, Q, K×2, V×2
+    // K and V stages: 2 in the serial form; 3 in the pipelined one where they fit (all but
+    // HD = 256), so that its copies are queued two key tiles ahead of their use.
+    static constexpr int pipelined_stages = HD <= 128 ? 3 : 2;
+    static constexpr size_t bytes(int stages) {  // alignment slack, Q, K × stages, V × stages
+        return 1024 + q_bytes + 2 * (size_t)stages * tile_bytes;
+    }
     static constexpr int swizzle = swizzle_width<HD>::value;           // W, bytes per atom row
 };
 
@@ -137,8 +143,9 @@ __device__ __forceinline__ void issue_values(float (&o)[HD / 2], const uint32_t 
 // idle during a warpgroup's softmax unless another warpgroup fills them.
 // overlap = true (FlashAttention-3's intra-warpgroup pipelining): iteration j issues S_j and
 // then O += P_{j−1}·V_{j−1}, and computes the softmax of S_j while the latter runs; O is
-// rescaled by S_j's correction once it lands. K_{j+1} and V_j load during iteration j (V one
-// tile behind K), so the two stages of each still suffice; P needs two register sets.
+// rescaled by S_j's correction once it lands. K_{j+2} and V_{j+1} load during iteration j
+// (V one tile behind K) into the third stage of each (K_{j+1}, V_j with two stages, at
+// HD = 256); P needs two register sets.
 // Descriptors of a K tile and of a V tile (module header: swizzled layout, W bytes per atom row).
 template <int KEYS, int W> __device__ __forceinline__ uint64_t key_descriptor(const char *k_tile) {
     return wgmma_swizzled_descriptor<W>(k_tile, KEYS * W, 8 * W);
@@ -172,11 +179,11 @@ __global__ void __launch_bounds__(wgmma_attention_shape<HD>::threads, HD <= 64 &
 flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
                              int query_tiles, float scale_log2) {
     using shape = wgmma_attention_shape<HD>;
-    constexpr int KEYS = shape::keys, QR = shape::query_rows;
+    constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = overlap ? shape::pipelined_stages : 2;
     extern __shared__ __align__(128) unsigned char shared[];
     char *q_tile = (char *)shared + ((1024 - (shared_address(shared) & 1023)) & 1023);  // 1024-byte aligned
-    char *k_tiles = q_tile + shape::q_bytes;         // [2] tiles
-    char *v_tiles = k_tiles + 2 * shape::tile_bytes;  // [2] tiles
+    char *k_tiles = q_tile + shape::q_bytes;              // [STAGES] tiles
+    char *v_tiles = k_tiles + STAGES * shape::tile_bytes;  // [STAGES] tiles
 
     // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
     int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
@@ -245,32 +252,43 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
         // possible only at HD = 256, is all masked: P = 0 and correction 1 change no bit), so
         // that whether a product is issued depends on the loop alone: ptxas serialises wgmma
         // under branches it cannot prove uniform.
-        copy_async_commit();  // Q and K_0
+        // Groups queued ahead of iteration 0: (Q, K_0), and with three stages (K_1, V_0).
+        constexpr int AHEAD = STAGES - 1;  // K tiles queued ahead of the one in use
+        copy_async_commit();
+        if constexpr (STAGES == 3) {
+            if (1 < key_tiles)
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(k_tiles + shape::tile_bytes, k_base, row_bytes, KEYS,
+                                                                   length);
+            load_swizzled_tile_async<HD, KEYS, shape::threads>(v_tiles, v_base, row_bytes, 0, length);
+            copy_async_commit();
+        }
         float s[KEYS / 2], correction[2];
         // P_j for even and for odd j: P_{j−1} is read by the P·V product in flight while P_j
         // is made, in other registers (a copy between them would let ptxas merge the two,
         // write P_j inside the product's pipeline stage and serialise it).
         uint32_t p_even[KEYS / 16][4], p_odd[KEYS / 16][4];
         uint64_t k_descriptor, v_descriptor;
-        // Iteration j: K_j and V_{j−1} (queued in iteration j − 1) have landed; queue K_{j+1}
-        // and V_j into the stages S_{j−1} and P_{j−2}·V_{j−2} (done before the barrier) used.
+        // Iteration j: K_j and V_{j−1} (queued AHEAD − 1 iterations before) have landed;
+        // queue K_{j+AHEAD} and V_{j+AHEAD−1} into the stages S_{j−1} and P_{j−2}·V_{j−2} (done
+        // before the barrier) used. One group per call, so the wait leaves the newest
+        // AHEAD − 1 groups in flight.
         auto next_tiles = [&](int j) {
-            copy_async_wait<0>();
+            copy_async_wait<AHEAD - 1>();
             shared_async_fence();
             __syncthreads();
-            if (j + 1 < key_tiles)
-                load_swizzled_tile_async<HD, KEYS, shape::threads>(k_tiles + ((j + 1) & 1) * shape::tile_bytes, k_base,
-                                                                  row_bytes, (j + 1) * KEYS, length);
-            if (j < key_tiles)
-                load_swizzled_tile_async<HD, KEYS, shape::threads>(v_tiles + (j & 1) * shape::tile_bytes, v_base,
-                                                                  row_bytes, j * KEYS, length);
+            if (j + AHEAD < key_tiles)
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(k_tiles + ((j + AHEAD) % STAGES) * shape::tile_bytes,
+                                                                   k_base, row_bytes, (j + AHEAD) * KEYS, length);
+            if (j + AHEAD - 1 < key_tiles)
+                load_swizzled_tile_async<HD, KEYS, shape::threads>(v_tiles + ((j + AHEAD - 1) % STAGES) * shape::tile_bytes,
+                                                                   v_base, row_bytes, (j + AHEAD - 1) * KEYS, length);
             copy_async_commit();
         };
         // 0 < j < key_tiles: S_j, and P_{j−1}·V_{j−1} behind it while S_j's softmax runs.
         auto step = [&](int j, const uint32_t (&p_previous)[KEYS / 16][4], uint32_t (&p)[KEYS / 16][4]) {
             next_tiles(j);
-            k_descriptor = key_descriptor<KEYS, shape::swizzle>(k_tiles + (j & 1) * shape::tile_bytes);
-            v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + ((j - 1) & 1) * shape::tile_bytes);
+            k_descriptor = key_descriptor<KEYS, shape::swizzle>(k_tiles + (j % STAGES) * shape::tile_bytes);
+            v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + ((j - 1) % STAGES) * shape::tile_bytes);
             clear_scores(s);
             wgmma_fence_operands(o);
             wgmma_fence_operands(k_descriptor);
@@ -289,7 +307,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
         // The last tile's P·V, once its V has landed.
         auto last_values = [&](const uint32_t (&p_last)[KEYS / 16][4]) {
             next_tiles(key_tiles);
-            v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + ((key_tiles - 1) & 1) * shape::tile_bytes);
+            v_descriptor = value_descriptor<KEYS, shape::swizzle>(v_tiles + ((key_tiles - 1) % STAGES) * shape::tile_bytes);
             wgmma_fence_operands(o);
             wgmma_fence_operands(v_descriptor);
             wgmma_fence();
@@ -333,16 +351,17 @@ template <typename scalar, int HD, bool overlap>
 static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                         int max_length, int heads, cuda_stream stream) {
     using shape = wgmma_attention_shape<HD>;
+    constexpr size_t bytes = shape::bytes(overlap ? shape::pipelined_stages : 2);
     int device = 0, limit = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if ((size_t)limit < shape::bytes) return -1;
+    if ((size_t)limit < bytes) return -1;
     cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD, overlap>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape::bytes);
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
-    flash_attention_wgmma_kernel<scalar, HD, overlap><<<grid, shape::threads, shape::bytes, stream>>>(
+    flash_attention_wgmma_kernel<scalar, HD, overlap><<<grid, shape::threads, bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }

@@ -9,9 +9,11 @@
 // warpgroup multiplies its 64 rows by a 128-row vocabulary tile with wgmma m64n128k16 (fp32
 // accumulation, both operands from shared memory), d in steps of 32 through a 4-stage
 // cp.async pipeline that keeps one step's products in flight while the next step's tiles
-// land. Stages use the no-swizzle layout chunk-major (cuda_wgmma.cuh; as the wgmma attention
-// kernel's tiles): 16-byte chunk c of row r at (c·128 + r)·16, so A and B are K-major with
-// SBO = 128 and LBO = 2048. A thread holds 2 rows (16w + g, + 8) × 32 columns of a tile and
+// land. A step's operand, [128 rows × K], is one swizzled atom column W = 2K bytes wide
+// (cuda_common.cuh, swizzled_chunk_offset: 64-byte swizzle at K = 32, 128-byte at K = 64), so
+// A and B are K-major with SBO = 8 rows = 8·W and a k16 step 32 bytes along the atom row; a
+// warp copies whole K-wide pieces of rows (4 rows × 128 bytes at K = 64) and each
+// quarter-warp stores 128 contiguous bytes. A thread holds 2 rows (16w + g, + 8) × 32 columns of a tile and
 // folds them into its rows' states; the 4 lanes of a quad merge at the end (merge_quad).
 // Where the block's hidden rows fit in shared memory (d ≤ 768) they are loaded once and the
 // stages hold W only; tiles then alternate between two accumulators, so that a tile is
@@ -38,7 +40,7 @@ enum {
 
 // Two ways to hold A (the block's 128 hidden rows). Streamed: each stage holds A's and B's
 // step, so A is re-read from L2 for every vocabulary tile (64 flops per byte read). Resident:
-// all of A is loaded once (128 × d, chunk-major as the stages) and the stages hold B only
+// all of A is loaded once (128 × d, one [128 × K] operand per step, laid out as a stage's) and the stages hold B only
 // (128 flops per byte), where it fits in shared memory: d ≤ 768 (70m, 160m) on an H100.
 // K, the d per pipeline step (K/16 k16 products): 32, or 64 where a resident A leaves room
 // (d ≤ 640, d padded to whole steps: 70m). Steps of 64 halve the barriers and waits per
@@ -48,58 +50,61 @@ template <bool RESIDENT_A, int K> struct head_layout {
     static constexpr bool resident = RESIDENT_A;
     static constexpr int k = K;
     static constexpr int operand_bytes = 128 * K * 2;  // one operand of one step: [128 rows × K]
+    static constexpr int swizzle = 2 * K;              // W: a step's K values of a row are one atom row
     static constexpr int stage_bytes = (RESIDENT_A ? 1 : 2) * operand_bytes;
     static constexpr int b_offset = RESIDENT_A ? 0 : operand_bytes;  // B within a stage
     __host__ __device__ static int k_steps(int dim) { return (dim + K - 1) / K; }
-    static size_t shared_bytes(int dim) {  // [resident A] stages, then the diagonal
-        return (RESIDENT_A ? (size_t)k_steps(dim) * operand_bytes : 0) + (size_t)WGMMA_HEAD_STAGES * stage_bytes +
-               WGMMA_HEAD_ROWS * sizeof(float);
+    static size_t shared_bytes(int dim) {  // 1024-byte alignment slack, [resident A] stages, then the diagonal
+        return 1024 + (RESIDENT_A ? (size_t)k_steps(dim) * operand_bytes : 0) +
+               (size_t)WGMMA_HEAD_STAGES * stage_bytes + WGMMA_HEAD_ROWS * sizeof(float);
     }
 };
 typedef head_layout<false, 32> streamed_layout;
 typedef head_layout<true, 32> resident_layout;
 typedef head_layout<true, 64> resident_wide_layout;
 
-// Queues A's whole k range (resident A): 128 rows × (K/8)·k_steps chunks.
-template <typename scalar, int K>
+// Queues A's whole k range (resident A): 128 rows × (K/8)·k_steps chunks, consecutive
+// threads along a row (whole lines read), each chunk into its step's operand.
+template <typename scalar, typename layout>
 __device__ __forceinline__ void queue_resident_rows(char *a_rows, const scalar *hidden, int64_t first_row, int64_t rows,
                                                     int dim, int k_steps) {
-    for (int i = threadIdx.x; i < 128 * (K / 8) * k_steps; i += WGMMA_HEAD_THREADS) {
-        int local, chunk;
-        chunk_major_position(local, chunk, i, 128);
-        int k = chunk * 8;
+    constexpr int step_chunks = layout::k / 8;
+    const int row_chunks = step_chunks * k_steps;
+    for (int i = threadIdx.x; i < 128 * row_chunks; i += WGMMA_HEAD_THREADS) {
+        int local = i / row_chunks, chunk = i % row_chunks, k = chunk * 8;
         int64_t row = first_row + local;
         bool valid = k < dim && row < rows;
-        copy_async_16(a_rows + (chunk * 128 + local) * 16, hidden + (valid ? row * dim + k : 0), valid);
+        char *destination = a_rows + (size_t)(chunk / step_chunks) * layout::operand_bytes +
+                            swizzled_chunk_offset<layout::swizzle>(local, chunk % step_chunks, 128);
+        copy_async_16(destination, hidden + (valid ? row * dim + k : 0), valid);
     }
 }
 
 // Queues pipeline step (tile, k_step) — or the target rows' step when tile < 0 — into a
 // stage: 128 rows × K/8 chunks of B (and of A when streamed), K/16 16-byte copies of each per
-// thread, in chunk_major_position's order (whole L2 sectors, conflict-free shared stores).
+// thread; consecutive threads copy consecutive chunks of a row.
 template <typename scalar, typename layout>
 __device__ __forceinline__ void queue_head_step(char *stage, const scalar *hidden, const scalar *weight,
                                                 const int32_t *targets, int64_t first_row, int64_t rows, int dim,
                                                 int vocab, int tile, int k_step) {
-    // chunk_major_position of copy threadIdx.x + 256·pass: the same row, chunk + 2·pass.
-    int local, first_chunk;
-    chunk_major_position(local, first_chunk, threadIdx.x, 128);
+    constexpr int step_chunks = layout::k / 8, rows_per_pass = WGMMA_HEAD_THREADS / step_chunks;
+    const int chunk = threadIdx.x % step_chunks;
+    const int k = k_step * layout::k + chunk * 8;
+    const bool k_valid = k < dim;
 #pragma unroll
     for (int pass = 0; pass < layout::k / 16; pass++) {
-        int chunk = first_chunk + 2 * pass;
-        int k = k_step * layout::k + chunk * 8;
-        bool k_valid = k < dim;
+        int local = (int)threadIdx.x / step_chunks + pass * rows_per_pass;
+        uint32_t offset = swizzled_chunk_offset<layout::swizzle>(local, chunk, 128);
         int64_t row = first_row + local;
         if constexpr (!layout::resident) {
             bool a_valid = k_valid && row < rows;
-            copy_async_16(stage + (chunk * 128 + local) * 16, hidden + (a_valid ? row * dim + k : 0), a_valid);
+            copy_async_16(stage + offset, hidden + (a_valid ? row * dim + k : 0), a_valid);
         }
         int64_t source_row;
         if (tile < 0) source_row = row < rows ? targets[row] : -1;  // the target pass: B row i = W[target of row i]
         else source_row = (int64_t)tile * HEAD_VOCAB + local < vocab ? (int64_t)tile * HEAD_VOCAB + local : -1;
         bool b_valid = k_valid && source_row >= 0;
-        copy_async_16(stage + layout::b_offset + (chunk * 128 + local) * 16,
-                      weight + (b_valid ? source_row * dim + k : 0), b_valid);
+        copy_async_16(stage + layout::b_offset + offset, weight + (b_valid ? source_row * dim + k : 0), b_valid);
     }
 }
 
@@ -112,7 +117,7 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
     constexpr bool RESIDENT = layout::resident;
     extern __shared__ __align__(128) unsigned char shared_bytes[];
     const int k_steps = layout::k_steps(dim);
-    char *a_rows = (char *)shared_bytes;  // resident A
+    char *a_rows = (char *)shared_bytes + ((1024 - (shared_address(shared_bytes) & 1023)) & 1023);  // resident A
     char *stages = a_rows + (RESIDENT ? (size_t)k_steps * layout::operand_bytes : 0);
     float *diagonal = (float *)(stages + WGMMA_HEAD_STAGES * layout::stage_bytes);
 
@@ -150,7 +155,7 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
 
     // Prologue: steps 0 and 1 in flight (with all of A, when resident, in step 0's group).
     // (queue_tile, queue_k) walk 2 steps ahead of `step`.
-    if constexpr (RESIDENT) queue_resident_rows<scalar, layout::k>(a_rows, hidden, first_row, rows, dim, k_steps);
+    if constexpr (RESIDENT) queue_resident_rows<scalar, layout>(a_rows, hidden, first_row, rows, dim, k_steps);
     int queue_tile = tile_begin, queue_k = 0;
 #pragma unroll
     for (int s = 0; s < 2; s++) {
@@ -178,17 +183,18 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
         copy_async_commit();
         const char *stage = stages + (step % WGMMA_HEAD_STAGES) * layout::stage_bytes;
         const char *a_step = RESIDENT ? a_rows + (size_t)k_step * layout::operand_bytes : stage;
-        uint64_t a_descriptor = wgmma_descriptor(a_step + group * 64 * 16, 128 * 16, 128);
-        uint64_t b_descriptor = wgmma_descriptor(stage + layout::b_offset, 128 * 16, 128);
+        constexpr int W = layout::swizzle;
+        uint64_t a_descriptor = wgmma_swizzled_descriptor<W>(a_step + group * 64 * W, 128 * W, 8 * W);
+        uint64_t b_descriptor = wgmma_swizzled_descriptor<W>(stage + layout::b_offset, 128 * W, 8 * W);
         // (The accumulator is not fenced here: the previous step's products may still be
         // writing it, and products chained on one accumulator need no fence between them.)
         wgmma_fence_operands(a_descriptor);
         wgmma_fence_operands(b_descriptor);
         wgmma_fence();
 #pragma unroll
-        for (int kk = 0; kk < layout::k / 16; kk++)  // a k16 step is 2 chunks (2 · 2048 bytes) on
-            wgmma_ss<scalar, HEAD_VOCAB>(into, a_descriptor + (uint64_t)(kk * 2 * 128),
-                                         b_descriptor + (uint64_t)(kk * 2 * 128), k_step > 0 || kk > 0);
+        for (int kk = 0; kk < layout::k / 16; kk++)  // a k16 step is 32 bytes along the atom row
+            wgmma_ss<scalar, HEAD_VOCAB>(into, a_descriptor + wgmma_k_major_step<W>(kk, 128),
+                                         b_descriptor + wgmma_k_major_step<W>(kk, 128), k_step > 0 || kk > 0);
         wgmma_commit();
         step++;
     };
