@@ -82,7 +82,15 @@ def measure(size, batch_override):
     results = {"size": size, "batch": batch, "params": params,
                "attention": str(getattr(model.config, "_attn_implementation", "?"))}
     for mode in ("forward", "statistics"):
+        # Each mode starts from an empty cache: the forward mode's cached [batch, 2049, V]
+        # blocks (27 GB at 70m) next to the statistics' own (≈ 45 GB) would leave the caching
+        # allocator too little room at 70m, and an allocation that fails frees the cache and
+        # retries (cudaFree + cudaMalloc, synchronising) in every timed batch. The retries are
+        # counted and reported, so a slow baseline can be told from a slow card.
+        gc.collect()
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
+        retries_before = torch.cuda.memory_stats().get("num_alloc_retries", 0)
         times = []
         for step in range(timed + 1):
             torch.cuda.synchronize()
@@ -99,6 +107,8 @@ def measure(size, batch_override):
         seconds = sum(times) / len(times)
         results[mode + "_tokens_per_s"] = batch * LENGTH / seconds
         results[mode + "_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
+        results[mode + "_alloc_retries"] = torch.cuda.memory_stats().get("num_alloc_retries", 0) - retries_before
+        results[mode + "_seconds"] = times
     del model
     torch.cuda.empty_cache()
     return results
@@ -130,7 +140,8 @@ def main():
         rows.append(r)
         print(f"HF {size:>5} batch {r['batch']:>3}: forward {r['forward_tokens_per_s']:>12,.0f} tok/s, "
               f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB "
-              f"({r['attention']})",
+              f"({r['attention']}; allocator retries {r['forward_alloc_retries']}/{r['statistics_alloc_retries']}; "
+              f"batches {' '.join(f'{t * 1e3:.1f}' for t in r['statistics_seconds'])} ms)",
               flush=True)
         if args.json:  # after every size: a step stopped by its timeout keeps what it measured
             with open(args.json, "w") as f:
