@@ -2,6 +2,8 @@
 #ifndef MEMPROF_CUDA_COMMON_CUH
 #define MEMPROF_CUDA_COMMON_CUH
 
+#include <stdint.h>
+
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>

@@ -8,6 +8,7 @@
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
 // A block: 2 warpgroups = 128 query rows of one (sequence, head), 256 threads; K and V tiles of
 // KEYS keys (128, or 64 at HD = 256 for registers), in 2 or 3 stages filled with cp.async.
+// (The small-blocks form, MEMPROF_ATTENTION=wgmma-64: 1 warpgroup = 64 rows, 64-key tiles.)
 // Shared memory: every tile swizzled (cuda_common.cuh, swizzled_chunk_offset) with the widest
 // swizzle that divides a row of HD elements: 128 bytes at HD = 64, 128, 256, 64 at 32 and 96,
 // 32 at 80. A row's chunks are copied by consecutive threads, so a warp reads whole rows (256
@@ -15,12 +16,14 @@
 // K are K-major operands (SBO = 8 rows = 8·W; a k16 step is 32 bytes along an atom row, then
 // the next atom column); V, read as an MN-major B (n = head dim, k = key), is stored the same
 // way: LBO = one atom column (KEYS·W), SBO = 8 keys (8·W), a k16 step 16 rows on.
-// Bytes: (128 + 2·stages·KEYS)·HD·2 + 1 KB (the tiles start on a 1024-byte boundary, as the
-// swizzle's address bits need); the pipelined form: 113 KB at HD = 64, 225 KB at HD = 128 (3
-// stages), 193 KB at HD = 256 (2); the serial form (2 stages): 81 KB at HD = 64.
+// Bytes: (64·groups + 2·stages·KEYS)·HD·2 + 1 KB (the tiles start on a 1024-byte boundary, as
+// the swizzle's address bits need); the pipelined form: 113 KB at HD = 64, 225 KB at HD = 128
+// (3 stages), 193 KB at HD = 256 (2); the serial form (2 stages): 81 KB at HD = 64; the
+// small-blocks form (3 stages): 57 KB at HD = 64, 113 KB at 128 (two blocks per SM), 225 KB
+// at 256.
 //
 // Registers per thread at HD = 128: S 64, O 64, P 32 (fp32, fp32, packed pairs; the
-// pipelined form holds two P). Two forms (flash_attention_wgmma_kernel's `overlap`): the
+// pipelined form holds two P); half the S and P with 64-key tiles. Two forms (`overlap`): the
 // pipelined one overlaps a warpgroup's softmax with its own previous P·V product; the serial
 // one waits for each product, leaving the overlap to the block's other warpgroup and (at
 // HD ≤ 64, where its registers and shared memory allow two blocks per SM) the SM's other block.
@@ -31,20 +34,35 @@
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_wgmma.cuh"
 
-template <int HD> struct wgmma_attention_shape {
-    static constexpr int keys = HD <= 128 ? 128 : 64;  // keys per K/V tile: the S product's N
-    static constexpr int groups = 2;                    // warpgroups per block, 64 rows each
+// The kernel's forms: products pipelined or waited for in turn (overlap), and warpgroups per
+// block (GROUPS: 2, as FlashAttention-3's two consumers; or 1, 64-row blocks whose two or
+// three per SM run out of step with each other, so one block's softmax meets another's
+// products without a schedule between them, at twice the K/V reads per query row).
+template <bool OVERLAP, int GROUPS> struct attention_form {
+    static constexpr bool overlap = OVERLAP;
+    static constexpr int groups = GROUPS;
+};
+typedef attention_form<true, 2> pipelined_form;      // MEMPROF_ATTENTION=wgmma
+typedef attention_form<false, 2> serial_form;        // wgmma-serial
+typedef attention_form<true, 1> small_blocks_form;   // wgmma-64
+
+template <int HD, int GROUPS> struct wgmma_attention_shape {
+    // Keys per K/V tile (the S product's N): 128 with two warpgroups (64 at HD = 256, for
+    // registers), 64 with one (the tiles of two or three blocks per SM must fit).
+    static constexpr int keys = GROUPS == 2 && HD <= 128 ? 128 : 64;
+    static constexpr int groups = GROUPS;  // warpgroups per block, 64 rows each
     static constexpr int threads = groups * 128;
     static constexpr int query_rows = groups * 64;
     static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
     static constexpr size_t tile_bytes = (size_t)keys * HD * 2;  // one K or V tile
-    // K and V stages: 2 in the serial form; 3 in the pipelined one where they fit (all but
-    // HD = 256), so that its copies are queued two key tiles ahead of their use.
-    static constexpr int pipelined_stages = HD <= 128 ? 3 : 2;
     static constexpr size_t bytes(int stages) {  // alignment slack, Q, K × stages, V × stages
         return 1024 + q_bytes + 2 * (size_t)stages * tile_bytes;
     }
-    static constexpr int swizzle = swizzle_width<HD>::value;           // W, bytes per atom row
+    // K and V stages: 2 in the serial form; 3 in the pipelined ones where they fit an H100's
+    // 227 KB per block (all but two warpgroups at HD = 256), so that copies are queued two key
+    // tiles ahead of their use.
+    static constexpr int pipelined_stages = bytes(3) <= 227 * 1024 ? 3 : 2;
+    static constexpr int swizzle = swizzle_width<HD>::value;  // W, bytes per atom row
 };
 
 // Queues rows [first, first + rows) of one role into a swizzled tile; rows at or past
@@ -174,11 +192,13 @@ __device__ __forceinline__ void compute_scores(float (&s)[KEYS / 2], uint64_t q_
 }
 
 // At HD ≤ 64 the serial form's registers and shared memory fit two blocks per SM: kept so.
-template <typename scalar, int HD, bool overlap>
-__global__ void __launch_bounds__(wgmma_attention_shape<HD>::threads, HD <= 64 && !overlap ? 2 : 1)
+template <typename scalar, int HD, typename form>
+__global__ void __launch_bounds__(wgmma_attention_shape<HD, form::groups>::threads,
+                                  form::groups == 1 || (HD <= 64 && !form::overlap) ? 2 : 1)
 flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
                              int query_tiles, float scale_log2) {
-    using shape = wgmma_attention_shape<HD>;
+    constexpr bool overlap = form::overlap;
+    using shape = wgmma_attention_shape<HD, form::groups>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = overlap ? shape::pipelined_stages : 2;
     extern __shared__ __align__(128) unsigned char shared[];
     char *q_tile = (char *)shared + ((1024 - (shared_address(shared) & 1023)) & 1023);  // 1024-byte aligned
@@ -347,57 +367,65 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     }
 }
 
-template <typename scalar, int HD, bool overlap>
+template <typename scalar, int HD, typename form>
 static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                         int max_length, int heads, cuda_stream stream) {
-    using shape = wgmma_attention_shape<HD>;
-    constexpr size_t bytes = shape::bytes(overlap ? shape::pipelined_stages : 2);
+    using shape = wgmma_attention_shape<HD, form::groups>;
+    constexpr size_t bytes = shape::bytes(form::overlap ? shape::pipelined_stages : 2);
     int device = 0, limit = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
     if ((size_t)limit < bytes) return -1;
-    cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD, overlap>,
+    cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD, form>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
-    flash_attention_wgmma_kernel<scalar, HD, overlap><<<grid, shape::threads, bytes, stream>>>(
+    flash_attention_wgmma_kernel<scalar, HD, form><<<grid, shape::threads, bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }
 
-template <typename scalar, bool overlap>
+template <typename scalar, typename form>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                     int max_length, int heads, int head_dim, cuda_stream stream) {
     switch (head_dim) {
-    case 32: return launch_wgmma<scalar, 32, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 64: return launch_wgmma<scalar, 64, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 80: return launch_wgmma<scalar, 80, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 96: return launch_wgmma<scalar, 96, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 128: return launch_wgmma<scalar, 128, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 256: return launch_wgmma<scalar, 256, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 32: return launch_wgmma<scalar, 32, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 64: return launch_wgmma<scalar, 64, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 80: return launch_wgmma<scalar, 80, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 96: return launch_wgmma<scalar, 96, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 128: return launch_wgmma<scalar, 128, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 256: return launch_wgmma<scalar, 256, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
     default: return -1;
     }
 }
 
-template <bool overlap>
+template <typename form>
 static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                    int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream) {
     if (!cuda_wgmma_available()) return -1;
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return dispatch<__nv_bfloat16, overlap>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+        return dispatch<__half, form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    return dispatch<__nv_bfloat16, form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
 }
 
-// Both return -1 when this head dim, build or device is not covered (use the mma.sync kernel).
+// Each returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
 extern "C" int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *starts,
                                                   const int32_t *lengths, int sequences, int max_length, int heads,
                                                   int head_dim, int scalar_type, cuda_stream stream) {
-    return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, stream);
+    return forward<pipelined_form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type,
+                                   stream);
 }
 extern "C" int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const int32_t *starts,
                                                          const int32_t *lengths, int sequences, int max_length,
                                                          int heads, int head_dim, int scalar_type, cuda_stream stream) {
-    return forward<false>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, stream);
+    return forward<serial_form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, stream);
+}
+extern "C" int cuda_flash_attention_wgmma_small_blocks_forward(void *out, const void *qkv, const int32_t *starts,
+                                                               const int32_t *lengths, int sequences, int max_length,
+                                                               int heads, int head_dim, int scalar_type,
+                                                               cuda_stream stream) {
+    return forward<small_blocks_form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type,
+                                      stream);
 }

@@ -224,10 +224,14 @@ int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
     const char *value = getenv("MEMPROF_ATTENTION");
     *out_wgmma = 0;
     if (value == NULL || *value == '\0' || strcmp(value, "mma") == 0) return 0;
-    int wgmma = strcmp(value, "wgmma") == 0 ? 1 : strcmp(value, "wgmma-serial") == 0 ? 2 : 0;
+    int wgmma = strcmp(value, "wgmma") == 0          ? 1
+                : strcmp(value, "wgmma-serial") == 0 ? 2
+                : strcmp(value, "wgmma-64") == 0     ? 3
+                                                     : 0;
     if (wgmma == 0)
-        return error_set(err, MEMPROF_ERR, "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\" or \"wgmma-serial\", got "
-                         "\"%s\"", value);
+        return error_set(err, MEMPROF_ERR,
+                         "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\", \"wgmma-serial\" or \"wgmma-64\", got \"%s\"",
+                         value);
     *out_wgmma = wgmma;
     return 0;
 }

@@ -1,5 +1,5 @@
 // test_cuda_attention.c — the CUDA attention kernels (the tensor-core FlashAttention-2 kernel
-// on mma.sync, its Hopper variants on wgmma — pipelined and serial — where the device and
+// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks — where the device and
 // build have them, and the exact warp kernel) against causal attention computed here in double, for every
 // Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
 // tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
@@ -163,7 +163,8 @@ int main(void) {
     static const int head_dims[] = {32, 64, 80, 96, 128, 256};
     static const int32_t mixed[] = {1, 63, 64, 65, 200};
     static const int32_t long_sequence[] = {2049};
-    // The wgmma kernel's tiles are 128 rows and 128 keys (64 at head dim 256), its warpgroups 64 rows.
+    // The wgmma kernel's tiles are 128 rows and 128 keys (64 at head dim 256), its warpgroups 64
+    // rows; the small-blocks form's 64 rows and 64 keys.
     static const int32_t mixed_wgmma[] = {1, 63, 65, 127, 129, 300};
     int wgmma = cuda_wgmma_available();
     if (!wgmma) SKIP("cuda attention, wgmma kernel", "the device is not compute capability 9.x or this build has no sm_90a code");
@@ -177,6 +178,8 @@ int main(void) {
                                 2.0f, 1000, 1, 0);
                 check_case_bits("wgmma-serial (bits equal to wgmma)", cuda_flash_attention_wgmma_serial_forward,
                                 head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+                check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, scalar,
+                           mixed_wgmma, 6, 2.0f, 1000);
             }
         }
         // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
@@ -185,6 +188,8 @@ int main(void) {
         if (wgmma) {
             check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed_wgmma, 6, 4.0f, 1000);
             check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
+            check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
+                       long_sequence, 1, 2.0f, 40);
         }
     }
     free(kept_bits);
