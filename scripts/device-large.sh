@@ -74,7 +74,7 @@ main() {
         echo "rc $?"
     fi
     if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
-        for kernel in mma wgmma; do
+        for kernel in mma wgmma wgmma-64; do
             if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
             echo "== ncu detail: the $kernel attention kernel of one 1.4b layer [$(left) s left]"
             MEMPROF_ATTENTION=$kernel run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:flash \

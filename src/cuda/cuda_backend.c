@@ -95,6 +95,43 @@ static int cuda_weights_view(backend_weights *out, void *handle) {
     return 0;
 }
 
+// The chunked LM head with chunk c's statistics beside chunk c + 1's GEMM: chunks of half the
+// logits rows, alternating between the buffer's two halves; a GEMM waits until the statistics
+// of the chunk two before it have read its half, and the model's stream waits for the last
+// statistics before anything after the head (the sequence sums) reads them.
+static int chunked_head_overlapped(cuda_model *m, int64_t tokens_count, memprof_error *err) {
+    const model_config *c = &m->config;
+    cudaStream_t stream = m->stream, statistics_stream = m->statistics_stream;
+    int64_t chunk_rows = m->logits_rows / 2;
+    size_t row_bytes = (size_t)c->hidden_size * 2;
+    int chunk = 0;
+    for (int64_t start = 0; start < tokens_count; start += chunk_rows, chunk++) {
+        int64_t rows = tokens_count - start < chunk_rows ? tokens_count - start : chunk_rows;
+        int half = chunk & 1;
+        float *logits = m->logits + (size_t)half * (size_t)chunk_rows * (size_t)c->vocab_size;
+        if (chunk >= 2 && cudaStreamWaitEvent(stream, m->logits_read[half], 0) != cudaSuccess)
+            return error_set(err, MEMPROF_ERR, "cuda backend: cudaStreamWaitEvent failed");
+        int status = cuda_gemm_forward(m->gemm, logits, GEMM_OUTPUT_FLOAT, (const char *)m->norm1 + start * row_bytes,
+                                       m->embed_out, NULL, rows, (int)c->hidden_size, c->vocab_size, err);
+        if (status != 0) return status;
+        if (cudaEventRecord(m->logits_written[half], stream) != cudaSuccess ||
+            cudaStreamWaitEvent(statistics_stream, m->logits_written[half], 0) != cudaSuccess)
+            return error_set(err, MEMPROF_ERR, "cuda backend: recording the LM head's chunk events failed");
+        (void)cudaGetLastError();  // as KERNEL: a benign error left by cuBLASLt is not this launch's
+        int launched = cuda_row_statistics(m->surprisal + start, m->entropy + start, m->rank + start, logits,
+                                           m->targets + start, rows, c->vocab_size, statistics_stream);
+        if (launched != 0)
+            return error_set(err, MEMPROF_ERR, "cuda backend: statistics failed: %s",
+                             cudaGetErrorString((cudaError_t)launched));
+        if (cudaEventRecord(m->logits_read[half], statistics_stream) != cudaSuccess)
+            return error_set(err, MEMPROF_ERR, "cuda backend: recording the LM head's chunk events failed");
+    }
+    for (int half = 0; half < 2 && half < chunk; half++)
+        if (cudaStreamWaitEvent(stream, m->logits_read[half], 0) != cudaSuccess)
+            return error_set(err, MEMPROF_ERR, "cuda backend: cudaStreamWaitEvent failed");
+    return 0;
+}
+
 // Runs one device batch whose host-side index arrays are already on the device.
 static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int max_length, memprof_error *err) {
     const model_config *c = &m->config;
@@ -160,6 +197,13 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     if (m->logits_rows <= 0)  // a plan without a logits buffer is a fused head's: never loop on 0 rows
         return error_set(err, MEMPROF_ERR, "cuda backend: no logits rows planned for the chunked LM head");
     size_t row_bytes = (size_t)d * 2;
+    // Each chunk's statistics kernel (memory-bound) runs on the statistics stream beside the
+    // next chunk's GEMM (compute-bound), each in its half of the logits buffer; the step
+    // profile and MEMPROF_CUDA_SYNC time or check every step on the model's stream, so with
+    // either the chunks run one after the other in the whole buffer. Same bits either way:
+    // the same kernels read the same logits.
+    if (m->logits_rows >= 2 && !cuda_profile_enabled() && !sync_steps())
+        return chunked_head_overlapped(m, tokens_count, err);
     for (int64_t start = 0; start < tokens_count; start += m->logits_rows) {
         int64_t rows = tokens_count - start < m->logits_rows ? tokens_count - start : m->logits_rows;
         GEMM(cuda_gemm_forward(m->gemm, m->logits, GEMM_OUTPUT_FLOAT, (const char *)m->norm1 + start * row_bytes,

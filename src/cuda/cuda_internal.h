@@ -66,6 +66,11 @@ typedef struct cuda_model {
     int capacity_sequences;
     float *residual, *logits, *layer_bias;
     void *lm_head_workspace;
+    // The chunked LM head's logits buffer in two halves: chunk c's statistics run on
+    // statistics_stream while chunk c + 1's GEMM runs on `stream` (half b: logits_written[b]
+    // after its GEMM, logits_read[b] after its statistics kernel).
+    void *statistics_stream;                    // cudaStream_t
+    void *logits_written[2], *logits_read[2];   // cudaEvent_t
     void *norm1, *norm2, *qkv, *attention, *hidden;
     int32_t *tokens, *positions, *targets, *starts, *lengths;
     double *surprisal, *entropy;

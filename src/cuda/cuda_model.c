@@ -133,12 +133,25 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->lm_head_wgmma = lm_head_wgmma;
     model->attention_wgmma = attention_wgmma;
     int status = 0;
-    cudaStream_t stream;
+    cudaStream_t stream, statistics_stream;
     if (cudaStreamCreate(&stream) != cudaSuccess) {
         free(model);
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot create a stream");
     }
     model->stream = stream;
+    int events_made = cudaStreamCreate(&statistics_stream) == cudaSuccess;
+    if (events_made) model->statistics_stream = statistics_stream;
+    for (int half = 0; half < 2 && events_made; half++) {
+        cudaEvent_t written, read;
+        events_made = cudaEventCreateWithFlags(&written, cudaEventDisableTiming) == cudaSuccess;
+        if (events_made) model->logits_written[half] = written;
+        events_made = events_made && cudaEventCreateWithFlags(&read, cudaEventDisableTiming) == cudaSuccess;
+        if (events_made) model->logits_read[half] = read;
+    }
+    if (!events_made) {
+        cuda_model_free(model);
+        return error_set(err, MEMPROF_ERR, "cuda backend: cannot create the statistics stream and its events");
+    }
     layout_cursor measure = {.model = model};
     lay_out_weights(&measure);  // weights and layers are still NULL: measures only
     model->weight_bytes = measure.bytes;
@@ -208,6 +221,11 @@ void cuda_model_free(cuda_model *model) {
     cudaFree(model->cos_table);
     cudaFree(model->sin_table);
     if (model->stream) cudaStreamDestroy((cudaStream_t)model->stream);
+    if (model->statistics_stream) cudaStreamDestroy((cudaStream_t)model->statistics_stream);
+    for (int half = 0; half < 2; half++) {
+        if (model->logits_written[half]) cudaEventDestroy((cudaEvent_t)model->logits_written[half]);
+        if (model->logits_read[half]) cudaEventDestroy((cudaEvent_t)model->logits_read[half]);
+    }
     free(model->layers);
     free(model);
 }
