@@ -92,21 +92,59 @@ __global__ void layernorm_registers_kernel(scalar *out1, scalar *out2, const flo
     }
 }
 
-// NeoX rotate_half pairing (i, i + rot/2) on the first rot dims of q and k of each head.
-template <typename scalar>
+// NeoX rotate_half pairing (i, i + rot/2) on the first rot dims of q and k of each head:
+// x[i], x[i + half] → x[i]·c − x[i + half]·s, x[i + half]·c + x[i]·s with c, s of (position, i).
+// A thread owns VEC consecutive i of one (head, role) — one VEC-wide load or store each of
+// x[i …], x[i + half …], cos and sin — and walks ROTARY_ROWS rows with the same item, so its
+// index arithmetic is done once (one block per row of 2-byte accesses and per-element
+// divisions ran at about a quarter of the memory's rate: 2% of the GPU time at 2.8b).
+enum { ROTARY_ROWS = 8, ROTARY_THREADS = 128 };
+template <typename scalar, int VEC> struct alignas(2 * VEC) scalar_vector { scalar lanes[VEC]; };
+template <int VEC> struct alignas(4 * VEC) float_vector { float lanes[VEC]; };
+
+template <typename scalar, int VEC>
 __global__ void rotary_kernel(scalar *qkv, const float *cos_table, const float *sin_table, const int32_t *positions,
-                              int heads, int head_dim, int rotary_dims) {
-    int64_t row = blockIdx.x;
-    int half = rotary_dims / 2;
-    int position = positions[row];
-    for (int item = threadIdx.x; item < heads * 2 * half; item += blockDim.x) {
-        int head = item / (2 * half), role = (item / half) % 2, i = item % half;  // role 0 = q, 1 = k
-        scalar *x = qkv + row * 3 * heads * head_dim + (int64_t)head * 3 * head_dim + role * head_dim;
-        float c = cos_table[(int64_t)position * half + i], s = sin_table[(int64_t)position * half + i];
-        float first = to_float(x[i]), second = to_float(x[i + half]);
-        x[i] = from_float<scalar>(first * c - second * s);
-        x[i + half] = from_float<scalar>(second * c + first * s);
+                              int64_t rows, int heads, int head_dim, int rotary_dims) {
+    int half = rotary_dims / 2, vectors = half / VEC;
+    int item = blockIdx.y * ROTARY_THREADS + threadIdx.x;
+    if (item >= heads * 2 * vectors) return;
+    int head = item / (2 * vectors), role = (item / vectors) % 2, i = (item % vectors) * VEC;  // role 0 = q, 1 = k
+    int64_t offset = (int64_t)head * 3 * head_dim + role * head_dim + i, width = 3LL * heads * head_dim;
+    int64_t first_row = (int64_t)blockIdx.x * ROTARY_ROWS;
+    for (int64_t row = first_row; row < first_row + ROTARY_ROWS && row < rows; row++) {
+        int64_t position = positions[row];
+        float_vector<VEC> c = *(const float_vector<VEC> *)(cos_table + position * half + i);
+        float_vector<VEC> s = *(const float_vector<VEC> *)(sin_table + position * half + i);
+        scalar_vector<scalar, VEC> *x = (scalar_vector<scalar, VEC> *)(qkv + row * width + offset);
+        scalar_vector<scalar, VEC> *y = (scalar_vector<scalar, VEC> *)(qkv + row * width + offset + half);
+        scalar_vector<scalar, VEC> first = *x, second = *y;
+#pragma unroll
+        for (int k = 0; k < VEC; k++) {
+            float a = to_float(first.lanes[k]), b = to_float(second.lanes[k]);
+            first.lanes[k] = from_float<scalar>(a * c.lanes[k] - b * s.lanes[k]);
+            second.lanes[k] = from_float<scalar>(b * c.lanes[k] + a * s.lanes[k]);
+        }
+        *x = first, *y = second;
     }
+}
+
+template <typename scalar, int VEC>
+static void launch_rotary(scalar *qkv, const float *cos_table, const float *sin_table, const int32_t *positions,
+                          int64_t rows, int heads, int head_dim, int rotary_dims, cuda_stream stream) {
+    int items = heads * 2 * (rotary_dims / 2 / VEC);
+    dim3 grid((unsigned)((rows + ROTARY_ROWS - 1) / ROTARY_ROWS), (unsigned)((items + ROTARY_THREADS - 1) / ROTARY_THREADS));
+    rotary_kernel<scalar, VEC><<<grid, ROTARY_THREADS, 0, stream>>>(qkv, cos_table, sin_table, positions, rows, heads,
+                                                                    head_dim, rotary_dims);
+}
+
+// The widest vector that divides half (Pythia: rot = head_dim/4, so half is 4 … 32, or 10 at 2.8b).
+template <typename scalar>
+static void rotary(scalar *qkv, const float *cos_table, const float *sin_table, const int32_t *positions, int64_t rows,
+                   int heads, int head_dim, int rotary_dims, cuda_stream stream) {
+    int half = rotary_dims / 2;
+    if (half % 4 == 0) launch_rotary<scalar, 4>(qkv, cos_table, sin_table, positions, rows, heads, head_dim, rotary_dims, stream);
+    else if (half % 2 == 0) launch_rotary<scalar, 2>(qkv, cos_table, sin_table, positions, rows, heads, head_dim, rotary_dims, stream);
+    else launch_rotary<scalar, 1>(qkv, cos_table, sin_table, positions, rows, heads, head_dim, rotary_dims, stream);
 }
 
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
@@ -210,10 +248,9 @@ extern "C" int cuda_rotary_forward(void *qkv, const float *cos_table, const floa
                                    cuda_stream stream) {
     if (tokens_count == 0 || rotary_dims < 2) return 0;
     DISPATCH(scalar_type,
-             (rotary_kernel<__half><<<(unsigned)tokens_count, 128, 0, stream>>>((__half *)qkv, cos_table, sin_table, positions,
-                                                                             heads, head_dim, rotary_dims)),
-             (rotary_kernel<__nv_bfloat16><<<(unsigned)tokens_count, 128, 0, stream>>>((__nv_bfloat16 *)qkv, cos_table, sin_table,
-                                                                                    positions, heads, head_dim, rotary_dims)));
+             rotary((__half *)qkv, cos_table, sin_table, positions, tokens_count, heads, head_dim, rotary_dims, stream),
+             rotary((__nv_bfloat16 *)qkv, cos_table, sin_table, positions, tokens_count, heads, head_dim, rotary_dims,
+                    stream));
     return LAUNCH_STATUS();
 }
 

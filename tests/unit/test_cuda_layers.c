@@ -245,7 +245,12 @@ int main(void) {
         static const int dims[] = {64, 512, 2048, 4096, 5120, 102};
         for (int i = 0; i < 6; i++) check_layernorm(dims[i], 3, 1, scalar);
         check_layernorm(512, 2, 0, scalar);
-        check_rotary(3, 16, 4, scalar);   // Pythia: rotary_pct 0.25
+        // Pythia: rotary_pct 0.25. The kernel's vector width is the widest of 4, 2, 1 that
+        // divides rot/2: 2 (16, 4), 2 (80, 20: 2.8b), 4 (128, 32), 1 (rot/2 = 3).
+        check_rotary(3, 16, 4, scalar);
+        check_rotary(3, 80, 20, scalar);
+        check_rotary(2, 128, 32, scalar);
+        check_rotary(2, 24, 6, scalar);
         check_rotary(2, 32, 32, scalar);  // every dim rotated
         check_gelu(8 * 300 + 5, scalar);
         check_exact_kernels(scalar);
