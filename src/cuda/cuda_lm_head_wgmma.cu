@@ -13,8 +13,9 @@
 // (cuda_common.cuh, swizzled_chunk_offset: 64-byte swizzle at K = 32, 128-byte at K = 64), so
 // A and B are K-major with SBO = 8 rows = 8·W and a k16 step 32 bytes along the atom row; a
 // warp copies whole K-wide pieces of rows (4 rows × 128 bytes at K = 64) and each
-// quarter-warp stores 128 contiguous bytes. A thread holds 2 rows (16w + g, + 8) × 32 columns of a tile and
-// folds them into its rows' states; the 4 lanes of a quad merge at the end (merge_quad).
+// quarter-warp stores 128 contiguous bytes. A thread holds 2 rows (16w + g, + 8) × 32
+// columns of a tile and folds them into its rows' states; the 4 lanes of a quad merge at the
+// end (merge_quad).
 // Where the block's hidden rows fit in shared memory (d ≤ 768) they are loaded once and the
 // stages hold W only; tiles then alternate between two accumulators, so that a tile is
 // folded while the next one's first products run (head_layout, the kernel's RESIDENT path).
@@ -40,8 +41,9 @@ enum {
 
 // Two ways to hold A (the block's 128 hidden rows). Streamed: each stage holds A's and B's
 // step, so A is re-read from L2 for every vocabulary tile (64 flops per byte read). Resident:
-// all of A is loaded once (128 × d, one [128 × K] operand per step, laid out as a stage's) and the stages hold B only
-// (128 flops per byte), where it fits in shared memory: d ≤ 768 (70m, 160m) on an H100.
+// all of A is loaded once (128 × d, one [128 × K] operand per step, laid out as a stage's)
+// and the stages hold B only (128 flops per byte), where it fits in shared memory: d ≤ 768
+// (70m, 160m) on an H100.
 // K, the d per pipeline step (K/16 k16 products): 32, or 64 where a resident A leaves room
 // (d ≤ 640, d padded to whole steps: 70m). Steps of 64 halve the barriers and waits per
 // product: a step of 32 is only ≈ 256 tensor-core cycles of the SM's two warpgroups, each
