@@ -87,9 +87,11 @@ $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda
 	@echo "NVCC $<"
 	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
-WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu
+WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_flash_attention_pingpong.cu \
+	src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu
 $(WGMMA_CU_SRCS:%.cu=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh \
-		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh src/cuda/cuda_lm_head.cuh
+		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh src/cuda/cuda_lm_head.cuh \
+		src/cuda/cuda_attention_wgmma.cuh src/cuda/cuda_barrier.cuh
 	@mkdir -p $(dir $@)
 	@echo "NVCC $< (sm_90a)"
 	@$(NVCC) $(NVCC_WGMMA_FLAGS) -c $< -o $@
@@ -130,6 +132,7 @@ endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
 	-I$(CUDA_HOME)/include -DMEMPROF_WGMMA_BUILT
 EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh tests/emulator/cuda/cuda_wgmma.cuh \
+	tests/emulator/cuda/cuda_barrier.cuh src/cuda/cuda_attention_wgmma.cuh \
 	src/cuda/cuda_common.cuh src/cuda/cuda_kernels.h src/cuda/cuda_lm_head.cuh
 
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
@@ -178,7 +181,8 @@ $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o
 
 $(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attention.o \
 		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o \
-		$(BUILD)/emulator/cuda_flash_attention_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
+		$(BUILD)/emulator/cuda_flash_attention_wgmma.o $(BUILD)/emulator/cuda_flash_attention_pingpong.o \
+		$(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

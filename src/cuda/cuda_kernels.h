@@ -58,7 +58,9 @@ int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequ
 // intra-warpgroup pipelining); the serial one waits for each product in turn. Both apply the
 // same products and rescalings to each accumulator in the same order: the same bits. The
 // small-blocks form is the pipelined one with one warpgroup (64 rows) per block and 64-key
-// tiles (other bits: another summation order).
+// tiles (other bits: another summation order). The ping-pong form
+// (cuda_flash_attention_pingpong.cu) is the pipelined one with a copying warpgroup and the two
+// multiplying warpgroups taking turns at the tensor cores: the pipelined form's bits.
 int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                        const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                        int head_dim, int scalar_type, cuda_stream stream);
@@ -68,6 +70,9 @@ int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const 
 int cuda_flash_attention_wgmma_small_blocks_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                                     const int32_t *sequence_lengths, int sequences, int max_length,
                                                     int heads, int head_dim, int scalar_type, cuda_stream stream);
+int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+                                                const int32_t *sequence_lengths, int sequences, int max_length,
+                                                int heads, int head_dim, int scalar_type, cuda_stream stream);
 int cuda_wgmma_available(void);
 // d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
 // wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b

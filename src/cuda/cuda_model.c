@@ -245,10 +245,12 @@ int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
     int wgmma = strcmp(value, "wgmma") == 0          ? 1
                 : strcmp(value, "wgmma-serial") == 0 ? 2
                 : strcmp(value, "wgmma-64") == 0     ? 3
+                : strcmp(value, "wgmma-pingpong") == 0 ? 4
                                                      : 0;
     if (wgmma == 0)
         return error_set(err, MEMPROF_ERR,
-                         "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\", \"wgmma-serial\" or \"wgmma-64\", got \"%s\"",
+                         "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\", \"wgmma-serial\", \"wgmma-64\" or "
+                         "\"wgmma-pingpong\", got \"%s\"",
                          value);
     *out_wgmma = wgmma;
     return 0;

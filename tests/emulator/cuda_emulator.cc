@@ -16,10 +16,12 @@
 #include <cuda_fp16.h>
 
 #include <deque>
+#include <map>
 #include <mutex>
 #include <vector>
 
 #include "cuda_emulator.h"
+#include "cuda/cuda_barrier.cuh"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_wgmma.cuh"
 
@@ -35,6 +37,11 @@ struct copy_request {
 
 struct barrier {
     unsigned expected = 0, arrived = 0, generation = 0;
+};
+
+// An mbarrier: arrivals per phase, arrivals still due in this one, phases completed.
+struct mbarrier_state {
+    unsigned count = 0, pending = 0, phases = 0;
 };
 
 struct exchange_area {
@@ -62,6 +69,8 @@ struct block_state {
     std::vector<barrier> warpgroup_barriers;
     std::vector<std::vector<const std::vector<wgmma_request> *>> warpgroup_groups;
     barrier block_barrier;
+    barrier named_barriers[16];                     // bar.sync / bar.arrive ids (0 unused: block_barrier)
+    std::map<uint32_t, mbarrier_state> mbarriers;  // by shared-memory offset
     size_t shared_size = 0;
     uint3 block_index;
     dim3 block_dimension, grid_dimension;
@@ -141,6 +150,52 @@ void async_wait(int pending) {
             else memset(r.destination, 0, 16);
         }
         thread_now->committed.pop_front();
+    }
+}
+
+[[noreturn]] static void barrier_fail(const char *what) {
+    fprintf(stderr, "cuda emulator: block (%u, %u, %u), thread %u: %s\n", block_now->block_index.x,
+            block_now->block_index.y, block_now->block_index.z, thread_now->linear, what);
+    exit(3);
+}
+
+// mbarriers and named barriers: see tests/emulator/cuda/cuda_barrier.cuh.
+static mbarrier_state &mbarrier_at(const void *barrier) {
+    auto found = block_now->mbarriers.find(shared_window_address(barrier));
+    if (found == block_now->mbarriers.end()) barrier_fail("an mbarrier used before mbarrier.init");
+    return found->second;
+}
+void mbarrier_init(const void *barrier, unsigned count) {
+    if (count == 0) barrier_fail("mbarrier.init with an arrival count of 0");
+    mbarrier_state &state = block_now->mbarriers[shared_window_address(barrier)];
+    state.count = state.pending = count;
+    state.phases = 0;
+}
+void mbarrier_arrive(const void *barrier) {
+    mbarrier_state &state = mbarrier_at(barrier);
+    if (--state.pending == 0) {
+        state.pending = state.count;
+        state.phases++;
+        block_now->progress++;
+    }
+}
+void mbarrier_wait(const void *barrier, unsigned parity) {
+    mbarrier_state &state = mbarrier_at(barrier);
+    while ((state.phases & 1) == (parity & 1)) yield();
+}
+void named_barrier(int id, unsigned count, bool wait) {
+    if (id < 1 || id > 15) barrier_fail("a named barrier id outside 1 … 15");
+    if (count == 0 || count % 32 != 0 || count > block_now->threads.size())
+        barrier_fail("a named barrier's thread count that is not a multiple of 32 within the block");
+    barrier &b = block_now->named_barriers[id];
+    if (b.arrived == 0) b.expected = count;
+    else if (b.expected != count) barrier_fail("a named barrier used with two thread counts at once");
+    if (wait) {
+        wait_at(b);
+    } else if (++b.arrived == b.expected) {
+        b.arrived = 0;
+        b.generation++;
+        block_now->progress++;
     }
 }
 
@@ -298,6 +353,13 @@ static void run_block(block_state &b) {
             // Copies never waited for land at the end of the kernel on a GPU; nothing reads them here.
             t.open_group.clear(), t.committed.clear();
         }
+    for (int id = 1; id < 16; id++)
+        if (b.named_barriers[id].arrived != 0) {
+            fprintf(stderr, "cuda emulator: block (%u, %u, %u) ended with %u arrivals at named barrier %d that no "
+                    "bar.sync took\n", b.block_index.x, b.block_index.y, b.block_index.z, b.named_barriers[id].arrived, id);
+            exit(3);
+        }
+    b.mbarriers.clear();
     for (thread_context &t : b.threads)
         if (!t.wgmma_open.empty() || !t.wgmma_committed.empty()) {
             fprintf(stderr, "cuda emulator: a kernel ended with wgmma products never waited for\n");

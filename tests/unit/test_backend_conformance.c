@@ -3,7 +3,7 @@
 // MEMPROF_CONFORMANCE_CHECKPOINTS (colon-separated; the GPU check script passes random
 // Pythia-shaped models there), with each LM head (chunked, fused, fused-256: MEMPROF_LM_HEAD)
 // and, on a Hopper GPU, the wgmma kernels (fused-wgmma with wgmma attention; chunked with
-// wgmma-serial and wgmma-64 attention: MEMPROF_ATTENTION).
+// wgmma-serial, wgmma-64 and wgmma-pingpong attention: MEMPROF_ATTENTION).
 // Reports SKIP where no GPU is present. Also on small random models made in memory whose head
 // dims (64, 80) take the tensor-core attention kernels, which the fixtures' 16 does not.
 // Built against the CPU emulator (test_backend_conformance_emulated: every kernel file
@@ -229,12 +229,13 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     // (MEMPROF_LM_HEAD); on a Hopper GPU the wgmma kernels too (MEMPROF_ATTENTION).
     static const char *const heads[][2] = {{"chunked", "mma"},         {"fused", "mma"},
                                            {"fused-256", "mma"},       {"fused-wgmma", "wgmma"},
-                                           {"chunked", "wgmma-serial"}, {"chunked", "wgmma-64"}};
+                                           {"chunked", "wgmma-serial"}, {"chunked", "wgmma-64"},
+                                           {"chunked", "wgmma-pingpong"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
     wgmma = cuda_wgmma_available();
 #endif
-    for (int h = 0; h < (wgmma ? 6 : 3) && status == 0; h++) {
+    for (int h = 0; h < (wgmma ? (int)(sizeof heads / sizeof heads[0]) : 3) && status == 0; h++) {
         setenv("MEMPROF_LM_HEAD", heads[h][0], 1);
         setenv("MEMPROF_ATTENTION", heads[h][1], 1);
         snprintf(label, sizeof label, "%s fp16 (%s LM head, %s attention)", folder, heads[h][0], heads[h][1]);

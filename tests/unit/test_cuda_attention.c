@@ -1,5 +1,5 @@
 // test_cuda_attention.c — the CUDA attention kernels (the tensor-core FlashAttention-2 kernel
-// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks — where the device and
+// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks, ping-pong — where the device and
 // build have them, and the exact warp kernel) against causal attention computed here in double, for every
 // Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
 // tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
@@ -178,6 +178,8 @@ int main(void) {
                                 2.0f, 1000, 1, 0);
                 check_case_bits("wgmma-serial (bits equal to wgmma)", cuda_flash_attention_wgmma_serial_forward,
                                 head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+                check_case_bits("wgmma-pingpong (bits equal to wgmma)", cuda_flash_attention_wgmma_pingpong_forward,
+                                head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
                 check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, scalar,
                            mixed_wgmma, 6, 2.0f, 1000);
             }
@@ -187,7 +189,10 @@ int main(void) {
         check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
         if (wgmma) {
             check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed_wgmma, 6, 4.0f, 1000);
-            check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
+            check_case_bits("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1,
+                            2.0f, 40, 1, 0);
+            check_case_bits("wgmma-pingpong (bits equal to wgmma)", cuda_flash_attention_wgmma_pingpong_forward,
+                            head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40, 0, 1);
             check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
                        long_sequence, 1, 2.0f, 40);
         }

@@ -1,0 +1,144 @@
+// cuda_attention_wgmma.cuh — the pieces the wgmma attention kernels share
+// (cuda_flash_attention_wgmma.cu: the pipelined, serial and 64-row forms;
+// cuda_flash_attention_pingpong.cu: the warp-specialised form): swizzled K/V/Q tile copies,
+// the online softmax of one S tile, the O rescale, the S = Q·Kᵀ and O += P·V product
+// sequences and the K and V descriptors. Layouts: cuda_flash_attention_wgmma.cu's header.
+#ifndef MEMPROF_CUDA_ATTENTION_WGMMA_CUH
+#define MEMPROF_CUDA_ATTENTION_WGMMA_CUH
+
+#include <math.h>
+#include <stdint.h>
+
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_wgmma.cuh"
+
+// Queues rows [first, first + rows) of one role into a swizzled tile, as thread `thread` of
+// `threads` copying ones; rows at or past `length` are zero-filled (the source must still be
+// a valid address: row 0 is used).
+template <int HD, int rows, int threads>
+__device__ __forceinline__ void load_swizzled_tile_async(char *tile, const char *role_base, int64_t row_bytes, int first,
+                                                         int length, int thread) {
+    constexpr int chunks = HD / 8;  // 16-byte chunks per row
+    for (int i = thread; i < rows * chunks; i += threads) {
+        int row = i / chunks, chunk = i % chunks;
+        bool valid = first + row < length;
+        const char *source = role_base + (valid ? (int64_t)(first + row) * row_bytes : 0) + chunk * 16;
+        copy_async_16(tile + swizzled_chunk_offset<swizzle_width<HD>::value>(row, chunk, rows), source, valid);
+    }
+}
+
+// The online softmax of one S tile in this thread's two rows (query0, query0 + 8): masks the
+// keys after the query on a diagonal tile, moves the running maximum, turns S into P packed
+// as the A operand of P·V (key block kk holds s[8kk … 8kk+7]) and returns the factor O and
+// the running sum must be scaled by. s[4j + e] is row query0 + 8·(e/2), key first_key + 8j +
+// 2q + e%2; p = 2^(s·c − max·c) with c = log2 e / √HD, one FFMA and one MUFU.EX2 each.
+template <typename scalar, int KEYS>
+__device__ __forceinline__ void softmax_tile(uint32_t (&p)[KEYS / 16][4], float (&correction)[2], float (&s)[KEYS / 2],
+                                             float (&row_max)[2], float (&row_sum)[2], int first_key, bool diagonal,
+                                             int query0, int q, float scale_log2) {
+    float tile_max[2] = {-INFINITY, -INFINITY};
+    if (diagonal) {  // uniform for the warpgroup: tiles before the diagonal run no mask arithmetic
+#pragma unroll
+        for (int i = 0; i < KEYS / 2; i++) {
+            int key = first_key + (i >> 2) * 8 + 2 * q + (i & 1), row = query0 + ((i >> 1) & 1) * 8;
+            if (key > row) s[i] = -INFINITY;
+            tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+        }
+    } else {
+#pragma unroll
+        for (int i = 0; i < KEYS / 2; i++) tile_max[(i >> 1) & 1] = fmaxf(tile_max[(i >> 1) & 1], s[i]);
+    }
+    float scaled_max[2];
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 1));
+        tile_max[r] = fmaxf(tile_max[r], __shfl_xor_sync(0xffffffffu, tile_max[r], 2));
+        float new_max = fmaxf(row_max[r], tile_max[r]);
+        correction[r] = new_max == -INFINITY ? 1.0f : fast_exp2((row_max[r] - new_max) * scale_log2);
+        row_max[r] = new_max;
+        scaled_max[r] = new_max == -INFINITY ? 0.0f : new_max * scale_log2;
+    }
+    float tile_sum[2] = {0.0f, 0.0f};
+#pragma unroll
+    for (int i = 0; i < KEYS / 2; i += 2) {
+        int r = (i >> 1) & 1;
+        float p0 = fast_exp2(fmaf(s[i], scale_log2, -scaled_max[r]));
+        float p1 = fast_exp2(fmaf(s[i + 1], scale_log2, -scaled_max[r]));
+        tile_sum[r] += p0 + p1;
+        p[i >> 3][(i >> 1) & 3] = pack_pair<scalar>(p0, p1);
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
+}
+
+// O *= correction per row; skipped by a warp whose corrections are all exactly 1 (once the
+// rows' maxima settle), which would change no bit.
+template <int HD> __device__ __forceinline__ void rescale_output(float (&o)[HD / 2], const float (&correction)[2]) {
+    if (__any_sync(0xffffffffu, correction[0] != 1.0f || correction[1] != 1.0f)) {
+#pragma unroll
+        for (int i = 0; i < HD / 2; i++) o[i] *= correction[(i >> 1) & 1];
+    }
+}
+
+// Their callers issue the products of one pipeline stage after a single wgmma_fence()
+// that follows every ordinary write of their input registers (s cleared, O rescaled, P
+// packed): a register write inside the stage makes ptxas serialise the products.
+// S = Q·Kᵀ for the warpgroup's 64 rows × KEYS keys: HD/16 products, k16 steps as wgmma_k_major_step.
+template <typename scalar, int HD, int KEYS, int QR>
+__device__ __forceinline__ void issue_scores(float (&s)[KEYS / 2], uint64_t q_descriptor, uint64_t k_descriptor) {
+    constexpr int W = swizzle_width<HD>::value;
+#pragma unroll
+    for (int kk = 0; kk < HD / 16; kk++)
+        wgmma_ss<scalar, KEYS>(s, q_descriptor + wgmma_k_major_step<W>(kk, QR),
+                               k_descriptor + wgmma_k_major_step<W>(kk, KEYS), kk > 0);
+    wgmma_commit();
+}
+
+// O += P·V: KEYS/16 products of 64 × HD × 16; V is the MN-major B (k = key): a k16 step is
+// 16 key rows (16·W bytes) on.
+template <typename scalar, int HD, int KEYS>
+__device__ __forceinline__ void issue_values(float (&o)[HD / 2], const uint32_t (&p)[KEYS / 16][4], uint64_t v_descriptor) {
+    constexpr int W = swizzle_width<HD>::value;
+#pragma unroll
+    for (int kk = 0; kk < KEYS / 16; kk++)
+        wgmma_rs_transposed_b<scalar, HD>(o, p[kk], v_descriptor + (uint64_t)(kk * 16 * W / 16), 1);
+    wgmma_commit();
+}
+
+// Descriptors of a K tile and of a V tile (cuda_flash_attention_wgmma.cu: swizzled layout, W
+// bytes per atom row).
+template <int KEYS, int W> __device__ __forceinline__ uint64_t key_descriptor(const char *k_tile) {
+    return wgmma_swizzled_descriptor<W>(k_tile, KEYS * W, 8 * W);
+}
+template <int KEYS, int W> __device__ __forceinline__ uint64_t value_descriptor(const char *v_tile) {
+    return wgmma_swizzled_descriptor<W>(v_tile, KEYS * W, 8 * W);
+}
+
+// s = 0 (the first product overwrites it anyway; this keeps it defined) and the fences.
+template <int count> __device__ __forceinline__ void clear_scores(float (&s)[count]) {
+#pragma unroll
+    for (int i = 0; i < count; i++) s[i] = 0.0f;
+    wgmma_fence_operands(s);
+}
+
+// out rows query0 and query0 + 8 of this (sequence, head) = O / (the row's sum over its four
+// lanes), rows at or past the sequence's end left unwritten.
+template <typename scalar, int HD>
+__device__ __forceinline__ void store_output_rows(scalar *out, const float (&o)[HD / 2], const float (&row_sum)[2],
+                                                  int64_t start, int query0, int length, int heads, int head, int q) {
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        float sum = row_sum[r];
+        sum += __shfl_xor_sync(0xffffffffu, sum, 1);
+        sum += __shfl_xor_sync(0xffffffffu, sum, 2);
+        int query = query0 + r * 8;
+        if (query >= length) continue;
+        float inverse = 1.0f / sum;
+        uint32_t *destination = (uint32_t *)(out + (start + query) * heads * HD + (int64_t)head * HD + 2 * q);
+#pragma unroll
+        for (int j = 0; j < HD / 8; j++)
+            destination[j * 4] = pack_pair<scalar>(o[4 * j + 2 * r] * inverse, o[4 * j + 2 * r + 1] * inverse);
+    }
+}
+
+#endif

@@ -1,0 +1,237 @@
+// cuda_flash_attention_pingpong.cu — the wgmma attention (cuda_flash_attention_wgmma.cu, its
+// pipelined form: the same products in the same order, so the same bits) with a block's
+// warpgroups specialised, as FlashAttention-3 does, so that no __syncthreads() ties the two
+// multiplying warpgroups together at every key tile:
+//   - warpgroup 2 copies: Q with the first K/V tile, then each K/V tile into a free stage of
+//     3 (2 at head dim 256), announcing it on the stage's `full` mbarrier once its copies
+//     have landed; it runs on 24 registers (setmaxnreg), the others on 240.
+//   - warpgroups 0 and 1 (64 query rows each) wait on `full`, multiply, and release a stage on
+//     its `empty` mbarrier once their products have read it. They take turns to issue their
+//     products ("ping-pong": named barriers 1 and 2, warpgroup 0 first), so one warpgroup's
+//     products run on the tensor cores while the other computes its softmax, where with a
+//     shared barrier both reach their softmax at the same time and the tensor cores idle.
+// Per warpgroup, iteration j issues S_j = Q·K_jᵀ and O += P_{j−1}·V_{j−1}, then computes
+// S_j's softmax while the latter runs (the pipelined form's schedule).
+//
+// Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256};
+// 384 threads; K/V tiles of 128 keys (64 at HD = 256). Shared memory: 1 KB alignment slack,
+// Q [128, HD], K and V × stages [keys, HD] (swizzled, as the wgmma form), 2 mbarriers per
+// stage: 113 KB at HD = 64, 225 KB at 128 (3 stages), 193 KB at 256 (2 stages).
+#include <math.h>
+#include <stdint.h>
+
+#include "cuda/cuda_attention_wgmma.cuh"
+#include "cuda/cuda_barrier.cuh"
+#include "cuda/cuda_common.cuh"
+#include "cuda/cuda_kernels.h"
+#include "cuda/cuda_wgmma.cuh"
+
+template <int HD> struct pingpong_attention_shape {
+    static constexpr int keys = HD <= 128 ? 128 : 64;  // the S product's N (64 at HD = 256, for registers)
+    static constexpr int consumers = 2;                // multiplying warpgroups, 64 query rows each
+    static constexpr int threads = (consumers + 1) * 128;
+    static constexpr int query_rows = consumers * 64;
+    static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
+    static constexpr size_t tile_bytes = (size_t)keys * HD * 2;  // one K or V tile
+    static constexpr size_t bytes(int stages) {  // alignment slack, Q, K × stages, V × stages, barriers
+        return 1024 + q_bytes + 2 * (size_t)stages * tile_bytes + 2 * (size_t)stages * 8;
+    }
+    static constexpr int stages = bytes(3) <= 227 * 1024 ? 3 : 2;
+    static constexpr int swizzle = swizzle_width<HD>::value;
+    // Registers per thread after setmaxnreg: 24·128 + 240·256 ≤ the SM's 65,536.
+    static constexpr int copy_registers = 24, multiply_registers = 240;
+};
+
+template <typename scalar, int HD>
+__global__ void __launch_bounds__(pingpong_attention_shape<HD>::threads, 1)
+flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
+                                int query_tiles, float scale_log2) {
+    using shape = pingpong_attention_shape<HD>;
+    constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = shape::stages, W = shape::swizzle;
+    extern __shared__ __align__(128) unsigned char shared[];
+    char *q_tile = (char *)shared + ((1024 - (shared_address(shared) & 1023)) & 1023);  // 1024-byte aligned
+    char *k_tiles = q_tile + shape::q_bytes;               // [STAGES] tiles
+    char *v_tiles = k_tiles + STAGES * shape::tile_bytes;  // [STAGES] tiles
+    uint64_t *full = (uint64_t *)(v_tiles + STAGES * shape::tile_bytes);  // [STAGES]: a stage's tiles landed
+    uint64_t *empty = full + STAGES;                                      // [STAGES]: both consumers read it
+
+    // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
+    int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
+    int start = starts[sequence], length = lengths[sequence];
+    int first_query = tile * QR;
+    if (first_query >= length) return;  // uniform for the block
+    int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
+    const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
+    const int key_tiles = (min(first_query + QR, length) - 1) / KEYS + 1;  // keys 0 … the block's last query
+
+    if (threadIdx.x == 0) {
+        for (int stage = 0; stage < STAGES; stage++) {
+            mbarrier_init(&full[stage], 128);  // every copying thread, once its copies landed
+            mbarrier_init(&empty[stage], 256);  // every multiplying thread, once its products read it
+        }
+    }
+    __syncthreads();  // the last barrier of the whole block: the roles part here
+    int group = threadIdx.x >> 7;
+
+    if (group == shape::consumers) {
+        // Tile t goes into stage t % STAGES once the consumers released tile t − STAGES there
+        // (the (t/STAGES)-th phase of `empty`). With 3 stages the copies of two tiles are in
+        // flight (tile t − 1 is announced after tile t's copies are queued); with 2, one (each
+        // announced before the next wait, which would otherwise wait on it).
+        register_limit_decrease<shape::copy_registers>();
+        constexpr int LAG = STAGES >= 3 ? 1 : 0;
+        int thread = threadIdx.x - shape::consumers * 128;
+        const char *k_base = head_base + HD * sizeof(scalar), *v_base = head_base + 2 * HD * sizeof(scalar);
+        for (int t = 0; t < key_tiles; t++) {
+            int stage = t % STAGES;
+            if (t >= STAGES) mbarrier_wait(&empty[stage], (unsigned)(t / STAGES - 1) & 1);
+            if (t == 0)
+                load_swizzled_tile_async<HD, QR, 128>(q_tile, head_base, row_bytes, first_query, length, thread);
+            load_swizzled_tile_async<HD, KEYS, 128>(k_tiles + stage * shape::tile_bytes, k_base, row_bytes, t * KEYS,
+                                                    length, thread);
+            load_swizzled_tile_async<HD, KEYS, 128>(v_tiles + stage * shape::tile_bytes, v_base, row_bytes, t * KEYS,
+                                                    length, thread);
+            copy_async_commit();
+            if (t >= LAG) {
+                copy_async_wait<LAG>();
+                shared_async_fence();  // visible to the tensor cores' reads
+                mbarrier_arrive(&full[(t - LAG) % STAGES]);
+            }
+        }
+        if (LAG > 0) {
+            copy_async_wait<0>();
+            shared_async_fence();
+            mbarrier_arrive(&full[(key_tiles - 1) % STAGES]);
+        }
+        return;
+    }
+
+    register_limit_increase<shape::multiply_registers>();
+    int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+    int group_first_query = first_query + group * 64;
+    int query0 = group_first_query + warp * 16 + g;  // this thread's rows: query0 and query0 + 8
+    // Turns: a warpgroup issues its products after bar.sync on its own id (1 + group), which
+    // opens once the other warpgroup has arrived there after issuing its own. Each issues
+    // key_tiles + 1 times; warpgroup 1 arrives once up front (0 goes first) and not after
+    // its last issue, so every id sees as many arrivals as waits.
+    const int my_turn = 1 + group, other_turn = 2 - group;
+    if (group == 1) named_barrier_arrive<256>(other_turn);
+
+    float o[HD / 2];
+#pragma unroll
+    for (int i = 0; i < HD / 2; i++) o[i] = 0.0f;
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.0f, 0.0f};
+    // This warpgroup's 64 rows of Q: the group's first row is 64 rows (8 atoms) in.
+    const uint64_t q_descriptor = wgmma_swizzled_descriptor<W>(q_tile + group * 64 * W, QR * W, 8 * W);
+    float s[KEYS / 2], correction[2];
+    // P_j for even and odd j (the pipelined form's reason: one is read by the product in flight).
+    uint32_t p_even[KEYS / 16][4], p_odd[KEYS / 16][4];
+    uint64_t k_descriptor, v_descriptor;
+
+    // Tile 0 (Q landed with it): S_0 alone; O is still 0.
+    mbarrier_wait(&full[0], 0);
+    k_descriptor = key_descriptor<KEYS, W>(k_tiles);
+    clear_scores(s);
+    wgmma_fence_operands(k_descriptor);
+    named_barrier_sync<256>(my_turn);
+    wgmma_fence();
+    issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
+    named_barrier_arrive<256>(other_turn);
+    wgmma_wait<0>();
+    wgmma_fence_operands(s);
+    softmax_tile<scalar, KEYS>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);
+
+    // 0 < j < key_tiles: S_j, and P_{j−1}·V_{j−1} behind it while S_j's softmax runs.
+    auto step = [&](int j, const uint32_t (&p_previous)[KEYS / 16][4], uint32_t (&p)[KEYS / 16][4]) {
+        mbarrier_wait(&full[j % STAGES], (unsigned)(j / STAGES) & 1);
+        k_descriptor = key_descriptor<KEYS, W>(k_tiles + (j % STAGES) * shape::tile_bytes);
+        v_descriptor = value_descriptor<KEYS, W>(v_tiles + ((j - 1) % STAGES) * shape::tile_bytes);
+        clear_scores(s);
+        wgmma_fence_operands(o);
+        wgmma_fence_operands(k_descriptor);
+        wgmma_fence_operands(v_descriptor);
+        named_barrier_sync<256>(my_turn);
+        wgmma_fence();
+        issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
+        issue_values<scalar, HD, KEYS>(o, p_previous, v_descriptor);
+        named_barrier_arrive<256>(other_turn);
+        wgmma_wait<1>();  // S_j has landed; P_{j−1}·V_{j−1} may still run
+        wgmma_fence_operands(s);
+        softmax_tile<scalar, KEYS>(p, correction, s, row_max, row_sum, j * KEYS, j * KEYS + KEYS - 1 > group_first_query,
+                                   query0, q, scale_log2);
+        wgmma_wait<0>();
+        wgmma_fence_operands(o);
+        mbarrier_arrive(&empty[(j - 1) % STAGES]);  // K_{j−1} and V_{j−1} are read
+        rescale_output<HD>(o, correction);
+    };
+    // The last tile's P·V (its V landed with its K).
+    auto last_values = [&](const uint32_t (&p_last)[KEYS / 16][4]) {
+        v_descriptor = value_descriptor<KEYS, W>(v_tiles + ((key_tiles - 1) % STAGES) * shape::tile_bytes);
+        wgmma_fence_operands(o);
+        wgmma_fence_operands(v_descriptor);
+        named_barrier_sync<256>(my_turn);
+        wgmma_fence();
+        issue_values<scalar, HD, KEYS>(o, p_last, v_descriptor);
+        if (group == 0) named_barrier_arrive<256>(other_turn);
+        wgmma_wait<0>();
+        wgmma_fence_operands(o);
+    };
+
+    int j = 1;
+    for (; j + 1 < key_tiles; j += 2) {
+        step(j, p_even, p_odd);
+        step(j + 1, p_odd, p_even);
+    }
+    if (j < key_tiles) {  // an even number of tiles: the last one is odd
+        step(j, p_even, p_odd);
+        last_values(p_odd);
+    } else {
+        last_values(p_even);
+    }
+    store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
+}
+
+template <typename scalar, int HD>
+static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                           int max_length, int heads, cuda_stream stream) {
+    using shape = pingpong_attention_shape<HD>;
+    constexpr size_t bytes = shape::bytes(shape::stages);
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if ((size_t)limit < bytes) return -1;
+    cudaError_t status = cudaFuncSetAttribute(flash_attention_pingpong_kernel<scalar, HD>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+    if (status != cudaSuccess) return (int)status;
+    int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
+    dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
+    flash_attention_pingpong_kernel<scalar, HD><<<grid, shape::threads, bytes, stream>>>(
+        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
+    return LAUNCH_STATUS();
+}
+
+template <typename scalar>
+static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                    int max_length, int heads, int head_dim, cuda_stream stream) {
+    switch (head_dim) {
+    case 32: return launch_pingpong<scalar, 32>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 64: return launch_pingpong<scalar, 64>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 80: return launch_pingpong<scalar, 80>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 96: return launch_pingpong<scalar, 96>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 128: return launch_pingpong<scalar, 128>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 256: return launch_pingpong<scalar, 256>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    default: return -1;
+    }
+}
+
+// Returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
+extern "C" int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, const int32_t *starts,
+                                                           const int32_t *lengths, int sequences, int max_length,
+                                                           int heads, int head_dim, int scalar_type,
+                                                           cuda_stream stream) {
+    if (!cuda_wgmma_available()) return -1;
+    if (sequences == 0 || max_length == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return dispatch<__half>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    return dispatch<__nv_bfloat16>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+}
