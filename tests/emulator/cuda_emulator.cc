@@ -1,6 +1,16 @@
 // cuda_emulator.cc — the fibers, barriers and deferred copies behind cuda_emulator.h (the
 // CUDA runtime calls around them: cuda_runtime_emulated.cc).
 //
+// Ordering check (shared memory between cp.async and wgmma): every thread keeps a vector
+// clock; __syncthreads, named barriers and mbarriers carry them from the threads that arrive
+// to the threads that pass (release / acquire), warp-level collectives do not. A cp.async
+// copy landing in shared memory records its writer and the writer's epoch; a wgmma product
+// that reads that memory must have been issued by a thread that had acquired that epoch (else
+// the product may read the memory before the copy's data), and a copy that lands where a
+// product read must come from a thread that had acquired the reader's epoch at the product's
+// wait (else it may overwrite what the product still reads). Either is reported and the
+// process exits, as on the hardware it would be a race that happens to work or not.
+//
 // Fibers: each thread of a block gets a stack and a ucontext for its first start; after that
 // switches are _setjmp/_longjmp (no signal-mask system call per switch). A thread waiting at
 // a barrier yields to the scheduler, which resumes the threads round robin; when a full
@@ -35,13 +45,24 @@ struct copy_request {
     bool valid;
 };
 
+typedef std::vector<uint32_t> vector_clock;  // an epoch per thread of the block
+
 struct barrier {
     unsigned expected = 0, arrived = 0, generation = 0;
+    bool orders_memory = false;            // carries vector clocks (not the warp-level ones)
+    vector_clock arriving, released;       // the open generation's join; the last one's
+};
+
+// The last cp.async that landed in a 16-byte chunk of shared memory, and the last wgmma read.
+struct chunk_access {
+    unsigned writer = 0, reader = 0;
+    uint32_t write_epoch = 0, read_epoch = 0;  // 0: none
 };
 
 // An mbarrier: arrivals per phase, arrivals still due in this one, phases completed.
 struct mbarrier_state {
     unsigned count = 0, pending = 0, phases = 0;
+    vector_clock arriving, released;  // the open phase's join; the last completed one's
 };
 
 struct exchange_area {
@@ -59,6 +80,8 @@ struct thread_context {
     std::deque<std::vector<copy_request>> committed;
     std::vector<wgmma_request> wgmma_open;
     std::deque<std::vector<wgmma_request>> wgmma_committed;
+    std::deque<vector_clock> wgmma_issue_clocks;  // this thread's clock when each group was committed
+    vector_clock clock;
 };
 
 struct block_state {
@@ -71,6 +94,7 @@ struct block_state {
     barrier block_barrier;
     barrier named_barriers[16];                     // bar.sync / bar.arrive ids (0 unused: block_barrier)
     std::map<uint32_t, mbarrier_state> mbarriers;  // by shared-memory offset
+    std::vector<chunk_access> chunks;              // by shared-memory offset / 16
     size_t shared_size = 0;
     uint3 block_index;
     dim3 block_dimension, grid_dimension;
@@ -122,17 +146,42 @@ static void yield() {
     if (!_setjmp(thread_now->resume)) _longjmp(scheduler, 1);
 }
 
+// Release: this thread's clock joins `into`, then its own epoch moves on. Acquire: the clock
+// a synchronisation object released joins this thread's.
+static void join(vector_clock &into, const vector_clock &from) {
+    if (into.size() < from.size()) into.resize(from.size(), 0);
+    for (size_t i = 0; i < from.size(); i++)
+        if (from[i] > into[i]) into[i] = from[i];
+}
+static void release_into(vector_clock &into) {
+    join(into, thread_now->clock);
+    thread_now->clock[thread_now->linear]++;
+}
+static void acquire_from(const vector_clock &from) { join(thread_now->clock, from); }
+
+// A generation of an ordering barrier opens: what its arrivals released becomes what its
+// waiters acquire.
+static void open_generation(barrier &b) {
+    b.arrived = 0;
+    b.generation++;
+    block_now->progress++;
+    if (b.orders_memory) {
+        b.released.swap(b.arriving);
+        b.arriving.assign(b.released.size(), 0);
+    }
+}
+
 static void wait_at(barrier &b) {
     unsigned generation = b.generation;
+    if (b.orders_memory) release_into(b.arriving);
     if (++b.arrived == b.expected) {
-        b.arrived = 0;
-        b.generation++;
-        block_now->progress++;
+        open_generation(b);
+        if (b.orders_memory) acquire_from(b.released);
         return;
     }
     while (b.generation == generation) yield();
+    if (b.orders_memory) acquire_from(b.released);
 }
-
 void block_barrier() { wait_at(block_now->block_barrier); }
 void warp_barrier() { wait_at(block_now->warp_barriers[thread_now->linear / 32]); }
 
@@ -143,11 +192,24 @@ void async_commit() {
     thread_now->committed.push_back(std::move(thread_now->open_group));
     thread_now->open_group.clear();
 }
+static chunk_access *chunk_at(const void *pointer);
+[[noreturn]] static void barrier_fail(const char *what);
+
 void async_wait(int pending) {
     while ((int)thread_now->committed.size() > pending) {
         for (const copy_request &r : thread_now->committed.front()) {
             if (r.valid) memcpy(r.destination, r.source, 16);
             else memset(r.destination, 0, 16);
+            if (chunk_access *chunk = chunk_at(r.destination)) {
+                if (chunk->read_epoch != 0 && thread_now->clock[chunk->reader] < chunk->read_epoch) {
+                    char what[200];
+                    snprintf(what, sizeof what, "a cp.async lands where a wgmma product of thread %u may still read "
+                             "(no barrier orders that product's wait before this copy)", chunk->reader);
+                    barrier_fail(what);
+                }
+                chunk->writer = thread_now->linear;
+                chunk->write_epoch = thread_now->clock[thread_now->linear];
+            }
         }
         thread_now->committed.pop_front();
     }
@@ -157,6 +219,15 @@ void async_wait(int pending) {
     fprintf(stderr, "cuda emulator: block (%u, %u, %u), thread %u: %s\n", block_now->block_index.x,
             block_now->block_index.y, block_now->block_index.z, thread_now->linear, what);
     exit(3);
+}
+
+// The access record of the 16-byte chunk of the block's shared memory at `pointer` (any of
+// the three windows), or NULL outside them.
+static chunk_access *chunk_at(const void *pointer) {
+    const unsigned char *p = (const unsigned char *)pointer;
+    for (unsigned char *window : {shared, shared_bytes, (unsigned char *)shared_memory})
+        if (p >= window && p < window + block_now->shared_size) return &block_now->chunks[(size_t)(p - window) / 16];
+    return nullptr;
 }
 
 // mbarriers and named barriers: see tests/emulator/cuda/cuda_barrier.cuh.
@@ -170,18 +241,24 @@ void mbarrier_init(const void *barrier, unsigned count) {
     mbarrier_state &state = block_now->mbarriers[shared_window_address(barrier)];
     state.count = state.pending = count;
     state.phases = 0;
+    state.arriving.assign(block_now->threads.size(), 0);
+    state.released.assign(block_now->threads.size(), 0);
 }
 void mbarrier_arrive(const void *barrier) {
     mbarrier_state &state = mbarrier_at(barrier);
+    release_into(state.arriving);
     if (--state.pending == 0) {
         state.pending = state.count;
         state.phases++;
+        state.released.swap(state.arriving);
+        state.arriving.assign(state.released.size(), 0);
         block_now->progress++;
     }
 }
 void mbarrier_wait(const void *barrier, unsigned parity) {
     mbarrier_state &state = mbarrier_at(barrier);
     while ((state.phases & 1) == (parity & 1)) yield();
+    acquire_from(state.released);
 }
 void named_barrier(int id, unsigned count, bool wait) {
     if (id < 1 || id > 15) barrier_fail("a named barrier id outside 1 … 15");
@@ -192,10 +269,9 @@ void named_barrier(int id, unsigned count, bool wait) {
     else if (b.expected != count) barrier_fail("a named barrier used with two thread counts at once");
     if (wait) {
         wait_at(b);
-    } else if (++b.arrived == b.expected) {
-        b.arrived = 0;
-        b.generation++;
-        block_now->progress++;
+    } else {
+        release_into(b.arriving);
+        if (++b.arrived == b.expected) open_generation(b);
     }
 }
 
@@ -217,6 +293,24 @@ void wgmma_issue(const wgmma_request &request) { thread_now->wgmma_open.push_bac
 void wgmma_commit() {
     thread_now->wgmma_committed.push_back(std::move(thread_now->wgmma_open));
     thread_now->wgmma_open.clear();
+    thread_now->wgmma_issue_clocks.push_back(thread_now->clock);
+}
+
+[[noreturn]] static void wgmma_fail(const char *what);
+
+// The ordering check of one operand element read (file header): the product being computed
+// was issued with the clock *issue_clock_now.
+static const vector_clock *issue_clock_now;
+static void check_operand_read(size_t byte) {
+    chunk_access &chunk = block_now->chunks[byte / 16];
+    if (chunk.write_epoch != 0 && (*issue_clock_now)[chunk.writer] < chunk.write_epoch) {
+        char what[200];
+        snprintf(what, sizeof what, "a wgmma product reads shared memory that thread %u's cp.async wrote, issued "
+                 "before any barrier ordered that copy before it", chunk.writer);
+        wgmma_fail(what);
+    }
+    chunk.reader = thread_now->linear;
+    chunk.read_epoch = thread_now->clock[thread_now->linear];
 }
 
 [[noreturn]] static void wgmma_fail(const char *what) {
@@ -247,6 +341,7 @@ static double descriptor_element(uint64_t descriptor, int mn, int k, bool mn_maj
         byte ^= ((byte >> 7) & (width / 16 - 1)) << 4;
     }
     if (byte + 2 > block_now->shared_size) wgmma_fail("an operand element past the block's shared memory");
+    check_operand_read(byte);
     uint16_t bits;
     memcpy(&bits, shared_window + byte, 2);
     return value_table(bfloat)[bits];
@@ -298,9 +393,11 @@ void wgmma_wait(int pending) {
                     theirs[i].accumulate != mine[i].accumulate || theirs[i].transposed_b != mine[i].transposed_b)
                     wgmma_fail("threads of a warpgroup issued different products");
         }
+        issue_clock_now = &thread_now->wgmma_issue_clocks.front();
         for (size_t i = 0; i < mine.size(); i++) wgmma_compute(groups, i, slot);
         wait_at(block_now->warpgroup_barriers[group]);  // every thread has read the others' A registers
         thread_now->wgmma_committed.pop_front();
+        thread_now->wgmma_issue_clocks.pop_front();
     }
 }
 
@@ -390,6 +487,7 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
     for (barrier &w : b.warpgroup_barriers) w.expected = 128;
     b.shared_size = shared_size;
     b.block_barrier.expected = count;
+    b.block_barrier.orders_memory = true;
     b.block_dimension = block, b.grid_dimension = grid;
     b.body = body, b.closure = closure;
     for (thread_context &t : b.threads) t.stack = (char *)malloc(STACK_BYTES);
@@ -401,8 +499,22 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
                 memset(shared_bytes, 0xff, shared_size);  // poison: fp16/bf16 NaN, reads before writes show
                 memset(shared, 0xff, shared_size);
                 memset(shared_memory, 0xff, shared_size);
+                // The ordering check starts afresh: own epochs 1, nothing released or accessed.
+                b.chunks.assign(shared_size / 16 + 1, chunk_access());
+                for (barrier *ordering : {&b.block_barrier}) {
+                    ordering->arriving.assign(count, 0);
+                    ordering->released.assign(count, 0);
+                }
+                for (barrier &named : b.named_barriers) {
+                    named.orders_memory = true;
+                    named.arriving.assign(count, 0);
+                    named.released.assign(count, 0);
+                }
                 for (unsigned i = 0; i < count; i++) {
                     thread_context &t = b.threads[i];
+                    t.clock.assign(count, 0);
+                    t.clock[i] = 1;
+                    t.wgmma_issue_clocks.clear();
                     t.started = t.done = false;
                     t.linear = i;
                     t.index = uint3{i % block.x, i / block.x % block.y, i / (block.x * block.y)};
