@@ -54,11 +54,11 @@ main() {
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
     echo "== 12b bf16 [$(left) s left]"
     bench 60 --size 12b --sequences 16 --precision bf16
-    echo "== 1.4b${BASE:+ (and $BASE)} and 12b with the wgmma attention kernel (MEMPROF_ATTENTION=wgmma) [$(left) s left]"
-    MEMPROF_ATTENTION=wgmma ab 40 --size 1.4b --sequences 32
+    echo "== 1.4b and 12b with the wgmma attention kernels (MEMPROF_ATTENTION=wgmma-pingpong, wgmma${BASE:+ (and $BASE)}, wgmma-64) [$(left) s left]"
     MEMPROF_ATTENTION=wgmma-pingpong bench 40 --size 1.4b --sequences 32
-    MEMPROF_ATTENTION=wgmma-64 bench 40 --size 1.4b --sequences 32
+    MEMPROF_ATTENTION=wgmma ab 40 --size 1.4b --sequences 32
     MEMPROF_ATTENTION=wgmma-pingpong bench 60 --size 12b --sequences 64 --repeats 1
+    MEMPROF_ATTENTION=wgmma-64 bench 40 --size 1.4b --sequences 32
     MEMPROF_ATTENTION=wgmma bench 60 --size 12b --sequences 64 --repeats 1
     if [ "${EXTRA:-0}" = 1 ]; then
         echo "== 1.4b: wgmma-serial attention, the fused LM heads; 2.8b and 6.9b with wgmma attention [$(left) s left]"
