@@ -91,7 +91,7 @@ WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_flash_atte
 	src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu
 $(WGMMA_CU_SRCS:%.cu=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh \
 		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh src/cuda/cuda_lm_head.cuh \
-		src/cuda/cuda_attention_wgmma.cuh src/cuda/cuda_barrier.cuh
+		src/cuda/cuda_attention_wgmma.cuh src/cuda/cuda_barrier.cuh src/cuda/cuda_tma.cuh src/cuda/cuda_tensor_map.h
 	@mkdir -p $(dir $@)
 	@echo "NVCC $< (sm_90a)"
 	@$(NVCC) $(NVCC_WGMMA_FLAGS) -c $< -o $@
@@ -132,7 +132,8 @@ endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
 	-I$(CUDA_HOME)/include -DMEMPROF_WGMMA_BUILT
 EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh tests/emulator/cuda/cuda_wgmma.cuh \
-	tests/emulator/cuda/cuda_barrier.cuh src/cuda/cuda_attention_wgmma.cuh \
+	tests/emulator/cuda/cuda_barrier.cuh tests/emulator/cuda/cuda_tma.cuh src/cuda/cuda_attention_wgmma.cuh \
+	src/cuda/cuda_tensor_map.h \
 	src/cuda/cuda_common.cuh src/cuda/cuda_kernels.h src/cuda/cuda_lm_head.cuh
 
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)

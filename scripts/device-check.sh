@@ -25,7 +25,7 @@
 #   VARIANTS  the kernel combinations to bench, LM head:attention (MEMPROF_LM_HEAD,
 #             MEMPROF_ATTENTION), in this order; ":mma" ones in fp16 and bf16, the others in fp16
 #             (fused-256 is a tiling of fused: the same bits); default
-#             "auto:mma chunked:mma fused-wgmma:mma chunked:wgmma chunked:wgmma-pingpong chunked:wgmma-64 fused:mma
+#             "auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma
 #             fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short;
 #             auto, the default head, is fused-wgmma at 70m on Hopper and chunked elsewhere);
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
@@ -105,7 +105,7 @@ main() {
         echo "skipped: $BUILD/tests/test_nccl_share not carried"
     fi
 
-    variants=${VARIANTS:-auto:mma chunked:mma fused-wgmma:mma chunked:wgmma chunked:wgmma-pingpong chunked:wgmma-64 fused:mma fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma}
+    variants=${VARIANTS:-auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma}
     echo "== memprof bench, LM head:attention variants: $variants [$(left) s left]"
     # Variant-major, so that a budget cut drops the last variants at every size, not the last
     # sizes; HF_RESERVE seconds (default 90) stay for the HF baseline after the benches.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The large-model checks of "CUDA backend II", on the GPU machine in one call after
 # device-check.sh: `memprof bench` for 1.4b–12b (fp16, each also with the BASE binary; 12b also
-# bf16; 1.4b and 12b also with the wgmma attention kernels, MEMPROF_ATTENTION=wgmma and wgmma-pingpong,
+# bf16; 1.4b and 12b also with the wgmma attention kernels, MEMPROF_ATTENTION=wgmma-tma, wgmma-pingpong and wgmma,
 # 1.4b with wgmma-64) with
 # MEMPROF_CUDA_PROFILE=1 (GPU time per forward step), 12b under --max-gpu-memory 40 next to
 # uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
@@ -54,9 +54,11 @@ main() {
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
     echo "== 12b bf16 [$(left) s left]"
     bench 60 --size 12b --sequences 16 --precision bf16
-    echo "== 1.4b and 12b with the wgmma attention kernels (MEMPROF_ATTENTION=wgmma-pingpong, wgmma${BASE:+ (and $BASE)}, wgmma-64) [$(left) s left]"
+    echo "== 1.4b and 12b with the wgmma attention kernels (MEMPROF_ATTENTION=wgmma-tma, wgmma-pingpong, wgmma${BASE:+ (and $BASE)}, wgmma-64) [$(left) s left]"
+    MEMPROF_ATTENTION=wgmma-tma bench 40 --size 1.4b --sequences 32
     MEMPROF_ATTENTION=wgmma-pingpong bench 40 --size 1.4b --sequences 32
     MEMPROF_ATTENTION=wgmma ab 40 --size 1.4b --sequences 32
+    MEMPROF_ATTENTION=wgmma-tma bench 60 --size 12b --sequences 64 --repeats 1
     MEMPROF_ATTENTION=wgmma-pingpong bench 60 --size 12b --sequences 64 --repeats 1
     MEMPROF_ATTENTION=wgmma-64 bench 40 --size 1.4b --sequences 32
     MEMPROF_ATTENTION=wgmma bench 60 --size 12b --sequences 64 --repeats 1
@@ -77,7 +79,7 @@ main() {
         echo "rc $?"
     fi
     if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
-        for kernel in mma wgmma-pingpong wgmma wgmma-64; do
+        for kernel in mma wgmma-tma wgmma-pingpong wgmma wgmma-64; do
             if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
             echo "== ncu detail: the $kernel attention kernel of one 1.4b layer [$(left) s left]"
             MEMPROF_ATTENTION=$kernel run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:flash \

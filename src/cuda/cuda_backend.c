@@ -151,15 +151,19 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                    c->rotary_dims, scalar, stream), "rotary");
         // Tensor-core kernel where it covers the head dim (wgmma with MEMPROF_ATTENTION=wgmma,
-        // wgmma-serial, wgmma-64 or wgmma-pingpong, else mma.sync), the exact warp kernel elsewhere.
+        // wgmma-serial, wgmma-64, wgmma-pingpong or wgmma-tma, else mma.sync), the exact warp
+        // kernel elsewhere. The TMA form maps the qkv buffer's first tokens_count rows.
         (void)cudaGetLastError();
         typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int,
                                           int, cuda_stream);
         static const attention_launcher tensor_core[] = {
             cuda_flash_attention_forward, cuda_flash_attention_wgmma_forward, cuda_flash_attention_wgmma_serial_forward,
             cuda_flash_attention_wgmma_small_blocks_forward, cuda_flash_attention_wgmma_pingpong_forward};
-        int flash = tensor_core[m->attention_wgmma](m->attention, m->qkv, m->starts, m->lengths, sequences, max_length,
-                                                    H, hd, scalar, stream);
+        int flash = m->attention_wgmma == 5
+                        ? cuda_flash_attention_wgmma_tma_forward(m->attention, m->qkv, m->starts, m->lengths, sequences,
+                                                                 max_length, H, hd, scalar, tokens_count, stream)
+                        : tensor_core[m->attention_wgmma](m->attention, m->qkv, m->starts, m->lengths, sequences,
+                                                          max_length, H, hd, scalar, stream);
         if (flash < 0 && m->attention_wgmma)
             flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
                                                  hd, scalar, stream);

@@ -4,7 +4,12 @@
 // multiplying warpgroups together at every key tile:
 //   - warpgroup 2 copies: Q with the first K/V tile, then each K/V tile into a free stage of
 //     3 (2 at head dim 256), announcing it on the stage's `full` mbarrier once its copies
-//     have landed; it runs on 24 registers (setmaxnreg), the others on 240.
+//     have landed; it runs on 24 registers (setmaxnreg), the others on 240. Two copy engines
+//     (`TMA`): its 128 threads' cp.async (MEMPROF_ATTENTION=wgmma-pingpong), or one thread's
+//     TMA box copies, whose bytes the mbarrier counts (wgmma-tma; cuda_tma.cuh). The boxes
+//     are whole rows of the qkv buffer, so rows past a sequence's end hold the next
+//     sequence's (finite) values where cp.async zero-fills them; those keys are masked and
+//     their P are 0, so the products and the bits are the same.
 //   - warpgroups 0 and 1 (64 query rows each) wait on `full`, multiply, and release a stage on
 //     its `empty` mbarrier once their products have read it. They take turns to issue their
 //     products ("ping-pong": named barriers 1 and 2, warpgroup 0 first), so one warpgroup's
@@ -19,11 +24,16 @@
 // stage: 113 KB at HD = 64, 225 KB at 128 (3 stages), 193 KB at 256 (2 stages).
 #include <math.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <type_traits>
 
 #include "cuda/cuda_attention_wgmma.cuh"
 #include "cuda/cuda_barrier.cuh"
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_tensor_map.h"
+#include "cuda/cuda_tma.cuh"
 #include "cuda/cuda_wgmma.cuh"
 
 template <int HD> struct pingpong_attention_shape {
@@ -42,10 +52,21 @@ template <int HD> struct pingpong_attention_shape {
     static constexpr int copy_registers = 24, multiply_registers = 240;
 };
 
-template <typename scalar, int HD>
+// rows [row0, row0 + ROWS) × columns [column0, column0 + HD) of the map into a swizzled tile
+// (cuda_common.cuh): one box (KEYS rows × one atom column of W bytes) at a time.
+template <int HD, int ROWS, int KEYS, int W>
+__device__ __forceinline__ void tma_load_rows(char *tile, const CUtensorMap *map, int column0, int row0, uint64_t *barrier) {
+#pragma unroll
+    for (int c = 0; c < HD * 2 / W; c++)
+#pragma unroll
+        for (int b = 0; b < ROWS / KEYS; b++)
+            tma_load_2d(tile + c * ROWS * W + b * KEYS * W, map, column0 + c * (W / 2), row0 + b * KEYS, barrier);
+}
+
+template <typename scalar, int HD, bool TMA>
 __global__ void __launch_bounds__(pingpong_attention_shape<HD>::threads, 1)
 flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
-                                int query_tiles, float scale_log2) {
+                                int query_tiles, float scale_log2, const __grid_constant__ CUtensorMap qkv_map) {
     using shape = pingpong_attention_shape<HD>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = shape::stages, W = shape::swizzle;
     extern __shared__ __align__(128) unsigned char shared[];
@@ -66,7 +87,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
 
     if (threadIdx.x == 0) {
         for (int stage = 0; stage < STAGES; stage++) {
-            mbarrier_init(&full[stage], 128);  // every copying thread, once its copies landed
+            mbarrier_init(&full[stage], TMA ? 1 : 128);  // the TMA thread, or every copying thread
             mbarrier_init(&empty[stage], 256);  // every multiplying thread, once its products read it
         }
     }
@@ -79,8 +100,25 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         // flight (tile t − 1 is announced after tile t's copies are queued); with 2, one (each
         // announced before the next wait, which would otherwise wait on it).
         register_limit_decrease<shape::copy_registers>();
-        constexpr int LAG = STAGES >= 3 ? 1 : 0;
         int thread = threadIdx.x - shape::consumers * 128;
+        if constexpr (TMA) {
+            // One thread: per tile, the bytes to expect, then the boxes (Q's with tile 0).
+            if (thread == 0) {
+                int column = head * 3 * HD;
+                for (int t = 0; t < key_tiles; t++) {
+                    int stage = t % STAGES;
+                    if (t >= STAGES) mbarrier_wait(&empty[stage], (unsigned)(t / STAGES - 1) & 1);
+                    mbarrier_arrive_expect_bytes(&full[stage], (uint32_t)(2 * shape::tile_bytes + (t == 0 ? shape::q_bytes : 0)));
+                    if (t == 0) tma_load_rows<HD, QR, KEYS, W>(q_tile, &qkv_map, column, start + first_query, &full[0]);
+                    tma_load_rows<HD, KEYS, KEYS, W>(k_tiles + stage * shape::tile_bytes, &qkv_map, column + HD,
+                                                     start + t * KEYS, &full[stage]);
+                    tma_load_rows<HD, KEYS, KEYS, W>(v_tiles + stage * shape::tile_bytes, &qkv_map, column + 2 * HD,
+                                                     start + t * KEYS, &full[stage]);
+                }
+            }
+            return;
+        }
+        constexpr int LAG = STAGES >= 3 ? 1 : 0;
         const char *k_base = head_base + HD * sizeof(scalar), *v_base = head_base + 2 * HD * sizeof(scalar);
         for (int t = 0; t < key_tiles; t++) {
             int stage = t % STAGES;
@@ -191,47 +229,70 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
 }
 
-template <typename scalar, int HD>
+// tokens: the rows of qkv (TMA's tensor extent: rows past it arrive as zeros); 0 for cp.async.
+template <typename scalar, int HD, bool TMA>
 static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                           int max_length, int heads, cuda_stream stream) {
+                           int max_length, int heads, int64_t tokens, cuda_stream stream) {
     using shape = pingpong_attention_shape<HD>;
     constexpr size_t bytes = shape::bytes(shape::stages);
     int device = 0, limit = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
     if ((size_t)limit < bytes) return -1;
-    cudaError_t status = cudaFuncSetAttribute(flash_attention_pingpong_kernel<scalar, HD>,
+    CUtensorMap qkv_map;
+    memset(&qkv_map, 0, sizeof qkv_map);
+    if (TMA) {
+        int mapped = tensor_map_2d(&qkv_map, qkv, std::is_same<scalar, __nv_bfloat16>::value, 3ULL * heads * HD,
+                                   (uint64_t)tokens, 3ULL * heads * HD * sizeof(scalar), shape::swizzle / 2, shape::keys,
+                                   shape::swizzle);
+        if (mapped != 0) return mapped;
+    }
+    cudaError_t status = cudaFuncSetAttribute(flash_attention_pingpong_kernel<scalar, HD, TMA>,
                                               cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
     if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
-    flash_attention_pingpong_kernel<scalar, HD><<<grid, shape::threads, bytes, stream>>>(
-        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
+    flash_attention_pingpong_kernel<scalar, HD, TMA><<<grid, shape::threads, bytes, stream>>>(
+        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)),
+        qkv_map);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar>
+template <typename scalar, bool TMA>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                    int max_length, int heads, int head_dim, cuda_stream stream) {
+                    int max_length, int heads, int head_dim, int64_t tokens, cuda_stream stream) {
     switch (head_dim) {
-    case 32: return launch_pingpong<scalar, 32>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 64: return launch_pingpong<scalar, 64>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 80: return launch_pingpong<scalar, 80>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 96: return launch_pingpong<scalar, 96>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 128: return launch_pingpong<scalar, 128>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 256: return launch_pingpong<scalar, 256>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 32: return launch_pingpong<scalar, 32, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
+    case 64: return launch_pingpong<scalar, 64, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
+    case 80: return launch_pingpong<scalar, 80, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
+    case 96: return launch_pingpong<scalar, 96, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
+    case 128: return launch_pingpong<scalar, 128, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
+    case 256: return launch_pingpong<scalar, 256, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
     default: return -1;
     }
 }
 
-// Returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
+template <bool TMA>
+static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                   int max_length, int heads, int head_dim, int scalar_type, int64_t tokens, cuda_stream stream) {
+    if (!cuda_wgmma_available()) return -1;
+    if (sequences == 0 || max_length == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return dispatch<__half, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, tokens, stream);
+    return dispatch<__nv_bfloat16, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, tokens,
+                                        stream);
+}
+
+// Each returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
 extern "C" int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, const int32_t *starts,
                                                            const int32_t *lengths, int sequences, int max_length,
                                                            int heads, int head_dim, int scalar_type,
                                                            cuda_stream stream) {
-    if (!cuda_wgmma_available()) return -1;
-    if (sequences == 0 || max_length == 0) return 0;
-    if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return dispatch<__nv_bfloat16>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    return forward<false>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, 0, stream);
+}
+extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int32_t *starts,
+                                                      const int32_t *lengths, int sequences, int max_length, int heads,
+                                                      int head_dim, int scalar_type, int64_t tokens,
+                                                      cuda_stream stream) {
+    return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens, stream);
 }

@@ -82,7 +82,7 @@ typedef struct cuda_model {
     int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma) or 256 (fused-256)
     int lm_head_wgmma;           // MEMPROF_LM_HEAD=fused-wgmma: cuda_lm_head_wgmma.cu (Hopper)
     int attention_wgmma;         // MEMPROF_ATTENTION: 0 mma (cuda_flash_attention.cu), 1 wgmma, 2 wgmma-serial, 3 wgmma-64,
-                                 // 4 wgmma-pingpong
+                                 // 4 wgmma-pingpong, 5 wgmma-tma
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
@@ -153,7 +153,8 @@ int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, c
 // Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1:
 // Hopper's warpgroup products, pipelined), "wgmma-serial" (2: the same, each product waited
 // for in turn), "wgmma-64" (3: pipelined, 64-row blocks) or "wgmma-pingpong" (4: pipelined,
-// with a copying warpgroup and the multiplying ones taking turns); for these, and "fused-wgmma"
+// with a copying warpgroup and the multiplying ones taking turns) or "wgmma-tma" (5: the same
+// with TMA copies); for these, and "fused-wgmma"
 // above, the caller checks the device.
 int cuda_attention_mode(int *out_wgmma, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);

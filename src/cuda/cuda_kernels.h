@@ -73,6 +73,11 @@ int cuda_flash_attention_wgmma_small_blocks_forward(void *out, const void *qkv, 
 int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                                 const int32_t *sequence_lengths, int sequences, int max_length,
                                                 int heads, int head_dim, int scalar_type, cuda_stream stream);
+// The ping-pong form with TMA box copies by one thread of the copying warpgroup
+// (cuda_tensor_map.h): tokens = the rows of qkv (rows past it arrive as zeros). The same bits.
+int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+                                           const int32_t *sequence_lengths, int sequences, int max_length, int heads,
+                                           int head_dim, int scalar_type, int64_t tokens, cuda_stream stream);
 int cuda_wgmma_available(void);
 // d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
 // wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b

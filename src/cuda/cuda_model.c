@@ -246,11 +246,12 @@ int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
                 : strcmp(value, "wgmma-serial") == 0 ? 2
                 : strcmp(value, "wgmma-64") == 0     ? 3
                 : strcmp(value, "wgmma-pingpong") == 0 ? 4
+                : strcmp(value, "wgmma-tma") == 0      ? 5
                                                      : 0;
     if (wgmma == 0)
         return error_set(err, MEMPROF_ERR,
-                         "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\", \"wgmma-serial\", \"wgmma-64\" or "
-                         "\"wgmma-pingpong\", got \"%s\"",
+                         "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\", \"wgmma-serial\", \"wgmma-64\", "
+                         "\"wgmma-pingpong\" or \"wgmma-tma\", got \"%s\"",
                          value);
     *out_wgmma = wgmma;
     return 0;

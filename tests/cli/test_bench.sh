@@ -49,6 +49,7 @@ cuda_cases() {
     MEMPROF_ATTENTION=wgmma-serial cuda_case "cuda run with the serial wgmma attention kernel" true
     MEMPROF_ATTENTION=wgmma-64 cuda_case "cuda run with the 64-row-block wgmma attention kernel" true
     MEMPROF_ATTENTION=wgmma-pingpong cuda_case "cuda run with the ping-pong wgmma attention kernel" true
+    MEMPROF_ATTENTION=wgmma-tma cuda_case "cuda run with the ping-pong wgmma attention kernel on TMA copies" true
     MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
     MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
     cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
@@ -77,7 +78,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
     fi
 }
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
-refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma", "wgmma", "wgmma-serial", "wgmma-64" or "wgmma-pingpong", got "flash3"'
+refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong" or "wgmma-tma", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
 if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then

@@ -1,10 +1,11 @@
 // cuda_emulator.cc — the fibers, barriers and deferred copies behind cuda_emulator.h (the
 // CUDA runtime calls around them: cuda_runtime_emulated.cc).
 //
-// Ordering check (shared memory between cp.async and wgmma): every thread keeps a vector
+// Ordering check (shared memory between copies and wgmma): every thread keeps a vector
 // clock; __syncthreads, named barriers and mbarriers carry them from the threads that arrive
-// to the threads that pass (release / acquire), warp-level collectives do not. A cp.async
-// copy landing in shared memory records its writer and the writer's epoch; a wgmma product
+// to the threads that pass (release / acquire), warp-level collectives do not. A cp.async or
+// TMA copy landing in shared memory records its writer and the writer's epoch (a TMA copy
+// then releases into its mbarrier, as its completion does); a wgmma product
 // that reads that memory must have been issued by a thread that had acquired that epoch (else
 // the product may read the memory before the copy's data), and a copy that lands where a
 // product read must come from a thread that had acquired the reader's epoch at the product's
@@ -33,6 +34,7 @@
 #include "cuda_emulator.h"
 #include "cuda/cuda_barrier.cuh"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_tma.cuh"
 #include "cuda/cuda_wgmma.cuh"
 
 namespace emu {
@@ -62,6 +64,7 @@ struct chunk_access {
 // An mbarrier: arrivals per phase, arrivals still due in this one, phases completed.
 struct mbarrier_state {
     unsigned count = 0, pending = 0, phases = 0;
+    long long bytes_due = 0;  // bytes this phase still expects (expect_tx − complete_tx)
     vector_clock arriving, released;  // the open phase's join; the last completed one's
 };
 
@@ -195,21 +198,27 @@ void async_commit() {
 static chunk_access *chunk_at(const void *pointer);
 [[noreturn]] static void barrier_fail(const char *what);
 
+// The ordering check of a copy landing in the 16-byte chunk at destination, by the calling
+// thread (file header).
+static void record_copy_write(const void *destination, const char *copy) {
+    if (chunk_access *chunk = chunk_at(destination)) {
+        if (chunk->read_epoch != 0 && thread_now->clock[chunk->reader] < chunk->read_epoch) {
+            char what[240];
+            snprintf(what, sizeof what, "%s lands where a wgmma product of thread %u may still read (no barrier "
+                     "orders that product's wait before this copy)", copy, chunk->reader);
+            barrier_fail(what);
+        }
+        chunk->writer = thread_now->linear;
+        chunk->write_epoch = thread_now->clock[thread_now->linear];
+    }
+}
+
 void async_wait(int pending) {
     while ((int)thread_now->committed.size() > pending) {
         for (const copy_request &r : thread_now->committed.front()) {
             if (r.valid) memcpy(r.destination, r.source, 16);
             else memset(r.destination, 0, 16);
-            if (chunk_access *chunk = chunk_at(r.destination)) {
-                if (chunk->read_epoch != 0 && thread_now->clock[chunk->reader] < chunk->read_epoch) {
-                    char what[200];
-                    snprintf(what, sizeof what, "a cp.async lands where a wgmma product of thread %u may still read "
-                             "(no barrier orders that product's wait before this copy)", chunk->reader);
-                    barrier_fail(what);
-                }
-                chunk->writer = thread_now->linear;
-                chunk->write_epoch = thread_now->clock[thread_now->linear];
-            }
+            record_copy_write(r.destination, "a cp.async");
         }
         thread_now->committed.pop_front();
     }
@@ -244,16 +253,56 @@ void mbarrier_init(const void *barrier, unsigned count) {
     state.arriving.assign(block_now->threads.size(), 0);
     state.released.assign(block_now->threads.size(), 0);
 }
+// A phase completes once its arrivals have come and the bytes it expects have landed.
+static void complete_if_due(mbarrier_state &state) {
+    if (state.pending != 0 || state.bytes_due != 0) return;
+    state.pending = state.count;
+    state.phases++;
+    state.released.swap(state.arriving);
+    state.arriving.assign(state.released.size(), 0);
+    block_now->progress++;
+}
 void mbarrier_arrive(const void *barrier) {
     mbarrier_state &state = mbarrier_at(barrier);
     release_into(state.arriving);
-    if (--state.pending == 0) {
-        state.pending = state.count;
-        state.phases++;
-        state.released.swap(state.arriving);
-        state.arriving.assign(state.released.size(), 0);
-        block_now->progress++;
-    }
+    if (state.pending == 0) barrier_fail("an mbarrier arrival past its phase's count (the phase waits for bytes)");
+    state.pending--;
+    complete_if_due(state);
+}
+void mbarrier_arrive_expect_bytes(const void *barrier, uint32_t bytes) {
+    mbarrier_at(barrier).bytes_due += bytes;
+    mbarrier_arrive(barrier);
+}
+
+// A TMA box copy (cuda_tma.cuh, emulated): the map's fields as the emulated encoder stored
+// them (cuda_runtime_emulated.cc).
+void tma_load_2d(void *destination, const CUtensorMap *map, int column, int row, const void *barrier) {
+    const uint64_t *field = map->opaque;
+    if (field[7] != 0x6d656d70726f66ULL) barrier_fail("a TMA copy with a tensor map the emulated encoder did not make");
+    const char *base = (const char *)(uintptr_t)field[0];
+    uint64_t columns = field[1], rows = field[2], row_bytes = field[3], box_columns = field[4], box_rows = field[5];
+    unsigned width = (unsigned)field[6];
+    uint32_t offset = shared_window_address(destination);
+    if (offset % (8 * width) != 0) barrier_fail("a swizzled TMA box whose shared-memory start is not atom-aligned");
+    if (offset + box_rows * width > block_now->shared_size) barrier_fail("a TMA box past the block's shared memory");
+    unsigned char *window = (unsigned char *)destination - offset;
+    for (uint64_t r = 0; r < box_rows; r++)
+        for (uint64_t c = 0; c < box_columns * 2 / 16; c++) {
+            uint32_t at = offset + (uint32_t)(r * width + c * 16);
+            at ^= ((at >> 7) & (width / 16 - 1)) << 4;  // the address swizzle (cuda_common.cuh)
+            int64_t source_row = (int64_t)row + (int64_t)r, source_column = (int64_t)column + (int64_t)c * 8;
+            bool inside = source_row >= 0 && (uint64_t)source_row < rows && source_column >= 0 &&
+                          (uint64_t)source_column + 8 <= columns;
+            if (!inside && source_column < (int64_t)columns && (uint64_t)source_column + 8 > columns)
+                barrier_fail("a TMA box chunk that straddles the tensor's last column (not emulated)");
+            if (inside) memcpy(window + at, base + (uint64_t)source_row * row_bytes + (uint64_t)source_column * 2, 16);
+            else memset(window + at, 0, 16);
+            record_copy_write(window + at, "a TMA copy");
+        }
+    mbarrier_state &state = mbarrier_at(barrier);
+    release_into(state.arriving);  // consumers that wait for this phase see the box
+    state.bytes_due -= (long long)(box_columns * box_rows * 2);
+    complete_if_due(state);
 }
 void mbarrier_wait(const void *barrier, unsigned parity) {
     mbarrier_state &state = mbarrier_at(barrier);
@@ -305,8 +354,8 @@ static void check_operand_read(size_t byte) {
     chunk_access &chunk = block_now->chunks[byte / 16];
     if (chunk.write_epoch != 0 && (*issue_clock_now)[chunk.writer] < chunk.write_epoch) {
         char what[200];
-        snprintf(what, sizeof what, "a wgmma product reads shared memory that thread %u's cp.async wrote, issued "
-                 "before any barrier ordered that copy before it", chunk.writer);
+        snprintf(what, sizeof what, "a wgmma product reads shared memory that a copy by thread %u (cp.async or "
+                 "TMA) wrote, issued before any barrier ordered that copy before it", chunk.writer);
         wgmma_fail(what);
     }
     chunk.reader = thread_now->linear;

@@ -9,6 +9,7 @@
 // show), counted against the device's memory: MEMPROF_EMULATED_GPU_MB megabytes (default
 // 768: the planner's 512 MB of headroom plus room for small models' batches, kept small
 // because every allocation is filled), which is what cudaMemGetInfo reports.
+#include <cuda.h>
 #include <cuda_runtime_api.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -192,4 +193,36 @@ cudaError_t cudaEventElapsedTime(float *milliseconds, cudaEvent_t start, cudaEve
     *milliseconds = (float)((b->recorded - a->recorded) * 1e3);
     return cudaSuccess;
 }
+}
+
+// The tensor-map encoder (src/cuda/cuda_tensor_map.h), for the emulated TMA copies
+// (tests/emulator/cuda/cuda_tma.cuh): checks what the driver's checks that matter here, and
+// keeps the map's fields in its opaque words (the layout the emulated copy reads).
+static CUresult emulated_tensor_map_encode(CUtensorMap *map, CUtensorMapDataType type, cuuint32_t rank, void *base,
+                                           const cuuint64_t *dims, const cuuint64_t *strides, const cuuint32_t *box,
+                                           const cuuint32_t *element_strides, CUtensorMapInterleave interleave,
+                                           CUtensorMapSwizzle swizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill fill) {
+    if (type != CU_TENSOR_MAP_DATA_TYPE_FLOAT16 && type != CU_TENSOR_MAP_DATA_TYPE_BFLOAT16) return CUDA_ERROR_INVALID_VALUE;
+    if (rank != 2 || interleave != CU_TENSOR_MAP_INTERLEAVE_NONE || fill != CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE)
+        return CUDA_ERROR_INVALID_VALUE;
+    if (element_strides[0] != 1 || element_strides[1] != 1) return CUDA_ERROR_INVALID_VALUE;
+    if ((uintptr_t)base % 16 != 0 || strides[0] % 16 != 0 || strides[0] < dims[0] * 2) return CUDA_ERROR_INVALID_VALUE;
+    int width = swizzle == CU_TENSOR_MAP_SWIZZLE_128B ? 128 : swizzle == CU_TENSOR_MAP_SWIZZLE_64B ? 64
+                : swizzle == CU_TENSOR_MAP_SWIZZLE_32B ? 32 : 0;
+    // With a swizzle the box's inner extent is at most the swizzle's span (here: exactly it).
+    if (width == 0 || box[0] * 2 != (cuuint32_t)width || box[1] == 0 || box[1] > 256) return CUDA_ERROR_INVALID_VALUE;
+    memset(map, 0, sizeof *map);
+    map->opaque[0] = (cuuint64_t)(uintptr_t)base;
+    map->opaque[1] = dims[0], map->opaque[2] = dims[1], map->opaque[3] = strides[0];
+    map->opaque[4] = box[0], map->opaque[5] = box[1], map->opaque[6] = (cuuint64_t)width;
+    map->opaque[7] = 0x6d656d70726f66ULL;  // marks a map this encoder made
+    return CUDA_SUCCESS;
+}
+
+extern "C" cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **function, unsigned int, unsigned long long,
+                                                        enum cudaDriverEntryPointQueryResult *found) {
+    bool known = strcmp(symbol, "cuTensorMapEncodeTiled") == 0;
+    *function = known ? (void *)emulated_tensor_map_encode : nullptr;
+    if (found) *found = known ? cudaDriverEntryPointSuccess : cudaDriverEntryPointSymbolNotFound;
+    return cudaSuccess;
 }

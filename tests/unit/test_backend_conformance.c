@@ -3,7 +3,7 @@
 // MEMPROF_CONFORMANCE_CHECKPOINTS (colon-separated; the GPU check script passes random
 // Pythia-shaped models there), with each LM head (chunked, fused, fused-256: MEMPROF_LM_HEAD)
 // and, on a Hopper GPU, the wgmma kernels (fused-wgmma with wgmma attention; chunked with
-// wgmma-serial, wgmma-64 and wgmma-pingpong attention: MEMPROF_ATTENTION).
+// wgmma-serial, wgmma-64, wgmma-pingpong and wgmma-tma attention: MEMPROF_ATTENTION).
 // Reports SKIP where no GPU is present. Also on small random models made in memory whose head
 // dims (64, 80) take the tensor-core attention kernels, which the fixtures' 16 does not.
 // Built against the CPU emulator (test_backend_conformance_emulated: every kernel file
@@ -230,7 +230,7 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     static const char *const heads[][2] = {{"chunked", "mma"},         {"fused", "mma"},
                                            {"fused-256", "mma"},       {"fused-wgmma", "wgmma"},
                                            {"chunked", "wgmma-serial"}, {"chunked", "wgmma-64"},
-                                           {"chunked", "wgmma-pingpong"}};
+                                           {"chunked", "wgmma-pingpong"}, {"chunked", "wgmma-tma"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
     wgmma = cuda_wgmma_available();

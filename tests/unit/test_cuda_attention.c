@@ -1,5 +1,5 @@
 // test_cuda_attention.c — the CUDA attention kernels (the tensor-core FlashAttention-2 kernel
-// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks, ping-pong — where the device and
+// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks, ping-pong with cp.async or TMA copies — where the device and
 // build have them, and the exact warp kernel) against causal attention computed here in double, for every
 // Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
 // tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
@@ -57,6 +57,15 @@ static void reference_row(double *out, const float *qkv, int64_t start, int quer
 typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int, int,
                                   cuda_stream);
 
+// The TMA form also takes the rows of the qkv buffer (its tensor map's extent): set by
+// check_case_bits for each case.
+static int64_t launch_tokens;
+static int tma_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                       int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
+                                                  scalar_type, launch_tokens, stream);
+}
+
 // The output bits of the last case run with keep = 1: a kernel that must give the same bits
 // (the wgmma kernel's serial and pipelined forms) is then run with same_as_kept = 1.
 static uint16_t *kept_bits;
@@ -102,6 +111,7 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
     if (status == cudaSuccess) status = cudaMemset(out_device, 0xff, (size_t)(tokens * d) * 2);  // NaN: rows left unwritten show
     if (status == cudaSuccess && cuda_convert_from_float(qkv_device, qkv_device_f32, tokens * width, scalar_type, NULL) != 0)
         failure = "converting the inputs failed";
+    launch_tokens = tokens;
     int launched = failure || status != cudaSuccess ? 0
                    : launch(out_device, qkv_device, starts_device, lengths_device, sequences, max_length, heads, hd,
                             scalar_type, NULL);
@@ -180,6 +190,8 @@ int main(void) {
                                 head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
                 check_case_bits("wgmma-pingpong (bits equal to wgmma)", cuda_flash_attention_wgmma_pingpong_forward,
                                 head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+                check_case_bits("wgmma-tma (bits equal to wgmma)", tma_forward, head_dims[h], 2, scalar, mixed_wgmma, 6,
+                                2.0f, 1000, 0, 1);
                 check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, scalar,
                            mixed_wgmma, 6, 2.0f, 1000);
             }
@@ -193,6 +205,8 @@ int main(void) {
                             2.0f, 40, 1, 0);
             check_case_bits("wgmma-pingpong (bits equal to wgmma)", cuda_flash_attention_wgmma_pingpong_forward,
                             head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40, 0, 1);
+            check_case_bits("wgmma-tma (bits equal to wgmma)", tma_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
+                            long_sequence, 1, 2.0f, 40, 0, 1);
             check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
                        long_sequence, 1, 2.0f, 40);
         }
