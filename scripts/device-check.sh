@@ -4,8 +4,8 @@
 # `memprof bench` and the HF baseline in the same call, on the same card.
 #
 # Here (no GPU):  BASE=2240dfc scripts/device-prepare.sh   (memprof + the eight GPU tests in build-carry/, .rt.tar.gz)
-# There:          carry = ["build-carry", ".rt.tar.gz"]; timeout_s 600;
-#                 BUILD=build-carry scripts/device-check.sh; results land in $OUT
+# There:          carry = ["build-carry.tar.gz", ".rt.tar.gz"]; timeout_s 600;
+#                 tar xzf build-carry.tar.gz && BUILD=build-carry scripts/device-check.sh; results land in $OUT
 #                 (device-check.log, attention.txt, test_cuda_{wgmma,lm_head,statistics,layers}.txt, conformance.txt, bench.txt, hf.json, conformance-sync.txt on failure,
 #                 upload.txt and load.txt when the budget reaches the last step).
 #

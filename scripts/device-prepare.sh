@@ -3,7 +3,8 @@
 # memprof and the eight GPU tests for sm_90 without OpenBLAS in build-device/, copied into
 # build-carry/ (one folder: a call carries at most 8 paths), the runtime libraries they need
 # as .rt.tar.gz, and (with BASE=COMMIT) the same memprof from an earlier commit as
-# build-carry/base/memprof for a same-card A/B. Ends with the size and the `carry` list.
+# build-carry/base/memprof for a same-card A/B; build-carry/ is then packed into
+# build-carry.tar.gz, which is what travels. Ends with the size and the `carry` list.
 #
 # usage: [BASE=2240dfc] [JOBS=2] scripts/device-prepare.sh
 set -eu
@@ -28,9 +29,12 @@ if [ -n "${BASE:-}" ]; then
     mkdir -p build-carry/base
     cp "$base_tree/build-device/memprof" build-carry/base/memprof
 fi
-# What travels: the tracked tree plus the carried files (the limit is 64 MiB).
+# What travels: the tracked tree plus the carried files (the limit is 64 MiB). The binaries
+# travel as one gzip archive (45 MB of them were 12.5 MB on 2026-11-27: each holds the same
+# kernels), unpacked there first.
+tar czf build-carry.tar.gz build-carry
 tracked=$(git ls-files -z | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
-carried=$(du -cb build-carry .rt.tar.gz | tail -1 | cut -f1)
+carried=$(du -cb build-carry.tar.gz .rt.tar.gz | tail -1 | cut -f1)
 echo "tracked files $((tracked >> 20)) MiB + carried $((carried >> 20)) MiB = $(((tracked + carried) >> 20)) MiB (limit 64)"
-echo 'carry: ["build-carry", ".rt.tar.gz"]'
-echo "there: BUILD=build-carry${BASE:+ BASE=build-carry/base/memprof} scripts/device-all.sh (or device-check.sh)"
+echo 'carry: ["build-carry.tar.gz", ".rt.tar.gz"]'
+echo "there: tar xzf build-carry.tar.gz && BUILD=build-carry${BASE:+ BASE=build-carry/base/memprof} scripts/device-all.sh (or device-check.sh)"
