@@ -43,6 +43,7 @@ log=$OUT/device-check.log
 
 main() {
     date -u
+    rm -f "$OUT/untried-attention"
     if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     nvidia-smi --query-gpu=name,memory.total,clocks.max.sm,driver_version --format=csv
     resolve_libs
@@ -50,7 +51,17 @@ main() {
     echo "== attention kernels against double-precision attention [$(left) s left]"
     if [ -x "$BUILD"/tests/test_cuda_attention ]; then
         run_memprof "$(cap 60)" "$BUILD"/tests/test_cuda_attention >"$OUT/attention.txt" 2>&1
-        echo "rc $?, $(grep -c '^PASS' "$OUT/attention.txt") passed, $(grep -c '^FAIL' "$OUT/attention.txt") failed"
+        rc=$?
+        echo "rc $rc, $(grep -c '^PASS' "$OUT/attention.txt") passed, $(grep -c '^FAIL' "$OUT/attention.txt") failed"
+        if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+            # The test timed out: a kernel may hang. The forms never run on a GPU before
+            # (2026-11-27) are then left out of the conformance test and the benches, so
+            # that the hang costs this one timeout.
+            untried="wgmma-pingpong wgmma-tma"
+            export MEMPROF_CONFORMANCE_SKIP=$untried
+            echo "$untried" >"$OUT/untried-attention"  # device-large.sh leaves them out too
+            echo "attention test timed out: leaving out $untried (last lines:)"; tail -3 "$OUT/attention.txt" | cut -c1-200
+        fi
         grep '^FAIL' "$OUT/attention.txt" | cut -c1-300 | head -12
     else
         echo "skipped: $BUILD/tests/test_cuda_attention not carried"
@@ -112,6 +123,7 @@ main() {
     reserve=${HF_RESERVE:-90}
     for variant in $variants; do
         head=${variant%%:*} attention=${variant#*:}
+        if [[ " ${untried:-} " == *" $attention "* ]]; then echo "skipped $variant: its attention test timed out"; continue; fi
         precisions="fp16 bf16"
         [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || [ "$attention" != mma ] && precisions=fp16
         for size in ${sizes//,/ }; do

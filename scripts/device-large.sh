@@ -25,6 +25,11 @@ budget=${BUDGET:-150}
 bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
     local seconds=$1; shift
     if [ "$(left)" -lt 20 ]; then echo "skipped bench $*: budget"; return; fi
+    # An attention kernel whose test timed out in device-check.sh (it may hang) is left out.
+    if [ -n "${MEMPROF_ATTENTION:-}" ] && [ -f "$OUT/untried-attention" ] &&
+       [[ " $(cat "$OUT/untried-attention") " == *" $MEMPROF_ATTENTION "* ]]; then
+        echo "skipped bench $* ($MEMPROF_ATTENTION attention): its test timed out"; return
+    fi
     local start=$SECONDS
     MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BUILD"/memprof bench --backend cuda --random-weights "$@" 2>&1 |
         sed 's/^[0-9T:Z-]* warn: //'
@@ -81,6 +86,9 @@ main() {
     if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
         for kernel in mma wgmma-tma wgmma-pingpong wgmma wgmma-64; do
             if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
+            if [ -f "$OUT/untried-attention" ] && [[ " $(cat "$OUT/untried-attention") " == *" $kernel "* ]]; then
+                echo "skipped ncu detail $kernel: its test timed out"; continue
+            fi
             echo "== ncu detail: the $kernel attention kernel of one 1.4b layer [$(left) s left]"
             MEMPROF_ATTENTION=$kernel run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:flash \
                 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
