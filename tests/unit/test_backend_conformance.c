@@ -33,7 +33,7 @@
 #endif
 
 enum { RANDOM_SEQUENCES = 4, MEANS_MIN_PREDICTIONS = 2 };
-#ifdef MEMPROF_CUDA_EMULATED
+
 // 1 where the space-separated list names `word`.
 static int listed(const char *list, const char *word) {
     size_t n = strlen(word);
@@ -42,6 +42,7 @@ static int listed(const char *list, const char *word) {
     return 0;
 }
 
+#ifdef MEMPROF_CUDA_EMULATED
 static const int64_t LENGTHS[RANDOM_SEQUENCES] = {300, 129, 77, 2};  // past a 128-row tile, and the edge cases
 #else
 static const int64_t LENGTHS[RANDOM_SEQUENCES] = {2049, 1025, 77, 2};  // the Pythia sample length, then shorter
