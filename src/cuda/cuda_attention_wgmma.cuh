@@ -9,8 +9,26 @@
 #include <math.h>
 #include <stdint.h>
 
+#include <type_traits>
+
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_wgmma.cuh"
+
+// Which rows a block owns. Grid (heads, query tiles, sequences): cuda_kernels.h, "block
+// order" (a sequence's heads together, longest query tiles first).
+struct attention_block {
+    int head, start, length, first_query;  // start: the sequence's first row of qkv and out
+};
+__device__ __forceinline__ attention_block attention_block_rows(const int32_t *starts, const int32_t *lengths,
+                                                                int query_tiles, int query_rows) {
+    int sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
+    return attention_block{(int)blockIdx.x, starts[sequence], lengths[sequence], tile * query_rows};
+}
+// The first qkv element of this (sequence, head): its q, then k at +HD, v at +2·HD.
+template <typename scalar, int HD>
+__device__ __forceinline__ const char *attention_head_base(const scalar *qkv, const attention_block &b, int heads) {
+    return (const char *)(qkv + (int64_t)b.start * 3 * heads * HD + (int64_t)b.head * 3 * HD);
+}
 
 // Queues rows [first, first + rows) of one role into a swizzled tile, as thread `thread` of
 // `threads` copying ones; rows at or past `length` are zero-filled (the source must still be
@@ -139,6 +157,46 @@ __device__ __forceinline__ void store_output_rows(scalar *out, const float (&o)[
         for (int j = 0; j < HD / 8; j++)
             destination[j * 4] = pack_pair<scalar>(o[4 * j + 2 * r] * inverse, o[4 * j + 2 * r + 1] * inverse);
     }
+}
+
+// The pipelined key loop: step(j, P_{j−1}, P_j) for j = 1 … key_tiles − 1, the P registers
+// alternating (P_0 is p_even, made before), then last_values(P_{key_tiles−1}).
+template <typename Step, typename Last, typename P>
+__device__ __forceinline__ void pipelined_key_loop(int key_tiles, Step &step, Last &last_values, P &p_even, P &p_odd) {
+    int j = 1;
+    for (; j + 1 < key_tiles; j += 2) {
+        step(j, p_even, p_odd);
+        step(j + 1, p_odd, p_even);
+    }
+    if (j < key_tiles) {  // an even number of tiles: the last one is odd
+        step(j, p_even, p_odd);
+        last_values(p_odd);
+    } else {
+        last_values(p_even);
+    }
+}
+
+// Host side of the launchers. launch(std::integral_constant<int, HD>()) for the Pythia head
+// dims the kernels are built for; −1 for the others.
+template <typename Launch> static inline int for_head_dim(int head_dim, Launch &&launch) {
+    switch (head_dim) {
+    case 32: return launch(std::integral_constant<int, 32>());
+    case 64: return launch(std::integral_constant<int, 64>());
+    case 80: return launch(std::integral_constant<int, 80>());
+    case 96: return launch(std::integral_constant<int, 96>());
+    case 128: return launch(std::integral_constant<int, 128>());
+    case 256: return launch(std::integral_constant<int, 256>());
+    default: return -1;
+    }
+}
+// Opts kernel in to `bytes` of dynamic shared memory: 0, −1 where the device offers less per
+// block (the caller falls back to another kernel), or the runtime's error.
+template <typename Kernel> static inline int shared_memory_opt_in(Kernel kernel, size_t bytes) {
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    if ((size_t)limit < bytes) return -1;
+    return (int)cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
 }
 
 #endif

@@ -76,13 +76,11 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     uint64_t *full = (uint64_t *)(v_tiles + STAGES * shape::tile_bytes);  // [STAGES]: a stage's tiles landed
     uint64_t *empty = full + STAGES;                                      // [STAGES]: both consumers read it
 
-    // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
-    int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
-    int start = starts[sequence], length = lengths[sequence];
-    int first_query = tile * QR;
+    const attention_block block = attention_block_rows(starts, lengths, query_tiles, QR);
+    const int head = block.head, start = block.start, length = block.length, first_query = block.first_query;
     if (first_query >= length) return;  // uniform for the block
     int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
-    const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
+    const char *head_base = attention_head_base<scalar, HD>(qkv, block, heads);
     const int key_tiles = (min(first_query + QR, length) - 1) / KEYS + 1;  // keys 0 … the block's last query
 
     if (threadIdx.x == 0) {
@@ -215,17 +213,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         wgmma_fence_operands(o);
     };
 
-    int j = 1;
-    for (; j + 1 < key_tiles; j += 2) {
-        step(j, p_even, p_odd);
-        step(j + 1, p_odd, p_even);
-    }
-    if (j < key_tiles) {  // an even number of tiles: the last one is odd
-        step(j, p_even, p_odd);
-        last_values(p_odd);
-    } else {
-        last_values(p_even);
-    }
+    pipelined_key_loop(key_tiles, step, last_values, p_even, p_odd);
     store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
 }
 
@@ -235,10 +223,8 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
                            int max_length, int heads, int64_t tokens, cuda_stream stream) {
     using shape = pingpong_attention_shape<HD>;
     constexpr size_t bytes = shape::bytes(shape::stages);
-    int device = 0, limit = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if ((size_t)limit < bytes) return -1;
+    int opted = shared_memory_opt_in(flash_attention_pingpong_kernel<scalar, HD, TMA>, bytes);
+    if (opted != 0) return opted;
     CUtensorMap qkv_map;
     memset(&qkv_map, 0, sizeof qkv_map);
     if (TMA) {
@@ -247,9 +233,6 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
                                    shape::swizzle);
         if (mapped != 0) return mapped;
     }
-    cudaError_t status = cudaFuncSetAttribute(flash_attention_pingpong_kernel<scalar, HD, TMA>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-    if (status != cudaSuccess) return (int)status;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_pingpong_kernel<scalar, HD, TMA><<<grid, shape::threads, bytes, stream>>>(
@@ -261,15 +244,10 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
 template <typename scalar, bool TMA>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                     int max_length, int heads, int head_dim, int64_t tokens, cuda_stream stream) {
-    switch (head_dim) {
-    case 32: return launch_pingpong<scalar, 32, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
-    case 64: return launch_pingpong<scalar, 64, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
-    case 80: return launch_pingpong<scalar, 80, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
-    case 96: return launch_pingpong<scalar, 96, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
-    case 128: return launch_pingpong<scalar, 128, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
-    case 256: return launch_pingpong<scalar, 256, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, tokens, stream);
-    default: return -1;
-    }
+    return for_head_dim(head_dim, [&](auto hd) {
+        return launch_pingpong<scalar, decltype(hd)::value, TMA>(out, qkv, starts, lengths, sequences, max_length,
+                                                                 heads, tokens, stream);
+    });
 }
 
 template <bool TMA>

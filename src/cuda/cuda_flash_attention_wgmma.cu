@@ -99,13 +99,11 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
     char *k_tiles = q_tile + shape::q_bytes;              // [STAGES] tiles
     char *v_tiles = k_tiles + STAGES * shape::tile_bytes;  // [STAGES] tiles
 
-    // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
-    int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
-    int start = starts[sequence], length = lengths[sequence];
-    int first_query = tile * QR;
+    const attention_block block = attention_block_rows(starts, lengths, query_tiles, QR);
+    const int head = block.head, start = block.start, length = block.length, first_query = block.first_query;
     if (first_query >= length) return;  // uniform for the block
     int64_t row_bytes = 3LL * heads * HD * (int64_t)sizeof(scalar);
-    const char *head_base = (const char *)(qkv + (int64_t)start * 3 * heads * HD + (int64_t)head * 3 * HD);
+    const char *head_base = attention_head_base<scalar, HD>(qkv, block, heads);
     const char *k_base = head_base + HD * sizeof(scalar), *v_base = head_base + 2 * HD * sizeof(scalar);
     int last_query = min(first_query + QR, length) - 1;
     const int key_tiles = last_query / KEYS + 1;  // keys 0 … the block's last query
@@ -233,17 +231,7 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
         next_tiles(0);
         compute_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_tiles);
         softmax_tile<scalar, KEYS>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);  // O is 0
-        int j = 1;
-        for (; j + 1 < key_tiles; j += 2) {
-            step(j, p_even, p_odd);
-            step(j + 1, p_odd, p_even);
-        }
-        if (j < key_tiles) {  // an even number of tiles: the last one is odd
-            step(j, p_even, p_odd);
-            last_values(p_odd);
-        } else {
-            last_values(p_even);
-        }
+        pipelined_key_loop(key_tiles, step, last_values, p_even, p_odd);
     }
 
     store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
@@ -254,13 +242,8 @@ static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const
                         int max_length, int heads, cuda_stream stream) {
     using shape = wgmma_attention_shape<HD, form::groups>;
     constexpr size_t bytes = shape::bytes(form::overlap ? shape::pipelined_stages : 2);
-    int device = 0, limit = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if ((size_t)limit < bytes) return -1;
-    cudaError_t status = cudaFuncSetAttribute(flash_attention_wgmma_kernel<scalar, HD, form>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
-    if (status != cudaSuccess) return (int)status;
+    int opted = shared_memory_opt_in(flash_attention_wgmma_kernel<scalar, HD, form>, bytes);
+    if (opted != 0) return opted;
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_wgmma_kernel<scalar, HD, form><<<grid, shape::threads, bytes, stream>>>(
@@ -271,15 +254,10 @@ static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const
 template <typename scalar, typename form>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                     int max_length, int heads, int head_dim, cuda_stream stream) {
-    switch (head_dim) {
-    case 32: return launch_wgmma<scalar, 32, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 64: return launch_wgmma<scalar, 64, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 80: return launch_wgmma<scalar, 80, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 96: return launch_wgmma<scalar, 96, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 128: return launch_wgmma<scalar, 128, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 256: return launch_wgmma<scalar, 256, form>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    default: return -1;
-    }
+    return for_head_dim(head_dim, [&](auto hd) {
+        return launch_wgmma<scalar, decltype(hd)::value, form>(out, qkv, starts, lengths, sequences, max_length, heads,
+                                                               stream);
+    });
 }
 
 template <typename form>
