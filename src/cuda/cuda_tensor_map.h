@@ -21,16 +21,14 @@ typedef CUresult (*tensor_map_encoder)(CUtensorMap *, CUtensorMapDataType, cuuin
 // (cudaErrorInvalidValue where the driver refuses the map or has no encoder).
 static inline int tensor_map_2d(CUtensorMap *map, const void *base, int bfloat, uint64_t columns, uint64_t rows,
                                 uint64_t row_bytes, uint32_t box_columns, uint32_t box_rows, int swizzle_bytes) {
-    static tensor_map_encoder encode = NULL;
-    if (encode == NULL) {
-        void *function = NULL;
-        enum cudaDriverEntryPointQueryResult found;
-        cudaError_t status =
-            cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &found);
-        if (status != cudaSuccess) return (int)status;
-        if (found != cudaDriverEntryPointSuccess || function == NULL) return (int)cudaErrorInvalidValue;
-        encode = (tensor_map_encoder)function;
-    }
+    // Looked up per map (microseconds, once per attention launch): no process-wide cache.
+    void *function = NULL;
+    enum cudaDriverEntryPointQueryResult found;
+    cudaError_t status =
+        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &found);
+    if (status != cudaSuccess) return (int)status;
+    if (found != cudaDriverEntryPointSuccess || function == NULL) return (int)cudaErrorInvalidValue;
+    tensor_map_encoder encode = (tensor_map_encoder)function;
     cuuint64_t dims[2] = {columns, rows}, strides[1] = {row_bytes};
     cuuint32_t box[2] = {box_columns, box_rows}, element_strides[2] = {1, 1};
     CUtensorMapSwizzle swizzle = swizzle_bytes == 128 ? CU_TENSOR_MAP_SWIZZLE_128B
