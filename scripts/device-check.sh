@@ -23,11 +23,12 @@
 # usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-carry/base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
 #   VARIANTS  the kernel combinations to bench, LM head:attention (MEMPROF_LM_HEAD,
-#             MEMPROF_ATTENTION), in this order; ":mma" ones in fp16 and bf16, the others in fp16
+#             MEMPROF_ATTENTION), in this order; ":mma" and ":auto" ones in fp16 and bf16, the others in fp16
 #             (fused-256 is a tiling of fused: the same bits); default
-#             "auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma
+#             "auto:auto auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma
 #             fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short;
-#             auto, the default head, is fused-wgmma at 70m on Hopper and chunked elsewhere);
+#             auto:auto is the default: the head is fused-wgmma at 70m on Hopper and chunked elsewhere, the
+#             attention wgmma-tma at head dims 64 and 128 on Hopper and mma elsewhere);
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-carry/base/memprof: scripts/device-prepare.sh): each
 #          size's fp16 bench of the variants in BASE_VARIANTS (default chunked:mma) is run with it too,
@@ -116,16 +117,19 @@ main() {
         echo "skipped: $BUILD/tests/test_nccl_share not carried"
     fi
 
-    variants=${VARIANTS:-auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma}
+    variants=${VARIANTS:-auto:auto auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma}
     echo "== memprof bench, LM head:attention variants: $variants [$(left) s left]"
     # Variant-major, so that a budget cut drops the last variants at every size, not the last
     # sizes; HF_RESERVE seconds (default 90) stay for the HF baseline after the benches.
     reserve=${HF_RESERVE:-90}
     for variant in $variants; do
         head=${variant%%:*} attention=${variant#*:}
-        if [[ " ${untried:-} " == *" $attention "* ]]; then echo "skipped $variant: its attention test timed out"; continue; fi
+        if [[ " ${untried:-} " == *" $attention "* ]] || { [ -n "${untried:-}" ] && [ "$attention" = auto ]; }; then
+            echo "skipped $variant: its attention test timed out (auto picks wgmma-tma on Hopper)"; continue
+        fi
         precisions="fp16 bf16"
-        [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || [ "$attention" != mma ] && precisions=fp16
+        [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || { [ "$attention" != mma ] && [ "$attention" != auto ]; } &&
+            precisions=fp16
         for size in ${sizes//,/ }; do
             for precision in $precisions; do
                 if [ "$(left)" -lt $((20 + reserve)) ]; then echo "skipped bench $size $precision $variant: budget"; continue; fi

@@ -1,19 +1,24 @@
 #!/usr/bin/env bash
 # The large-model checks of "CUDA backend II", on the GPU machine in one call after
-# device-check.sh: `memprof bench` for 1.4b–12b (fp16, each also with the BASE binary; 12b also
-# bf16; 1.4b and 12b also with the wgmma attention kernels, MEMPROF_ATTENTION=wgmma-tma, wgmma-pingpong and wgmma,
-# 1.4b with wgmma-64) with
-# MEMPROF_CUDA_PROFILE=1 (GPU time per forward step), 12b under --max-gpu-memory 40 next to
-# uncapped on the same 64 sequences, then Nsight Compute's speed-of-light for the attention
-# kernel and the GEMMs of one batch of each NCU_SIZES (when the budget reaches it). Carry and
-# build as for device-check.sh.
+# device-check.sh: `memprof bench` for 1.4b–12b with the default kernels (fp16; each also with
+# MEMPROF_ATTENTION=$COMPARE_ATTENTION and with the BASE binary when given; the BF16_SIZES
+# also bf16), 12b under --max-gpu-memory 40 next to uncapped on the same 64 sequences, the
+# ATTENTION_RUNS (other attention kernels at chosen sizes), all with MEMPROF_CUDA_PROFILE=1
+# (GPU time per forward step), then Nsight Compute's speed-of-light for the attention kernel
+# and the GEMMs of one batch of each NCU_SIZES (when the budget reaches it). Carry and build
+# as for device-check.sh.
 #
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
+#         COMPARE_ATTENTION=mma: each size also with that attention kernel, same binary;
+#         BF16_SIZES="1.4b 12b": these also in bf16 (default 12b);
+#         ATTENTION_RUNS="wgmma-tma:2.8b mma:1b ...": KERNEL:SIZE benches (default: wgmma-tma,
+#         wgmma-pingpong, wgmma and wgmma-64 at 1.4b and the first three at 12b);
 #         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
-#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default mma, the default kernel);
+#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default auto, the default kernel);
 #         NCU_DETAIL=1: then where each attention kernel's time goes at 1.4b (memory tables, warp
-#         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL.txt);
+#         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL.txt; NCU_KERNELS, default
+#         "mma wgmma-tma wgmma-pingpong wgmma wgmma-64");
 #         BASE=build-carry/base/memprof: each fp16 size also with a binary from an earlier commit;
 #         EXTRA=1: 1.4b with wgmma-serial attention and the fused LM heads, 2.8b and 6.9b with wgmma)
 set -u
@@ -36,10 +41,20 @@ bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
     echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
 }
 
-# usage: ab SECONDS ARGS...: bench, then (with BASE) the same with the baseline binary.
+# The sequences a size's bench runs on (12b fp16: 64, the 40 GB comparison's; bf16: 16).
+sequences_of() {
+    case $1 in 12b) [ "$2" = fp16 ] && echo 64 || echo 16 ;; 6.9b) echo 16 ;; *) echo 32 ;; esac
+}
+
+# usage: ab SECONDS ARGS...: bench, then (with COMPARE_ATTENTION) the same with that attention
+# kernel and (with BASE) the same with the baseline binary.
 ab() {
     local seconds=$1; shift
     bench "$seconds" "$@"
+    if [ -n "${COMPARE_ATTENTION:-}" ]; then
+        echo "-- the same with MEMPROF_ATTENTION=$COMPARE_ATTENTION"
+        MEMPROF_ATTENTION=$COMPARE_ATTENTION bench "$seconds" "$@"
+    fi
     if [ -n "${BASE:-}" ] && [ "$(left)" -ge 20 ]; then
         echo "-- the same with the baseline binary $BASE"
         MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BASE" bench --backend cuda --random-weights "$@" 2>&1 |
@@ -50,23 +65,25 @@ ab() {
 main() {
     if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     resolve_libs
-    echo "== large sizes, fp16${BASE:+, each also with $BASE} [$(left) s left]"
+    echo "== large sizes, fp16${COMPARE_ATTENTION:+, each also with MEMPROF_ATTENTION=$COMPARE_ATTENTION}${BASE:+, each also with $BASE} [$(left) s left]"
     ab 40 --size 1.4b --sequences 32
     ab 40 --size 2.8b --sequences 32
     ab 50 --size 6.9b --sequences 16
-    echo "== 12b on 64 sequences: uncapped${BASE:+ (and $BASE)}, then under --max-gpu-memory 40 [$(left) s left]"
+    echo "== 12b on 64 sequences: uncapped${COMPARE_ATTENTION:+ (and $COMPARE_ATTENTION)}${BASE:+ (and $BASE)}, then under --max-gpu-memory 40 [$(left) s left]"
     ab 60 --size 12b --sequences 64 --repeats 1
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
-    echo "== 12b bf16 [$(left) s left]"
-    bench 60 --size 12b --sequences 16 --precision bf16
-    echo "== 1.4b and 12b with the wgmma attention kernels (MEMPROF_ATTENTION=wgmma-tma, wgmma-pingpong, wgmma${BASE:+ (and $BASE)}, wgmma-64) [$(left) s left]"
-    MEMPROF_ATTENTION=wgmma-tma bench 40 --size 1.4b --sequences 32
-    MEMPROF_ATTENTION=wgmma-pingpong bench 40 --size 1.4b --sequences 32
-    MEMPROF_ATTENTION=wgmma ab 40 --size 1.4b --sequences 32
-    MEMPROF_ATTENTION=wgmma-tma bench 60 --size 12b --sequences 64 --repeats 1
-    MEMPROF_ATTENTION=wgmma-pingpong bench 60 --size 12b --sequences 64 --repeats 1
-    MEMPROF_ATTENTION=wgmma-64 bench 40 --size 1.4b --sequences 32
-    MEMPROF_ATTENTION=wgmma bench 60 --size 12b --sequences 64 --repeats 1
+    for size in ${BF16_SIZES:-12b}; do
+        echo "== $size bf16 [$(left) s left]"
+        bench 60 --size "$size" --sequences "$(sequences_of "$size" bf16)" --precision bf16
+    done
+    runs=${ATTENTION_RUNS:-wgmma-tma:1.4b wgmma-pingpong:1.4b wgmma:1.4b wgmma-tma:12b wgmma-pingpong:12b wgmma-64:1.4b wgmma:12b}
+    echo "== other attention kernels: $runs [$(left) s left]"
+    for run in $runs; do
+        kernel=${run%%:*} size=${run#*:}
+        echo "-- $size, MEMPROF_ATTENTION=$kernel"
+        MEMPROF_ATTENTION=$kernel bench 60 --size "$size" --sequences "$(sequences_of "$size" fp16)" \
+            $([ "$size" = 12b ] && echo --repeats 1)
+    done
     if [ "${EXTRA:-0}" = 1 ]; then
         echo "== 1.4b: wgmma-serial attention, the fused LM heads; 2.8b and 6.9b with wgmma attention [$(left) s left]"
         MEMPROF_ATTENTION=wgmma-serial bench 40 --size 1.4b --sequences 32
@@ -84,7 +101,7 @@ main() {
         echo "rc $?"
     fi
     if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
-        for kernel in mma wgmma-tma wgmma-pingpong wgmma wgmma-64; do
+        for kernel in ${NCU_KERNELS:-mma wgmma-tma wgmma-pingpong wgmma wgmma-64}; do
             if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
             if [ -f "$OUT/untried-attention" ] && [[ " $(cat "$OUT/untried-attention") " == *" $kernel "* ]]; then
                 echo "skipped ncu detail $kernel: its test timed out"; continue
@@ -106,7 +123,7 @@ main() {
         command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
         if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
         echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
-        MEMPROF_ATTENTION=${NCU_ATTENTION:-mma} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
+        MEMPROF_ATTENTION=${NCU_ATTENTION:-auto} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
             --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
             --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
         echo "ncu: rc $?"

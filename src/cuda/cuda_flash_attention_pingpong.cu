@@ -274,3 +274,7 @@ extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv
                                                       cuda_stream stream) {
     return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens, stream);
 }
+
+extern "C" int cuda_attention_tma_preferred(int head_dim) {
+    return cuda_wgmma_available() && (head_dim == 64 || head_dim == 80 || head_dim == 128 || head_dim == 256);
+}

@@ -150,13 +150,14 @@ size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int6
 // caller checks the device). config NULL: the setting alone, without the hidden-size check.
 int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, const model_config *config,
                       memprof_error *err);
-// Reads MEMPROF_ATTENTION: unset or "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1:
-// Hopper's warpgroup products, pipelined), "wgmma-serial" (2: the same, each product waited
-// for in turn), "wgmma-64" (3: pipelined, 64-row blocks) or "wgmma-pingpong" (4: pipelined,
-// with a copying warpgroup and the multiplying ones taking turns) or "wgmma-tma" (5: the same
-// with TMA copies); for these, and "fused-wgmma"
-// above, the caller checks the device.
-int cuda_attention_mode(int *out_wgmma, memprof_error *err);
+// Reads MEMPROF_ATTENTION: unset or "auto" (*out_automatic = 1, else 0: the caller picks,
+// once the device is selected, "wgmma-tma" where cuda_attention_tma_preferred says so, else
+// "mma"), "mma" (*out_wgmma = 0: mma.sync, any GPU), "wgmma" (1: Hopper's warpgroup
+// products, pipelined), "wgmma-serial" (2: the same, each product waited for in turn),
+// "wgmma-64" (3: pipelined, 64-row blocks) or "wgmma-pingpong" (4: pipelined, with a copying
+// warpgroup and the multiplying ones taking turns) or "wgmma-tma" (5: the same with TMA
+// copies); for these, and "fused-wgmma" above, the caller checks the device.
+int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

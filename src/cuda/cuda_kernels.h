@@ -79,6 +79,12 @@ int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int
                                            const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                            int head_dim, int scalar_type, int64_t tokens, cuda_stream stream);
 int cuda_wgmma_available(void);
+// 1 where the TMA form is the attention kernel to use by default for this head dim: wgmma
+// is available and the head dim is one where it measured faster than mma.sync on an H100
+// (attention's GPU time against mma.sync's, end to end tokens/s: head dim 64, Pythia-70m to
+// 410m, +6 to +8%; 80, 2.8b, 0.74×, +4%; 128, 1.4b to 12b, 0.57–0.61×, +2.5 to +4%; 256, 1b,
+// 0.43×, +14%; docs/performance.md). Head dim 32 (14m) is not measured: mma.sync there.
+int cuda_attention_tma_preferred(int head_dim);
 // d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
 // wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b
 // MN-major), its tiles in the no-swizzle layout (swizzle_width 0) or swizzled 32, 64 or 128

@@ -81,9 +81,9 @@ static void lay_out_weights(layout_cursor *at) {
 static int check_settings_and_device(int *out_block_rows, int *out_lm_head_wgmma, int *out_attention_wgmma,
                                      const model_config *c, const backend_options *options, memprof_error *err) {
     int lm_head_block_rows = 0, lm_head_wgmma = 0, lm_head_automatic = 0;  // first: a misspelt setting is
-    int attention_wgmma = 0;                                                // reported on any machine
+    int attention_wgmma = 0, attention_automatic = 0;                       // reported on any machine
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, &lm_head_automatic, c, err);
-    if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, err);
+    if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, &attention_automatic, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -104,6 +104,10 @@ static int check_settings_and_device(int *out_block_rows, int *out_lm_head_wgmma
     // The automatic LM head: the wgmma fused head where it measured faster (cuda_kernels.h).
     if (lm_head_automatic && c != NULL && c->hidden_size <= INT32_MAX && cuda_lm_head_wgmma_preferred((int)c->hidden_size))
         lm_head_block_rows = 128, lm_head_wgmma = 1;
+    // The automatic attention: the TMA ping-pong kernel where it measured faster (cuda_kernels.h).
+    if (attention_automatic && c != NULL && c->num_attention_heads > 0 &&
+        cuda_attention_tma_preferred((int)(c->hidden_size / c->num_attention_heads)))
+        attention_wgmma = 5;
     *out_block_rows = lm_head_block_rows, *out_lm_head_wgmma = lm_head_wgmma, *out_attention_wgmma = attention_wgmma;
     return 0;
 }
@@ -210,9 +214,14 @@ size_t cuda_weight_bytes(const model_config *config) {
 
 void cuda_model_free(cuda_model *model) {
     if (model == NULL) return;
-    char shape[64];
-    snprintf(shape, sizeof shape, "%lld layers, hidden %lld", (long long)model->config.num_hidden_layers,
-             (long long)model->config.hidden_size);
+    // The kernels the settings resolved to (auto included), so that a profile says what ran.
+    static const char *const attention[] = {"mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong", "wgmma-tma"};
+    const char *head = !model->lm_head_fused ? "chunked" : model->lm_head_wgmma ? "fused-wgmma"
+                       : model->lm_head_block_rows == 256 ? "fused-256" : "fused";
+    char shape[160];
+    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; attention %s, LM head %s",
+             (long long)model->config.num_hidden_layers, (long long)model->config.hidden_size,
+             attention[model->attention_wgmma], head);
     cuda_profile_report(&model->profile, shape);
     cuda_profile_free(&model->profile);
     cuda_gemm_destroy(model->gemm);
@@ -238,10 +247,11 @@ static size_t bytes_per_token(const model_config *c, int lm_head_fused) {
     return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8 + head;
 }
 
-int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
+int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err) {
     const char *value = getenv("MEMPROF_ATTENTION");
     *out_wgmma = 0;
-    if (value == NULL || *value == '\0' || strcmp(value, "mma") == 0) return 0;
+    *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
+    if (*out_automatic || strcmp(value, "mma") == 0) return 0;
     int wgmma = strcmp(value, "wgmma") == 0          ? 1
                 : strcmp(value, "wgmma-serial") == 0 ? 2
                 : strcmp(value, "wgmma-64") == 0     ? 3
@@ -250,7 +260,7 @@ int cuda_attention_mode(int *out_wgmma, memprof_error *err) {
                                                      : 0;
     if (wgmma == 0)
         return error_set(err, MEMPROF_ERR,
-                         "MEMPROF_ATTENTION: expected \"mma\", \"wgmma\", \"wgmma-serial\", \"wgmma-64\", "
+                         "MEMPROF_ATTENTION: expected \"auto\", \"mma\", \"wgmma\", \"wgmma-serial\", \"wgmma-64\", "
                          "\"wgmma-pingpong\" or \"wgmma-tma\", got \"%s\"",
                          value);
     *out_wgmma = wgmma;

@@ -69,7 +69,7 @@ static char *identity_text(const sweep_config *cfg, const panel *p) {
              (unsigned long long)panel_hash(p), sweep_backend_name(cfg->backend), sweep_precision_name(cfg->precision),
              cfg->per_token ? "true" : "false",
              cfg->panel, (long long)p->rows, (long long)p->sequence_length, cfg->steps.count, (long long)cfg->shard_size,
-             kernel_setting(cfg, "MEMPROF_LM_HEAD", "auto"), kernel_setting(cfg, "MEMPROF_ATTENTION", "mma"));
+             kernel_setting(cfg, "MEMPROF_LM_HEAD", "auto"), kernel_setting(cfg, "MEMPROF_ATTENTION", "auto"));
     return text;
 }
 

@@ -45,6 +45,8 @@ cuda_cases() {
     rm -f "$tuning"
     MEMPROF_LM_HEAD=fused cuda_case "cuda run with the fused LM head" true
     MEMPROF_LM_HEAD=fused-256 cuda_case "cuda run with the fused LM head, 256-row blocks" true
+    MEMPROF_ATTENTION=mma cuda_case "cuda run with the mma.sync attention kernel" true
+    MEMPROF_ATTENTION=auto cuda_case "cuda run with the automatic attention kernel, by name" true
     MEMPROF_ATTENTION=wgmma cuda_case "cuda run with the wgmma attention kernel" true
     MEMPROF_ATTENTION=wgmma-serial cuda_case "cuda run with the serial wgmma attention kernel" true
     MEMPROF_ATTENTION=wgmma-64 cuda_case "cuda run with the 64-row-block wgmma attention kernel" true
@@ -59,11 +61,20 @@ cuda_cases() {
     MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, automatic LM head" "$automatic_head"
     MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, the chunked LM head by name" \
         'grep -q "lm head gemm" "$out" && ! grep -q "lm head statistics" "$out"'
+    # The automatic attention (unset): mma.sync at head dim 32 (14m, not measured with the
+    # TMA form), the TMA ping-pong form at 64 (70m) on a Hopper device; the profile's header
+    # names the kernels the settings resolved to.
+    MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, automatic attention at head dim 32: mma" \
+        'grep -q "attention mma, LM head" "$out"'
+    MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, automatic attention at head dim 64 (70m)" \
+        "$automatic_attention_64" --size 70m
 }
 bench=$MEMPROF where="" automatic_head='grep -q "lm head statistics\|lm head gemm" "$out"'
+automatic_attention_64='grep -q "attention \(wgmma-tma\|mma\), LM head chunked" "$out"'
 cuda_cases
 if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     bench=${BUILD:-build}/memprof-emulated where=" (emulated)" automatic_head='grep -q "lm head statistics" "$out"'
+    automatic_attention_64='grep -q "attention wgmma-tma, LM head chunked" "$out"'
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
@@ -78,7 +89,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
     fi
 }
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
-refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong" or "wgmma-tma", got "flash3"'
+refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong" or "wgmma-tma", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
 if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then
