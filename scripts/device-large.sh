@@ -12,8 +12,9 @@
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
 #         COMPARE_ATTENTION=mma: each size also with that attention kernel, same binary;
 #         BF16_SIZES="1.4b 12b": these also in bf16 (default 12b);
-#         ATTENTION_RUNS="wgmma-tma:2.8b mma:1b ...": KERNEL:SIZE benches (default: wgmma-tma,
+#         ATTENTION_RUNS="wgmma-tma:2.8b mma:1b ...": KERNEL:SIZE benches (ATTENTION_RUNS="": none; unset: wgmma-tma,
 #         wgmma-pingpong, wgmma and wgmma-64 at 1.4b and the first three at 12b);
+#         BATCH_RUNS="1.4b:2 1.4b:8": SIZE:SEQUENCES benches with that device batch (--batch);
 #         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
 #         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default auto, the default kernel);
 #         NCU_DETAIL=1: then where each attention kernel's time goes at 1.4b (memory tables, warp
@@ -76,13 +77,20 @@ main() {
         echo "== $size bf16 [$(left) s left]"
         bench 60 --size "$size" --sequences "$(sequences_of "$size" bf16)" --precision bf16
     done
-    runs=${ATTENTION_RUNS:-wgmma-tma:1.4b wgmma-pingpong:1.4b wgmma:1.4b wgmma-tma:12b wgmma-pingpong:12b wgmma-64:1.4b wgmma:12b}
-    echo "== other attention kernels: $runs [$(left) s left]"
+    runs=${ATTENTION_RUNS-wgmma-tma:1.4b wgmma-pingpong:1.4b wgmma:1.4b wgmma-tma:12b wgmma-pingpong:12b wgmma-64:1.4b wgmma:12b}
+    [ -n "$runs" ] && echo "== other attention kernels: $runs [$(left) s left]"
     for run in $runs; do
         kernel=${run%%:*} size=${run#*:}
         echo "-- $size, MEMPROF_ATTENTION=$kernel"
         MEMPROF_ATTENTION=$kernel bench 60 --size "$size" --sequences "$(sequences_of "$size" fp16)" \
             $([ "$size" = 12b ] && echo --repeats 1)
+    done
+    # Smaller device batches (fewer rows per GEMM, activations that stay in L2): where the
+    # GELU and the residual passes would gain from running the MLP in token chunks.
+    for run in ${BATCH_RUNS:-}; do
+        size=${run%%:*} batch=${run#*:}
+        echo "-- $size, --batch $batch"
+        bench 60 --size "$size" --sequences "$(sequences_of "$size" fp16)" --batch "$batch"
     done
     if [ "${EXTRA:-0}" = 1 ]; then
         echo "== 1.4b: wgmma-serial attention, the fused LM heads; 2.8b and 6.9b with wgmma attention [$(left) s left]"
