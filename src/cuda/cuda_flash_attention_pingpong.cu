@@ -276,5 +276,7 @@ extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv
 }
 
 extern "C" int cuda_attention_tma_preferred(int head_dim) {
-    return cuda_wgmma_available() && (head_dim == 64 || head_dim == 80 || head_dim == 128 || head_dim == 256);
+    // A driver without the tensor-map encoder (it came with CUDA 12.0) keeps mma.sync.
+    return cuda_wgmma_available() && (head_dim == 64 || head_dim == 80 || head_dim == 128 || head_dim == 256) &&
+           tensor_map_encoder_find() != NULL;
 }

@@ -16,19 +16,25 @@ typedef CUresult (*tensor_map_encoder)(CUtensorMap *, CUtensorMapDataType, cuuin
                                        const cuuint64_t *, const cuuint32_t *, const cuuint32_t *, CUtensorMapInterleave,
                                        CUtensorMapSwizzle, CUtensorMapL2promotion, CUtensorMapFloatOOBfill);
 
+// The driver's encoder, or NULL where this driver has none.
+static inline tensor_map_encoder tensor_map_encoder_find(void) {
+    void *function = NULL;
+    enum cudaDriverEntryPointQueryResult found;
+    if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &found) !=
+            cudaSuccess ||
+        found != cudaDriverEntryPointSuccess)
+        return NULL;
+    return (tensor_map_encoder)function;
+}
+
 // map = rows × columns elements at base (row pitch row_bytes), boxes of box_columns ×
 // box_rows with the W-byte swizzle (box_columns · 2 = W). Returns 0, or a cudaError_t
 // (cudaErrorInvalidValue where the driver refuses the map or has no encoder).
 static inline int tensor_map_2d(CUtensorMap *map, const void *base, int bfloat, uint64_t columns, uint64_t rows,
                                 uint64_t row_bytes, uint32_t box_columns, uint32_t box_rows, int swizzle_bytes) {
     // Looked up per map (microseconds, once per attention launch): no process-wide cache.
-    void *function = NULL;
-    enum cudaDriverEntryPointQueryResult found;
-    cudaError_t status =
-        cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &function, 12000, cudaEnableDefault, &found);
-    if (status != cudaSuccess) return (int)status;
-    if (found != cudaDriverEntryPointSuccess || function == NULL) return (int)cudaErrorInvalidValue;
-    tensor_map_encoder encode = (tensor_map_encoder)function;
+    tensor_map_encoder encode = tensor_map_encoder_find();
+    if (encode == NULL) return (int)cudaErrorInvalidValue;
     cuuint64_t dims[2] = {columns, rows}, strides[1] = {row_bytes};
     cuuint32_t box[2] = {box_columns, box_rows}, element_strides[2] = {1, 1};
     CUtensorMapSwizzle swizzle = swizzle_bytes == 128 ? CU_TENSOR_MAP_SWIZZLE_128B

@@ -75,6 +75,20 @@ cuda_cases
 if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     bench=${BUILD:-build}/memprof-emulated where=" (emulated)" automatic_head='grep -q "lm head statistics" "$out"'
     automatic_attention_64='grep -q "attention wgmma-tma, LM head chunked" "$out"'
+    # A driver without the tensor-map encoder: auto keeps mma.sync there (the emulated
+    # runtime leaves the encoder out).
+    MEMPROF_EMULATED_NO_TENSOR_MAPS=1 MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case \
+        "cuda run, automatic attention at head dim 64 without the tensor-map encoder: mma" \
+        'grep -q "attention mma, LM head chunked" "$out"' --size 70m
+    # Asked for by name there, the TMA form fails with one line naming the step.
+    if MEMPROF_EMULATED_NO_TENSOR_MAPS=1 MEMPROF_ATTENTION=wgmma-tma "$bench" bench --size 70m --random-weights \
+        --backend cuda --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
+        echo "FAIL bench: wgmma-tma without the tensor-map encoder ran: $(cat "$out")"
+    else
+        [ "$(wc -l <"$out")" -eq 1 ] && grep -q "flash attention failed" "$out" &&
+            echo "PASS bench: wgmma-tma without the tensor-map encoder, one line (emulated)" ||
+            echo "FAIL bench: wgmma-tma without the tensor-map encoder: $(cat "$out")"
+    fi
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.

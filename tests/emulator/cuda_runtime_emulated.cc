@@ -221,7 +221,9 @@ static CUresult emulated_tensor_map_encode(CUtensorMap *map, CUtensorMapDataType
 
 extern "C" cudaError_t cudaGetDriverEntryPointByVersion(const char *symbol, void **function, unsigned int, unsigned long long,
                                                         enum cudaDriverEntryPointQueryResult *found) {
-    bool known = strcmp(symbol, "cuTensorMapEncodeTiled") == 0;
+    // MEMPROF_EMULATED_NO_TENSOR_MAPS=1: a driver without the encoder (what `auto` must survive).
+    const char *absent = getenv("MEMPROF_EMULATED_NO_TENSOR_MAPS");
+    bool known = strcmp(symbol, "cuTensorMapEncodeTiled") == 0 && !(absent && strcmp(absent, "1") == 0);
     *function = known ? (void *)emulated_tensor_map_encode : nullptr;
     if (found) *found = known ? cudaDriverEntryPointSuccess : cudaDriverEntryPointSymbolNotFound;
     return cudaSuccess;
