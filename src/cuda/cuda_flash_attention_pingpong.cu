@@ -278,5 +278,9 @@ extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv
 extern "C" int cuda_attention_tma_preferred(int head_dim) {
     // A driver without the tensor-map encoder (it came with CUDA 12.0) keeps mma.sync.
     return cuda_wgmma_available() && (head_dim == 64 || head_dim == 80 || head_dim == 128 || head_dim == 256) &&
-           tensor_map_encoder_find() != NULL;
+           cuda_tensor_maps_available();
+}
+
+extern "C" int cuda_tensor_maps_available(void) {
+    return tensor_map_encoder_find() != NULL;
 }

@@ -85,6 +85,8 @@ int cuda_wgmma_available(void);
 // 410m, +6 to +8%; 80, 2.8b, 0.74×, +4%; 128, 1.4b to 12b, 0.57–0.61×, +2.5 to +4%; 256, 1b,
 // 0.43×, +14%; docs/performance.md). Head dim 32 (14m) is not measured: mma.sync there.
 int cuda_attention_tma_preferred(int head_dim);
+// 1 where the driver has the tensor-map encoder the TMA form needs (cuda_tensor_map.h).
+int cuda_tensor_maps_available(void);
 // d [64][64] fp32 = a [64][32] · b [32][64] (row-major, input type) on one warpgroup with the
 // wgmma form `form` (0: both operands from shared memory, K-major; 1: a from registers, b
 // MN-major), its tiles in the no-swizzle layout (swizzle_width 0) or swizzled 32, 64 or 128

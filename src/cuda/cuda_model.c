@@ -99,6 +99,9 @@ static int check_settings_and_device(int *out_block_rows, int *out_lm_head_wgmma
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
+    if (attention_wgmma == 5 && !cuda_tensor_maps_available())
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_ATTENTION=wgmma-tma: this driver has no tensor-map "
+                         "encoder (cuTensorMapEncodeTiled); use wgmma-pingpong, mma or auto");
     if (options && options->precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
     // The automatic LM head: the wgmma fused head where it measured faster (cuda_kernels.h).
