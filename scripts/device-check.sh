@@ -22,8 +22,9 @@
 #
 # usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-carry/base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
-#   VARIANTS  the kernel combinations to bench, LM head:attention (MEMPROF_LM_HEAD,
-#             MEMPROF_ATTENTION), in this order; ":mma" and ":auto" ones in fp16 and bf16, the others in fp16
+#   VARIANTS  the kernel combinations to bench, LM head:attention[:up GEMM] (MEMPROF_LM_HEAD,
+#             MEMPROF_ATTENTION[, MEMPROF_UP_GEMM, default auto]), in this order; ":mma" and ":auto"
+#             attention ones in fp16 and bf16, the others in fp16
 #             (fused-256 is a tiling of fused: the same bits); default
 #             "auto:auto auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma
 #             fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short;
@@ -69,11 +70,21 @@ main() {
     fi
 
     echo "== wgmma layer, LM head and layer kernels against exact or double-precision references [$(left) s left]"
+    rm -f "$OUT/untried-up-gemm"
     for test in test_cuda_wgmma test_cuda_lm_head test_cuda_statistics test_cuda_layers; do
         if [ -x "$BUILD"/tests/$test ]; then
             run_memprof "$(cap 60)" "$BUILD"/tests/$test >"$OUT/$test.txt" 2>&1
-            echo "$test: rc $?, $(grep -c '^PASS' "$OUT/$test.txt") passed, $(grep -c '^FAIL' "$OUT/$test.txt") failed"
+            rc=$?
+            echo "$test: rc $rc, $(grep -c '^PASS' "$OUT/$test.txt") passed, $(grep -c '^FAIL' "$OUT/$test.txt") failed"
             grep -v '^PASS' "$OUT/$test.txt" | cut -c1-400 | head -20
+            if [ "$test" = test_cuda_layers ] && { [ "$rc" = 124 ] || [ "$rc" = 137 ]; }; then
+                # The up GEMM's GELU epilogue kernel (never run on a GPU before 2026-11-27's
+                # thirteenth session) may hang: left out of the conformance test and the benches.
+                untried_up=fused-gelu
+                export MEMPROF_CONFORMANCE_SKIP="${MEMPROF_CONFORMANCE_SKIP:-} fused-gelu"
+                echo fused-gelu >"$OUT/untried-up-gemm"  # device-large.sh leaves it out too
+                echo "layers test timed out: leaving out MEMPROF_UP_GEMM=fused-gelu"
+            fi
         else
             echo "skipped: $BUILD/tests/$test not carried"
         fi
@@ -123,9 +134,14 @@ main() {
     # sizes; HF_RESERVE seconds (default 90) stay for the HF baseline after the benches.
     reserve=${HF_RESERVE:-90}
     for variant in $variants; do
-        head=${variant%%:*} attention=${variant#*:}
+        # LM head:attention[:up GEMM] (the third field MEMPROF_UP_GEMM, default auto).
+        head=${variant%%:*} attention=${variant#*:} up=auto
+        if [[ "$attention" == *:* ]]; then up=${attention#*:} attention=${attention%%:*}; fi
         if [[ " ${untried:-} " == *" $attention "* ]] || { [ -n "${untried:-}" ] && [ "$attention" = auto ]; }; then
             echo "skipped $variant: its attention test timed out (auto picks wgmma-tma on Hopper)"; continue
+        fi
+        if [ -n "${untried_up:-}" ] && [ "$up" = "$untried_up" ]; then
+            echo "skipped $variant: the layers test (its up GEMM kernel) timed out"; continue
         fi
         precisions="fp16 bf16"
         [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || { [ "$attention" != mma ] && [ "$attention" != auto ]; } &&
@@ -134,8 +150,8 @@ main() {
             for precision in $precisions; do
                 if [ "$(left)" -lt $((20 + reserve)) ]; then echo "skipped bench $size $precision $variant: budget"; continue; fi
                 start=$SECONDS
-                echo "-- $size $precision, $head LM head, $attention attention" | tee -a "$OUT/bench.txt"
-                MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention run_memprof "$(cap 30)" "$BUILD"/memprof bench \
+                echo "-- $size $precision, $head LM head, $attention attention, $up up GEMM" | tee -a "$OUT/bench.txt"
+                MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention MEMPROF_UP_GEMM=$up run_memprof "$(cap 30)" "$BUILD"/memprof bench \
                     --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
                 if [ -n "${BASE:-}" ] && [[ " ${BASE_VARIANTS:-chunked:mma} " == *" $variant "* ]] &&

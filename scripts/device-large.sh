@@ -11,15 +11,20 @@
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
 #         COMPARE_ATTENTION=mma: each size also with that attention kernel, same binary;
+#         COMPARE_UP_GEMM="fused-gelu fused-gelu-pingpong": each size also with these up GEMMs
+#         (MEMPROF_UP_GEMM), same binary;
 #         BF16_SIZES="1.4b 12b": these also in bf16 (default 12b);
 #         ATTENTION_RUNS="wgmma-tma:2.8b mma:1b ...": KERNEL:SIZE benches (ATTENTION_RUNS="": none; unset: wgmma-tma,
 #         wgmma-pingpong, wgmma and wgmma-64 at 1.4b and the first three at 12b);
 #         BATCH_RUNS="1.4b:2 1.4b:8": SIZE:SEQUENCES benches with that device batch (--batch);
 #         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
-#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default auto, the default kernel);
+#         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default auto, the default kernel) and
+#         the up GEMM NCU_UP_GEMM (MEMPROF_UP_GEMM, default auto);
 #         NCU_DETAIL=1: then where each attention kernel's time goes at 1.4b (memory tables, warp
 #         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL.txt; NCU_KERNELS, default
 #         "mma wgmma-tma wgmma-pingpong wgmma wgmma-64");
+#         NCU_UP_GEMMS="fused-gelu fused-gelu-pingpong": where each up GEMM + GELU kernel's time goes
+#         at 1.4b ($OUT/ncu-KERNEL.txt);
 #         BASE=build-carry/base/memprof: each fp16 size also with a binary from an earlier commit;
 #         EXTRA=1: 1.4b with wgmma-serial attention and the fused LM heads, 2.8b and 6.9b with wgmma)
 set -u
@@ -36,6 +41,10 @@ bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
        [[ " $(cat "$OUT/untried-attention") " == *" $MEMPROF_ATTENTION "* ]]; then
         echo "skipped bench $* ($MEMPROF_ATTENTION attention): its test timed out"; return
     fi
+    if [ -n "${MEMPROF_UP_GEMM:-}" ] && [ -f "$OUT/untried-up-gemm" ] &&
+       [ "$(cat "$OUT/untried-up-gemm")" = "$MEMPROF_UP_GEMM" ]; then
+        echo "skipped bench $* (MEMPROF_UP_GEMM=$MEMPROF_UP_GEMM): the layers test timed out"; return
+    fi
     local start=$SECONDS
     MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BUILD"/memprof bench --backend cuda --random-weights "$@" 2>&1 |
         sed 's/^[0-9T:Z-]* warn: //'
@@ -47,8 +56,8 @@ sequences_of() {
     case $1 in 12b) [ "$2" = fp16 ] && echo 64 || echo 16 ;; 6.9b) echo 16 ;; *) echo 32 ;; esac
 }
 
-# usage: ab SECONDS ARGS...: bench, then (with COMPARE_ATTENTION) the same with that attention
-# kernel and (with BASE) the same with the baseline binary.
+# usage: ab SECONDS ARGS...: bench, then (with COMPARE_ATTENTION, COMPARE_UP_GEMM) the same
+# with that attention kernel or up GEMM, and (with BASE) the same with the baseline binary.
 ab() {
     local seconds=$1; shift
     bench "$seconds" "$@"
@@ -56,6 +65,10 @@ ab() {
         echo "-- the same with MEMPROF_ATTENTION=$COMPARE_ATTENTION"
         MEMPROF_ATTENTION=$COMPARE_ATTENTION bench "$seconds" "$@"
     fi
+    for up in ${COMPARE_UP_GEMM:-}; do
+        echo "-- the same with MEMPROF_UP_GEMM=$up"
+        MEMPROF_UP_GEMM=$up bench "$seconds" "$@"
+    done
     if [ -n "${BASE:-}" ] && [ "$(left)" -ge 20 ]; then
         echo "-- the same with the baseline binary $BASE"
         MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BASE" bench --backend cuda --random-weights "$@" 2>&1 |
@@ -125,13 +138,26 @@ main() {
                 "$OUT/ncu-attention-$kernel.txt" | cut -c1-150 | head -40
         done
     fi
+    for up in ${NCU_UP_GEMMS:-}; do
+        # Where the up GEMM + GELU kernel's time goes, one 1.4b layer.
+        command -v ncu >/dev/null || break
+        if [ "$(left)" -lt 30 ] || [ -f "$OUT/untried-up-gemm" ]; then echo "skipped ncu detail $up: budget or untried"; continue; fi
+        echo "== ncu detail: the $up up GEMM of one 1.4b layer [$(left) s left]"
+        MEMPROF_UP_GEMM=$up run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:gemm_gelu \
+            --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
+            --section SchedulerStats --section Occupancy "$BUILD"/memprof bench --backend cuda --size 1.4b \
+            --random-weights --sequences 4 --repeats 1 >"$OUT/ncu-$up.txt" 2>&1
+        echo "ncu: rc $?"
+        grep -E 'Duration|Throughput|Hit Rate|Stall|Warp Cycles Per|Issued Warp|No Eligible|Achieved Occupancy' \
+            "$OUT/ncu-$up.txt" | cut -c1-150 | head -30
+    done
     # Nsight Compute's speed-of-light for the first kernels of one batch (the first layer's
     # GEMMs and attention) of each size in NCU_SIZES (default 1.4b), while the budget lasts.
     for size in ${NCU_SIZES:-1.4b}; do
         command -v ncu >/dev/null || { echo "skipped ncu: not installed"; break; }
         if [ "$(left)" -lt 30 ]; then echo "skipped ncu $size: budget"; continue; fi
         echo "== ncu: attention and GEMMs of one $size batch [$(left) s left]"
-        MEMPROF_ATTENTION=${NCU_ATTENTION:-auto} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
+        MEMPROF_ATTENTION=${NCU_ATTENTION:-auto} MEMPROF_UP_GEMM=${NCU_UP_GEMM:-auto} run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:'flash|gemm|xmma|sm90' --launch-count 5 \
             --section SpeedOfLight "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 \
             --repeats 1 >"$OUT/ncu-$size.txt" 2>&1
         echo "ncu: rc $?"

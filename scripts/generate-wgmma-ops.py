@@ -7,9 +7,10 @@ N = 256), so the lists are written out here instead of by hand.
 """
 import sys
 
-# (N, form): SS = A and B from shared-memory descriptors, B K-major (S = Q·Kᵀ);
+# (N, form): SS = A and B from shared-memory descriptors, B K-major (S = Q·Kᵀ, the
+# LM head's hidden·Wᵀ, the fused up GEMM's in·Wᵀ at N = 256);
 # RS = A from registers, B from a descriptor, MN-major (O += P·V).
-SS_N = [64, 128]
+SS_N = [64, 128, 256]
 RS_N = [32, 64, 80, 96, 128, 256]
 TYPES = [("f16", "__half"), ("bf16", "__nv_bfloat16")]
 

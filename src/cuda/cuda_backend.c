@@ -6,9 +6,10 @@
 // Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary →
 // attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM
 // accumulating into the fp32 residual (+ both residual biases, summed in fp32, as its
-// epilogue) ; up GEMM (+bias epilogue) → erf GELU → down GEMM accumulating into the
-// residual. The parallel residual x + attn(ln1 x) + mlp(ln2 x) thus needs no pass of its
-// own: both branches read LN outputs made before the residual changes.
+// epilogue) ; up GEMM (+bias epilogue) → erf GELU (or both in one kernel:
+// MEMPROF_UP_GEMM=fused-gelu[-pingpong]) → down GEMM accumulating into the residual. The parallel
+// residual x + attn(ln1 x) + mlp(ln2 x) thus needs no pass of its own: both branches read
+// LN outputs made before the residual changes.
 #include <cuda_runtime_api.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,9 +176,19 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         KERNEL(cuda_bias_sum(m->layer_bias, w->dense_bias, w->down_bias, d, scalar, stream), "residual bias");
         GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention, w->dense_weight,
                                m->layer_bias, tokens_count, d, d, err), "dense gemm");
-        GEMM(cuda_gemm_forward(m->gemm, m->hidden, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight, w->up_bias, tokens_count,
-                               d, ff, err), "up gemm");
-        KERNEL(cuda_gelu_forward(m->hidden, tokens_count * ff, scalar, stream), "gelu");
+        // MEMPROF_UP_GEMM=fused-gelu[-pingpong]: bias and GELU as the GEMM's epilogue where the
+        // kernel covers the shape (cuda_gemm_gelu.cu); else cuBLASLt's bias epilogue, then GELU.
+        (void)cudaGetLastError();
+        int fused = m->up_gemm_gelu ? cuda_gemm_gelu_forward(m->hidden, m->norm2, w->up_weight, w->up_bias, tokens_count,
+                                                             d, ff, m->up_gemm_gelu == 2, scalar, stream)
+                                    : -1;
+        if (fused >= 0) {
+            KERNEL(fused, "up gemm + gelu");
+        } else {
+            GEMM(cuda_gemm_forward(m->gemm, m->hidden, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight, w->up_bias,
+                                   tokens_count, d, ff, err), "up gemm");
+            KERNEL(cuda_gelu_forward(m->hidden, tokens_count * ff, scalar, stream), "gelu");
+        }
         GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->hidden, w->down_weight, NULL,
                                tokens_count, ff, d, err), "down gemm");
     }

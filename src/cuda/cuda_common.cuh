@@ -14,6 +14,9 @@ template <typename scalar> __device__ __forceinline__ scalar from_float(float x)
 template <> __device__ __forceinline__ __half from_float<__half>(float x) { return __float2half_rn(x); }
 template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float x) { return __float2bfloat16_rn(x); }
 
+// GELU, the exact (erf) form GPT-NeoX uses, in fp32: the GELU kernel's and the fused up GEMM's.
+__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
+
 template <typename value> __device__ __forceinline__ value warp_sum(value x) {
     for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
     return x;

@@ -280,7 +280,3 @@ extern "C" int cuda_attention_tma_preferred(int head_dim) {
     return cuda_wgmma_available() && (head_dim == 64 || head_dim == 80 || head_dim == 128 || head_dim == 256) &&
            cuda_tensor_maps_available();
 }
-
-extern "C" int cuda_tensor_maps_available(void) {
-    return tensor_map_encoder_find() != NULL;
-}

@@ -98,6 +98,17 @@ int cuda_wgmma_probe(float *d, const void *a, const void *b, int form, int varia
 // values = gelu_erf(values) in place, fp32 math.
 int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream);
 
+// out[rows, out_dim] = gelu_erf(in[rows, in_dim] · weight[out_dim, in_dim]ᵀ + bias[out_dim]):
+// the up GEMM with bias and GELU as its epilogue (cuda_gemm_gelu.cu, TMA and wgmma, fp32
+// accumulation, one rounding), so the activations are written once and never re-read for
+// GELU. pingpong: 0 = both multiplying warpgroups on each 128 × 256 tile, 1 = each on its
+// own 128 × 128 tile, taking turns, so that one's epilogue runs beside the other's products
+// (the same bits). Returns −1 where it does not apply (then cuBLASLt and cuda_gelu_forward):
+// no wgmma or tensor-map encoder (cuda_wgmma_available, cuda_tensor_maps_available), in_dim
+// or out_dim not a multiple of 8, in or weight not 16-byte aligned.
+int cuda_gemm_gelu_forward(void *out, const void *in, const void *weight, const void *bias, int64_t rows, int in_dim,
+                           int out_dim, int pingpong, int scalar_type, cuda_stream stream);
+
 // sum (fp32, [dim]) = attention_bias + mlp_bias: the one bias the two residual GEMMs add
 // (the dense GEMM's epilogue adds it while it accumulates into the residual stream).
 int cuda_bias_sum(float *sum, const void *attention_bias, const void *mlp_bias, int dim, int scalar_type,

@@ -147,8 +147,6 @@ static void rotary(scalar *qkv, const float *cos_table, const float *sin_table, 
     else launch_rotary<scalar, 1>(qkv, cos_table, sin_table, positions, rows, heads, head_dim, rotary_dims, stream);
 }
 
-__device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
-
 // 8 values per 16-byte load; the tail (count not a multiple of 8) one at a time.
 template <typename scalar> __global__ void gelu_kernel(scalar *values, int64_t count) {
     int64_t vectors = count / 8, stride = (int64_t)gridDim.x * blockDim.x;

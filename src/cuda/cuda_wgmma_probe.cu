@@ -13,6 +13,7 @@
 
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
+#include "cuda/cuda_tensor_map.h"
 #include "cuda/cuda_wgmma.cuh"
 
 enum { PROBE_M = 64, PROBE_N = 64, PROBE_K = 32 };
@@ -94,6 +95,9 @@ __global__ void __launch_bounds__(128) wgmma_probe_kernel(float *d, const uint16
         d[m * PROBE_N + n] = accumulator[i];
     }
 }
+
+// 1 where the driver has the tensor-map encoder the TMA kernels need (it came with CUDA 12.0).
+extern "C" int cuda_tensor_maps_available(void) { return tensor_map_encoder_find() != NULL; }
 
 // 1 where this build has the sm_90a kernels and the current device runs them (compute
 // capability 9.x), else 0.

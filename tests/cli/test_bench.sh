@@ -32,7 +32,7 @@ cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
         echo "SKIP bench: $name: no GPU here"
     elif grep -q "no backend named 'cuda'" "$out"; then
         echo "SKIP bench: $name: built without CUDA"
-    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD)=[a-z-]*wgmma[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
+    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD|UP_GEMM)=[a-z-]*(wgmma|gelu)[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
         echo "SKIP bench: $name: this GPU or build has no wgmma"
     else
         echo "FAIL bench: $name: $(cat "$out")"
@@ -54,6 +54,13 @@ cuda_cases() {
     MEMPROF_ATTENTION=wgmma-tma cuda_case "cuda run with the ping-pong wgmma attention kernel on TMA copies" true
     MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
     MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
+    # The up GEMM with GELU as its epilogue: one step where there were two; the header says so.
+    MEMPROF_UP_GEMM=fused-gelu MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the up GEMM's GELU epilogue" \
+        'grep -q "up gemm + gelu" "$out" && ! grep -qE "  gelu {8}" "$out" && grep -q "up GEMM fused-gelu" "$out"'
+    MEMPROF_UP_GEMM=fused-gelu-pingpong MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the up GEMM's GELU epilogue, ping-pong" \
+        'grep -q "up gemm + gelu" "$out" && ! grep -qE "  gelu {8}" "$out" && grep -q "up GEMM fused-gelu-pingpong" "$out"'
+    MEMPROF_UP_GEMM=cublaslt MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with cuBLASLt's up GEMM by name" \
+        'grep -qE "up gemm {8}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "up GEMM cublaslt" "$out"'
     cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
     # The automatic LM head (unset): at this hidden size (128) the wgmma fused head on a
     # Hopper device (the emulated one is), else the chunked path, which is
@@ -89,6 +96,14 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
             echo "PASS bench: wgmma-tma without the tensor-map encoder, one line (emulated)" ||
             echo "FAIL bench: wgmma-tma without the tensor-map encoder: $(cat "$out")"
     fi
+    if MEMPROF_EMULATED_NO_TENSOR_MAPS=1 MEMPROF_UP_GEMM=fused-gelu "$bench" bench --size 70m --random-weights \
+        --backend cuda --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
+        echo "FAIL bench: fused-gelu without the tensor-map encoder ran: $(cat "$out")"
+    else
+        [ "$(wc -l <"$out")" -eq 1 ] && grep -q "MEMPROF_UP_GEMM=fused-gelu: this driver has no tensor-map encoder" "$out" &&
+            echo "PASS bench: fused-gelu without the tensor-map encoder, one line (emulated)" ||
+            echo "FAIL bench: fused-gelu without the tensor-map encoder: $(cat "$out")"
+    fi
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
@@ -103,6 +118,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
     fi
 }
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
+refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
 refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong" or "wgmma-tma", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin

@@ -69,10 +69,17 @@ cudaError_t cudaGetDevice(int *device) {
 }
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
+// An H100's 132, or MEMPROF_EMULATED_PROCESSORS: fewer, so that a persistent kernel's blocks
+// each take several tiles of a problem small enough to emulate.
+static int processor_count() {
+    const char *value = getenv("MEMPROF_EMULATED_PROCESSORS");
+    int count = value ? atoi(value) : 0;
+    return count > 0 ? count : 132;
+}
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, int) {
     // An H100's: what the launchers ask about.
     *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::SHARED_LIMIT
-             : attribute == cudaDevAttrMultiProcessorCount       ? 132
+             : attribute == cudaDevAttrMultiProcessorCount       ? processor_count()
              : attribute == cudaDevAttrComputeCapabilityMajor    ? 9
                                                                  : 0;
     return cudaSuccess;
@@ -84,7 +91,7 @@ cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *properties, int devic
     properties->totalGlobalMem = device_bytes();
     properties->major = 9;
     properties->minor = 0;
-    properties->multiProcessorCount = 132;
+    properties->multiProcessorCount = processor_count();
     properties->sharedMemPerBlockOptin = emu::SHARED_LIMIT;
     properties->warpSize = 32;
     properties->maxThreadsPerBlock = 1024;

@@ -2,7 +2,7 @@
 // against references computed here in double: both LayerNorms of a layer from one pass (the
 // register kernel for every width it takes and the general one for a width that is not a
 // multiple of 4), partial rotary, erf GELU (with a tail that is not a multiple of 8), the
-// embedding gather, the summed residual bias and the weight conversions. Inputs are exact in
+// up GEMM with GELU as its epilogue (Hopper only: SKIP elsewhere), the embedding gather, the summed residual bias and the weight conversions. Inputs are exact in
 // both scalar types; a result rounded once to the scalar type may be one unit off the double
 // reference rounded, so the bound is 2u·|ref| plus an fp32-sized slack (u = 2⁻¹¹ fp16, 2⁻⁸
 // bf16); gather, bias sum and conversions must be exact.
@@ -173,6 +173,70 @@ static void check_gelu(int64_t count, int scalar_type) {
     free(values), free(out);
 }
 
+// The up GEMM with bias and GELU as its epilogue (cuda_gemm_gelu.cu) against the same in
+// double: out = gelu(Σ_k in·w + bias), rounded once; the bound adds to check_gelu's the
+// fp32 accumulation's error (K·2⁻²³·Σ|in·w|, GELU's slope being at most 1.13). Shapes: k
+// and column tails (TMA's zero fill past the ends), more k steps than stages, a partial
+// row tile; `processors` (emulated only, 0 = the device's) makes the persistent blocks take
+// several tiles each. Both schedules (cooperative and ping-pong).
+static void check_gemm_gelu(int64_t rows, int in_dim, int out_dim, int processors, int pingpong, int scalar_type) {
+    char name[200];
+    char blocks[48] = "";
+    if (processors) snprintf(blocks, sizeof blocks, ", at most %d blocks", processors);
+    snprintf(name, sizeof name, WHERE "gemm + gelu epilogue %s%s, %lld rows × %d → %d%s", pingpong ? "ping-pong " : "",
+             type_name(scalar_type), (long long)rows, in_dim, out_dim, blocks);
+    uint64_t state = (uint64_t)rows * 7 + (uint64_t)in_dim + (uint64_t)scalar_type;
+    size_t in_count = (size_t)rows * in_dim, weight_count = (size_t)out_dim * in_dim, out_count = (size_t)rows * out_dim;
+    uint16_t *in = malloc(in_count * 2), *weight = malloc(weight_count * 2), *bias = malloc((size_t)out_dim * 2);
+    uint16_t *out = malloc(out_count * 2);
+    // Products of multiples of 1/64 (|in| ≤ 2, |w| ≤ 1/8): sums of a few hundred stay in GELU's curved range.
+    for (size_t i = 0; i < in_count; i++) in[i] = to_bits(exact_random(&state, 2), scalar_type);
+    for (size_t i = 0; i < weight_count; i++) weight[i] = to_bits(exact_random(&state, 2) / 16.0f, scalar_type);
+    for (int i = 0; i < out_dim; i++) bias[i] = to_bits(exact_random(&state, 2), scalar_type);
+    uint16_t *in_device = device_copy(in, in_count * 2), *weight_device = device_copy(weight, weight_count * 2);
+    uint16_t *bias_device = device_copy(bias, (size_t)out_dim * 2), *out_device = device_copy(NULL, out_count * 2);
+    const char *failure = !in_device || !weight_device || !bias_device || !out_device ? "device allocation failed" : NULL;
+#ifdef MEMPROF_CUDA_EMULATED
+    char count[16];
+    snprintf(count, sizeof count, "%d", processors);
+    if (processors) setenv("MEMPROF_EMULATED_PROCESSORS", count, 1);
+#else
+    (void)processors;
+#endif
+    int launched = failure ? 0 : cuda_gemm_gelu_forward(out_device, in_device, weight_device, bias_device, rows, in_dim,
+                                                        out_dim, pingpong, scalar_type, NULL);
+#ifdef MEMPROF_CUDA_EMULATED
+    unsetenv("MEMPROF_EMULATED_PROCESSORS");
+#endif
+    if (launched == -1) {
+        SKIP(name, "the device is not compute capability 9.x, this build has no sm_90a code or the driver no tensor-map encoder");
+    } else {
+        if (!failure && launched != 0) failure = "launch failed";
+        if (!failure && !fetch(out, out_device, out_count * 2)) failure = "the kernel failed";
+        double worst = 0;
+        float *in_row = malloc((size_t)in_dim * sizeof(float)), *weights = malloc(weight_count * sizeof(float));
+        for (size_t i = 0; i < weight_count; i++) weights[i] = from_bits(weight[i], scalar_type);
+        for (int64_t r = 0; r < rows && !failure; r++) {
+            for (int k = 0; k < in_dim; k++) in_row[k] = from_bits(in[(size_t)r * in_dim + k], scalar_type);
+            for (int c = 0; c < out_dim; c++) {
+                const float *w = weights + (size_t)c * in_dim;
+                double sum = from_bits(bias[c], scalar_type), magnitude = 0;
+                for (int k = 0; k < in_dim; k++) sum += (double)in_row[k] * w[k], magnitude += fabs((double)in_row[k] * w[k]);
+                double expected = 0.5 * sum * (1.0 + erf(sum / sqrt(2.0)));
+                double slack = 1.2 * in_dim * ldexp(magnitude, -23) + 1e-6;
+                double got = from_bits(out[(size_t)r * out_dim + c], scalar_type);
+                double ratio = fabs(got - expected) / (2 * unit(scalar_type) * fabs(expected) + slack);
+                if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+            }
+        }
+        if (!failure && worst > 1) failure = "an output is outside the bound";
+        CHECK(name, failure == NULL, "%s: worst error %.2f of the bound", failure ? failure : "", worst);
+        free(in_row), free(weights);
+    }
+    cudaFree(in_device), cudaFree(weight_device), cudaFree(bias_device), cudaFree(out_device);
+    free(in), free(weight), free(bias), free(out);
+}
+
 // Embedding gather, summed bias and weight conversions: exact.
 static void check_exact_kernels(int scalar_type) {
     char name[160];
@@ -253,6 +317,22 @@ int main(void) {
         check_rotary(2, 24, 6, scalar);
         check_rotary(2, 32, 32, scalar);  // every dim rotated
         check_gelu(8 * 300 + 5, scalar);
+        for (int pingpong = 0; pingpong <= 1; pingpong++) {
+            check_gemm_gelu(200, 72, 264, 0, pingpong, scalar);   // k tail (72 = 64 + 8), column tail (264 = 256 + 8)
+            check_gemm_gelu(300, 448, 512, 0, pingpong, scalar);  // 7 k steps through 4 or 6 stages, a partial row tile
+            check_gemm_gelu(9, 64, 256, 0, pingpong, scalar);     // the fixtures' shape: fewer rows than a tile
+#ifdef MEMPROF_CUDA_EMULATED
+            // 6 (cooperative) or 10 tiles on 2 blocks: stages' phases across tiles, turns
+            check_gemm_gelu(130, 128, 520, 2, pingpong, scalar);
+            check_gemm_gelu(250, 64, 256, 3, pingpong, scalar);   // ping-pong: 4 tiles on 3 blocks, two with one tile
+            // 13 k steps, over twice the stages: a warpgroup that waited on a stage two phases
+            // ahead (ping-pong without its turns) would pass the parity wait on old data.
+            check_gemm_gelu(130, 832, 264, 2, pingpong, scalar);
+#else
+            // 136 or 272 tiles: more than an H100's 132 blocks; 13 k steps, over twice the stages.
+            check_gemm_gelu(2100, 832, 2048, 0, pingpong, scalar);
+#endif
+        }
         check_exact_kernels(scalar);
     }
     return test_failures ? 1 : 0;
