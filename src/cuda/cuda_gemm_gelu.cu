@@ -76,9 +76,16 @@ static __device__ __forceinline__ void tile_position(int &row_tile, int &column_
     column_tile = within / group_rows;
 }
 
+// Two floats rounded to nearest into one 32-bit pair (one conversion instruction for both).
 template <typename scalar> struct scalar_pair;
-template <> struct scalar_pair<__half> { typedef __half2 type; };
-template <> struct scalar_pair<__nv_bfloat16> { typedef __nv_bfloat162 type; };
+template <> struct scalar_pair<__half> {
+    typedef __half2 type;
+    static __device__ __forceinline__ type round(float x, float y) { return __floats2half2_rn(x, y); }
+};
+template <> struct scalar_pair<__nv_bfloat16> {
+    typedef __nv_bfloat162 type;
+    static __device__ __forceinline__ type round(float x, float y) { return __floats2bfloat162_rn(x, y); }
+};
 
 // out rows first_row + 16·warp + g (+ 8) × columns first_column + 8j + 2q (+ 1) from one
 // m64nN accumulator (cuda_wgmma.cuh's D layout): bias, GELU, one rounding.
@@ -97,10 +104,8 @@ static __device__ __forceinline__ void store_activated(scalar *out, const scalar
         for (int half = 0; half < 2; half++) {
             int64_t r = row + 8 * half;
             if (r >= rows) continue;
-            pair value;
-            value.x = from_float<scalar>(gelu_erf(acc[4 * j + 2 * half] + bias0));
-            value.y = from_float<scalar>(gelu_erf(acc[4 * j + 2 * half + 1] + bias1));
-            *(pair *)(out + r * columns + column) = value;
+            *(pair *)(out + r * columns + column) = scalar_pair<scalar>::round(gelu_erf(acc[4 * j + 2 * half] + bias0),
+                                                                              gelu_erf(acc[4 * j + 2 * half + 1] + bias1));
         }
     }
 }
@@ -151,8 +156,9 @@ gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int
 
     register_limit_increase<MULTIPLY_REGISTERS>();
     // Ping-pong turns: warpgroup g runs a main loop after bar.sync on 1 + g, which opens once
-    // the other has arrived there after its own main loop; warpgroup 1 arrives once up front
-    // (0 goes first), and no one arrives after the block's last tile.
+    // the other has arrived there after issuing its own main loop's last products (their
+    // stages' earlier phases have landed: the parity waits stay within one phase); warpgroup 1
+    // arrives once up front (0 goes first), and no one arrives after the block's last tile.
     const int my_turn = 1 + group, other_turn = 2 - group;
     if (PINGPONG && group == 1) named_barrier_arrive<256>(other_turn);
     float acc[PRODUCTS][N / 2];
@@ -182,6 +188,9 @@ gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int
                                             wgmma_k_major_step<SWIZZLE>(kk, TILE_ROWS),
                                         b_descriptor + wgmma_k_major_step<SWIZZLE>(kk, N), k > 0 || kk > 0);
             wgmma_commit();
+            // Ping-pong: the turn passes once the last step's products are issued, so that the
+            // other warpgroup's products queue behind them and the tensor cores never drain.
+            if (PINGPONG && k == k_steps - 1 && i + 1 < local_tiles) named_barrier_arrive<256>(other_turn);
             wgmma_wait<1>();  // the previous step's products are done: its stage is free
             if (k > 0) mbarrier_arrive(&empty[(step - 1) % STAGES]);
         }
@@ -189,7 +198,6 @@ gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int
 #pragma unroll
         for (int p = 0; p < PRODUCTS; p++) wgmma_fence_operands(acc[p]);
         mbarrier_arrive(&empty[(i * k_steps + k_steps - 1) % STAGES]);
-        if (PINGPONG && i + 1 < local_tiles) named_barrier_arrive<256>(other_turn);
 
         const int64_t first_row = (int64_t)row_tile * TILE_ROWS + (PINGPONG ? 0 : group * 64);
 #pragma unroll

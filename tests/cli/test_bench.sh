@@ -87,23 +87,20 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     MEMPROF_EMULATED_NO_TENSOR_MAPS=1 MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case \
         "cuda run, automatic attention at head dim 64 without the tensor-map encoder: mma" \
         'grep -q "attention mma, LM head chunked" "$out"' --size 70m
-    # Asked for by name there, the TMA form is refused with one line naming the setting.
-    if MEMPROF_EMULATED_NO_TENSOR_MAPS=1 MEMPROF_ATTENTION=wgmma-tma "$bench" bench --size 70m --random-weights \
-        --backend cuda --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
-        echo "FAIL bench: wgmma-tma without the tensor-map encoder ran: $(cat "$out")"
-    else
-        [ "$(wc -l <"$out")" -eq 1 ] && grep -q "MEMPROF_ATTENTION=wgmma-tma: this driver has no tensor-map encoder" "$out" &&
-            echo "PASS bench: wgmma-tma without the tensor-map encoder, one line (emulated)" ||
-            echo "FAIL bench: wgmma-tma without the tensor-map encoder: $(cat "$out")"
-    fi
-    if MEMPROF_EMULATED_NO_TENSOR_MAPS=1 MEMPROF_UP_GEMM=fused-gelu "$bench" bench --size 70m --random-weights \
-        --backend cuda --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
-        echo "FAIL bench: fused-gelu without the tensor-map encoder ran: $(cat "$out")"
-    else
-        [ "$(wc -l <"$out")" -eq 1 ] && grep -q "MEMPROF_UP_GEMM=fused-gelu: this driver has no tensor-map encoder" "$out" &&
-            echo "PASS bench: fused-gelu without the tensor-map encoder, one line (emulated)" ||
-            echo "FAIL bench: fused-gelu without the tensor-map encoder: $(cat "$out")"
-    fi
+    # Asked for by name there, the TMA kernels are refused with one line naming the setting.
+    refused_without_encoder() {  # usage: refused_without_encoder VARIABLE VALUE
+        if env MEMPROF_EMULATED_NO_TENSOR_MAPS=1 "$1=$2" "$bench" bench --size 70m --random-weights \
+            --backend cuda --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
+            echo "FAIL bench: $2 without the tensor-map encoder ran: $(cat "$out")"
+        else
+            [ "$(wc -l <"$out")" -eq 1 ] && grep -q "$1=$2: this driver has no tensor-map encoder" "$out" &&
+                echo "PASS bench: $2 without the tensor-map encoder, one line (emulated)" ||
+                echo "FAIL bench: $2 without the tensor-map encoder: $(cat "$out")"
+        fi
+    }
+    refused_without_encoder MEMPROF_ATTENTION wgmma-tma
+    refused_without_encoder MEMPROF_UP_GEMM fused-gelu
+    refused_without_encoder MEMPROF_UP_GEMM fused-gelu-pingpong
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
