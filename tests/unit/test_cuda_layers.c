@@ -329,8 +329,8 @@ int main(void) {
             // ahead (ping-pong without its turns) would pass the parity wait on old data.
             check_gemm_gelu(130, 832, 264, 2, pingpong, scalar);
 #else
-            // 136 or 272 tiles: more than an H100's 132 blocks; 13 k steps, over twice the stages.
-            check_gemm_gelu(2100, 832, 2048, 0, pingpong, scalar);
+            check_gemm_gelu(2100, 256, 2048, 0, pingpong, scalar);  // 136 or 272 tiles: more than an H100's 132 blocks
+            check_gemm_gelu(256, 832, 520, 0, pingpong, scalar);    // 13 k steps, over twice the stages
 #endif
         }
         check_exact_kernels(scalar);
