@@ -96,15 +96,20 @@ else
     fail "resume: $(tail -n 5 "$dir/out")"
 fi
 
-# The journal records the kernel settings (unset: auto, mma); a resume with another LM head
-# would mix two kernels' bits in one file, so it is refused with one line naming the change.
+# The journal records the kernel settings (unset: auto); a resume with another LM head or up
+# GEMM would mix two kernels' bits in one file, so it is refused with one line naming the change.
 cp "$dir/stats.h5" "$work/resumed-stats.h5"
-MEMPROF_LM_HEAD=chunked timeout 300 mpirun -np 2 --oversubscribe -x MEMPROF_LM_HEAD "$EMULATED" sweep "$dir/sweep.yaml" \
-    >"$dir/out-chunked" 2>&1; rc=$?
-if [ $rc != 0 ] && [ "$(grep -c '^memprof sweep:' "$dir/out-chunked")" = 1 ] &&
-    grep -q "resume refused: the LM head kernel (MEMPROF_LM_HEAD) changed (the journal has 'auto', the configuration gives 'chunked')" \
-        "$dir/out-chunked" && cmp -s "$dir/stats.h5" "$work/resumed-stats.h5"; then
-    pass "a resume with another MEMPROF_LM_HEAD is refused with one line, the file untouched"
-else
-    fail "resume with MEMPROF_LM_HEAD=chunked: status $rc, $(grep -m1 '^memprof sweep:' "$dir/out-chunked")"
-fi
+refused_resume() {  # usage: refused_resume VARIABLE VALUE WHAT
+    env "$1=$2" timeout 300 mpirun -np 2 --oversubscribe -x "$1" "$EMULATED" sweep "$dir/sweep.yaml" \
+        >"$dir/out-$2" 2>&1
+    local rc=$?
+    if [ $rc != 0 ] && [ "$(grep -c '^memprof sweep:' "$dir/out-$2")" = 1 ] &&
+        grep -q "resume refused: $3 ($1) changed (the journal has 'auto', the configuration gives '$2')" \
+            "$dir/out-$2" && cmp -s "$dir/stats.h5" "$work/resumed-stats.h5"; then
+        pass "a resume with another $1 is refused with one line, the file untouched"
+    else
+        fail "resume with $1=$2: status $rc, $(grep -m1 '^memprof sweep:' "$dir/out-$2")"
+    fi
+}
+refused_resume MEMPROF_LM_HEAD chunked "the LM head kernel"
+refused_resume MEMPROF_UP_GEMM fused-gelu-pingpong "the up GEMM kernel"
