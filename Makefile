@@ -88,7 +88,7 @@ $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda
 	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
 WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_flash_attention_pingpong.cu \
-	src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu src/cuda/cuda_gemm_gelu.cu
+	src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu src/cuda/cuda_gemm_fused.cu
 $(WGMMA_CU_SRCS:%.cu=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh \
 		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh src/cuda/cuda_lm_head.cuh \
 		src/cuda/cuda_attention_wgmma.cuh src/cuda/cuda_barrier.cuh src/cuda/cuda_tma.cuh src/cuda/cuda_tensor_map.h
@@ -201,7 +201,7 @@ $(BUILD)/tests/test_cuda_wgmma_emulated: $(BUILD)/emulator/test_cuda_wgmma.o $(B
 	@$(CXX) $^ -lm -o $@
 
 $(BUILD)/tests/test_cuda_layers_emulated: $(BUILD)/emulator/test_cuda_layers.o $(BUILD)/emulator/cuda_layers.o \
-		$(BUILD)/emulator/cuda_gemm_gelu.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
+		$(BUILD)/emulator/cuda_gemm_fused.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

@@ -11,8 +11,8 @@
 # usage: BUILD=build-device BUDGET=150 [HF_LARGE=1] scripts/device-large.sh; results in $OUT/large.log
 #        (HF_LARGE=1: then the HF baseline for 1.4b–12b, when 45 s of the budget are left;
 #         COMPARE_ATTENTION=mma: each size also with that attention kernel, same binary;
-#         COMPARE_UP_GEMM="fused-gelu fused-gelu-pingpong": each size also with these up GEMMs
-#         (MEMPROF_UP_GEMM), same binary;
+#         COMPARE_ENV="MEMPROF_UP_GEMM=fused-gelu MEMPROF_UP_GEMM=fused-gelu,MEMPROF_RESIDUAL_GEMM=fused":
+#         each size also with each of these settings (VARIABLE=VALUE, comma-separated), same binary;
 #         BF16_SIZES="1.4b 12b": these also in bf16 (default 12b);
 #         ATTENTION_RUNS="wgmma-tma:2.8b mma:1b ...": KERNEL:SIZE benches (ATTENTION_RUNS="": none; unset: wgmma-tma,
 #         wgmma-pingpong, wgmma and wgmma-64 at 1.4b and the first three at 12b);
@@ -41,9 +41,9 @@ bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
        [[ " $(cat "$OUT/untried-attention") " == *" $MEMPROF_ATTENTION "* ]]; then
         echo "skipped bench $* ($MEMPROF_ATTENTION attention): its test timed out"; return
     fi
-    if [ -n "${MEMPROF_UP_GEMM:-}" ] && [ -f "$OUT/untried-up-gemm" ] &&
-       [[ " $(cat "$OUT/untried-up-gemm") " == *" $MEMPROF_UP_GEMM "* ]]; then
-        echo "skipped bench $* (MEMPROF_UP_GEMM=$MEMPROF_UP_GEMM): the layers test timed out or failed"; return
+    if [ -f "$OUT/untried-up-gemm" ] && { [[ " $(cat "$OUT/untried-up-gemm") " == *" ${MEMPROF_UP_GEMM:-auto} "* ]] ||
+                                           [ "${MEMPROF_RESIDUAL_GEMM:-auto}" = fused ]; }; then
+        echo "skipped bench $* (the fused GEMMs): the layers test timed out or failed"; return
     fi
     local start=$SECONDS
     MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BUILD"/memprof bench --backend cuda --random-weights "$@" 2>&1 |
@@ -56,8 +56,8 @@ sequences_of() {
     case $1 in 12b) [ "$2" = fp16 ] && echo 64 || echo 16 ;; 6.9b) echo 16 ;; *) echo 32 ;; esac
 }
 
-# usage: ab SECONDS ARGS...: bench, then (with COMPARE_ATTENTION, COMPARE_UP_GEMM) the same
-# with that attention kernel or up GEMM, and (with BASE) the same with the baseline binary.
+# usage: ab SECONDS ARGS...: bench, then (with COMPARE_ATTENTION, COMPARE_ENV) the same with
+# that attention kernel or those settings, and (with BASE) the same with the baseline binary.
 ab() {
     local seconds=$1; shift
     bench "$seconds" "$@"
@@ -65,9 +65,9 @@ ab() {
         echo "-- the same with MEMPROF_ATTENTION=$COMPARE_ATTENTION"
         MEMPROF_ATTENTION=$COMPARE_ATTENTION bench "$seconds" "$@"
     fi
-    for up in ${COMPARE_UP_GEMM:-}; do
-        echo "-- the same with MEMPROF_UP_GEMM=$up"
-        MEMPROF_UP_GEMM=$up bench "$seconds" "$@"
+    for settings in ${COMPARE_ENV:-}; do  # VARIABLE=VALUE[,VARIABLE=VALUE...]
+        echo "-- the same with ${settings//,/ }"
+        (for assignment in ${settings//,/ }; do export "$assignment"; done; bench "$seconds" "$@")
     done
     if [ -n "${BASE:-}" ] && [ "$(left)" -ge 20 ]; then
         echo "-- the same with the baseline binary $BASE"

@@ -7,7 +7,8 @@
 // attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM
 // accumulating into the fp32 residual (+ both residual biases, summed in fp32, as its
 // epilogue) ; up GEMM (+bias epilogue) → erf GELU (or both in one kernel:
-// MEMPROF_UP_GEMM=fused-gelu[-pingpong]) → down GEMM accumulating into the residual. The parallel
+// MEMPROF_UP_GEMM=fused-gelu[-pingpong]) → down GEMM accumulating into the residual (or
+// dense and down as one GEMM: MEMPROF_RESIDUAL_GEMM=fused). The parallel
 // residual x + attn(ln1 x) + mlp(ln2 x) thus needs no pass of its own: both branches read
 // LN outputs made before the residual changes.
 #include <cuda_runtime_api.h>
@@ -174,10 +175,14 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         else
             KERNEL(flash, "flash attention");
         KERNEL(cuda_bias_sum(m->layer_bias, w->dense_bias, w->down_bias, d, scalar, stream), "residual bias");
-        GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention, w->dense_weight,
-                               m->layer_bias, tokens_count, d, d, err), "dense gemm");
+        // MEMPROF_RESIDUAL_GEMM=fused: the dense GEMM joins the down GEMM after the MLP's up
+        // GEMM (cuda_gemm_fused.cu; both read buffers the residual's update does not touch).
+        const int join_residual = m->residual_gemm_fused;
+        if (!join_residual)
+            GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention, w->dense_weight,
+                                   m->layer_bias, tokens_count, d, d, err), "dense gemm");
         // MEMPROF_UP_GEMM=fused-gelu[-pingpong]: bias and GELU as the GEMM's epilogue where the
-        // kernel covers the shape (cuda_gemm_gelu.cu); else cuBLASLt's bias epilogue, then GELU.
+        // kernel covers the shape (cuda_gemm_fused.cu); else cuBLASLt's bias epilogue, then GELU.
         (void)cudaGetLastError();
         int fused = m->up_gemm_gelu ? cuda_gemm_gelu_forward(m->hidden, m->norm2, w->up_weight, w->up_bias, tokens_count,
                                                              d, ff, m->up_gemm_gelu == 2, scalar, stream)
@@ -189,8 +194,21 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                    tokens_count, d, ff, err), "up gemm");
             KERNEL(cuda_gelu_forward(m->hidden, tokens_count * ff, scalar, stream), "gelu");
         }
-        GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->hidden, w->down_weight, NULL,
-                               tokens_count, ff, d, err), "down gemm");
+        int joined = -1;
+        if (join_residual) {
+            (void)cudaGetLastError();
+            joined = cuda_gemm_residual_forward(m->residual, m->attention, w->dense_weight, m->hidden, w->down_weight,
+                                                m->layer_bias, tokens_count, d, ff, scalar, stream);
+        }
+        if (joined >= 0) {
+            KERNEL(joined, "dense + down gemm");
+        } else {  // cuBLASLt, or the joined kernel does not cover the shape
+            if (join_residual)
+                GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention,
+                                       w->dense_weight, m->layer_bias, tokens_count, d, d, err), "dense gemm");
+            GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->hidden, w->down_weight, NULL,
+                                   tokens_count, ff, d, err), "down gemm");
+        }
     }
     KERNEL(cuda_layernorm_forward(m->norm1, NULL, m->residual, m->final_ln_weight, m->final_ln_bias, NULL, NULL,
                                   tokens_count, d, eps, scalar, stream), "final layernorm");

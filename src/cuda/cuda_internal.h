@@ -83,8 +83,9 @@ typedef struct cuda_model {
     int lm_head_wgmma;           // MEMPROF_LM_HEAD=fused-wgmma: cuda_lm_head_wgmma.cu (Hopper)
     int attention_wgmma;         // MEMPROF_ATTENTION: 0 mma (cuda_flash_attention.cu), 1 wgmma, 2 wgmma-serial, 3 wgmma-64,
                                  // 4 wgmma-pingpong, 5 wgmma-tma
-    int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_gelu.cu):
+    int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
                                  // 1 fused-gelu, 2 fused-gelu-pingpong
+    int residual_gemm_fused;     // MEMPROF_RESIDUAL_GEMM=fused: dense and down GEMMs as one (cuda_gemm_fused.cu)
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
@@ -166,6 +167,11 @@ int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err);
 // tiles) or "fused-gelu-pingpong" (2: its ping-pong schedule); Hopper only, the caller checks
 // the device.
 int cuda_up_gemm_mode(int *out_fused_gelu, int *out_automatic, memprof_error *err);
+// Reads MEMPROF_RESIDUAL_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt for now, the
+// joined kernel not yet measured on a GPU), "cublaslt" (*out_fused = 0: the dense and down
+// GEMMs apart, each accumulating into the residual) or "fused" (1: cuda_gemm_residual_forward,
+// Hopper; the caller checks the device).
+int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

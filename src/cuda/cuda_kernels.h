@@ -99,7 +99,7 @@ int cuda_wgmma_probe(float *d, const void *a, const void *b, int form, int varia
 int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream);
 
 // out[rows, out_dim] = gelu_erf(in[rows, in_dim] · weight[out_dim, in_dim]ᵀ + bias[out_dim]):
-// the up GEMM with bias and GELU as its epilogue (cuda_gemm_gelu.cu, TMA and wgmma, fp32
+// the up GEMM with bias and GELU as its epilogue (cuda_gemm_fused.cu, TMA and wgmma, fp32
 // accumulation, one rounding), so the activations are written once and never re-read for
 // GELU. pingpong: 0 = both multiplying warpgroups on each 128 × 256 tile, 1 = each on its
 // own 128 × 128 tile, taking turns, so that one's epilogue runs beside the other's products
@@ -108,6 +108,14 @@ int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream 
 // or out_dim not a multiple of 8, in or weight not 16-byte aligned.
 int cuda_gemm_gelu_forward(void *out, const void *in, const void *weight, const void *bias, int64_t rows, int in_dim,
                            int out_dim, int pingpong, int scalar_type, cuda_stream stream);
+// residual[rows, dim] += attention[rows, dim] · dense_weight[dim, dim]ᵀ + hidden[rows, hidden_dim]
+// · down_weight[dim, hidden_dim]ᵀ + bias[dim] (fp32: both layer biases summed): the dense
+// and down GEMMs as one over the concatenated k (cuda_gemm_fused.cu, the cooperative
+// schedule), the fp32 residual read and written once; one rounding of the sum into it.
+// Returns −1 where it does not apply (as cuda_gemm_gelu_forward; then two cuBLASLt GEMMs).
+int cuda_gemm_residual_forward(float *residual, const void *attention, const void *dense_weight, const void *hidden,
+                               const void *down_weight, const float *bias, int64_t rows, int dim, int hidden_dim,
+                               int scalar_type, cuda_stream stream);
 
 // sum (fp32, [dim]) = attention_bias + mlp_bias: the one bias the two residual GEMMs add
 // (the dense GEMM's epilogue adds it while it accumulates into the residual stream).

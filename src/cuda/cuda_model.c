@@ -78,7 +78,7 @@ static void lay_out_weights(layout_cursor *at) {
 
 // What the kernel settings resolve to (auto included) for a model and device.
 typedef struct kernel_choice {
-    int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu;
+    int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm_fused;
 } kernel_choice;
 
 // The kernel settings (c: the model's, or NULL before one is known) and the device: what
@@ -87,10 +87,11 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
                                      memprof_error *err) {
     int lm_head_block_rows = 0, lm_head_wgmma = 0, lm_head_automatic = 0;  // first: a misspelt setting is
     int attention_wgmma = 0, attention_automatic = 0;                       // reported on any machine
-    int up_gemm_gelu = 0, up_gemm_automatic = 0;
+    int up_gemm_gelu = 0, up_gemm_automatic = 0, residual_fused = 0, residual_automatic = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, &lm_head_automatic, c, err);
     if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, &attention_automatic, err);
     if (mode_status == 0) mode_status = cuda_up_gemm_mode(&up_gemm_gelu, &up_gemm_automatic, err);
+    if (mode_status == 0) mode_status = cuda_residual_gemm_mode(&residual_fused, &residual_automatic, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -101,17 +102,19 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
                          "rank per GPU: see docs/sweep.md, rank layout)", device, devices, devices == 1 ? "" : "s");
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
-    if ((attention_wgmma || lm_head_wgmma || up_gemm_gelu) && !cuda_wgmma_available()) {
-        const char *variable = attention_wgmma ? "MEMPROF_ATTENTION" : lm_head_wgmma ? "MEMPROF_LM_HEAD" : "MEMPROF_UP_GEMM";
+    if ((attention_wgmma || lm_head_wgmma || up_gemm_gelu || residual_fused) && !cuda_wgmma_available()) {
+        const char *variable = attention_wgmma ? "MEMPROF_ATTENTION" : lm_head_wgmma ? "MEMPROF_LM_HEAD"
+                               : up_gemm_gelu  ? "MEMPROF_UP_GEMM"
+                                               : "MEMPROF_RESIDUAL_GEMM";
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
-    if ((attention_wgmma == 5 || up_gemm_gelu) && !cuda_tensor_maps_available()) {
-        int attention = attention_wgmma == 5;
+    if ((attention_wgmma == 5 || up_gemm_gelu || residual_fused) && !cuda_tensor_maps_available()) {
+        const char *variable = attention_wgmma == 5 ? "MEMPROF_ATTENTION" : up_gemm_gelu ? "MEMPROF_UP_GEMM"
+                                                                                         : "MEMPROF_RESIDUAL_GEMM";
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: this driver has no tensor-map encoder "
-                         "(cuTensorMapEncodeTiled); use %s", attention ? "MEMPROF_ATTENTION" : "MEMPROF_UP_GEMM",
-                         getenv(attention ? "MEMPROF_ATTENTION" : "MEMPROF_UP_GEMM"),
-                         attention ? "wgmma-pingpong, mma or auto" : "cublaslt or auto");
+                         "(cuTensorMapEncodeTiled); use %s", variable, getenv(variable),
+                         attention_wgmma == 5 ? "wgmma-pingpong, mma or auto" : "cublaslt or auto");
     }
     if (options && options->precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
@@ -122,10 +125,10 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     if (attention_automatic && c != NULL && c->num_attention_heads > 0 &&
         cuda_attention_tma_preferred((int)(c->hidden_size / c->num_attention_heads)))
         attention_wgmma = 5;
-    // The automatic up GEMM stays cuBLASLt's until the fused one is measured faster (its
-    // first GPU run is due: docs/performance.md, "Next call").
-    (void)up_gemm_automatic;
-    *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu};
+    // The automatic up and residual GEMMs stay cuBLASLt's until the fused kernels are measured
+    // faster (their first GPU run is due: docs/performance.md, "Next call").
+    (void)up_gemm_automatic, (void)residual_automatic;
+    *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_fused};
     return 0;
 }
 
@@ -154,6 +157,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->lm_head_wgmma = choice.lm_head_wgmma;
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
+    model->residual_gemm_fused = choice.residual_gemm_fused;
     int status = 0;
     cudaStream_t stream, statistics_stream;
     if (cudaStreamCreate(&stream) != cudaSuccess) {
@@ -237,10 +241,11 @@ void cuda_model_free(cuda_model *model) {
     static const char *const up_gemm[] = {"cublaslt", "fused-gelu", "fused-gelu-pingpong"};
     const char *head = !model->lm_head_fused ? "chunked" : model->lm_head_wgmma ? "fused-wgmma"
                        : model->lm_head_block_rows == 256 ? "fused-256" : "fused";
-    char shape[200];
-    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; attention %s, LM head %s, up GEMM %s",
+    char shape[240];
+    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; attention %s, LM head %s, up GEMM %s, residual GEMM %s",
              (long long)model->config.num_hidden_layers, (long long)model->config.hidden_size,
-             attention[model->attention_wgmma], head, up_gemm[model->up_gemm_gelu]);
+             attention[model->attention_wgmma], head, up_gemm[model->up_gemm_gelu],
+             model->residual_gemm_fused ? "fused" : "cublaslt");
     cuda_profile_report(&model->profile, shape);
     cuda_profile_free(&model->profile);
     cuda_gemm_destroy(model->gemm);
@@ -296,6 +301,18 @@ int cuda_up_gemm_mode(int *out_fused_gelu, int *out_automatic, memprof_error *er
         return error_set(err, MEMPROF_ERR, "MEMPROF_UP_GEMM: expected \"auto\", \"cublaslt\", \"fused-gelu\" or "
                          "\"fused-gelu-pingpong\", got \"%s\"", value);
     *out_fused_gelu = fused;
+    return 0;
+}
+
+int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err) {
+    const char *value = getenv("MEMPROF_RESIDUAL_GEMM");
+    *out_fused = 0;
+    *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
+    if (*out_automatic || strcmp(value, "cublaslt") == 0) return 0;
+    if (strcmp(value, "fused") != 0)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_RESIDUAL_GEMM: expected \"auto\", \"cublaslt\" or \"fused\", got \"%s\"",
+                         value);
+    *out_fused = 1;
     return 0;
 }
 

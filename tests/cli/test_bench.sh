@@ -32,7 +32,7 @@ cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
         echo "SKIP bench: $name: no GPU here"
     elif grep -q "no backend named 'cuda'" "$out"; then
         echo "SKIP bench: $name: built without CUDA"
-    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD|UP_GEMM)=[a-z-]*(wgmma|gelu)[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
+    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD|UP_GEMM|RESIDUAL_GEMM)=[a-z-]*(wgmma|gelu|fused)[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
         echo "SKIP bench: $name: this GPU or build has no wgmma"
     else
         echo "FAIL bench: $name: $(cat "$out")"
@@ -59,8 +59,11 @@ cuda_cases() {
         'grep -q "up gemm + gelu" "$out" && ! grep -qE "  gelu {8}" "$out" && grep -q "up GEMM fused-gelu" "$out"'
     MEMPROF_UP_GEMM=fused-gelu-pingpong MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the up GEMM's GELU epilogue, ping-pong" \
         'grep -q "up gemm + gelu" "$out" && ! grep -qE "  gelu {8}" "$out" && grep -q "up GEMM fused-gelu-pingpong" "$out"'
+    # The dense and down GEMMs as one into the residual: one step where there were two.
+    MEMPROF_RESIDUAL_GEMM=fused MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the dense and down GEMMs as one" \
+        'grep -q "dense + down gemm" "$out" && ! grep -qE "  down gemm {6}" "$out" && grep -q "residual GEMM fused" "$out"'
     MEMPROF_UP_GEMM=cublaslt MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with cuBLASLt's up GEMM by name" \
-        'grep -qE "up gemm {8}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "up GEMM cublaslt" "$out"'
+        'grep -qE "up gemm {8}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "up GEMM cublaslt, residual GEMM cublaslt" "$out"'
     cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
     # The automatic LM head (unset): at this hidden size (128) the wgmma fused head on a
     # Hopper device (the emulated one is), else the chunked path, which is
@@ -101,6 +104,7 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     refused_without_encoder MEMPROF_ATTENTION wgmma-tma
     refused_without_encoder MEMPROF_UP_GEMM fused-gelu
     refused_without_encoder MEMPROF_UP_GEMM fused-gelu-pingpong
+    refused_without_encoder MEMPROF_RESIDUAL_GEMM fused
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
@@ -116,6 +120,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
 }
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
 refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
+refused_setting MEMPROF_RESIDUAL_GEMM joined 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt" or "fused", got "joined"'
 refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong" or "wgmma-tma", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin

@@ -96,8 +96,8 @@ else
     fail "resume: $(tail -n 5 "$dir/out")"
 fi
 
-# The journal records the kernel settings (unset: auto); a resume with another LM head or up
-# GEMM would mix two kernels' bits in one file, so it is refused with one line naming the change.
+# The journal records the kernel settings (unset: auto); a resume with another LM head, up or
+# residual GEMM would mix two kernels' bits in one file, so it is refused with one line naming the change.
 cp "$dir/stats.h5" "$work/resumed-stats.h5"
 refused_resume() {  # usage: refused_resume VARIABLE VALUE WHAT
     env "$1=$2" timeout 300 mpirun -np 2 --oversubscribe -x "$1" "$EMULATED" sweep "$dir/sweep.yaml" \
@@ -113,3 +113,4 @@ refused_resume() {  # usage: refused_resume VARIABLE VALUE WHAT
 }
 refused_resume MEMPROF_LM_HEAD chunked "the LM head kernel"
 refused_resume MEMPROF_UP_GEMM fused-gelu-pingpong "the up GEMM kernel"
+refused_resume MEMPROF_RESIDUAL_GEMM fused "the residual GEMM kernel"

@@ -4,8 +4,8 @@
 // Pythia-shaped models there), with each LM head (chunked, fused, fused-256: MEMPROF_LM_HEAD)
 // and, on a Hopper GPU, the wgmma kernels (fused-wgmma with wgmma attention; chunked with
 // wgmma-serial, wgmma-64, wgmma-pingpong and wgmma-tma attention: MEMPROF_ATTENTION; the
-// last twice more with the up GEMM's GELU epilogue: MEMPROF_UP_GEMM=fused-gelu and
-// fused-gelu-pingpong).
+// last twice more with the fused GEMMs: MEMPROF_UP_GEMM=fused-gelu with
+// MEMPROF_RESIDUAL_GEMM=fused, and fused-gelu-pingpong).
 // Reports SKIP where no GPU is present. Also on small random models made in memory whose head
 // dims (64, 80) take the tensor-core attention kernels, which the fixtures' 16 does not.
 // Built against the CPU emulator (test_backend_conformance_emulated: every kernel file
@@ -238,38 +238,42 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     if (status != 0) CHECK(name, 0, "%s", err.message);
     // Every LM head: GEMM chunks + the statistics kernel, and the fused kernel in both tilings
     // (MEMPROF_LM_HEAD); on a Hopper GPU the wgmma kernels too (MEMPROF_ATTENTION).
-    // The last two also run the up GEMM with GELU as its epilogue (MEMPROF_UP_GEMM).
-    static const char *const heads[][3] = {{"chunked", "mma", "cublaslt"},         {"fused", "mma", "cublaslt"},
-                                           {"fused-256", "mma", "cublaslt"},       {"fused-wgmma", "wgmma", "cublaslt"},
-                                           {"chunked", "wgmma-serial", "cublaslt"}, {"chunked", "wgmma-64", "cublaslt"},
-                                           {"chunked", "wgmma-pingpong", "cublaslt"}, {"chunked", "wgmma-tma", "cublaslt"},
-                                           {"chunked", "wgmma-tma", "fused-gelu"},
-                                           {"chunked", "wgmma-tma", "fused-gelu-pingpong"}};
+    // LM head, attention, up GEMM, residual GEMM (MEMPROF_LM_HEAD, MEMPROF_ATTENTION,
+    // MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM); the last two rows: the fused GEMMs.
+    static const char *const heads[][4] = {
+        {"chunked", "mma", "cublaslt", "cublaslt"},         {"fused", "mma", "cublaslt", "cublaslt"},
+        {"fused-256", "mma", "cublaslt", "cublaslt"},       {"fused-wgmma", "wgmma", "cublaslt", "cublaslt"},
+        {"chunked", "wgmma-serial", "cublaslt", "cublaslt"}, {"chunked", "wgmma-64", "cublaslt", "cublaslt"},
+        {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt"}, {"chunked", "wgmma-tma", "cublaslt", "cublaslt"},
+        {"chunked", "wgmma-tma", "fused-gelu", "fused"},    {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
     wgmma = cuda_wgmma_available();
 #endif
-    // MEMPROF_CONFORMANCE_SKIP: attention or up GEMM kernels to leave out, space-separated (the GPU
+    // MEMPROF_CONFORMANCE_SKIP: attention or up GEMM kernels to leave out ("fused-residual":
+    // the residual GEMM's), space-separated (the GPU
     // check names those whose own test timed out, so that a kernel that hangs costs the call
     // one timeout, not this test's too); each is reported as skipped.
     const char *skip = getenv("MEMPROF_CONFORMANCE_SKIP");
     for (int h = 0; h < (wgmma ? (int)(sizeof heads / sizeof heads[0]) : 3) && status == 0; h++) {
-        if (skip != NULL && (listed(skip, heads[h][1]) || listed(skip, heads[h][2]))) {
-            snprintf(label, sizeof label, "%s (%s LM head, %s attention, %s up GEMM)", folder, heads[h][0], heads[h][1],
-                     heads[h][2]);
-            SKIP(label, "MEMPROF_CONFORMANCE_SKIP names this attention or up GEMM kernel");
+        char kernels[200];
+        snprintf(kernels, sizeof kernels, "%s LM head, %s attention, %s up GEMM, %s residual GEMM", heads[h][0],
+                 heads[h][1], heads[h][2], heads[h][3]);
+        if (skip != NULL && (listed(skip, heads[h][1]) || listed(skip, heads[h][2]) ||
+                             (strcmp(heads[h][3], "fused") == 0 && listed(skip, "fused-residual")))) {
+            snprintf(label, sizeof label, "%s (%s)", folder, kernels);
+            SKIP(label, "MEMPROF_CONFORMANCE_SKIP names one of these kernels");
             continue;
         }
         setenv("MEMPROF_LM_HEAD", heads[h][0], 1);
         setenv("MEMPROF_ATTENTION", heads[h][1], 1);
         setenv("MEMPROF_UP_GEMM", heads[h][2], 1);
-        snprintf(label, sizeof label, "%s fp16 (%s LM head, %s attention, %s up GEMM)", folder, heads[h][0], heads[h][1],
-                 heads[h][2]);
+        setenv("MEMPROF_RESIDUAL_GEMM", heads[h][3], 1);
+        snprintf(label, sizeof label, "%s fp16 (%s)", folder, kernels);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02, NULL);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
-        snprintf(label, sizeof label, "%s bf16 (%s LM head, %s attention, %s up GEMM)", folder, heads[h][0], heads[h][1],
-                 heads[h][2]);
+        snprintf(label, sizeof label, "%s bf16 (%s)", folder, kernels);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_BF16, 0.1, NULL);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
@@ -278,6 +282,7 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     unsetenv("MEMPROF_LM_HEAD");
     unsetenv("MEMPROF_ATTENTION");
     unsetenv("MEMPROF_UP_GEMM");
+    unsetenv("MEMPROF_RESIDUAL_GEMM");
     if (other_paths && status == 0) {
         // The chunked LM head and mma attention through the other host paths: one sequence
         // per device batch (the planner's batches, each with its own GEMM calls) and GEMM

@@ -2,7 +2,8 @@
 // against references computed here in double: both LayerNorms of a layer from one pass (the
 // register kernel for every width it takes and the general one for a width that is not a
 // multiple of 4), partial rotary, erf GELU (with a tail that is not a multiple of 8), the
-// up GEMM with GELU as its epilogue (Hopper only: SKIP elsewhere), the embedding gather, the summed residual bias and the weight conversions. Inputs are exact in
+// up GEMM with GELU as its epilogue and the dense and down GEMMs as one into the residual
+// (Hopper only: SKIP elsewhere), the embedding gather, the summed residual bias and the weight conversions. Inputs are exact in
 // both scalar types; a result rounded once to the scalar type may be one unit off the double
 // reference rounded, so the bound is 2u·|ref| plus an fp32-sized slack (u = 2⁻¹¹ fp16, 2⁻⁸
 // bf16); gather, bias sum and conversions must be exact.
@@ -173,12 +174,40 @@ static void check_gelu(int64_t count, int scalar_type) {
     free(values), free(out);
 }
 
-// The up GEMM with bias and GELU as its epilogue (cuda_gemm_gelu.cu) against the same in
+// The emulated device's SM count for the next launches (0: the H100's 132), so that a
+// persistent kernel's blocks each take several tiles of a problem small enough to emulate;
+// a GPU keeps its own.
+static void set_emulated_processors(int processors) {
+#ifdef MEMPROF_CUDA_EMULATED
+    char count[16];
+    snprintf(count, sizeof count, "%d", processors);
+    if (processors) setenv("MEMPROF_EMULATED_PROCESSORS", count, 1);
+    else unsetenv("MEMPROF_EMULATED_PROCESSORS");
+#else
+    (void)processors;
+#endif
+}
+
+// A fused GEMM's launch status: −1 (not covered here) is reported as skipped; returns the
+// failure to report, or NULL where the outputs are to be checked.
+static const char *fused_launch_failure(const char *name, const char *failure, int launched, void *out,
+                                        const void *device, size_t bytes, int *skipped) {
+    *skipped = launched == -1 && failure == NULL;
+    if (*skipped) {
+        SKIP(name, "the device is not compute capability 9.x, this build has no sm_90a code or the driver no tensor-map encoder");
+        return NULL;
+    }
+    if (!failure && launched != 0) failure = "launch failed";
+    if (!failure && !fetch(out, device, bytes)) failure = "the kernel failed";
+    return failure;
+}
+
+// The up GEMM with bias and GELU as its epilogue (cuda_gemm_fused.cu) against the same in
 // double: out = gelu(Σ_k in·w + bias), rounded once; the bound adds to check_gelu's the
 // fp32 accumulation's error (K·2⁻²³·Σ|in·w|, GELU's slope being at most 1.13). Shapes: k
 // and column tails (TMA's zero fill past the ends), more k steps than stages, a partial
-// row tile; `processors` (emulated only, 0 = the device's) makes the persistent blocks take
-// several tiles each. Both schedules (cooperative and ping-pong).
+// row tile; `processors` (set_emulated_processors) makes the persistent blocks take several
+// tiles each. Both schedules (cooperative and ping-pong).
 static void check_gemm_gelu(int64_t rows, int in_dim, int out_dim, int processors, int pingpong, int scalar_type) {
     char name[200];
     char blocks[48] = "";
@@ -196,23 +225,13 @@ static void check_gemm_gelu(int64_t rows, int in_dim, int out_dim, int processor
     uint16_t *in_device = device_copy(in, in_count * 2), *weight_device = device_copy(weight, weight_count * 2);
     uint16_t *bias_device = device_copy(bias, (size_t)out_dim * 2), *out_device = device_copy(NULL, out_count * 2);
     const char *failure = !in_device || !weight_device || !bias_device || !out_device ? "device allocation failed" : NULL;
-#ifdef MEMPROF_CUDA_EMULATED
-    char count[16];
-    snprintf(count, sizeof count, "%d", processors);
-    if (processors) setenv("MEMPROF_EMULATED_PROCESSORS", count, 1);
-#else
-    (void)processors;
-#endif
+    set_emulated_processors(processors);
     int launched = failure ? 0 : cuda_gemm_gelu_forward(out_device, in_device, weight_device, bias_device, rows, in_dim,
                                                         out_dim, pingpong, scalar_type, NULL);
-#ifdef MEMPROF_CUDA_EMULATED
-    unsetenv("MEMPROF_EMULATED_PROCESSORS");
-#endif
-    if (launched == -1) {
-        SKIP(name, "the device is not compute capability 9.x, this build has no sm_90a code or the driver no tensor-map encoder");
-    } else {
-        if (!failure && launched != 0) failure = "launch failed";
-        if (!failure && !fetch(out, out_device, out_count * 2)) failure = "the kernel failed";
+    set_emulated_processors(0);
+    int skipped;
+    failure = fused_launch_failure(name, failure, launched, out, out_device, out_count * 2, &skipped);
+    if (!skipped) {
         double worst = 0;
         float *in_row = malloc((size_t)in_dim * sizeof(float)), *weights = malloc(weight_count * sizeof(float));
         for (size_t i = 0; i < weight_count; i++) weights[i] = from_bits(weight[i], scalar_type);
@@ -235,6 +254,67 @@ static void check_gemm_gelu(int64_t rows, int in_dim, int out_dim, int processor
     }
     cudaFree(in_device), cudaFree(weight_device), cudaFree(bias_device), cudaFree(out_device);
     free(in), free(weight), free(bias), free(out);
+}
+
+// The dense and down GEMMs as one accumulating into the fp32 residual (cuda_gemm_fused.cu)
+// against the same in double: residual + Σ attention·W_dense + Σ hidden·W_down + bias, one
+// fp32 rounding of a sum accumulated in fp32 (bound: both parts' k·2⁻²³·Σ|products| and the
+// final rounding). Parts that are not whole k steps (TMA's zero fill between them).
+static void check_gemm_residual(int64_t rows, int dim, int hidden_dim, int processors, int scalar_type) {
+    char name[200], blocks[48] = "";
+    if (processors) snprintf(blocks, sizeof blocks, ", at most %d blocks", processors);
+    snprintf(name, sizeof name, WHERE "dense + down gemm into the residual %s, %lld rows, dim %d, hidden %d%s",
+             type_name(scalar_type), (long long)rows, dim, hidden_dim, blocks);
+    uint64_t state = (uint64_t)rows * 11 + (uint64_t)hidden_dim + (uint64_t)scalar_type;
+    size_t attention_count = (size_t)rows * dim, hidden_count = (size_t)rows * hidden_dim;
+    size_t dense_count = (size_t)dim * dim, down_count = (size_t)dim * hidden_dim;
+    uint16_t *attention = malloc(attention_count * 2), *hidden = malloc(hidden_count * 2);
+    uint16_t *dense = malloc(dense_count * 2), *down = malloc(down_count * 2);
+    float *residual = malloc(attention_count * 4), *out = malloc(attention_count * 4), *bias = malloc((size_t)dim * 4);
+    for (size_t i = 0; i < attention_count; i++) attention[i] = to_bits(exact_random(&state, 2), scalar_type);
+    for (size_t i = 0; i < hidden_count; i++) hidden[i] = to_bits(exact_random(&state, 2), scalar_type);
+    for (size_t i = 0; i < dense_count; i++) dense[i] = to_bits(exact_random(&state, 2) / 16.0f, scalar_type);
+    for (size_t i = 0; i < down_count; i++) down[i] = to_bits(exact_random(&state, 2) / 16.0f, scalar_type);
+    for (size_t i = 0; i < attention_count; i++) residual[i] = 40.0f * exact_random(&state, 2);
+    for (int i = 0; i < dim; i++) bias[i] = exact_random(&state, 2);
+    uint16_t *attention_device = device_copy(attention, attention_count * 2), *hidden_device = device_copy(hidden, hidden_count * 2);
+    uint16_t *dense_device = device_copy(dense, dense_count * 2), *down_device = device_copy(down, down_count * 2);
+    float *residual_device = device_copy(residual, attention_count * 4), *bias_device = device_copy(bias, (size_t)dim * 4);
+    const char *failure = !attention_device || !hidden_device || !dense_device || !down_device || !residual_device ||
+                                  !bias_device
+                              ? "device allocation failed"
+                              : NULL;
+    set_emulated_processors(processors);
+    int launched = failure ? 0 : cuda_gemm_residual_forward(residual_device, attention_device, dense_device, hidden_device,
+                                                            down_device, bias_device, rows, dim, hidden_dim, scalar_type,
+                                                            NULL);
+    set_emulated_processors(0);
+    int skipped;
+    failure = fused_launch_failure(name, failure, launched, out, residual_device, attention_count * 4, &skipped);
+    if (!skipped) {
+        double worst = 0;
+        for (int64_t r = 0; r < rows && !failure; r++)
+            for (int c = 0; c < dim; c++) {
+                double sum = (double)residual[(size_t)r * dim + c] + bias[c], magnitude = 0;
+                for (int part = 0; part < 2; part++) {
+                    int k_count = part ? hidden_dim : dim;
+                    const uint16_t *a = (part ? hidden : attention) + (size_t)r * k_count;
+                    const uint16_t *w = (part ? down : dense) + (size_t)c * k_count;
+                    for (int k = 0; k < k_count; k++) {
+                        double product = (double)from_bits(a[k], scalar_type) * from_bits(w[k], scalar_type);
+                        sum += product, magnitude += fabs(product);
+                    }
+                }
+                double slack = (dim + hidden_dim) * ldexp(magnitude, -23) + ldexp(fabs(sum), -23) + 1e-6;
+                double ratio = fabs(out[(size_t)r * dim + c] - sum) / slack;
+                if (!(ratio <= worst)) worst = isnan(ratio) ? INFINITY : ratio;
+            }
+        if (!failure && worst > 1) failure = "an output is outside the bound";
+        CHECK(name, failure == NULL, "%s: worst error %.2f of the bound", failure ? failure : "", worst);
+    }
+    cudaFree(attention_device), cudaFree(hidden_device), cudaFree(dense_device), cudaFree(down_device);
+    cudaFree(residual_device), cudaFree(bias_device);
+    free(attention), free(hidden), free(dense), free(down), free(residual), free(out), free(bias);
 }
 
 // Embedding gather, summed bias and weight conversions: exact.
@@ -333,6 +413,14 @@ int main(void) {
             check_gemm_gelu(256, 832, 520, 0, pingpong, scalar);    // 13 k steps, over twice the stages
 #endif
         }
+        // Parts of 72 and 296 (not whole steps), column and row tails; the fixtures' shape.
+        check_gemm_residual(200, 264, 296, 0, scalar);
+        check_gemm_residual(9, 64, 256, 0, scalar);
+#ifdef MEMPROF_CUDA_EMULATED
+        check_gemm_residual(130, 264, 512, 2, scalar);  // several tiles per block
+#else
+        check_gemm_residual(2100, 2048, 256, 0, scalar);  // 136 tiles: more than an H100's 132 blocks
+#endif
         check_exact_kernels(scalar);
     }
     return test_failures ? 1 : 0;

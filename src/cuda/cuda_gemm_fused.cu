@@ -1,12 +1,20 @@
-// cuda_gemm_gelu.cu — the MLP's up projection with its bias and the erf GELU as the GEMM's
-// epilogue (sm_90a: TMA copies, wgmma products): out = gelu_erf(in · Wᵀ + bias), so the
-// [N, ff] activations are written once, already activated, where cuBLASLt (whose GELU
-// epilogue is the tanh form) writes them and a separate pass reads and rewrites them
-// (0.33 µs of 5.2 per token at 1.4b on an H100, docs/performance.md).
+// cuda_gemm_fused.cu — GEMMs with the passes around them as their epilogues (sm_90a: TMA
+// copies, wgmma products), where cuBLASLt has no such epilogue:
+//   - the MLP's up projection with its bias and the erf GELU (MEMPROF_UP_GEMM):
+//     out = gelu_erf(in · Wᵀ + bias), so the [N, ff] activations are written once, already
+//     activated, where cuBLASLt (whose GELU epilogue is the tanh form) writes them and a
+//     separate pass reads and rewrites them (0.33 µs of 5.2 per token at 1.4b on an H100,
+//     docs/performance.md);
+//   - the attention's dense projection and the MLP's down projection as one GEMM over the
+//     concatenated k (MEMPROF_RESIDUAL_GEMM): residual += [attention | hidden] · [W_dense |
+//     W_down]ᵀ + bias, so the fp32 residual is read and written once per layer, not twice,
+//     and the small dense product runs inside the long one.
 //
-// Shapes: in [rows, K], W [N, K] (nn.Linear's [out, in]: both operands K-major), bias [N],
-// out [rows, N], all in the scalar type; K and N multiples of 8 (TMA's 16-byte row pitch);
-// fp32 accumulation, the bias added and GELU computed in fp32, rounded once.
+// Shapes: A [rows, K] (two parts, each K-major with its own map: attention [rows, d] and
+// hidden [rows, ff]; the GELU GEMM has one), W [N, K] likewise (nn.Linear's [out, in]), in
+// the scalar type; K and N multiples of 8 (TMA's 16-byte row pitch); fp32 accumulation. GELU:
+// bias [N] scalar, out [rows, N] scalar, rounded once. Residual: bias [N] fp32 (both layer
+// biases summed), out [rows, N] fp32, read and written.
 //
 // A block (384 threads, one per SM) is persistent over output tiles, taken in groups of 16
 // row tiles with the column tile slowest within a group, so that the blocks in flight share
@@ -17,8 +25,10 @@
 //     (40 registers, setmaxnreg).
 //   - warpgroups 0 and 1 (232 registers, 128 fp32 accumulators each) wait on `full`, issue
 //     each step's products, keep one step in flight and release the stage before it on its
-//     `empty` mbarrier (every multiplying thread arrives); then the epilogue: bias, GELU,
-//     two values per 32-bit store. Two schedules (MEMPROF_UP_GEMM):
+//     `empty` mbarrier (every multiplying thread arrives); then the epilogue (GELU: bias,
+//     GELU, two values per 32-bit store; residual: two fp32 values read, added to and
+//     written back). Two schedules (MEMPROF_UP_GEMM; the residual GEMM, whose epilogue is
+//     short, runs the cooperative one):
 //       cooperative (`fused-gelu`): tiles of 128 × 256, both warpgroups on each (rows 0–63
 //       and 64–127, one m64n256k16 per k16), 4 stages of 48 KB; the epilogue (≈ 30
 //       instructions an element, the erf's polynomial most of them) leaves the tensor cores
@@ -56,7 +66,9 @@ enum {
     MULTIPLY_REGISTERS = 232,
 };
 
-template <bool PINGPONG> struct gemm_gelu_schedule {
+enum { EPILOGUE_GELU = 0, EPILOGUE_RESIDUAL = 1 };
+
+template <bool PINGPONG> struct gemm_schedule {
     static constexpr bool pingpong = PINGPONG;
     static constexpr int columns = PINGPONG ? 128 : 256;  // N of a tile and of each product
     static constexpr int products = PINGPONG ? 2 : 1;     // m64 products per k16 per warpgroup
@@ -110,11 +122,40 @@ static __device__ __forceinline__ void store_activated(scalar *out, const scalar
     }
 }
 
-template <typename scalar, bool PINGPONG>
+// residual rows first_row + 16·warp + g (+ 8) × columns first_column + 8j + 2q (+ 1) +=
+// one m64nN accumulator + bias (fp32).
+template <int N>
+static __device__ __forceinline__ void accumulate_residual(float *residual, const float *bias, const float (&acc)[N / 2],
+                                                           int64_t first_row, int first_column, int64_t rows,
+                                                           int columns) {
+    const int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
+    const int64_t row = first_row + warp * 16 + g;
+#pragma unroll
+    for (int j = 0; j < N / 8; j++) {
+        int column = first_column + 8 * j + 2 * q;
+        if (column >= columns) continue;
+        float2 b = *(const float2 *)(bias + column);
+#pragma unroll
+        for (int half = 0; half < 2; half++) {
+            int64_t r = row + 8 * half;
+            if (r >= rows) continue;
+            float2 *at = (float2 *)(residual + r * columns + column), value = *at;
+            value.x += acc[4 * j + 2 * half] + b.x;
+            value.y += acc[4 * j + 2 * half + 1] + b.y;
+            *at = value;
+        }
+    }
+}
+
+// k steps [0, first_steps) read A and W through the first maps, [first_steps, first_steps +
+// second_steps) through the second (the GELU GEMM: second_steps = 0).
+template <typename scalar, bool PINGPONG, int EPILOGUE>
 __global__ void __launch_bounds__(THREADS, 1)
-gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int k_steps, int row_tiles,
-                 int column_tiles, const __grid_constant__ CUtensorMap a_map, const __grid_constant__ CUtensorMap b_map) {
-    using schedule = gemm_gelu_schedule<PINGPONG>;
+gemm_fused_kernel(void *out, const void *bias, int64_t rows, int columns, int first_steps, int second_steps,
+                  int row_tiles, int column_tiles, const __grid_constant__ CUtensorMap a_map,
+                  const __grid_constant__ CUtensorMap b_map, const __grid_constant__ CUtensorMap a_second_map,
+                  const __grid_constant__ CUtensorMap b_second_map) {
+    using schedule = gemm_schedule<PINGPONG>;
     constexpr int STAGES = schedule::stages, N = schedule::columns, PRODUCTS = schedule::products;
     extern __shared__ __align__(128) unsigned char shared[];
     char *stages = (char *)shared + ((1024 - (shared_address(shared) & 1023)) & 1023);  // 1024-byte aligned
@@ -122,7 +163,7 @@ gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int
     uint64_t *empty = full + STAGES;                                         // [STAGES]: its products are done
     // The block's tiles: local index i is tile blockIdx.x + i·gridDim.x; its k step k is the
     // block's step i·k_steps + k, in stage step % STAGES (every warpgroup counts the same way).
-    const int tiles = row_tiles * column_tiles;
+    const int tiles = row_tiles * column_tiles, k_steps = first_steps + second_steps;
     const int local_tiles = blockIdx.x < tiles ? (tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
 
     if (threadIdx.x == 0) {
@@ -146,9 +187,11 @@ gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int
                 int stage = step % STAGES;
                 if (step >= STAGES) mbarrier_wait(&empty[stage], (unsigned)(step / STAGES - 1) & 1);
                 char *a_tile = stages + stage * schedule::stage_bytes, *b_tile = a_tile + schedule::a_bytes;
+                const bool second = k >= first_steps;
+                const int column = (second ? k - first_steps : k) * STEP_K;
                 mbarrier_arrive_expect_bytes(&full[stage], (uint32_t)schedule::stage_bytes);
-                tma_load_2d(a_tile, &a_map, k * STEP_K, row_tile * TILE_ROWS, &full[stage]);
-                tma_load_2d(b_tile, &b_map, k * STEP_K, column_tile * N, &full[stage]);
+                tma_load_2d(a_tile, second ? &a_second_map : &a_map, column, row_tile * TILE_ROWS, &full[stage]);
+                tma_load_2d(b_tile, second ? &b_second_map : &b_map, column, column_tile * N, &full[stage]);
             }
         }
         return;
@@ -201,58 +244,88 @@ gemm_gelu_kernel(scalar *out, const scalar *bias, int64_t rows, int columns, int
 
         const int64_t first_row = (int64_t)row_tile * TILE_ROWS + (PINGPONG ? 0 : group * 64);
 #pragma unroll
-        for (int p = 0; p < PRODUCTS; p++)
-            store_activated<scalar, N>(out, bias, acc[p], first_row + p * 64, column_tile * N, rows, columns);
+        for (int p = 0; p < PRODUCTS; p++) {
+            if (EPILOGUE == EPILOGUE_GELU)
+                store_activated<scalar, N>((scalar *)out, (const scalar *)bias, acc[p], first_row + p * 64,
+                                           column_tile * N, rows, columns);
+            else
+                accumulate_residual<N>((float *)out, (const float *)bias, acc[p], first_row + p * 64, column_tile * N,
+                                       rows, columns);
+        }
     }
 }
 
-template <typename scalar, bool PINGPONG>
-static int launch(void *out, const void *in, const void *weight, const void *bias, int64_t rows, int in_dim,
-                  int out_dim, cuda_stream stream) {
-    using schedule = gemm_gelu_schedule<PINGPONG>;
+// The two parts' k extents (second_dim 0: none) and maps; a part that is not whole steps of
+// 64 is padded with TMA's zeros, so the parts never share a step.
+template <typename scalar, bool PINGPONG, int EPILOGUE>
+static int launch(void *out, const void *bias, const void *in, const void *weight, int in_dim, const void *second_in,
+                  const void *second_weight, int second_dim, int64_t rows, int out_dim, cuda_stream stream) {
+    using schedule = gemm_schedule<PINGPONG>;
     int device = 0, limit = 0, processors = 0;
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
     cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device);
     if ((size_t)limit < schedule::shared_bytes || processors <= 0) return -1;
-    cudaError_t opted = cudaFuncSetAttribute(gemm_gelu_kernel<scalar, PINGPONG>,
+    cudaError_t opted = cudaFuncSetAttribute(gemm_fused_kernel<scalar, PINGPONG, EPILOGUE>,
                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)schedule::shared_bytes);
     if (opted != cudaSuccess) return (int)opted;
     const int bfloat = std::is_same<scalar, __nv_bfloat16>::value;
-    CUtensorMap a_map, b_map;
-    memset(&a_map, 0, sizeof a_map), memset(&b_map, 0, sizeof b_map);
-    int mapped = tensor_map_2d(&a_map, in, bfloat, (uint64_t)in_dim, (uint64_t)rows, (uint64_t)in_dim * 2, STEP_K,
-                               TILE_ROWS, SWIZZLE);
-    if (mapped == 0)
-        mapped = tensor_map_2d(&b_map, weight, bfloat, (uint64_t)in_dim, (uint64_t)out_dim, (uint64_t)in_dim * 2, STEP_K,
-                               schedule::columns, SWIZZLE);
+    CUtensorMap maps[4];  // A, W, then the second part's (the first's again where there is none)
+    memset(maps, 0, sizeof maps);
+    int mapped = 0;
+    for (int part = 0; part < 2 && mapped == 0; part++) {
+        const void *a = part && second_dim ? second_in : in, *b = part && second_dim ? second_weight : weight;
+        uint64_t k = (uint64_t)(part && second_dim ? second_dim : in_dim);
+        mapped = tensor_map_2d(&maps[2 * part], a, bfloat, k, (uint64_t)rows, k * 2, STEP_K, TILE_ROWS, SWIZZLE);
+        if (mapped == 0)
+            mapped = tensor_map_2d(&maps[2 * part + 1], b, bfloat, k, (uint64_t)out_dim, k * 2, STEP_K,
+                                   schedule::columns, SWIZZLE);
+    }
     if (mapped != 0) return mapped;
     int64_t row_tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
     int column_tiles = (out_dim + schedule::columns - 1) / schedule::columns;
     if (row_tiles * column_tiles > INT32_MAX) return -1;
     int tiles = (int)(row_tiles * column_tiles), blocks = tiles < processors ? tiles : processors;
-    gemm_gelu_kernel<scalar, PINGPONG><<<blocks, THREADS, schedule::shared_bytes, stream>>>(
-        (scalar *)out, (const scalar *)bias, rows, out_dim, (in_dim + STEP_K - 1) / STEP_K, (int)row_tiles,
-        column_tiles, a_map, b_map);
+    gemm_fused_kernel<scalar, PINGPONG, EPILOGUE><<<blocks, THREADS, schedule::shared_bytes, stream>>>(
+        out, bias, rows, out_dim, (in_dim + STEP_K - 1) / STEP_K, (second_dim + STEP_K - 1) / STEP_K, (int)row_tiles,
+        column_tiles, maps[0], maps[1], maps[2], maps[3]);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar>
-static int launch_schedule(void *out, const void *in, const void *weight, const void *bias, int64_t rows, int in_dim,
-                           int out_dim, int pingpong, cuda_stream stream) {
-    return pingpong ? launch<scalar, true>(out, in, weight, bias, rows, in_dim, out_dim, stream)
-                    : launch<scalar, false>(out, in, weight, bias, rows, in_dim, out_dim, stream);
+// Where the kernels apply: wgmma and the tensor-map encoder, k and N multiples of 8, operands
+// 16-byte aligned (TMA), outputs aligned for their pair stores.
+static int covered(int out_dim, const int *dims, const void *const *operands, int count, const void *out, int out_align) {
+    if (!cuda_wgmma_available() || !cuda_tensor_maps_available()) return 0;
+    if (out_dim <= 0 || out_dim % 8 != 0 || (uintptr_t)out % (uintptr_t)out_align != 0) return 0;
+    for (int i = 0; i < count; i++)
+        if (dims[i] <= 0 || dims[i] % 8 != 0 || (uintptr_t)operands[2 * i] % 16 != 0 ||
+            (uintptr_t)operands[2 * i + 1] % 16 != 0)
+            return 0;
+    return 1;
 }
 
 extern "C" int cuda_gemm_gelu_forward(void *out, const void *in, const void *weight, const void *bias, int64_t rows,
                                       int in_dim, int out_dim, int pingpong, int scalar_type, cuda_stream stream) {
-    if (!cuda_wgmma_available() || !cuda_tensor_maps_available()) return -1;
-    // TMA: 16-byte row pitches and base addresses; the epilogue: whole column pairs.
-    if (in_dim <= 0 || out_dim <= 0 || in_dim % 8 != 0 || out_dim % 8 != 0 || ((uintptr_t)in | (uintptr_t)weight) % 16 != 0 ||
-        (uintptr_t)out % 4 != 0)
-        return -1;
+    const void *operands[2] = {in, weight};
+    if (!covered(out_dim, &in_dim, operands, 1, out, 4)) return -1;
     if (rows == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return launch_schedule<__half>(out, in, weight, bias, rows, in_dim, out_dim, pingpong, stream);
-    return launch_schedule<__nv_bfloat16>(out, in, weight, bias, rows, in_dim, out_dim, pingpong, stream);
+        return pingpong ? launch<__half, true, EPILOGUE_GELU>(out, bias, in, weight, in_dim, NULL, NULL, 0, rows, out_dim, stream)
+                        : launch<__half, false, EPILOGUE_GELU>(out, bias, in, weight, in_dim, NULL, NULL, 0, rows, out_dim, stream);
+    return pingpong ? launch<__nv_bfloat16, true, EPILOGUE_GELU>(out, bias, in, weight, in_dim, NULL, NULL, 0, rows, out_dim, stream)
+                    : launch<__nv_bfloat16, false, EPILOGUE_GELU>(out, bias, in, weight, in_dim, NULL, NULL, 0, rows, out_dim, stream);
+}
+
+extern "C" int cuda_gemm_residual_forward(float *residual, const void *attention, const void *dense_weight,
+                                          const void *hidden, const void *down_weight, const float *bias, int64_t rows,
+                                          int dim, int hidden_dim, int scalar_type, cuda_stream stream) {
+    const int dims[2] = {dim, hidden_dim};
+    const void *operands[4] = {attention, dense_weight, hidden, down_weight};
+    if (!covered(dim, dims, operands, 2, residual, 8)) return -1;
+    if (rows == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return launch<__half, false, EPILOGUE_RESIDUAL>(residual, bias, attention, dense_weight, dim, hidden, down_weight,
+                                                        hidden_dim, rows, dim, stream);
+    return launch<__nv_bfloat16, false, EPILOGUE_RESIDUAL>(residual, bias, attention, dense_weight, dim, hidden,
+                                                           down_weight, hidden_dim, rows, dim, stream);
 }
