@@ -24,7 +24,7 @@
 #         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL.txt; NCU_KERNELS, default
 #         "mma wgmma-tma wgmma-pingpong wgmma wgmma-64");
 #         NCU_UP_GEMMS="fused-gelu fused-gelu-pingpong": where each up GEMM + GELU kernel's time goes
-#         at 1.4b ($OUT/ncu-KERNEL.txt);
+#         at 1.4b, and the fused residual GEMM's ($OUT/ncu-KERNEL.txt); NCU_ONLY=1: only that;
 #         BASE=build-carry/base/memprof: each fp16 size also with a binary from an earlier commit;
 #         EXTRA=1: 1.4b with wgmma-serial attention and the fused LM heads, 2.8b and 6.9b with wgmma)
 set -u
@@ -76,9 +76,29 @@ ab() {
     fi
 }
 
+# Where the fused GEMMs' time goes (cuda_gemm_fused.cu), one 1.4b layer: for each up GEMM
+# in NCU_UP_GEMMS, its kernel and then the fused residual GEMM's (the first two
+# gemm_fused_kernel launches of a forward: the up GEMM runs before the dense + down one).
+ncu_fused_gemms() {
+    for up in ${NCU_UP_GEMMS:-}; do
+        command -v ncu >/dev/null || { echo "skipped ncu detail: not installed"; break; }
+        if [ "$(left)" -lt 30 ] || [ -f "$OUT/untried-up-gemm" ]; then echo "skipped ncu detail $up: budget or untried"; continue; fi
+        echo "== ncu detail: the $up up GEMM and the fused residual GEMM of one 1.4b layer [$(left) s left]"
+        MEMPROF_UP_GEMM=$up MEMPROF_RESIDUAL_GEMM=fused run_memprof "$(cap 60)" ncu --clock-control none \
+            --kernel-name regex:gemm_fused --launch-count 2 --section SpeedOfLight --section MemoryWorkloadAnalysis \
+            --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats --section Occupancy \
+            --section ComputeWorkloadAnalysis --section LaunchStats "$BUILD"/memprof bench --backend cuda --size 1.4b \
+            --random-weights --sequences 4 --repeats 1 >"$OUT/ncu-$up.txt" 2>&1
+        echo "ncu: rc $?"
+        grep -E '  gemm_fused|Duration|Throughput|Hit Rate|Stall|Warp Cycles Per|Issued Warp|No Eligible|Achieved Occupancy|Bank|Registers Per' \
+            "$OUT/ncu-$up.txt" | cut -c1-150 | head -40
+    done
+}
+
 main() {
     if [ ! -d .rt ] && [ -f .rt.tar.gz ]; then tar xzf .rt.tar.gz; fi
     resolve_libs
+    if [ "${NCU_ONLY:-0}" = 1 ]; then ncu_fused_gemms; return; fi
     echo "== large sizes, fp16${COMPARE_ATTENTION:+, each also with MEMPROF_ATTENTION=$COMPARE_ATTENTION}${BASE:+, each also with $BASE} [$(left) s left]"
     ab 40 --size 1.4b --sequences 32
     ab 40 --size 2.8b --sequences 32
@@ -138,19 +158,7 @@ main() {
                 "$OUT/ncu-attention-$kernel.txt" | cut -c1-150 | head -40
         done
     fi
-    for up in ${NCU_UP_GEMMS:-}; do
-        # Where the up GEMM + GELU kernel's time goes, one 1.4b layer.
-        command -v ncu >/dev/null || break
-        if [ "$(left)" -lt 30 ] || [ -f "$OUT/untried-up-gemm" ]; then echo "skipped ncu detail $up: budget or untried"; continue; fi
-        echo "== ncu detail: the $up up GEMM of one 1.4b layer [$(left) s left]"
-        MEMPROF_UP_GEMM=$up run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:gemm_gelu \
-            --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis --section WarpStateStats \
-            --section SchedulerStats --section Occupancy "$BUILD"/memprof bench --backend cuda --size 1.4b \
-            --random-weights --sequences 4 --repeats 1 >"$OUT/ncu-$up.txt" 2>&1
-        echo "ncu: rc $?"
-        grep -E 'Duration|Throughput|Hit Rate|Stall|Warp Cycles Per|Issued Warp|No Eligible|Achieved Occupancy' \
-            "$OUT/ncu-$up.txt" | cut -c1-150 | head -30
-    done
+    ncu_fused_gemms
     # Nsight Compute's speed-of-light for the first kernels of one batch (the first layer's
     # GEMMs and attention) of each size in NCU_SIZES (default 1.4b), while the budget lasts.
     for size in ${NCU_SIZES:-1.4b}; do

@@ -161,14 +161,14 @@ int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, c
 // warpgroup and the multiplying ones taking turns) or "wgmma-tma" (5: the same with TMA
 // copies); for these, and "fused-wgmma" above, the caller checks the device.
 int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err);
-// Reads MEMPROF_UP_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt for now, the fused
-// kernel not yet measured on a GPU), "cublaslt" (*out_fused_gelu = 0: cuBLASLt with the bias
+// Reads MEMPROF_UP_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt, the fused kernels
+// having measured slower on an H100), "cublaslt" (*out_fused_gelu = 0: cuBLASLt with the bias
 // epilogue, then cuda_gelu_forward), "fused-gelu" (1: cuda_gemm_gelu_forward, cooperative
 // tiles) or "fused-gelu-pingpong" (2: its ping-pong schedule); Hopper only, the caller checks
 // the device.
 int cuda_up_gemm_mode(int *out_fused_gelu, int *out_automatic, memprof_error *err);
-// Reads MEMPROF_RESIDUAL_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt for now, the
-// joined kernel not yet measured on a GPU), "cublaslt" (*out_fused = 0: the dense and down
+// Reads MEMPROF_RESIDUAL_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt, the joined
+// kernel having measured slower on an H100), "cublaslt" (*out_fused = 0: the dense and down
 // GEMMs apart, each accumulating into the residual) or "fused" (1: cuda_gemm_residual_forward,
 // Hopper; the caller checks the device).
 int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err);
