@@ -157,7 +157,7 @@ main() {
                 echo "-- $size $precision, $head LM head, $attention attention, $up up GEMM, $residual residual GEMM" |
                     tee -a "$OUT/bench.txt"
                 MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention MEMPROF_UP_GEMM=$up MEMPROF_RESIDUAL_GEMM=$residual \
-                    run_memprof "$(cap 30)" "$BUILD"/memprof bench \
+                    with_gpu_samples run_memprof "$(cap 30)" "$BUILD"/memprof bench \
                     --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
                 if [ -n "${BASE:-}" ] && [[ " ${BASE_VARIANTS:-chunked:mma} " == *" $variant "* ]] &&

@@ -29,3 +29,32 @@ run_memprof() {
     timeout "$seconds" env LD_LIBRARY_PATH="$memprof_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
 }
 
+
+# The GPU's SM clock and power draw while a command runs (nvidia-smi every 100 ms), one line
+# after it over the samples where the GPU was busy (utilisation ≥ 90%): H100 benches of
+# large GEMMs are limited by power, not by the 1980 MHz clock, and this shows by how much.
+# usage: with_gpu_samples COMMAND ARGS... (returns the command's status)
+with_gpu_samples() {
+    command -v nvidia-smi >/dev/null || { "$@"; return; }
+    local samples sampler rc
+    samples=$(mktemp)
+    nvidia-smi --query-gpu=clocks.sm,power.draw,temperature.gpu,utilization.gpu --format=csv,noheader,nounits \
+        -lms 100 >"$samples" 2>/dev/null &
+    sampler=$!
+    "$@"; rc=$?
+    kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
+    awk -F', *' '$4 + 0 >= 90 { print $1, $2, $3 }' "$samples" >"$samples.busy"
+    local n middle
+    n=$(wc -l <"$samples.busy") middle=$(( ($(wc -l <"$samples.busy") + 1) / 2 ))
+    if [ "$n" -eq 0 ]; then
+        echo "  gpu: no busy samples"
+    else
+        # sort -n by one column, then take the middle, first or last line's field
+        at() { sort -n -k"$1,$1" "$samples.busy" | sed -n "$2p" | cut -d' ' -f"$1"; }
+        echo "  gpu: SM clock median $(at 1 "$middle") MHz (min $(at 1 1), max $(at 1 "$n")), power median" \
+             "$(at 2 "$middle") W (max $(at 2 "$n")), up to $(at 3 "$n") C, $n busy samples"
+    fi
+    rm -f "$samples.busy"
+    rm -f "$samples"
+    return "$rc"
+}

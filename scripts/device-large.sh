@@ -46,7 +46,8 @@ bench() {  # usage: bench SECONDS ARGS... (skipped when the budget is short)
         echo "skipped bench $* (the fused GEMMs): the layers test timed out or failed"; return
     fi
     local start=$SECONDS
-    MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap "$seconds")" "$BUILD"/memprof bench --backend cuda --random-weights "$@" 2>&1 |
+    MEMPROF_CUDA_PROFILE=1 with_gpu_samples run_memprof "$(cap "$seconds")" "$BUILD"/memprof bench --backend cuda \
+        --random-weights "$@" 2>&1 |
         sed 's/^[0-9T:Z-]* warn: //'
     echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
 }

@@ -7,6 +7,10 @@
 
 static int test_failures = 0;
 
+// Output line by line even into a file or pipe: a test stopped by a timeout (a kernel that
+// hangs on a GPU machine) then shows how far it got.
+__attribute__((constructor)) static void test_output_by_line(void) { setvbuf(stdout, NULL, _IOLBF, 0); }
+
 // Records one named check; prints the formatted reason on failure.
 #define CHECK(name, condition, ...)                                   \
     do {                                                              \

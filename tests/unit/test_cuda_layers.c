@@ -400,7 +400,6 @@ static void check_exact_kernels(int scalar_type) {
 }
 
 int main(void) {
-    setvbuf(stdout, NULL, _IOLBF, 0);  // a case that hangs on a device shows which it is
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
         SKIP("cuda layers", "no CUDA device is available");
