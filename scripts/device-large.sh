@@ -21,8 +21,9 @@
 #         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default auto, the default kernel) and
 #         the up GEMM NCU_UP_GEMM (MEMPROF_UP_GEMM, default auto);
 #         NCU_DETAIL=1: then where each attention kernel's time goes at 1.4b (memory tables, warp
-#         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL.txt; NCU_KERNELS, default
-#         "mma wgmma-tma wgmma-pingpong wgmma wgmma-64");
+#         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL-SIZE.txt; NCU_KERNELS, default
+#         "mma wgmma-tma wgmma-pingpong wgmma wgmma-64"; NCU_DETAIL_SIZES, default "1.4b": "2.8b"
+#         for head dim 80);
 #         NCU_UP_GEMMS="fused-gelu fused-gelu-pingpong": where each up GEMM + GELU kernel's time goes
 #         at 1.4b, and the fused residual GEMM's ($OUT/ncu-KERNEL.txt); NCU_ONLY=1: only that;
 #         BASE=build-carry/base/memprof: each fp16 size also with a binary from an earlier commit;
@@ -143,20 +144,23 @@ main() {
         echo "rc $?"
     fi
     if [ "${NCU_DETAIL:-0}" = 1 ] && command -v ncu >/dev/null; then
-        for kernel in ${NCU_KERNELS:-mma wgmma-tma wgmma-pingpong wgmma wgmma-64}; do
-            if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel: budget"; continue; fi
+        for run in $(for size in ${NCU_DETAIL_SIZES:-1.4b}; do
+                         for kernel in ${NCU_KERNELS:-mma wgmma-tma wgmma-pingpong wgmma wgmma-64}; do
+                             echo "$kernel:$size"; done; done); do
+            kernel=${run%%:*} size=${run#*:}
+            if [ "$(left)" -lt 30 ]; then echo "skipped ncu detail $kernel $size: budget"; continue; fi
             if [ -f "$OUT/untried-attention" ] && [[ " $(cat "$OUT/untried-attention") " == *" $kernel "* ]]; then
                 echo "skipped ncu detail $kernel: its test timed out"; continue
             fi
-            echo "== ncu detail: the $kernel attention kernel of one 1.4b layer [$(left) s left]"
+            echo "== ncu detail: the $kernel attention kernel of one $size layer [$(left) s left]"
             MEMPROF_ATTENTION=$kernel run_memprof "$(cap 60)" ncu --clock-control none --kernel-name regex:flash \
                 --launch-count 1 --section SpeedOfLight --section MemoryWorkloadAnalysis \
                 --section MemoryWorkloadAnalysis_Tables --section WarpStateStats --section SchedulerStats \
                 --section Occupancy --section ComputeWorkloadAnalysis "$BUILD"/memprof bench --backend cuda \
-                --size 1.4b --random-weights --sequences 4 --repeats 1 >"$OUT/ncu-attention-$kernel.txt" 2>&1
+                --size "$size" --random-weights --sequences 4 --repeats 1 >"$OUT/ncu-attention-$kernel-$size.txt" 2>&1
             echo "ncu: rc $?"
             grep -E 'Duration|Throughput|Hit Rate|Stall|Warp Cycles Per|Issued Warp|No Eligible|Achieved Occupancy|Bank' \
-                "$OUT/ncu-attention-$kernel.txt" | cut -c1-150 | head -40
+                "$OUT/ncu-attention-$kernel-$size.txt" | cut -c1-150 | head -40
         done
     fi
     ncu_fused_gemms
