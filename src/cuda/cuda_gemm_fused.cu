@@ -9,6 +9,9 @@
 //     concatenated k (MEMPROF_RESIDUAL_GEMM): residual += [attention | hidden] · [W_dense |
 //     W_down]ᵀ + bias, so the fp32 residual is read and written once per layer, not twice,
 //     and the small dense product runs inside the long one.
+// Both are correct on an H100 but slower there than cuBLASLt at every Pythia size (1.09–1.63×
+// the steps they replace: docs/performance.md, the thirteenth session), so the automatic
+// settings do not use them; they stay as settings for other GPUs and for the next attempt.
 //
 // Shapes: A [rows, K] (two parts, each K-major with its own map: attention [rows, d] and
 // hidden [rows, ff]; the GELU GEMM has one), W [N, K] likewise (nn.Linear's [out, in]), in
