@@ -7,7 +7,13 @@ What the paper's inference path does: transformers GPT-NeoX with random Pythia-s
 float32, then log_softmax over the full vocabulary and the four statistics (surprisal, rank,
 entropy, accuracy) reduced to per-sequence means on the GPU. 2049-token sequences;
 tokens/s = batch × 2049 / seconds per batch, mean of 3 timed batches after 1 warm-up
-(2 for models of 3B parameters or more). Also reports forward only (logits) and peak memory.
+(2 for models of 3B parameters or more). A timed batch in which PyTorch's caching allocator
+ran out of cached blocks and retried (it frees its whole cache and calls cudaMalloc again,
+synchronising: the allocator settling after the warm-up, which a long run does once) is set
+aside and replaced by another, at most 3 times; the set-aside times are reported
+(`*_set_aside_seconds`). On the H100 this was the first timed batch at 70m and 410m,
+0.21–0.23 s against 0.15 s for the others at 70m, which put the mean 8–11% below the
+table (2026-11-27). Also reports forward only (logits) and peak memory.
 
 usage: hf_baseline.py [--sizes 70m,160m,410m] [--batch N] [--json OUT]
 """
@@ -26,6 +32,7 @@ SIZES = {
     "2.8b": (32, 2560, 32, 50304, 16), "6.9b": (32, 4096, 32, 50432, 12), "12b": (36, 5120, 40, 50688, 8),
 }
 LENGTH = 2049
+SET_ASIDE_AT_MOST = 3  # timed batches with allocator retries replaced by further batches
 
 
 def statistics(model, tokens):
@@ -91,8 +98,10 @@ def measure(size, batch_override):
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
         retries_before = torch.cuda.memory_stats().get("num_alloc_retries", 0)
-        times = []
-        for step in range(timed + 1):
+        times, set_aside = [], []
+        step = 0
+        while len(times) < timed:
+            retries_at_start = torch.cuda.memory_stats().get("num_alloc_retries", 0)
             torch.cuda.synchronize()
             start = time.perf_counter()
             with torch.no_grad():
@@ -102,13 +111,17 @@ def measure(size, batch_override):
                     logits = model(tokens).logits.float()
                     del logits
             torch.cuda.synchronize()
-            if step > 0:
-                times.append(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            retried = torch.cuda.memory_stats().get("num_alloc_retries", 0) > retries_at_start
+            if step > 0:  # step 0 is the warm-up
+                (set_aside if retried and len(set_aside) < SET_ASIDE_AT_MOST else times).append(elapsed)
+            step += 1
         seconds = sum(times) / len(times)
         results[mode + "_tokens_per_s"] = batch * LENGTH / seconds
         results[mode + "_peak_gib"] = torch.cuda.max_memory_allocated() / 2**30
         results[mode + "_alloc_retries"] = torch.cuda.memory_stats().get("num_alloc_retries", 0) - retries_before
         results[mode + "_seconds"] = times
+        results[mode + "_set_aside_seconds"] = set_aside
     del model
     torch.cuda.empty_cache()
     return results
@@ -141,7 +154,9 @@ def main():
         print(f"HF {size:>5} batch {r['batch']:>3}: forward {r['forward_tokens_per_s']:>12,.0f} tok/s, "
               f"forward+statistics {r['statistics_tokens_per_s']:>12,.0f} tok/s, peak {r['statistics_peak_gib']:.1f} GiB "
               f"({r['attention']}; allocator retries {r['forward_alloc_retries']}/{r['statistics_alloc_retries']}; "
-              f"batches {' '.join(f'{t * 1e3:.1f}' for t in r['statistics_seconds'])} ms)",
+              f"batches {' '.join(f'{t * 1e3:.1f}' for t in r['statistics_seconds'])} ms"
+              + (f"; set aside for retries {' '.join(f'{t * 1e3:.1f}' for t in r['statistics_set_aside_seconds'])} ms"
+                 if r["statistics_set_aside_seconds"] else "") + ")",
               flush=True)
         if args.json:  # after every size: a step stopped by its timeout keeps what it measured
             with open(args.json, "w") as f:
