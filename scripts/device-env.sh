@@ -29,7 +29,6 @@ run_memprof() {
     timeout "$seconds" env LD_LIBRARY_PATH="$memprof_libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$@"
 }
 
-
 # The GPU's SM clock and power draw while a command runs (nvidia-smi every 100 ms), one line
 # after it over the samples where the GPU was busy (utilisation ≥ 90%): H100 benches of
 # large GEMMs are limited by power, not by the 1980 MHz clock, and this shows by how much.
@@ -45,7 +44,8 @@ with_gpu_samples() {
     kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null
     awk -F', *' '$4 + 0 >= 90 { print $1, $2, $3 }' "$samples" >"$samples.busy"
     local n middle
-    n=$(wc -l <"$samples.busy") middle=$(( ($(wc -l <"$samples.busy") + 1) / 2 ))
+    n=$(wc -l <"$samples.busy")
+    middle=$(( (n + 1) / 2 ))
     if [ "$n" -eq 0 ]; then
         echo "  gpu: no busy samples"
     else
@@ -54,7 +54,6 @@ with_gpu_samples() {
         echo "  gpu: SM clock median $(at 1 "$middle") MHz (min $(at 1 1), max $(at 1 "$n")), power median" \
              "$(at 2 "$middle") W (max $(at 2 "$n")), up to $(at 3 "$n") C, $n busy samples"
     fi
-    rm -f "$samples.busy"
-    rm -f "$samples"
+    rm -f "$samples" "$samples.busy"
     return "$rc"
 }
