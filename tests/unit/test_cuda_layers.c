@@ -418,6 +418,9 @@ int main(void) {
         check_rotary(2, 24, 6, scalar);
         check_rotary(2, 32, 32, scalar);  // every dim rotated
         check_gelu(8 * 300 + 5, scalar);
+        check_gelu(5, scalar);  // the tail alone
+        // Three blocks of 4 × 256 loads, the last one partial (not every load group full).
+        check_gelu(8 * (2 * 4 * 256 + 3 * 256 + 17) + 7, scalar);
         for (int pingpong = 0; pingpong <= 1; pingpong++) {
             check_gemm_gelu(200, 72, 264, 0, pingpong, scalar);   // k tail (72 = 64 + 8), column tail (264 = 256 + 8)
             check_gemm_gelu(300, 448, 512, 0, pingpong, scalar);  // 7 k steps through 4 or 6 stages, a partial row tile
