@@ -414,6 +414,7 @@ int main(void) {
         // divides rot/2: 2 (16, 4), 2 (80, 20: 2.8b), 4 (128, 32), 1 (rot/2 = 3).
         check_rotary(3, 16, 4, scalar);
         check_rotary(3, 80, 20, scalar);
+        check_rotary(32, 80, 20, scalar);  // 2.8b: 320 items a row, not a multiple of a block
         check_rotary(2, 128, 32, scalar);
         check_rotary(2, 24, 6, scalar);
         check_rotary(2, 32, 32, scalar);  // every dim rotated
