@@ -23,7 +23,8 @@
 #         NCU_DETAIL=1: then where each attention kernel's time goes at 1.4b (memory tables, warp
 #         stalls, scheduler, occupancy: $OUT/ncu-attention-KERNEL-SIZE.txt; NCU_KERNELS, default
 #         "mma wgmma-tma wgmma-pingpong wgmma wgmma-64"; NCU_DETAIL_SIZES, default "1.4b": "2.8b"
-#         for head dim 80);
+#         for head dim 80, "410m" for 64; then, budget permitting, each stall reason and pipe
+#         utilisation: $OUT/ncu-attention-stalls-KERNEL-SIZE.txt);
 #         NCU_UP_GEMMS="fused-gelu fused-gelu-pingpong": where each up GEMM + GELU kernel's time goes
 #         at 1.4b, and the fused residual GEMM's ($OUT/ncu-KERNEL.txt); NCU_ONLY=1: only that;
 #         BASE=build-carry/base/memprof: each fp16 size also with a binary from an earlier commit;
@@ -161,6 +162,18 @@ main() {
             echo "ncu: rc $?"
             grep -E 'Duration|Throughput|Hit Rate|Stall|Warp Cycles Per|Issued Warp|No Eligible|Achieved Occupancy|Bank' \
                 "$OUT/ncu-attention-$kernel-$size.txt" | cut -c1-150 | head -40
+            # What the sections print only as charts: each stall reason's cycles per issued
+            # instruction and each pipe's share of its peak (is the softmax's MUFU.EX2, the
+            # tensor pipe or a wait the limit?). A separate run: a metric name this ncu lacks
+            # costs only this one.
+            if [ "$(left)" -ge 30 ]; then
+                MEMPROF_ATTENTION=$kernel run_memprof "$(cap 45)" ncu --clock-control none --kernel-name regex:flash \
+                    --launch-count 1 --metrics 'regex:smsp__average_warps_issue_stalled_.*_per_issue_active\.ratio,regex:sm__inst_executed_pipe_.*\.avg\.pct_of_peak_sustained_active,regex:sm__pipe_.*_cycles_active\.avg\.pct_of_peak_sustained_active' \
+                    "$BUILD"/memprof bench --backend cuda --size "$size" --random-weights --sequences 4 --repeats 1 \
+                    >"$OUT/ncu-attention-stalls-$kernel-$size.txt" 2>&1
+                echo "ncu stalls: rc $?"
+                grep -E 'stalled|pipe' "$OUT/ncu-attention-stalls-$kernel-$size.txt" | awk '$NF + 0 >= 0.05' | cut -c1-150 | head -40
+            fi
         done
     fi
     ncu_fused_gemms
