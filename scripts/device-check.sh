@@ -31,6 +31,8 @@
 #             fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short;
 #             auto:auto is the default: the head is fused-wgmma at 70m on Hopper and chunked elsewhere, the
 #             attention wgmma-tma at head dims 64 and 128 on Hopper and mma elsewhere);
+#   PROFILE_SIZES  sizes to profile with the default kernels after the benches (MEMPROF_CUDA_PROFILE=1:
+#             GPU time per forward step), e.g. "70m 160m 410m"; default none
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-carry/base/memprof: scripts/device-prepare.sh): each
 #          size's fp16 bench of the variants in BASE_VARIANTS (default chunked:mma) is run with it too,
@@ -176,6 +178,15 @@ main() {
         MEMPROF_LM_HEAD=fused-wgmma MEMPROF_ATTENTION=wgmma MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda \
             --size "${sizes%%,*}" --random-weights 2>&1 | tee -a "$OUT/bench.txt"
     fi
+
+    for size in ${PROFILE_SIZES:-}; do
+        # Where the time goes with the default kernels: GPU time per forward step (CUDA events),
+        # and against the run's wall time, what the GPU waits on the host for.
+        if [ "$(left)" -lt $((25 + reserve)) ]; then echo "skipped profile $size: budget"; continue; fi
+        echo "-- $size fp16, default kernels, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
+        MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" \
+            --random-weights --repeats 2 2>&1 | tee -a "$OUT/bench.txt"
+    done
 
     echo "== HF baseline (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"
     if [ "$(left)" -gt 30 ]; then
