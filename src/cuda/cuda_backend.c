@@ -247,20 +247,125 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     return 0;
 }
 
-// The per-token statistics are allocated only when the caller wants them (out_tokens).
-typedef struct host_batch {
-    int32_t *tokens, *positions, *targets, *starts, *lengths;
-    double *sums;
-    int64_t *correct;
-    double *surprisal, *entropy;
-    int64_t *rank;
-} host_batch;
-
-static void host_batch_free(host_batch *h) {
-    free(h->tokens), free(h->positions), free(h->targets), free(h->starts), free(h->lengths);
-    free(h->sums), free(h->correct), free(h->surprisal), free(h->entropy), free(h->rank);
+// The pinned staging (cuda_host_staging) for batches of up to the activations' capacity.
+// Called with nothing in flight: every cuda_score call ends synchronised with the stream.
+static int staging_reserve(cuda_model *m, memprof_error *err) {
+    cuda_host_staging *h = &m->staging;
+    if (h->inputs_copied == NULL) {
+        cudaEvent_t event;
+        if (cudaEventCreateWithFlags(&event, cudaEventDisableTiming) != cudaSuccess)
+            return error_set(err, MEMPROF_ERR, "cuda backend: cannot create the batch inputs' event");
+        h->inputs_copied = event;
+    }
+    if (h->base && h->capacity_tokens >= m->capacity_tokens && h->capacity_sequences >= m->capacity_sequences)
+        return 0;
+    if (h->base) cudaFreeHost(h->base);
+    h->base = NULL, h->capacity_tokens = 0, h->capacity_sequences = 0;
+    size_t tokens = (size_t)m->capacity_tokens, sequences = (size_t)m->capacity_sequences;
+    size_t bytes = sequences * (24 + 8 + 4 + 4) + tokens * 12;
+    void *base = NULL;
+    if (cudaHostAlloc(&base, bytes, cudaHostAllocDefault) != cudaSuccess)
+        return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: cannot allocate %zu MB of pinned host memory for a batch",
+                         bytes >> 20);
+    char *p = base;  // the 8-byte arrays first: every array stays aligned
+    h->sums = (double *)p, p += sequences * 24;
+    h->correct = (int64_t *)p, p += sequences * 8;
+    h->tokens = (int32_t *)p, p += tokens * 4;
+    h->positions = (int32_t *)p, p += tokens * 4;
+    h->targets = (int32_t *)p, p += tokens * 4;
+    h->starts = (int32_t *)p, p += sequences * 4;
+    h->lengths = (int32_t *)p;
+    h->base = base, h->capacity_tokens = (int64_t)tokens, h->capacity_sequences = (int)sequences;
+    return 0;
 }
 
+typedef struct batch_shape {
+    int first, count, longest;  // sequences [first, first + count); the most forward positions of one
+    int64_t tokens;             // forward positions in all
+} batch_shape;
+
+// Sequences [first, first + count) end to end into the staging's inputs: a sequence of T
+// tokens gives T − 1 forward positions (tokens 0 … T−2) and their targets (tokens 1 … T−1).
+static batch_shape stage_inputs(cuda_host_staging *h, const token_sequence *sequences, int first, int count) {
+    batch_shape b = {first, count, 0, 0};
+    for (int i = 0; i < count; i++) {
+        const token_sequence *s = &sequences[first + i];
+        int64_t positions = s->length - 1;  // ≥ 1: backend_check_sequences asks for 2 tokens
+        h->starts[i] = (int32_t)b.tokens;
+        h->lengths[i] = (int32_t)positions;
+        if (positions > b.longest) b.longest = (int)positions;
+        memcpy(h->tokens + b.tokens, s->tokens, (size_t)positions * 4);
+        memcpy(h->targets + b.tokens, s->tokens + 1, (size_t)positions * 4);
+        for (int64_t t = 0; t < positions; t++) h->positions[b.tokens + t] = (int32_t)t;
+        b.tokens += positions;
+    }
+    return b;
+}
+
+static int copy_inputs(cuda_model *m, const batch_shape *b, memprof_error *err) {
+    cudaStream_t stream = m->stream;
+    const cuda_host_staging *h = &m->staging;
+    size_t n = (size_t)b->tokens * 4, count = (size_t)b->count * 4;
+    if (cudaMemcpyAsync(m->tokens, h->tokens, n, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+        cudaMemcpyAsync(m->positions, h->positions, n, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+        cudaMemcpyAsync(m->targets, h->targets, n, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+        cudaMemcpyAsync(m->starts, h->starts, count, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+        cudaMemcpyAsync(m->lengths, h->lengths, count, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+        cudaEventRecord((cudaEvent_t)h->inputs_copied, stream) != cudaSuccess)
+        return error_set(err, MEMPROF_ERR, "cuda backend: copying a batch to the device failed: %s",
+                         cudaGetErrorString(cudaGetLastError()));
+    return 0;
+}
+
+// Queues the batch's results to the host: the per-sequence sums into the staging, and per
+// token, when asked, into out_tokens' arrays (surprisal, entropy, rank: [tokens] each).
+static int copy_results(cuda_model *m, const batch_shape *b, double *surprisal, double *entropy, int64_t *rank,
+                        memprof_error *err) {
+    cudaStream_t stream = m->stream;
+    size_t n = (size_t)b->tokens;
+    if (cudaMemcpyAsync(m->staging.sums, m->sequence_sums, (size_t)b->count * 24, cudaMemcpyDeviceToHost, stream) !=
+            cudaSuccess ||
+        cudaMemcpyAsync(m->staging.correct, m->sequence_correct, (size_t)b->count * 8, cudaMemcpyDeviceToHost,
+                        stream) != cudaSuccess ||
+        (surprisal != NULL &&
+         (cudaMemcpyAsync(surprisal, m->surprisal, n * 8, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+          cudaMemcpyAsync(entropy, m->entropy, n * 8, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+          cudaMemcpyAsync(rank, m->rank, n * 8, cudaMemcpyDeviceToHost, stream) != cudaSuccess)))
+        return error_set(err, MEMPROF_ERR, "cuda backend: the forward pass failed: %s",
+                         cudaGetErrorString(cudaGetLastError()));
+    return 0;
+}
+
+// Per sequence, the device's sums (in position order, in double: the CPU's way); per token
+// only when asked for. The positions come from the sequences, not from the staging, whose
+// inputs may already hold the next batch's.
+static void write_results(sequence_statistics *out, token_statistics *out_tokens, const token_sequence *sequences,
+                          const cuda_host_staging *h, const batch_shape *b, const double *surprisal,
+                          const double *entropy, const int64_t *rank) {
+    int64_t offset = 0;
+    for (int i = 0; i < b->count; offset += sequences[b->first + i].length - 1, i++) {
+        int64_t predictions = sequences[b->first + i].length - 1;
+        if (out_tokens != NULL) {
+            token_statistics *t = &out_tokens[b->first + i];
+            for (int64_t p = 0; p < predictions; p++) {
+                t->surprisal[p] = surprisal[offset + p];
+                t->entropy[p] = entropy[offset + p];
+                t->rank[p] = rank[offset + p];
+                t->correct[p] = rank[offset + p] == 0;
+            }
+        }
+        sequence_statistics *s = &out[b->first + i];
+        s->n_pred = predictions;
+        s->sup_seq = h->sums[3 * i] / (double)predictions;
+        s->entr_seq = h->sums[3 * i + 1] / (double)predictions;
+        s->avg_rank = h->sums[3 * i + 2] / (double)predictions;
+        s->acc_seq = (double)h->correct[i] / (double)predictions;
+    }
+}
+
+// One device batch after another; while the device runs batch k, the host packs batch k + 1
+// into the staging (once batch k's inputs have reached the device), so that between batches
+// the device waits only for the copies, not for the packing.
 static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, void *handle,
                       const token_sequence *sequences, int num_sequences, memprof_error *err) {
     cuda_model *m = handle;
@@ -280,87 +385,56 @@ static int cuda_score(sequence_statistics *out, token_statistics *out_tokens, vo
     int batch = 0;
     status = cuda_plan_batch(&batch, m, max_length, err);
     if (status == 0) status = cuda_rotary_prepare(m, max_length, err);
+    if (status == 0) status = staging_reserve(m, err);
     if (status != 0) return status;
 
+    // Per-token results (only when the caller wants them) land in pageable arrays.
     size_t capacity = (size_t)m->capacity_tokens;
-    int per_token = out_tokens != NULL;
-    host_batch h = {malloc(capacity * 4), malloc(capacity * 4), malloc(capacity * 4), malloc((size_t)batch * 4),
-                    malloc((size_t)batch * 4), malloc((size_t)batch * 24), malloc((size_t)batch * 8),
-                    per_token ? malloc(capacity * 8) : NULL, per_token ? malloc(capacity * 8) : NULL,
-                    per_token ? malloc(capacity * 8) : NULL};
-    if (!h.tokens || !h.positions || !h.targets || !h.starts || !h.lengths || !h.sums || !h.correct ||
-        (per_token && (!h.surprisal || !h.entropy || !h.rank))) {
-        host_batch_free(&h);
-        return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
+    double *surprisal = NULL, *entropy = NULL;
+    int64_t *rank = NULL;
+    if (out_tokens != NULL) {
+        surprisal = malloc(capacity * 8), entropy = malloc(capacity * 8), rank = malloc(capacity * 8);
+        if (!surprisal || !entropy || !rank) {
+            free(surprisal), free(entropy), free(rank);
+            return error_set(err, MEMPROF_ERR_NOMEM, "cuda backend: out of host memory");
+        }
     }
-    for (int first = 0; first < num_sequences && status == 0; first += batch) {
-        int count = num_sequences - first < batch ? num_sequences - first : batch;
-        int64_t tokens_count = 0;
-        int batch_max = 0;
-        for (int i = 0; i < count; i++) {
-            const token_sequence *s = &sequences[first + i];
-            int64_t positions = s->length - 1;  // ≥ 1: backend_check_sequences asks for 2 tokens
-            h.starts[i] = (int32_t)tokens_count;
-            h.lengths[i] = (int32_t)positions;
-            if (positions > batch_max) batch_max = (int)positions;
-            for (int64_t t = 0; t < positions; t++) {
-                h.tokens[tokens_count + t] = s->tokens[t];
-                h.positions[tokens_count + t] = (int32_t)t;
-                h.targets[tokens_count + t] = s->tokens[t + 1];
-            }
-            tokens_count += positions;
-        }
-        size_t n = (size_t)tokens_count;
-        if (cudaMemcpy(m->tokens, h.tokens, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
-            cudaMemcpy(m->positions, h.positions, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
-            cudaMemcpy(m->targets, h.targets, n * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
-            cudaMemcpy(m->starts, h.starts, (size_t)count * 4, cudaMemcpyHostToDevice) != cudaSuccess ||
-            cudaMemcpy(m->lengths, h.lengths, (size_t)count * 4, cudaMemcpyHostToDevice) != cudaSuccess) {
-            status = error_set(err, MEMPROF_ERR, "cuda backend: copying a batch to the device failed");
-            break;
-        }
-        status = forward_batch(m, tokens_count, count, batch_max, err);
+    cudaStream_t stream = m->stream;
+    batch_shape next = stage_inputs(&m->staging, sequences, 0, num_sequences < batch ? num_sequences : batch);
+    for (int more = 1; more && status == 0;) {
+        batch_shape b = next;
+        status = copy_inputs(m, &b, err);
+        if (status == 0) status = forward_batch(m, b.tokens, b.count, b.longest, err);
         if (status == 0) {
             int launched = cuda_sequence_sums(m->sequence_sums, m->sequence_correct, m->surprisal, m->entropy, m->rank,
-                                              m->starts, m->lengths, count, (cuda_stream)m->stream);
+                                              m->starts, m->lengths, b.count, (cuda_stream)stream);
             if (launched != 0)
                 status = error_set(err, MEMPROF_ERR, "cuda backend: sequence sums: %s",
                                    cudaGetErrorString((cudaError_t)launched));
         }
         cuda_profile_end_batch(&m->profile);
+        if (status == 0) status = copy_results(m, &b, surprisal, entropy, rank, err);
         if (status != 0) break;
-        // Per sequence, the device's sums (in position order, in double: the CPU's way);
-        // per token only when asked for.
-        if (cudaMemcpy(h.sums, m->sequence_sums, (size_t)count * 24, cudaMemcpyDeviceToHost) != cudaSuccess ||
-            cudaMemcpy(h.correct, m->sequence_correct, (size_t)count * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
-            (out_tokens != NULL &&
-             (cudaMemcpy(h.surprisal, m->surprisal, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
-              cudaMemcpy(h.entropy, m->entropy, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess ||
-              cudaMemcpy(h.rank, m->rank, n * 8, cudaMemcpyDeviceToHost) != cudaSuccess))) {
+        int following = b.first + b.count;
+        more = following < num_sequences;
+        if (more) {  // the staging's inputs are free once this batch's copies are done
+            if (cudaEventSynchronize((cudaEvent_t)m->staging.inputs_copied) != cudaSuccess) {
+                status = error_set(err, MEMPROF_ERR, "cuda backend: copying a batch to the device failed: %s",
+                                   cudaGetErrorString(cudaGetLastError()));
+                break;
+            }
+            next = stage_inputs(&m->staging, sequences, following,
+                                num_sequences - following < batch ? num_sequences - following : batch);
+        }
+        if (cudaStreamSynchronize(stream) != cudaSuccess) {
             status = error_set(err, MEMPROF_ERR, "cuda backend: the forward pass failed: %s",
                                cudaGetErrorString(cudaGetLastError()));
             break;
         }
-        for (int i = 0; i < count; i++) {
-            int64_t offset = h.starts[i], predictions = h.lengths[i];
-            if (out_tokens != NULL) {
-                token_statistics *t = &out_tokens[first + i];
-                for (int64_t p = 0; p < predictions; p++) {
-                    t->surprisal[p] = h.surprisal[offset + p];
-                    t->entropy[p] = h.entropy[offset + p];
-                    t->rank[p] = h.rank[offset + p];
-                    t->correct[p] = h.rank[offset + p] == 0;
-                }
-            }
-            sequence_statistics *s = &out[first + i];
-            s->n_pred = predictions;
-            s->sup_seq = h.sums[3 * i] / (double)predictions;
-            s->entr_seq = h.sums[3 * i + 1] / (double)predictions;
-            s->avg_rank = h.sums[3 * i + 2] / (double)predictions;
-            s->acc_seq = (double)h.correct[i] / (double)predictions;
-        }
+        write_results(out, out_tokens, sequences, &m->staging, &b, surprisal, entropy, rank);
     }
-    host_batch_free(&h);
+    if (status != 0) cudaStreamSynchronize(stream);  // nothing of this call left in flight
+    free(surprisal), free(entropy), free(rank);
     return status;
 }
 

@@ -44,6 +44,20 @@ void cuda_profile_end_batch(cuda_profile *profile);
 void cuda_profile_report(const cuda_profile *profile, const char *model_name);
 void cuda_profile_free(cuda_profile *profile);
 
+// One device batch's host side (cuda_backend.c), in pinned memory so that its copies are
+// DMA from the start and need no synchronous staging: the inputs (packed for the next batch
+// while the device runs this one, once `inputs_copied` says the device has them) and the
+// per-sequence results. Grown with the activations, never shrunk.
+typedef struct cuda_host_staging {
+    void *base;                  // cudaHostAlloc
+    int64_t capacity_tokens;
+    int capacity_sequences;
+    int32_t *tokens, *positions, *targets, *starts, *lengths;
+    double *sums;                // [sequences, 3]
+    int64_t *correct;            // [sequences]
+    void *inputs_copied;         // cudaEvent_t, recorded after a batch's input copies
+} cuda_host_staging;
+
 typedef struct cuda_model {
     model_config config;
     int scalar_type;             // CUDA_SCALAR_FP16 or CUDA_SCALAR_BF16
@@ -92,6 +106,7 @@ typedef struct cuda_model {
     size_t load_bytes;           // checkpoint bytes the last fill moved to the device (0: not filled)
     double load_seconds;         // and how long that took, first host copy to last conversion
     cuda_profile profile;        // MEMPROF_CUDA_PROFILE=1 only
+    cuda_host_staging staging;
 } cuda_model;
 
 // The weight upload (cuda_upload.c): tensors in their stored dtype through a ring of pinned

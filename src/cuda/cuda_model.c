@@ -251,6 +251,8 @@ void cuda_model_free(cuda_model *model) {
     cuda_gemm_destroy(model->gemm);
     cudaFree(model->weights);
     cudaFree(model->activations);
+    if (model->staging.base) cudaFreeHost(model->staging.base);
+    if (model->staging.inputs_copied) cudaEventDestroy((cudaEvent_t)model->staging.inputs_copied);
     cudaFree(model->cos_table);
     cudaFree(model->sin_table);
     if (model->stream) cudaStreamDestroy((cudaStream_t)model->stream);
