@@ -153,7 +153,7 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                    c->rotary_dims, scalar, stream), "rotary");
         // Tensor-core kernel where it covers the head dim (wgmma with MEMPROF_ATTENTION=wgmma,
-        // wgmma-serial, wgmma-64, wgmma-pingpong or wgmma-tma, else mma.sync), the exact warp
+        // wgmma-serial, wgmma-64, wgmma-pingpong, wgmma-tma[-fma25|-fma50], else mma.sync), the exact warp
         // kernel elsewhere. The TMA form maps the qkv buffer's first tokens_count rows.
         (void)cudaGetLastError();
         typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int,
@@ -164,6 +164,10 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         int flash = m->attention_wgmma == 5
                         ? cuda_flash_attention_wgmma_tma_forward(m->attention, m->qkv, m->starts, m->lengths, sequences,
                                                                  max_length, H, hd, scalar, tokens_count, stream)
+                    : m->attention_wgmma >= 6
+                        ? cuda_flash_attention_wgmma_tma_fma_forward(m->attention, m->qkv, m->starts, m->lengths,
+                                                                     sequences, max_length, H, hd, scalar,
+                                                                     m->attention_wgmma == 6 ? 4 : 2, tokens_count, stream)
                         : tensor_core[m->attention_wgmma](m->attention, m->qkv, m->starts, m->lengths, sequences,
                                                           max_length, H, hd, scalar, stream);
         if (flash < 0 && m->attention_wgmma)

@@ -63,7 +63,7 @@ __device__ __forceinline__ void tma_load_rows(char *tile, const CUtensorMap *map
             tma_load_2d(tile + c * ROWS * W + b * KEYS * W, map, column0 + c * (W / 2), row0 + b * KEYS, barrier);
 }
 
-template <typename scalar, int HD, bool TMA>
+template <typename scalar, int HD, bool TMA, int FMA_EVERY>
 __global__ void __launch_bounds__(pingpong_attention_shape<HD>::threads, 1)
 flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
                                 int query_tiles, float scale_log2, const __grid_constant__ CUtensorMap qkv_map) {
@@ -175,7 +175,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     named_barrier_arrive<256>(other_turn);
     wgmma_wait<0>();
     wgmma_fence_operands(s);
-    softmax_tile<scalar, KEYS>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);
+    softmax_tile<scalar, KEYS, FMA_EVERY>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);
 
     // 0 < j < key_tiles: S_j, and P_{j−1}·V_{j−1} behind it while S_j's softmax runs.
     auto step = [&](int j, const uint32_t (&p_previous)[KEYS / 16][4], uint32_t (&p)[KEYS / 16][4]) {
@@ -193,8 +193,8 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         named_barrier_arrive<256>(other_turn);
         wgmma_wait<1>();  // S_j has landed; P_{j−1}·V_{j−1} may still run
         wgmma_fence_operands(s);
-        softmax_tile<scalar, KEYS>(p, correction, s, row_max, row_sum, j * KEYS, j * KEYS + KEYS - 1 > group_first_query,
-                                   query0, q, scale_log2);
+        softmax_tile<scalar, KEYS, FMA_EVERY>(p, correction, s, row_max, row_sum, j * KEYS,
+                                              j * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
         wgmma_wait<0>();
         wgmma_fence_operands(o);
         mbarrier_arrive(&empty[(j - 1) % STAGES]);  // K_{j−1} and V_{j−1} are read
@@ -218,12 +218,12 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
 }
 
 // tokens: the rows of qkv (TMA's tensor extent: rows past it arrive as zeros); 0 for cp.async.
-template <typename scalar, int HD, bool TMA>
+template <typename scalar, int HD, bool TMA, int FMA_EVERY>
 static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                            int max_length, int heads, int64_t tokens, cuda_stream stream) {
     using shape = pingpong_attention_shape<HD>;
     constexpr size_t bytes = shape::bytes(shape::stages);
-    int opted = shared_memory_opt_in(flash_attention_pingpong_kernel<scalar, HD, TMA>, bytes);
+    int opted = shared_memory_opt_in(flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY>, bytes);
     if (opted != 0) return opted;
     CUtensorMap qkv_map;
     memset(&qkv_map, 0, sizeof qkv_map);
@@ -235,30 +235,31 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
     }
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
-    flash_attention_pingpong_kernel<scalar, HD, TMA><<<grid, shape::threads, bytes, stream>>>(
+    flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY><<<grid, shape::threads, bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)),
         qkv_map);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar, bool TMA>
+template <typename scalar, bool TMA, int FMA_EVERY>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                     int max_length, int heads, int head_dim, int64_t tokens, cuda_stream stream) {
     return for_head_dim(head_dim, [&](auto hd) {
-        return launch_pingpong<scalar, decltype(hd)::value, TMA>(out, qkv, starts, lengths, sequences, max_length,
-                                                                 heads, tokens, stream);
+        return launch_pingpong<scalar, decltype(hd)::value, TMA, FMA_EVERY>(out, qkv, starts, lengths, sequences,
+                                                                            max_length, heads, tokens, stream);
     });
 }
 
-template <bool TMA>
+template <bool TMA, int FMA_EVERY = 0>
 static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
                    int max_length, int heads, int head_dim, int scalar_type, int64_t tokens, cuda_stream stream) {
     if (!cuda_wgmma_available()) return -1;
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, tokens, stream);
-    return dispatch<__nv_bfloat16, TMA>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, tokens,
-                                        stream);
+        return dispatch<__half, TMA, FMA_EVERY>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                                tokens, stream);
+    return dispatch<__nv_bfloat16, TMA, FMA_EVERY>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                                   tokens, stream);
 }
 
 // Each returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
@@ -273,6 +274,19 @@ extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv
                                                       int head_dim, int scalar_type, int64_t tokens,
                                                       cuda_stream stream) {
     return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens, stream);
+}
+
+extern "C" int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void *qkv, const int32_t *starts,
+                                                          const int32_t *lengths, int sequences, int max_length,
+                                                          int heads, int head_dim, int scalar_type, int fma_every,
+                                                          int64_t tokens, cuda_stream stream) {
+    if (fma_every == 4)
+        return forward<true, 4>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens,
+                                stream);
+    if (fma_every == 2)
+        return forward<true, 2>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens,
+                                stream);
+    return -1;
 }
 
 extern "C" int cuda_attention_tma_preferred(int head_dim) {

@@ -96,7 +96,7 @@ typedef struct cuda_model {
     int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma) or 256 (fused-256)
     int lm_head_wgmma;           // MEMPROF_LM_HEAD=fused-wgmma: cuda_lm_head_wgmma.cu (Hopper)
     int attention_wgmma;         // MEMPROF_ATTENTION: 0 mma (cuda_flash_attention.cu), 1 wgmma, 2 wgmma-serial, 3 wgmma-64,
-                                 // 4 wgmma-pingpong, 5 wgmma-tma
+                                 // 4 wgmma-pingpong, 5 wgmma-tma, 6 wgmma-tma-fma25, 7 wgmma-tma-fma50
     int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
                                  // 1 fused-gelu, 2 fused-gelu-pingpong
     int residual_gemm_fused;     // MEMPROF_RESIDUAL_GEMM=fused: dense and down GEMMs as one (cuda_gemm_fused.cu)
@@ -174,7 +174,9 @@ int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, c
 // products, pipelined), "wgmma-serial" (2: the same, each product waited for in turn),
 // "wgmma-64" (3: pipelined, 64-row blocks) or "wgmma-pingpong" (4: pipelined, with a copying
 // warpgroup and the multiplying ones taking turns) or "wgmma-tma" (5: the same with TMA
-// copies); for these, and "fused-wgmma" above, the caller checks the device.
+// copies) or "wgmma-tma-fma25" / "wgmma-tma-fma50" (6, 7: the same with a quarter or half of
+// the softmax's exponentials on the FMA units); for these, and "fused-wgmma" above, the caller
+// checks the device.
 int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err);
 // Reads MEMPROF_UP_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt, the fused kernels
 // having measured slower on an H100), "cublaslt" (*out_fused_gelu = 0: cuBLASLt with the bias

@@ -78,6 +78,13 @@ int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, cons
 int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                            const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                            int head_dim, int scalar_type, int64_t tokens, cuda_stream stream);
+// The TMA form with one pair of exponentials in every fma_every (4 or 2; else −1) of its
+// softmax computed on the FMA units (polynomial_exp2) instead of MUFU.EX2: within 2e-7 of
+// the same values, not the same bits.
+int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+                                               const int32_t *sequence_lengths, int sequences, int max_length,
+                                               int heads, int head_dim, int scalar_type, int fma_every, int64_t tokens,
+                                               cuda_stream stream);
 int cuda_wgmma_available(void);
 // 1 where the TMA form is the attention kernel to use by default for this head dim: wgmma
 // is available and the head dim is one where it measured faster than mma.sync on an H100

@@ -109,12 +109,12 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
-    if ((attention_wgmma == 5 || up_gemm_gelu || residual_fused) && !cuda_tensor_maps_available()) {
-        const char *variable = attention_wgmma == 5 ? "MEMPROF_ATTENTION" : up_gemm_gelu ? "MEMPROF_UP_GEMM"
+    if ((attention_wgmma >= 5 || up_gemm_gelu || residual_fused) && !cuda_tensor_maps_available()) {
+        const char *variable = attention_wgmma >= 5 ? "MEMPROF_ATTENTION" : up_gemm_gelu ? "MEMPROF_UP_GEMM"
                                                                                          : "MEMPROF_RESIDUAL_GEMM";
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: this driver has no tensor-map encoder "
                          "(cuTensorMapEncodeTiled); use %s", variable, getenv(variable),
-                         attention_wgmma == 5 ? "wgmma-pingpong, mma or auto" : "cublaslt or auto");
+                         attention_wgmma >= 5 ? "wgmma-pingpong, mma or auto" : "cublaslt or auto");
     }
     if (options && options->precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
@@ -237,7 +237,8 @@ size_t cuda_weight_bytes(const model_config *config) {
 void cuda_model_free(cuda_model *model) {
     if (model == NULL) return;
     // The kernels the settings resolved to (auto included), so that a profile says what ran.
-    static const char *const attention[] = {"mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong", "wgmma-tma"};
+    static const char *const attention[] = {"mma",           "wgmma",     "wgmma-serial",    "wgmma-64",
+                                            "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25", "wgmma-tma-fma50"};
     static const char *const up_gemm[] = {"cublaslt", "fused-gelu", "fused-gelu-pingpong"};
     const char *head = !model->lm_head_fused ? "chunked" : model->lm_head_wgmma ? "fused-wgmma"
                        : model->lm_head_block_rows == 256 ? "fused-256" : "fused";
@@ -283,11 +284,13 @@ int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err) 
                 : strcmp(value, "wgmma-64") == 0     ? 3
                 : strcmp(value, "wgmma-pingpong") == 0 ? 4
                 : strcmp(value, "wgmma-tma") == 0      ? 5
+                : strcmp(value, "wgmma-tma-fma25") == 0 ? 6
+                : strcmp(value, "wgmma-tma-fma50") == 0 ? 7
                                                      : 0;
     if (wgmma == 0)
         return error_set(err, MEMPROF_ERR,
                          "MEMPROF_ATTENTION: expected \"auto\", \"mma\", \"wgmma\", \"wgmma-serial\", \"wgmma-64\", "
-                         "\"wgmma-pingpong\" or \"wgmma-tma\", got \"%s\"",
+                         "\"wgmma-pingpong\", \"wgmma-tma\", \"wgmma-tma-fma25\" or \"wgmma-tma-fma50\", got \"%s\"",
                          value);
     *out_wgmma = wgmma;
     return 0;

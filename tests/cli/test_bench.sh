@@ -121,7 +121,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
 refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
 refused_setting MEMPROF_RESIDUAL_GEMM joined 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt" or "fused", got "joined"'
-refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong" or "wgmma-tma", got "flash3"'
+refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25" or "wgmma-tma-fma50", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin
 if "$MEMPROF" bench --load-checkpoint "$dir" --backend cpu --repeats 2 >"$out" 2>&1; then

@@ -1,5 +1,5 @@
 // test_cuda_attention.c — the CUDA attention kernels (the tensor-core FlashAttention-2 kernel
-// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks, ping-pong with cp.async or TMA copies — where the device and
+// on mma.sync, its Hopper variants on wgmma — pipelined, serial, 64-row blocks, ping-pong with cp.async or TMA copies, the TMA form with some exponentials on the FMA units — where the device and
 // build have them, and the exact warp kernel) against causal attention computed here in double, for every
 // Pythia head dim, fp16 and bf16, on batches of sequences whose lengths straddle the 64-row
 // tiles (1, 63, 64, 65, 200) and on one 2049-token sequence. Inputs are multiples of 1/64 in
@@ -64,6 +64,18 @@ static int tma_forward(void *out, const void *qkv, const int32_t *starts, const 
                        int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
     return cuda_flash_attention_wgmma_tma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
                                                   scalar_type, launch_tokens, stream);
+}
+
+// The TMA form with a quarter or a half of its softmax's exponentials on the FMA units.
+static int tma_fma25_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                             int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_fma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
+                                                      scalar_type, 4, launch_tokens, stream);
+}
+static int tma_fma50_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                             int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_fma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
+                                                      scalar_type, 2, launch_tokens, stream);
 }
 
 // The output bits of the last case run with keep = 1: a kernel that must give the same bits
@@ -194,6 +206,9 @@ int main(void) {
                                 2.0f, 1000, 0, 1);
                 check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, scalar,
                            mixed_wgmma, 6, 2.0f, 1000);
+                // Not the same bits (2^x within 2e-7 of MUFU.EX2's): held to the double bound.
+                check_case("wgmma-tma-fma25", tma_fma25_forward, head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000);
+                check_case("wgmma-tma-fma50", tma_fma50_forward, head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000);
             }
         }
         // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
@@ -209,6 +224,10 @@ int main(void) {
                             long_sequence, 1, 2.0f, 40, 0, 1);
             check_case("wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
                        long_sequence, 1, 2.0f, 40);
+            check_case("wgmma-tma-fma50", tma_fma50_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed_wgmma, 6, 4.0f,
+                       1000);
+            check_case("wgmma-tma-fma50", tma_fma50_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f,
+                       40);
         }
     }
     free(kept_bits);
