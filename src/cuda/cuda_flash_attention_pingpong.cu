@@ -289,6 +289,20 @@ extern "C" int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void 
     return -1;
 }
 
+// polynomial_exp2 over count values: the tests hold it to its stated error against exp2 in
+// double across the softmax's range.
+template <typename T> __global__ void polynomial_exp2_kernel(T *out, const T *in, int64_t count) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
+        out[i] = polynomial_exp2(in[i]);
+}
+
+extern "C" int cuda_polynomial_exp2(float *out, const float *in, int64_t count, cuda_stream stream) {
+    if (count == 0) return 0;
+    int64_t blocks = (count + 255) / 256;
+    polynomial_exp2_kernel<float><<<(unsigned)(blocks < 4096 ? blocks : 4096), 256, 0, stream>>>(out, in, count);
+    return LAUNCH_STATUS();
+}
+
 extern "C" int cuda_attention_tma_preferred(int head_dim) {
     // A driver without the tensor-map encoder (it came with CUDA 12.0) keeps mma.sync.
     return cuda_wgmma_available() && (head_dim == 64 || head_dim == 80 || head_dim == 128 || head_dim == 256) &&

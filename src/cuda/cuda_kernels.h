@@ -85,6 +85,8 @@ int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void *qkv, const
                                                const int32_t *sequence_lengths, int sequences, int max_length,
                                                int heads, int head_dim, int scalar_type, int fma_every, int64_t tokens,
                                                cuda_stream stream);
+// The FMA forms' 2^x (polynomial_exp2) over count values, for its test.
+int cuda_polynomial_exp2(float *out, const float *in, int64_t count, cuda_stream stream);
 int cuda_wgmma_available(void);
 // 1 where the TMA form is the attention kernel to use by default for this head dim: wgmma
 // is available and the head dim is one where it measured faster than mma.sync on an H100

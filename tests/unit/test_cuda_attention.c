@@ -176,6 +176,39 @@ static void check_case(const char *kernel_name, attention_launcher launch, int h
     check_case_bits(kernel_name, launch, hd, heads, scalar_type, lengths, sequences, magnitude, sampled_rows, 0, 0);
 }
 
+// polynomial_exp2 (the FMA forms' exponentials) against exp2 in double: relative error ≤
+// 2.5e-7 on [−125, 0] (its fit's 1.9e-7 plus fp32 rounding), exactly 1 at 0, and 0 below
+// −126 and at −∞ (a masked key), as MUFU.EX2's flush gives.
+static void check_polynomial_exp2(void) {
+    enum { COUNT = 200000 };
+    static float in[COUNT + 5], out[COUNT + 5];
+    for (int i = 0; i < COUNT; i++) in[i] = -125.0f * (float)i / (float)(COUNT - 1);
+    in[COUNT] = 0.0f, in[COUNT + 1] = -INFINITY, in[COUNT + 2] = -126.5f, in[COUNT + 3] = -1000.0f;
+    in[COUNT + 4] = -0.5f;
+    float *in_device = NULL, *out_device = NULL;
+    size_t bytes = sizeof in;
+    const char *failure = NULL;
+    if (cudaMalloc((void **)&in_device, bytes) != cudaSuccess || cudaMalloc((void **)&out_device, bytes) != cudaSuccess ||
+        cudaMemcpy(in_device, in, bytes, cudaMemcpyHostToDevice) != cudaSuccess)
+        failure = "device allocation or copy failed";
+    if (!failure && cuda_polynomial_exp2(out_device, in_device, COUNT + 5, NULL) != 0) failure = "launch failed";
+    if (!failure && cudaMemcpy(out, out_device, bytes, cudaMemcpyDeviceToHost) != cudaSuccess) failure = "the kernel failed";
+    double worst = 0, worst_at = 0;
+    for (int i = 0; i < COUNT + 5 && !failure; i++) {
+        if (i == COUNT + 1 || i == COUNT + 2 || i == COUNT + 3) continue;
+        double relative = fabs((double)out[i] / exp2((double)in[i]) - 1.0);
+        if (!(relative <= worst)) worst = relative, worst_at = in[i];
+    }
+    if (!failure && !(worst <= 2.5e-7)) failure = "a value is outside 2.5e-7 relative";
+    if (!failure && (out[COUNT] != 1.0f || out[COUNT + 1] != 0.0f || out[COUNT + 2] != 0.0f || out[COUNT + 3] != 0.0f))
+        failure = "2^0 is not 1, or 2^x below -126 is not 0";
+    CHECK(WHERE "polynomial_exp2 against exp2 in double on [-125, 0], 0, -inf, -126.5, -1000", failure == NULL,
+          "%s: worst relative error %.3g at %g; 2^0 = %.9g, 2^-inf = %g, 2^-126.5 = %g", failure ? failure : "", worst,
+          worst_at, out[COUNT], out[COUNT + 1], out[COUNT + 2]);
+    if (failure == NULL) printf("  polynomial_exp2: worst relative error %.3g at %g\n", worst, worst_at);
+    cudaFree(in_device), cudaFree(out_device);
+}
+
 int main(void) {
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0) {
@@ -190,6 +223,7 @@ int main(void) {
     static const int32_t mixed_wgmma[] = {1, 63, 65, 127, 129, 300};
     int wgmma = cuda_wgmma_available();
     if (!wgmma) SKIP("cuda attention, wgmma kernel", "the device is not compute capability 9.x or this build has no sm_90a code");
+    if (wgmma) check_polynomial_exp2();
     for (int h = 0; h < 6; h++) {
         for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++) {
             check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
