@@ -38,9 +38,5 @@ size_t cuda_gemm_workspace_bytes(void);
 // GEMM_OUTPUT_FLOAT_ACCUMULATE, not allowed with GEMM_OUTPUT_FLOAT) is a cuBLASLt epilogue.
 int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
                       const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err);
-// The same on `processors` SMs only (0: all): cuBLASLt's SM-count target.
-int cuda_gemm_forward_on(cuda_gemm_context *context, int processors, void *out, int output_type, const void *in,
-                         const void *weight, const void *bias, int64_t rows, int in_dim, int out_dim,
-                         memprof_error *err);
 
 #endif

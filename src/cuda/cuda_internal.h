@@ -100,8 +100,6 @@ typedef struct cuda_model {
     int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
                                  // 1 fused-gelu, 2 fused-gelu-pingpong
     int residual_gemm_fused;     // MEMPROF_RESIDUAL_GEMM=fused: dense and down GEMMs as one (cuda_gemm_fused.cu)
-    int statistics_processors;   // MEMPROF_STATISTICS_SMS (experiment): SMs kept for the statistics kernel
-    int processors;              // the device's SM count
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated

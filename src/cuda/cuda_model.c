@@ -158,23 +158,14 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
     model->residual_gemm_fused = choice.residual_gemm_fused;
-    {
-        const char *value = getenv("MEMPROF_STATISTICS_SMS");  // experiment: a whole number, unchecked
-        model->statistics_processors = model->lm_head_fused || value == NULL ? 0 : atoi(value);
-    }
-    if (cudaDeviceGetAttribute(&model->processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-        model->processors = 0;
     int status = 0;
     cudaStream_t stream, statistics_stream;
-    int least = 0, greatest = 0;
-    if (model->statistics_processors > 0 && cudaDeviceGetStreamPriorityRange(&least, &greatest) != cudaSuccess)
-        least = greatest = 0;
-    if (cudaStreamCreateWithPriority(&stream, cudaStreamDefault, greatest) != cudaSuccess) {
+    if (cudaStreamCreate(&stream) != cudaSuccess) {
         free(model);
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot create a stream");
     }
     model->stream = stream;
-    int events_made = cudaStreamCreateWithPriority(&statistics_stream, cudaStreamDefault, least) == cudaSuccess;
+    int events_made = cudaStreamCreate(&statistics_stream) == cudaSuccess;
     if (events_made) model->statistics_stream = statistics_stream;
     for (int half = 0; half < 2 && events_made; half++) {
         cudaEvent_t written, read;

@@ -14,77 +14,63 @@
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
-enum { STATISTICS_THREADS = 512, STATISTICS_LOADS = 8 };
+enum { STATISTICS_THREADS = 512 };
 
-// Rows blockIdx.x, + gridDim.x, …: one block per row when the grid has a block per row;
-// fewer blocks (cuda_row_statistics' `blocks`: one an SM, as the block scheduler spreads
-// them) keep the kernel on a few SMs beside a GEMM on the others. A row's result does not
-// depend on the grid: same bits either way.
 __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
-                                      const int32_t *targets, int64_t rows, int vocab) {
+                                      const int32_t *targets, int vocab) {
     __shared__ softmax_state shared_states[STATISTICS_THREADS];
     __shared__ long long shared_count[32];
-    for (int64_t row = blockIdx.x; row < rows; row += gridDim.x) {
-        int target = targets[row];
-        if (target < 0) continue;  // uniform: the last token of a sequence predicts nothing
-        const float *z = logits + row * (int64_t)vocab;
-        float target_logit = z[target];
-        // As before, but STATISTICS_LOADS vectors are loaded before any is folded (the folds
-        // keep the order i, i + 512, …): 64 KB in flight a block.
-        float m = -INFINITY, s = 0.0f, w = 0.0f;
-        long long count = 0;
-        int vectors = (vocab % 4 == 0) ? vocab / 4 : 0;
-        const float4 *z4 = (const float4 *)z;
-        const int stride = blockDim.x;
-        for (int first = threadIdx.x; first < vectors; first += STATISTICS_LOADS * stride) {
-            float4 x[STATISTICS_LOADS];
-#pragma unroll
-            for (int u = 0; u < STATISTICS_LOADS; u++)
-                if (first + u * stride < vectors) x[u] = z4[first + u * stride];
-#pragma unroll
-            for (int u = 0; u < STATISTICS_LOADS; u++) {
-                if (first + u * stride >= vectors) break;
-                count += (x[u].x > target_logit) + (x[u].y > target_logit) + (x[u].z > target_logit) +
-                         (x[u].w > target_logit);
-                raise_maximum(fmaxf(fmaxf(x[u].x, x[u].y), fmaxf(x[u].z, x[u].w)), m, s, w);
-                fold_value(x[u].x, m, s, w);
-                fold_value(x[u].y, m, s, w);
-                fold_value(x[u].z, m, s, w);
-                fold_value(x[u].w, m, s, w);
-            }
-        }
-        for (int v = vectors * 4 + threadIdx.x; v < vocab; v += blockDim.x) {
-            float x = z[v];
-            count += x > target_logit;
-            raise_maximum(x, m, s, w);
-            fold_value(x, m, s, w);
-        }
-        softmax_state state = {m, (double)s, (double)w};
-        shared_states[threadIdx.x] = state;
+    int64_t row = blockIdx.x;
+    int target = targets[row];
+    if (target < 0) return;  // uniform: the last token of a sequence predicts nothing
+    const float *z = logits + row * (int64_t)vocab;
+    float target_logit = z[target];
+
+    // Thread-local online softmax in fp32 (≈ V / 512 terms), then double across threads.
+    // Rows are read as float4 where the row start is 16-byte aligned (V a multiple of 4, as
+    // every Pythia vocabulary is); the maximum moves once per 4 values, not once per value.
+    float m = -INFINITY, s = 0.0f, w = 0.0f;
+    long long count = 0;
+    int vectors = (vocab % 4 == 0) ? vocab / 4 : 0;
+    const float4 *z4 = (const float4 *)z;
+    for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
+        float4 x = z4[i];
+        count += (x.x > target_logit) + (x.y > target_logit) + (x.z > target_logit) + (x.w > target_logit);
+        raise_maximum(fmaxf(fmaxf(x.x, x.y), fmaxf(x.z, x.w)), m, s, w);
+        fold_value(x.x, m, s, w);
+        fold_value(x.y, m, s, w);
+        fold_value(x.z, m, s, w);
+        fold_value(x.w, m, s, w);
+    }
+    for (int v = vectors * 4 + threadIdx.x; v < vocab; v += blockDim.x) {
+        float x = z[v];
+        count += x > target_logit;
+        raise_maximum(x, m, s, w);
+        fold_value(x, m, s, w);
+    }
+    softmax_state state = {m, (double)s, (double)w};
+    shared_states[threadIdx.x] = state;
+    __syncthreads();
+    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
+        if (threadIdx.x < stride)
+            shared_states[threadIdx.x] = merge_states(shared_states[threadIdx.x], shared_states[threadIdx.x + stride]);
         __syncthreads();
-        for (int half = blockDim.x / 2; half > 0; half >>= 1) {
-            if (threadIdx.x < half)
-                shared_states[threadIdx.x] = merge_states(shared_states[threadIdx.x], shared_states[threadIdx.x + half]);
-            __syncthreads();
-        }
-        long long total = block_sum(count, shared_count);
-        if (threadIdx.x == 0) {
-            softmax_state all = shared_states[0];
-            double log_sum = log(all.sum);
-            surprisal[row] = (double)all.max + log_sum - (double)target_logit;
-            entropy[row] = log_sum - all.weighted / all.sum;
-            rank[row] = total;
-        }
-        __syncthreads();  // thread 0 has read shared_states[0] and shared_count before the next row writes them
+    }
+    long long total = block_sum(count, shared_count);
+    if (threadIdx.x == 0) {
+        softmax_state all = shared_states[0];
+        double log_sum = log(all.sum);
+        surprisal[row] = (double)all.max + log_sum - (double)target_logit;
+        entropy[row] = log_sum - all.weighted / all.sum;
+        rank[row] = total;
     }
 }
 
 extern "C" int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
-                                   const int32_t *targets, int64_t rows, int vocab, int blocks, cuda_stream stream) {
+                                   const int32_t *targets, int64_t rows, int vocab, cuda_stream stream) {
     if (rows == 0) return 0;
-    int64_t grid = blocks > 0 && blocks < rows ? blocks : rows;
-    row_statistics_kernel<<<(unsigned)grid, STATISTICS_THREADS, 0, stream>>>(surprisal, entropy, rank, logits, targets,
-                                                                           rows, vocab);
+    row_statistics_kernel<<<(unsigned)rows, STATISTICS_THREADS, 0, stream>>>(surprisal, entropy, rank, logits, targets,
+                                                                           vocab);
     return LAUNCH_STATUS();
 }
 

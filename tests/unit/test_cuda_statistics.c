@@ -53,7 +53,7 @@ static void check_vocabulary(int vocab, int rows) {
     if (status == cudaSuccess) status = cudaMemset(rank_device, 0xff, (size_t)rows * 8);
     if (status == cudaSuccess) {
         int launched = cuda_row_statistics(surprisal_device, entropy_device, rank_device, logits_device, targets_device,
-                                           rows, vocab, 0, NULL);
+                                           rows, vocab, NULL);
         if (launched != 0) failure = cudaGetErrorString((cudaError_t)launched);
     }
     if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
