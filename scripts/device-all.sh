@@ -7,7 +7,7 @@
 # $OUT/results.tgz (the device tool brings back at most 8 files) and device-all.log.
 # Build and carry as docs/performance.md, "GPU checks", says; timeout_s 600.
 #
-# usage: BUILD=build-device [SKIP="nccl upload"] scripts/device-all.sh
+# usage: BUILD=build-device [SKIP="nccl upload hf"] [CHECK_SIZES=70m,160m,410m] scripts/device-all.sh
 #        budgets in seconds: CHECK=240 LARGE=120 NUMERICS=95 (0: none; it needs ~95: checkpoint 23 s,
 #        float64 reference 33 s, 25 s kept for the two memprof runs) LOAD=0 (LOAD=120 for the 12b load);
 #        CHECK grew from 100 when the fused LM head (two tilings) added 9 benches and its test
@@ -22,7 +22,7 @@ export BUILD=${BUILD:-build}
 OUT=${OUT:-out/device}; mkdir -p "$OUT"
 here=$(dirname "$0")
 {
-    BUDGET=${CHECK:-240} OUT=$OUT/check "$here"/device-check.sh 70m,160m,410m >/dev/null 2>&1
+    BUDGET=${CHECK:-240} OUT=$OUT/check "$here"/device-check.sh "${CHECK_SIZES:-70m,160m,410m}" >/dev/null 2>&1
     grep -v '^tests/fixtures\|^/tmp.*seq [0-3]\|^PASS\|^  memory\|^  setup\|GFLOP/token' "$OUT/check/device-check.log" | cut -c1-200
     if [ -f "$OUT/check/untried-attention" ]; then
         # The attention test timed out: the untried kernels stay out of everything after, and
@@ -33,8 +33,10 @@ here=$(dirname "$0")
     if [ -f "$OUT/check/untried-up-gemm" ]; then  # the layers test timed out or failed: the fused up GEMMs stay out
         mkdir -p "$OUT/large"; cp "$OUT/check/untried-up-gemm" "$OUT/large/"
     fi
-    BUDGET=${LARGE:-120} OUT=$OUT/large "$here"/device-large.sh >/dev/null 2>&1
-    grep -v 'embedding\|final layernorm' "$OUT/large/large.log" | cut -c1-160
+    if [ "${LARGE:-120}" -gt 0 ]; then
+        BUDGET=${LARGE:-120} OUT=$OUT/large "$here"/device-large.sh >/dev/null 2>&1
+        grep -v 'embedding\|final layernorm' "$OUT/large/large.log" | cut -c1-160
+    fi
     if [ "${NUMERICS:-95}" -gt 0 ]; then
         BUDGET=${NUMERICS:-95} OUT=$OUT/numerics "$here"/device-numerics.sh 1.4b >/dev/null 2>&1
         grep -v '^PASS' "$OUT/numerics/numerics.log" | cut -c1-200
@@ -50,4 +52,4 @@ here=$(dirname "$0")
         echo "  (rc ${PIPESTATUS[0]})"
     fi
 } 2>&1 | tee "$OUT/device-all.log"
-(cd "$OUT" && tar czf results.tgz check large $(ls -d numerics load-12b.log 2>/dev/null) && rm -rf check numerics large load-12b.log)
+(cd "$OUT" && tar czf results.tgz check $(ls -d large numerics load-12b.log 2>/dev/null) && rm -rf check numerics large load-12b.log)

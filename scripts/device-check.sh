@@ -21,7 +21,7 @@
 # test (test_cuda_upload, when carried) and the checkpoint load bench on a random 410m.
 #
 # usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-carry/base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
-#   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload)
+#   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload), hf (the HF baseline)
 #   VARIANTS  the kernel combinations to bench, LM head:attention[:up GEMM[:residual GEMM]]
 #             (MEMPROF_LM_HEAD, MEMPROF_ATTENTION[, MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM: default
 #             auto]), in this order; ":mma" and ":auto"
@@ -32,7 +32,8 @@
 #             auto:auto is the default: the head is fused-wgmma at 70m on Hopper and chunked elsewhere, the
 #             attention wgmma-tma at head dims 64 and 128 on Hopper and mma elsewhere);
 #   PROFILE_SIZES  sizes to profile with the default kernels after the benches (MEMPROF_CUDA_PROFILE=1:
-#             GPU time per forward step), e.g. "70m 160m 410m"; default none
+#             GPU time per forward step), e.g. "70m 160m 410m"; default none; with BASE, each
+#             also with the baseline binary
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-carry/base/memprof: scripts/device-prepare.sh): each
 #          size's fp16 bench of the variants in BASE_VARIANTS (default chunked:mma) is run with it too,
@@ -186,10 +187,17 @@ main() {
         echo "-- $size fp16, default kernels, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
         MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" \
             --random-weights --repeats 2 2>&1 | tee -a "$OUT/bench.txt"
+        if [ -n "${BASE:-}" ] && [ "$(left)" -ge $((25 + reserve)) ]; then  # the same steps with the baseline binary
+            echo "-- $size fp16, default kernels, MEMPROF_CUDA_PROFILE=1, baseline binary $BASE" | tee -a "$OUT/bench.txt"
+            MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BASE" bench --backend cuda --size "$size" \
+                --random-weights --repeats 2 2>&1 | tee -a "$OUT/bench.txt"
+        fi
     done
 
     echo "== HF baseline (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"
-    if [ "$(left)" -gt 30 ]; then
+    if [[ " ${SKIP:-} " == *" hf "* ]]; then
+        echo "skipped: SKIP names hf"
+    elif [ "$(left)" -gt 30 ]; then
         PYTHONUNBUFFERED=1 timeout "$(cap 200)" python3 scripts/hf_baseline.py --sizes "$sizes" --json "$OUT/hf.json"
         echo "rc $?"
     else

@@ -1,9 +1,9 @@
 // cuda_statistics.cu — the paper's statistics from an fp32 logits buffer [rows, V] that the
 // LM-head GEMM just wrote (Liger-style chunking: [T, V] logits never exist in full).
 //
-// One block per row and ONE read of the row: each thread keeps an online softmax state
-// (m, S = Σ exp(z − m), W = Σ exp(z − m)(z − m)) and the count of logits strictly above
-// the target's; states merge as m' = max(m1, m2), S' = Σ Sᵢ·e^{mᵢ−m'},
+// One warp per row and ONE read of the row: 512 online softmax states per row
+// (m, S = Σ exp(z − m), W = Σ exp(z − m)(z − m)), 16 a lane, and the count of logits strictly
+// above the target's; states merge as m' = max(m1, m2), S' = Σ Sᵢ·e^{mᵢ−m'},
 // W' = Σ e^{mᵢ−m'}(Wᵢ + (mᵢ − m')·Sᵢ), in a fixed tree (deterministic). The rank is counted
 // on the very values the GEMM produced, the target's included: exact for those logits.
 //   surprisal = m + log S − z_y      entropy = log S − W / S      rank = count
@@ -14,51 +14,92 @@
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 
-enum { STATISTICS_THREADS = 512 };
+enum {
+    STATISTICS_WIDTH = 512,  // partial states per row: the row is read with this stride, then merged
+    STATISTICS_LANE_STATES = STATISTICS_WIDTH / 32,  // the states a lane holds (lane + 32·j)
+    STATISTICS_WARPS = 8,    // rows per block, one a warp
+    STATISTICS_GROUP = 8,    // float4 loads a lane has in flight before it folds them
+};
 
-__global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
-                                      const int32_t *targets, int vocab) {
-    __shared__ softmax_state shared_states[STATISTICS_THREADS];
-    __shared__ long long shared_count[32];
-    int64_t row = blockIdx.x;
+// One warp per row: lane l holds the states of partial sums t = l + 32·j (j < 16) and folds
+// element i of the row into state t = i mod 512, in order of i, then the 512 states merge in
+// a binary tree (t with t + 256, …, t with t + 1): the first four levels within a lane, the
+// last five across lanes by shuffles. No block barrier: a block's 8 rows (and an SM's 16–24)
+// are read and reduced independently, so loads stay in flight while other rows merge.
+__global__ void __launch_bounds__(STATISTICS_WARPS * 32)
+    row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
+                          const int32_t *targets, int64_t rows, int vocab) {
+    const int lane = threadIdx.x & 31;
+    const int64_t row = (int64_t)blockIdx.x * STATISTICS_WARPS + (threadIdx.x >> 5);
+    if (row >= rows) return;
     int target = targets[row];
-    if (target < 0) return;  // uniform: the last token of a sequence predicts nothing
+    if (target < 0) return;  // the whole warp: the last token of a sequence predicts nothing
     const float *z = logits + row * (int64_t)vocab;
     float target_logit = z[target];
 
-    // Thread-local online softmax in fp32 (≈ V / 512 terms), then double across threads.
-    // Rows are read as float4 where the row start is 16-byte aligned (V a multiple of 4, as
-    // every Pythia vocabulary is); the maximum moves once per 4 values, not once per value.
-    float m = -INFINITY, s = 0.0f, w = 0.0f;
+    // Per state, an online softmax in fp32 (≈ V / 512 terms). Rows are read as float4 where
+    // the row start is 16-byte aligned (V a multiple of 4, as every Pythia vocabulary is);
+    // the maximum moves once per 4 values, not once per value.
+    float m[STATISTICS_LANE_STATES], s[STATISTICS_LANE_STATES], w[STATISTICS_LANE_STATES];
+#pragma unroll
+    for (int j = 0; j < STATISTICS_LANE_STATES; j++) m[j] = -INFINITY, s[j] = 0.0f, w[j] = 0.0f;
     long long count = 0;
     int vectors = (vocab % 4 == 0) ? vocab / 4 : 0;
     const float4 *z4 = (const float4 *)z;
-    for (int i = threadIdx.x; i < vectors; i += blockDim.x) {
-        float4 x = z4[i];
-        count += (x.x > target_logit) + (x.y > target_logit) + (x.z > target_logit) + (x.w > target_logit);
-        raise_maximum(fmaxf(fmaxf(x.x, x.y), fmaxf(x.z, x.w)), m, s, w);
-        fold_value(x.x, m, s, w);
-        fold_value(x.y, m, s, w);
-        fold_value(x.z, m, s, w);
-        fold_value(x.w, m, s, w);
+    for (int base = 0; base < vectors; base += STATISTICS_WIDTH) {
+#pragma unroll
+        for (int group = 0; group < STATISTICS_LANE_STATES; group += STATISTICS_GROUP) {
+            float4 x[STATISTICS_GROUP];
+#pragma unroll
+            for (int u = 0; u < STATISTICS_GROUP; u++) {
+                int i = base + lane + 32 * (group + u);
+                if (i < vectors) x[u] = z4[i];
+            }
+#pragma unroll
+            for (int u = 0; u < STATISTICS_GROUP; u++) {
+                const int j = group + u;
+                if (base + lane + 32 * j >= vectors) continue;
+                count += (x[u].x > target_logit) + (x[u].y > target_logit) + (x[u].z > target_logit) +
+                         (x[u].w > target_logit);
+                raise_maximum(fmaxf(fmaxf(x[u].x, x[u].y), fmaxf(x[u].z, x[u].w)), m[j], s[j], w[j]);
+                fold_value(x[u].x, m[j], s[j], w[j]);
+                fold_value(x[u].y, m[j], s[j], w[j]);
+                fold_value(x[u].z, m[j], s[j], w[j]);
+                fold_value(x[u].w, m[j], s[j], w[j]);
+            }
+        }
     }
-    for (int v = vectors * 4 + threadIdx.x; v < vocab; v += blockDim.x) {
-        float x = z[v];
-        count += x > target_logit;
-        raise_maximum(x, m, s, w);
-        fold_value(x, m, s, w);
+    for (int base = vectors * 4; base < vocab; base += STATISTICS_WIDTH) {
+#pragma unroll
+        for (int j = 0; j < STATISTICS_LANE_STATES; j++) {
+            int v = base + lane + 32 * j;
+            if (v >= vocab) continue;
+            float x = z[v];
+            count += x > target_logit;
+            raise_maximum(x, m[j], s[j], w[j]);
+            fold_value(x, m[j], s[j], w[j]);
+        }
     }
-    softmax_state state = {m, (double)s, (double)w};
-    shared_states[threadIdx.x] = state;
-    __syncthreads();
-    for (int stride = blockDim.x / 2; stride > 0; stride >>= 1) {
-        if (threadIdx.x < stride)
-            shared_states[threadIdx.x] = merge_states(shared_states[threadIdx.x], shared_states[threadIdx.x + stride]);
-        __syncthreads();
+
+    // The tree in double: states t and t + half for half = 256 … 32 are a lane's j and
+    // j + half/32; for half = 16 … 1, lane l's state 0 and lane l + half's.
+    softmax_state state[STATISTICS_LANE_STATES];
+#pragma unroll
+    for (int j = 0; j < STATISTICS_LANE_STATES; j++) state[j] = (softmax_state){m[j], (double)s[j], (double)w[j]};
+#pragma unroll
+    for (int half = STATISTICS_LANE_STATES / 2; half > 0; half >>= 1)
+#pragma unroll
+        for (int j = 0; j < half; j++) state[j] = merge_states(state[j], state[j + half]);
+    softmax_state all = state[0];
+    for (int half = 16; half > 0; half >>= 1) {
+        softmax_state other;
+        other.max = __shfl_down_sync(0xffffffffu, all.max, half);
+        other.sum = __shfl_down_sync(0xffffffffu, all.sum, half);
+        other.weighted = __shfl_down_sync(0xffffffffu, all.weighted, half);
+        if (lane < half) all = merge_states(all, other);
     }
-    long long total = block_sum(count, shared_count);
-    if (threadIdx.x == 0) {
-        softmax_state all = shared_states[0];
+    long long total = warp_sum(count);
+    if (lane == 0) {
         double log_sum = log(all.sum);
         surprisal[row] = (double)all.max + log_sum - (double)target_logit;
         entropy[row] = log_sum - all.weighted / all.sum;
@@ -69,8 +110,9 @@ __global__ void row_statistics_kernel(double *surprisal, double *entropy, int64_
 extern "C" int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
                                    const int32_t *targets, int64_t rows, int vocab, cuda_stream stream) {
     if (rows == 0) return 0;
-    row_statistics_kernel<<<(unsigned)rows, STATISTICS_THREADS, 0, stream>>>(surprisal, entropy, rank, logits, targets,
-                                                                           vocab);
+    int64_t blocks = (rows + STATISTICS_WARPS - 1) / STATISTICS_WARPS;
+    row_statistics_kernel<<<(unsigned)blocks, STATISTICS_WARPS * 32, 0, stream>>>(surprisal, entropy, rank, logits,
+                                                                                targets, rows, vocab);
     return LAUNCH_STATUS();
 }
 

@@ -4,7 +4,7 @@
 // `kernel<<<config>>>(args)` becomes `emu::launcher([](auto &&...a) { kernel(a...); }, config)(args)`.
 //
 // Model: a block's threads are fibers of one OS thread, scheduled cooperatively; they switch
-// only at __syncthreads() and at warp collectives (__shfl_xor_sync and the ldmatrix / mma
+// only at __syncthreads() and at warp collectives (__shfl_xor_sync, __shfl_down_sync and the ldmatrix / mma
 // stand-ins of tests/emulator/cuda/cuda_mma.cuh, found before src/cuda's by the include
 // path), which are barriers of the block or of the warp. Blocks run one after another.
 // cp.async copies are deferred until the cp.async.wait_group that must see them, so a read
@@ -107,6 +107,11 @@ template <typename T> T __shfl_xor_sync(unsigned, T value, int lane_mask) {
 }
 template <typename T> T __shfl_sync(unsigned, T value, int source_lane) {
     return emu::shuffle(value, (unsigned)source_lane);
+}
+// Lanes past the warp's end keep their own value, as on the GPU.
+template <typename T> T __shfl_down_sync(unsigned, T value, unsigned delta) {
+    unsigned source = emu::lane() + delta;
+    return emu::shuffle(value, source < 32 ? source : emu::lane());
 }
 
 #endif
