@@ -97,15 +97,27 @@ static int cuda_weights_view(backend_weights *out, void *handle) {
     return 0;
 }
 
+// The chunked LM head's GEMM: on every SM, or with MEMPROF_STATISTICS_SMS on all but the
+// SMs kept for the statistics kernel (in both chunk loops, so that they give the same bits).
+static int lm_head_gemm(cuda_model *m, float *logits, int64_t start, int64_t rows, memprof_error *err) {
+    const model_config *c = &m->config;
+    int processors = m->statistics_processors > 0 ? m->processors - m->statistics_processors : 0;
+    return cuda_gemm_forward_on(m->gemm, processors, logits, GEMM_OUTPUT_FLOAT,
+                                (const char *)m->norm1 + start * (int64_t)c->hidden_size * 2, m->embed_out, NULL, rows,
+                                (int)c->hidden_size, c->vocab_size, err);
+}
+
 // The chunked LM head with chunk c's statistics beside chunk c + 1's GEMM: chunks of half the
 // logits rows, alternating between the buffer's two halves; a GEMM waits until the statistics
 // of the chunk two before it have read its half, and the model's stream waits for the last
-// statistics before anything after the head (the sequence sums) reads them.
+// statistics before anything after the head (the sequence sums) reads them. cuBLASLt's GEMM
+// holds every SM (one persistent block each), so without MEMPROF_STATISTICS_SMS the two
+// kernels in fact take turns; with it, the GEMMs run on the other SMs and each statistics
+// kernel but the last is one 16-warp block per kept SM (the last, beside no GEMM, a warp per row).
 static int chunked_head_overlapped(cuda_model *m, int64_t tokens_count, memprof_error *err) {
     const model_config *c = &m->config;
     cudaStream_t stream = m->stream, statistics_stream = m->statistics_stream;
     int64_t chunk_rows = m->logits_rows / 2;
-    size_t row_bytes = (size_t)c->hidden_size * 2;
     int chunk = 0;
     for (int64_t start = 0; start < tokens_count; start += chunk_rows, chunk++) {
         int64_t rows = tokens_count - start < chunk_rows ? tokens_count - start : chunk_rows;
@@ -113,15 +125,15 @@ static int chunked_head_overlapped(cuda_model *m, int64_t tokens_count, memprof_
         float *logits = m->logits + (size_t)half * (size_t)chunk_rows * (size_t)c->vocab_size;
         if (chunk >= 2 && cudaStreamWaitEvent(stream, m->logits_read[half], 0) != cudaSuccess)
             return error_set(err, MEMPROF_ERR, "cuda backend: cudaStreamWaitEvent failed");
-        int status = cuda_gemm_forward(m->gemm, logits, GEMM_OUTPUT_FLOAT, (const char *)m->norm1 + start * row_bytes,
-                                       m->embed_out, NULL, rows, (int)c->hidden_size, c->vocab_size, err);
+        int status = lm_head_gemm(m, logits, start, rows, err);
         if (status != 0) return status;
+        int blocks = start + rows >= tokens_count ? 0 : m->statistics_processors;
         if (cudaEventRecord(m->logits_written[half], stream) != cudaSuccess ||
             cudaStreamWaitEvent(statistics_stream, m->logits_written[half], 0) != cudaSuccess)
             return error_set(err, MEMPROF_ERR, "cuda backend: recording the LM head's chunk events failed");
         (void)cudaGetLastError();  // as KERNEL: a benign error left by cuBLASLt is not this launch's
         int launched = cuda_row_statistics(m->surprisal + start, m->entropy + start, m->rank + start, logits,
-                                           m->targets + start, rows, c->vocab_size, statistics_stream);
+                                           m->targets + start, rows, c->vocab_size, blocks, statistics_stream);
         if (launched != 0)
             return error_set(err, MEMPROF_ERR, "cuda backend: statistics failed: %s",
                              cudaGetErrorString((cudaError_t)launched));
@@ -233,7 +245,6 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     }
     if (m->logits_rows <= 0)  // a plan without a logits buffer is a fused head's: never loop on 0 rows
         return error_set(err, MEMPROF_ERR, "cuda backend: no logits rows planned for the chunked LM head");
-    size_t row_bytes = (size_t)d * 2;
     // Each chunk's statistics kernel (memory-bound) runs on the statistics stream beside the
     // next chunk's GEMM (compute-bound), each in its half of the logits buffer; the step
     // profile and MEMPROF_CUDA_SYNC time or check every step on the model's stream, so with
@@ -243,10 +254,9 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         return chunked_head_overlapped(m, tokens_count, err);
     for (int64_t start = 0; start < tokens_count; start += m->logits_rows) {
         int64_t rows = tokens_count - start < m->logits_rows ? tokens_count - start : m->logits_rows;
-        GEMM(cuda_gemm_forward(m->gemm, m->logits, GEMM_OUTPUT_FLOAT, (const char *)m->norm1 + start * row_bytes,
-                               m->embed_out, NULL, rows, d, c->vocab_size, err), "lm head gemm");
+        GEMM(lm_head_gemm(m, m->logits, start, rows, err), "lm head gemm");
         KERNEL(cuda_row_statistics(m->surprisal + start, m->entropy + start, m->rank + start, m->logits,
-                                   m->targets + start, rows, c->vocab_size, stream), "statistics");
+                                   m->targets + start, rows, c->vocab_size, 0, stream), "statistics");
     }
     return 0;
 }

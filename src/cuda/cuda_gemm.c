@@ -17,7 +17,7 @@
 enum { WORKSPACE_BYTES = 32 << 20, MAX_CACHED = 64, TUNING_CANDIDATES = 8, TUNING_REPEATS = 3 };
 
 typedef struct cached_algorithm {
-    int out_dim, in_dim, output_type, has_bias;
+    int out_dim, in_dim, output_type, has_bias, processors;
     cublasLtMatmulAlgo_t algorithm;
 } cached_algorithm;
 
@@ -30,6 +30,7 @@ struct cuda_gemm_context {
     cached_algorithm cache[MAX_CACHED];
     int cached;
     char tuning_path[4096];  // empty: untuned
+    int processors;          // the SMs the call in progress may use (0: all); see cuda_gemm_forward_on
 };
 
 size_t cuda_gemm_workspace_bytes(void) { return WORKSPACE_BYTES; }
@@ -95,6 +96,11 @@ static cublasStatus_t make_descriptors(gemm_descriptors *g, const cuda_gemm_cont
         s = cublasLtMatmulDescSetAttribute(g->operation, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof transpose);
     if (s == CUBLAS_STATUS_SUCCESS)
         s = cublasLtMatmulDescSetAttribute(g->operation, CUBLASLT_MATMUL_DESC_TRANSB, &plain, sizeof plain);
+    if (s == CUBLAS_STATUS_SUCCESS && context->processors > 0) {
+        int32_t processors = context->processors;  // both the heuristic's choice and the launch's grid
+        s = cublasLtMatmulDescSetAttribute(g->operation, CUBLASLT_MATMUL_DESC_SM_COUNT_TARGET, &processors,
+                                           sizeof processors);
+    }
     if (s == CUBLAS_STATUS_SUCCESS && bias != NULL) {
         cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_BIAS;
         s = cublasLtMatmulDescSetAttribute(g->operation, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof epilogue);
@@ -220,6 +226,10 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
     char key[GEMM_TUNING_KEY_MAX];
     gemm_tuning_key(key, properties.name, cublasLtGetVersion(), context->scalar_type, out_dim, in_dim, selection,
                     output_type, bias != NULL);
+    if (context->processors > 0) {  // an algorithm timed on part of the GPU is another key
+        size_t used = strlen(key);
+        snprintf(key + used, sizeof key - used, "|on %d SMs", context->processors);
+    }
     FILE *file;
     if (gemm_tuning_open(&file, context->tuning_path, err) != 0) return MEMPROF_ERR;
     uint64_t words[GEMM_TUNING_WORDS];
@@ -297,15 +307,15 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
     return status;
 }
 
-int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
-                      const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err) {
-    if (rows == 0) return 0;
+static int gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
+                        const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err) {
     int has_bias = bias != NULL;
     cublasLtMatmulAlgo_t algorithm;
     int index = -1;
     for (int i = 0; i < context->cached; i++) {
         cached_algorithm *c = &context->cache[i];
-        if (c->out_dim == out_dim && c->in_dim == in_dim && c->output_type == output_type && c->has_bias == has_bias)
+        if (c->out_dim == out_dim && c->in_dim == in_dim && c->output_type == output_type && c->has_bias == has_bias &&
+            c->processors == context->processors)
             index = i;
     }
     if (index < 0) {
@@ -322,7 +332,8 @@ int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, co
                          : choose_algorithm(&algorithm, context, output_type, bias, selection, in_dim, out_dim, err);
         if (status != 0) return status;
         if (context->cached < MAX_CACHED) {
-            context->cache[context->cached] = (cached_algorithm){out_dim, in_dim, output_type, has_bias, algorithm};
+            context->cache[context->cached] =
+                (cached_algorithm){out_dim, in_dim, output_type, has_bias, context->processors, algorithm};
             context->cached++;
         }
     } else {
@@ -351,4 +362,19 @@ int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, co
         return error_set(err, MEMPROF_ERR, "cuda gemm: cublasLtMatmul failed for [%lld x %d] x [%d x %d]^T (status %d)",
                          (long long)rows, in_dim, out_dim, in_dim, (int)s);
     return 0;
+}
+
+int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
+                      const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err) {
+    return cuda_gemm_forward_on(context, 0, out, output_type, in, weight, bias, rows, in_dim, out_dim, err);
+}
+
+int cuda_gemm_forward_on(cuda_gemm_context *context, int processors, void *out, int output_type, const void *in,
+                         const void *weight, const void *bias, int64_t rows, int in_dim, int out_dim,
+                         memprof_error *err) {
+    if (rows == 0) return 0;
+    context->processors = processors > 0 ? processors : 0;
+    int status = gemm_forward(context, out, output_type, in, weight, bias, rows, in_dim, out_dim, err);
+    context->processors = 0;
+    return status;
 }

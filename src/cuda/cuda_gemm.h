@@ -38,5 +38,12 @@ size_t cuda_gemm_workspace_bytes(void);
 // GEMM_OUTPUT_FLOAT_ACCUMULATE, not allowed with GEMM_OUTPUT_FLOAT) is a cuBLASLt epilogue.
 int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, const void *in, const void *weight,
                       const void *bias, int64_t rows, int in_dim, int out_dim, memprof_error *err);
+// The same on `processors` SMs only (0: all), leaving the others to a kernel on another
+// stream (the chunked LM head's statistics): cuBLASLt's SM-count target, for its choice of
+// algorithm and for the launch. A choice per processor count, cached and tuned separately;
+// its low-order bits may differ from the all-SM algorithm's.
+int cuda_gemm_forward_on(cuda_gemm_context *context, int processors, void *out, int output_type, const void *in,
+                         const void *weight, const void *bias, int64_t rows, int in_dim, int out_dim,
+                         memprof_error *err);
 
 #endif

@@ -100,6 +100,9 @@ typedef struct cuda_model {
     int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
                                  // 1 fused-gelu, 2 fused-gelu-pingpong
     int residual_gemm_fused;     // MEMPROF_RESIDUAL_GEMM=fused: dense and down GEMMs as one (cuda_gemm_fused.cu)
+    int statistics_processors;   // MEMPROF_STATISTICS_SMS: SMs kept for the chunked head's statistics kernel
+                                 // beside the next chunk's GEMM, which runs on the others (0: none kept)
+    int processors;              // the device's SM count
     int batch_sequences;         // from the options; 0 = plan from memory
     size_t memory_cap;           // bytes; 0 = none
     size_t peak_bytes;           // weights + activations + workspace, as allocated
@@ -189,6 +192,11 @@ int cuda_up_gemm_mode(int *out_fused_gelu, int *out_automatic, memprof_error *er
 // GEMMs apart, each accumulating into the residual) or "fused" (1: cuda_gemm_residual_forward,
 // Hopper; the caller checks the device).
 int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err);
+// Reads MEMPROF_STATISTICS_SMS: unset or "auto" (*out_automatic = 1, *out_processors = 0), or
+// a whole number 0–66 of SMs the chunked LM head's statistics kernel keeps for itself while
+// the next chunk's GEMM runs on the rest (cuBLASLt's SM-count target); the caller checks it
+// against the device's SM count (at most half of them).
+int cuda_statistics_processors_mode(int *out_processors, int *out_automatic, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

@@ -132,9 +132,10 @@ int cuda_bias_sum(float *sum, const void *attention_bias, const void *mlp_bias, 
                   cuda_stream stream);
 
 // Per logits row with targets[r] ≥ 0: surprisal, entropy, rank (count strictly above the
-// target's logit in this same buffer). Rows with target < 0 are skipped.
+// target's logit in this same buffer). Rows with target < 0 are skipped. blocks: 0 for a warp
+// per row, else that many blocks of 16 warps (one an SM) taking the rows in turn; the same bits.
 int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
-                        const int32_t *targets, int64_t rows, int vocab, cuda_stream stream);
+                        const int32_t *targets, int64_t rows, int vocab, int blocks, cuda_stream stream);
 
 // Per sequence s (predictions at positions starts[s] … starts[s] + predictions[s] − 1):
 // sums [S, 3] = Σ surprisal, Σ entropy, Σ (double) rank, each one

@@ -79,6 +79,7 @@ static void lay_out_weights(layout_cursor *at) {
 // What the kernel settings resolve to (auto included) for a model and device.
 typedef struct kernel_choice {
     int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm_fused;
+    int statistics_processors;
 } kernel_choice;
 
 // The kernel settings (c: the model's, or NULL before one is known) and the device: what
@@ -88,10 +89,13 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     int lm_head_block_rows = 0, lm_head_wgmma = 0, lm_head_automatic = 0;  // first: a misspelt setting is
     int attention_wgmma = 0, attention_automatic = 0;                       // reported on any machine
     int up_gemm_gelu = 0, up_gemm_automatic = 0, residual_fused = 0, residual_automatic = 0;
+    int statistics_processors = 0, statistics_automatic = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, &lm_head_automatic, c, err);
     if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, &attention_automatic, err);
     if (mode_status == 0) mode_status = cuda_up_gemm_mode(&up_gemm_gelu, &up_gemm_automatic, err);
     if (mode_status == 0) mode_status = cuda_residual_gemm_mode(&residual_fused, &residual_automatic, err);
+    if (mode_status == 0)
+        mode_status = cuda_statistics_processors_mode(&statistics_processors, &statistics_automatic, err);
     if (mode_status != 0) return mode_status;
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
@@ -102,6 +106,12 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
                          "rank per GPU: see docs/sweep.md, rank layout)", device, devices, devices == 1 ? "" : "s");
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
+    int processors = 0;
+    if (cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || processors < 2)
+        return error_set(err, MEMPROF_ERR, "cuda backend: cannot read device %d's SM count", device);
+    if (statistics_processors > processors / 2)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_STATISTICS_SMS=%d: at most half of this GPU's %d SMs (%d)",
+                         statistics_processors, processors, processors / 2);
     if ((attention_wgmma || lm_head_wgmma || up_gemm_gelu || residual_fused) && !cuda_wgmma_available()) {
         const char *variable = attention_wgmma ? "MEMPROF_ATTENTION" : lm_head_wgmma ? "MEMPROF_LM_HEAD"
                                : up_gemm_gelu  ? "MEMPROF_UP_GEMM"
@@ -128,7 +138,11 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     // The automatic up and residual GEMMs are cuBLASLt's: the fused kernels measured slower on
     // an H100 at every Pythia size (docs/performance.md, "the thirteenth session").
     (void)up_gemm_automatic, (void)residual_automatic;
-    *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_fused};
+    // The automatic statistics split: none (each GEMM on every SM, the statistics after it),
+    // until an H100 has measured the split with the warp-per-row statistics kernel.
+    (void)statistics_automatic;
+    *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_fused,
+                           statistics_processors};
     return 0;
 }
 
@@ -158,14 +172,25 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
     model->residual_gemm_fused = choice.residual_gemm_fused;
+    model->statistics_processors = model->lm_head_fused ? 0 : choice.statistics_processors;
+    if (cudaDeviceGetAttribute(&model->processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
+        model->processors = 0;
+    if (model->processors <= 2 * model->statistics_processors) model->statistics_processors = 0;
     int status = 0;
     cudaStream_t stream, statistics_stream;
-    if (cudaStreamCreate(&stream) != cudaSuccess) {
+    // With SMs kept for the statistics, the model's stream gets the higher priority: when a
+    // chunk's GEMM and a statistics kernel are both ready, the GEMM's blocks are placed first
+    // (the GEMM sized for the SMs the statistics do not hold). Without, both streams have the
+    // default priority, as cudaStreamCreate gives.
+    int least = 0, greatest = 0;
+    if (model->statistics_processors > 0 && cudaDeviceGetStreamPriorityRange(&least, &greatest) != cudaSuccess)
+        least = greatest = 0;
+    if (cudaStreamCreateWithPriority(&stream, cudaStreamDefault, greatest) != cudaSuccess) {
         free(model);
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot create a stream");
     }
     model->stream = stream;
-    int events_made = cudaStreamCreate(&statistics_stream) == cudaSuccess;
+    int events_made = cudaStreamCreateWithPriority(&statistics_stream, cudaStreamDefault, least) == cudaSuccess;
     if (events_made) model->statistics_stream = statistics_stream;
     for (int half = 0; half < 2 && events_made; half++) {
         cudaEvent_t written, read;
@@ -242,10 +267,12 @@ void cuda_model_free(cuda_model *model) {
     static const char *const up_gemm[] = {"cublaslt", "fused-gelu", "fused-gelu-pingpong"};
     const char *head = !model->lm_head_fused ? "chunked" : model->lm_head_wgmma ? "fused-wgmma"
                        : model->lm_head_block_rows == 256 ? "fused-256" : "fused";
-    char shape[240];
-    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; attention %s, LM head %s, up GEMM %s, residual GEMM %s",
+    char shape[280], split[48] = "";
+    if (model->statistics_processors > 0)
+        snprintf(split, sizeof split, " (statistics on %d SMs)", model->statistics_processors);
+    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; attention %s, LM head %s%s, up GEMM %s, residual GEMM %s",
              (long long)model->config.num_hidden_layers, (long long)model->config.hidden_size,
-             attention[model->attention_wgmma], head, up_gemm[model->up_gemm_gelu],
+             attention[model->attention_wgmma], head, split, up_gemm[model->up_gemm_gelu],
              model->residual_gemm_fused ? "fused" : "cublaslt");
     cuda_profile_report(&model->profile, shape);
     cuda_profile_free(&model->profile);
@@ -318,6 +345,20 @@ int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *e
         return error_set(err, MEMPROF_ERR, "MEMPROF_RESIDUAL_GEMM: expected \"auto\", \"cublaslt\" or \"fused\", got \"%s\"",
                          value);
     *out_fused = 1;
+    return 0;
+}
+
+int cuda_statistics_processors_mode(int *out_processors, int *out_automatic, memprof_error *err) {
+    const char *value = getenv("MEMPROF_STATISTICS_SMS");
+    *out_processors = 0;
+    *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
+    if (*out_automatic) return 0;
+    char *end = NULL;
+    long processors = strtol(value, &end, 10);
+    if (end == value || *end != '\0' || value[0] == '-' || value[0] == '+' || value[0] == ' ' || processors > 66)
+        return error_set(err, MEMPROF_ERR, "MEMPROF_STATISTICS_SMS: expected \"auto\" or a whole number of SMs from 0 "
+                         "to 66, got \"%s\"", value);
+    *out_processors = (int)processors;
     return 0;
 }
 

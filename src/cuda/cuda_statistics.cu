@@ -17,21 +17,17 @@
 enum {
     STATISTICS_WIDTH = 512,  // partial states per row: the row is read with this stride, then merged
     STATISTICS_LANE_STATES = STATISTICS_WIDTH / 32,  // the states a lane holds (lane + 32·j)
-    STATISTICS_WARPS = 8,    // rows per block, one a warp
+    STATISTICS_WARPS = 8,    // rows per block, one a warp (16 in the blocks beside a GEMM)
     STATISTICS_GROUP = 8,    // float4 loads a lane has in flight before it folds them
 };
 
 // One warp per row: lane l holds the states of partial sums t = l + 32·j (j < 16) and folds
 // element i of the row into state t = i mod 512, in order of i, then the 512 states merge in
 // a binary tree (t with t + 256, …, t with t + 1): the first four levels within a lane, the
-// last five across lanes by shuffles. No block barrier: a block's 8 rows (and an SM's 16–24)
-// are read and reduced independently, so loads stay in flight while other rows merge.
-__global__ void __launch_bounds__(STATISTICS_WARPS * 32)
-    row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
-                          const int32_t *targets, int64_t rows, int vocab) {
-    const int lane = threadIdx.x & 31;
-    const int64_t row = (int64_t)blockIdx.x * STATISTICS_WARPS + (threadIdx.x >> 5);
-    if (row >= rows) return;
+// last five across lanes by shuffles. No block barrier: a block's rows (and an SM's 16) are
+// read and reduced independently, so loads stay in flight while other rows merge.
+__device__ __forceinline__ void row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
+                                               const int32_t *targets, int64_t row, int vocab, int lane) {
     int target = targets[row];
     if (target < 0) return;  // the whole warp: the last token of a sequence predicts nothing
     const float *z = logits + row * (int64_t)vocab;
@@ -107,12 +103,36 @@ __global__ void __launch_bounds__(STATISTICS_WARPS * 32)
     }
 }
 
+// Warp w of the grid takes rows w, w + the grid's warps, …: one row each when the grid has a
+// warp per row, several when it has fewer (cuda_row_statistics' `blocks`). WARPS a block: 8
+// with a warp per row (122 registers, two blocks an SM), or 16 for the blocks beside a GEMM,
+// each of which fills an SM's registers alone (128 a thread, 64 bytes spilled), so that N
+// blocks hold N SMs.
+template <int WARPS>
+__global__ void __launch_bounds__(WARPS * 32)
+    row_statistics_kernel(double *surprisal, double *entropy, int64_t *rank, const float *logits,
+                          const int32_t *targets, int64_t rows, int vocab) {
+    const int lane = threadIdx.x & 31;
+    int64_t row = (int64_t)blockIdx.x * WARPS + (threadIdx.x >> 5);
+    if constexpr (WARPS == STATISTICS_WARPS) {  // a warp per row: no loop to keep registers for
+        if (row < rows) row_statistics(surprisal, entropy, rank, logits, targets, row, vocab, lane);
+    } else {
+        for (; row < rows; row += (int64_t)gridDim.x * WARPS)
+            row_statistics(surprisal, entropy, rank, logits, targets, row, vocab, lane);
+    }
+}
+
 extern "C" int cuda_row_statistics(double *surprisal, double *entropy, int64_t *rank, const float *logits,
-                                   const int32_t *targets, int64_t rows, int vocab, cuda_stream stream) {
+                                   const int32_t *targets, int64_t rows, int vocab, int blocks, cuda_stream stream) {
     if (rows == 0) return 0;
-    int64_t blocks = (rows + STATISTICS_WARPS - 1) / STATISTICS_WARPS;
-    row_statistics_kernel<<<(unsigned)blocks, STATISTICS_WARPS * 32, 0, stream>>>(surprisal, entropy, rank, logits,
-                                                                                targets, rows, vocab);
+    if (blocks > 0) {
+        row_statistics_kernel<2 * STATISTICS_WARPS><<<(unsigned)blocks, 2 * STATISTICS_WARPS * 32, 0, stream>>>(
+            surprisal, entropy, rank, logits, targets, rows, vocab);
+        return LAUNCH_STATUS();
+    }
+    int64_t grid = (rows + STATISTICS_WARPS - 1) / STATISTICS_WARPS;
+    row_statistics_kernel<STATISTICS_WARPS><<<(unsigned)grid, STATISTICS_WARPS * 32, 0, stream>>>(
+        surprisal, entropy, rank, logits, targets, rows, vocab);
     return LAUNCH_STATUS();
 }
 

@@ -46,7 +46,8 @@ static uint64_t panel_hash(const panel *p) {
 }
 
 // The GPU kernel settings a sweep's statistics depend on, bit for bit (docs/cli.md,
-// MEMPROF_LM_HEAD, MEMPROF_ATTENTION, MEMPROF_UP_GEMM and MEMPROF_RESIDUAL_GEMM; the defaults
+// MEMPROF_LM_HEAD, MEMPROF_ATTENTION, MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM and
+// MEMPROF_STATISTICS_SMS (it picks the LM head GEMM's algorithm); the defaults
 // when unset); "-" for the CPU backend.
 static const char *kernel_setting(const sweep_config *cfg, const char *variable, const char *unset) {
     if (cfg->backend != SWEEP_BACKEND_CUDA) return "-";
@@ -67,12 +68,13 @@ static char *identity_text(const sweep_config *cfg, const panel *p) {
     snprintf(text + n, cap - n,
              "\npanel_hash=xxh64:%016llx\nbackend=%s\nprecision=%s\nper_token=%s\npanel=%s\ninstances=%lld\nsequence_length=%lld\n"
              "checkpoints_count=%zu\nshard_size=%lld\nlm_head=%.64s\nattention=%.64s\nup_gemm=%.64s\n"
-             "residual_gemm=%.64s\n",
+             "residual_gemm=%.64s\nstatistics_sms=%.64s\n",
              (unsigned long long)panel_hash(p), sweep_backend_name(cfg->backend), sweep_precision_name(cfg->precision),
              cfg->per_token ? "true" : "false",
              cfg->panel, (long long)p->rows, (long long)p->sequence_length, cfg->steps.count, (long long)cfg->shard_size,
              kernel_setting(cfg, "MEMPROF_LM_HEAD", "auto"), kernel_setting(cfg, "MEMPROF_ATTENTION", "auto"),
-             kernel_setting(cfg, "MEMPROF_UP_GEMM", "auto"), kernel_setting(cfg, "MEMPROF_RESIDUAL_GEMM", "auto"));
+             kernel_setting(cfg, "MEMPROF_UP_GEMM", "auto"), kernel_setting(cfg, "MEMPROF_RESIDUAL_GEMM", "auto"),
+             kernel_setting(cfg, "MEMPROF_STATISTICS_SMS", "auto"));
     return text;
 }
 
@@ -84,6 +86,7 @@ static int check_identity(const char *journal_text, const char *current, const s
         {"lm_head", "the LM head kernel (MEMPROF_LM_HEAD)"}, {"attention", "the attention kernel (MEMPROF_ATTENTION)"},
         {"up_gemm", "the up GEMM kernel (MEMPROF_UP_GEMM)"},
         {"residual_gemm", "the residual GEMM kernel (MEMPROF_RESIDUAL_GEMM)"},
+        {"statistics_sms", "the LM head's SM split (MEMPROF_STATISTICS_SMS)"},
     };
     char changes[768] = "";
     size_t used = 0;
@@ -92,7 +95,8 @@ static int check_identity(const char *journal_text, const char *current, const s
         journal_header_value(was, sizeof was, journal_text, keys[k].key);
         journal_header_value(now, sizeof now, current, keys[k].key);
         if (was[0] == '\0' && (strcmp(keys[k].key, "lm_head") == 0 || strcmp(keys[k].key, "attention") == 0 ||
-                                strcmp(keys[k].key, "up_gemm") == 0 || strcmp(keys[k].key, "residual_gemm") == 0)) {
+                                strcmp(keys[k].key, "up_gemm") == 0 || strcmp(keys[k].key, "residual_gemm") == 0 ||
+                                strcmp(keys[k].key, "statistics_sms") == 0)) {
             // Journals written before the kernel settings were recorded: nothing to compare.
             log_warn("%s: the journal does not record %s; a resume with another setting mixes its bits", cfg->journal,
                      keys[k].what);

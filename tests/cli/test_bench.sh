@@ -65,6 +65,9 @@ cuda_cases() {
     MEMPROF_UP_GEMM=cublaslt MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with cuBLASLt's up GEMM by name" \
         'grep -qE "up gemm {8}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "up GEMM cublaslt, residual GEMM cublaslt" "$out"'
     cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
+    # The chunked head's GEMM on all but 8 SMs, its statistics on those 8: the profile says so.
+    MEMPROF_LM_HEAD=chunked MEMPROF_STATISTICS_SMS=8 MEMPROF_CUDA_PROFILE=1 cuda_case \
+        "cuda run with 8 SMs kept for the statistics" 'grep -q "LM head chunked (statistics on 8 SMs)" "$out"'
     # The automatic LM head (unset): at this hidden size (128) the wgmma fused head on a
     # Hopper device (the emulated one is), else the chunked path, which is
     # also what "chunked" names. The step profile says which ran.
@@ -120,6 +123,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
 }
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
 refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
+refused_setting MEMPROF_STATISTICS_SMS 8x 'MEMPROF_STATISTICS_SMS: expected "auto" or a whole number of SMs from 0 to 66, got "8x"'
 refused_setting MEMPROF_RESIDUAL_GEMM joined 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt" or "fused", got "joined"'
 refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25" or "wgmma-tma-fma50", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.

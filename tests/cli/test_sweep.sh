@@ -333,7 +333,7 @@ mv "$work/half/stats.h5.journal" "$work/half/journal.moved"
 expect_refusal "stats.h5 without its journal is refused" "$work/half" "exists but its journal"
 
 # A journal from before the kernel settings were recorded (its HEADER without lm_head,
-# attention, up_gemm and residual_gemm, rewritten here with a fresh checksum): resumed, with a warning, to the same /stats.
+# attention, up_gemm, residual_gemm and statistics_sms, rewritten here with a fresh checksum): resumed, with a warning, to the same /stats.
 write_config "$work/legacy" "$work/ckpt"
 cp "$work/half/stats.h5" "$work/legacy/stats.h5"
 python3 - "$work/half/journal.moved" "$work/legacy/stats.h5.journal" <<'PY'
@@ -343,8 +343,9 @@ magic, length, _ = struct.unpack_from("<III", data, 0)
 payload = data[12:12 + length]
 (size,) = struct.unpack_from("<I", payload, 1)
 lines = payload[5:5 + size].decode().splitlines()
-kept = [line for line in lines if not line.startswith(("lm_head=", "attention=", "up_gemm=", "residual_gemm="))]
-assert payload[0] == 1 and len(kept) == len(lines) - 4, "HEADER with the four keys expected"
+kept = [line for line in lines
+        if not line.startswith(("lm_head=", "attention=", "up_gemm=", "residual_gemm=", "statistics_sms="))]
+assert payload[0] == 1 and len(kept) == len(lines) - 5, "HEADER with the five keys expected"
 text = "".join(line + "\n" for line in kept).encode()
 header = bytes([1]) + struct.pack("<I", len(text)) + text + payload[5 + size:]
 record = struct.pack("<III", magic, len(header), xxhash.xxh32(header, seed=0).intdigest()) + header

@@ -23,6 +23,7 @@ struct matmul_description {
     cublasOperation_t transpose_a = CUBLAS_OP_N, transpose_b = CUBLAS_OP_N;
     cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
     const void *bias = nullptr;
+    int32_t processors = 0;  // the SM-count target: a GPU's grid; the CPU's result is the same
 };
 struct matrix_layout {
     cudaDataType_t type;
@@ -106,6 +107,7 @@ cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t description, 
     case CUBLASLT_MATMUL_DESC_TRANSB: return copy_attribute(&d->transpose_b, sizeof d->transpose_b, value, bytes);
     case CUBLASLT_MATMUL_DESC_EPILOGUE: return copy_attribute(&d->epilogue, sizeof d->epilogue, value, bytes);
     case CUBLASLT_MATMUL_DESC_BIAS_POINTER: return copy_attribute(&d->bias, sizeof d->bias, value, bytes);
+    case CUBLASLT_MATMUL_DESC_SM_COUNT_TARGET: return copy_attribute(&d->processors, sizeof d->processors, value, bytes);
     default: return CUBLAS_STATUS_NOT_SUPPORTED;
     }
 }

@@ -303,6 +303,15 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
         snprintf(name, sizeof name, "%s: the GEMM tuning file holds the tuned shapes", folder);
         CHECK(name, lines >= 4, "%d lines in %s", lines, tuning);
         unlink(tuning);
+        // The chunked head's GEMMs on all but 8 SMs and its statistics kernels on 8 blocks
+        // taking rows in turn (MEMPROF_STATISTICS_SMS). A 50 MB cap (32 MB of it cuBLASLt's
+        // workspace) leaves a logits buffer of under a thousand rows at these vocabularies,
+        // so a 2049-token sequence takes several chunks, all but the last beside a GEMM.
+        setenv("MEMPROF_STATISTICS_SMS", "8", 1);
+        backend_options capped = {.max_memory_gb = 0.05};
+        snprintf(label, sizeof label, "%s fp16 (chunked LM head, statistics on 8 SMs, 50 MB cap)", folder);
+        compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02, &capped);
+        unsetenv("MEMPROF_STATISTICS_SMS");
         unsetenv("MEMPROF_LM_HEAD");
     }
     reference_free(&reference, RANDOM_SEQUENCES);

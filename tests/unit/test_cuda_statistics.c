@@ -1,10 +1,12 @@
 // test_cuda_statistics.c — the chunked LM head's statistics kernel (cuda_row_statistics: one
-// block per logits row, online softmax states merged in a fixed tree) against the statistics
+// warp per logits row, online softmax states merged in a fixed tree) against the statistics
 // computed here in double from the same fp32 logits. Logits are multiples of 1/64 in
 // [−16, 16], so many tie with the target's: the rank (count strictly above) must be exact;
 // surprisal and entropy are held to fp32-accumulation tolerances. Vocabularies of 50304
 // (Pythia, float4 reads) and 1001 (the scalar tail); a row whose target is −1 is left alone.
-// Also the per-sequence sums of those statistics (cuda_sequence_sums), bit for bit.
+// Once with a warp per row and once with one 16-warp block taking the rows in turn (9 and 40
+// rows: some warps take 1 row, others 2 or 3, or none): the same bits. Also the per-sequence
+// sums of those statistics (cuda_sequence_sums), bit for bit.
 // Needs a GPU: reports SKIP without one. Built with tests/emulator instead
 // (test_cuda_statistics_emulated), the same checks run the kernel's source on the CPU.
 #include <math.h>
@@ -53,7 +55,25 @@ static void check_vocabulary(int vocab, int rows) {
     if (status == cudaSuccess) status = cudaMemset(rank_device, 0xff, (size_t)rows * 8);
     if (status == cudaSuccess) {
         int launched = cuda_row_statistics(surprisal_device, entropy_device, rank_device, logits_device, targets_device,
-                                           rows, vocab, NULL);
+                                           rows, vocab, 0, NULL);
+        if (launched != 0) failure = cudaGetErrorString((cudaError_t)launched);
+    }
+    // The same rows again by 1 block of 16 warps taking rows in turn (the grid beside a GEMM):
+    // the same bits, the skipped row still untouched.
+    double *surprisal_per_row = malloc((size_t)rows * 8), *entropy_per_row = malloc((size_t)rows * 8);
+    int64_t *rank_per_row = malloc((size_t)rows * 8);
+    if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
+    if (status == cudaSuccess && !failure)
+        status = cudaMemcpy(surprisal_per_row, surprisal_device, (size_t)rows * 8, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure)
+        status = cudaMemcpy(entropy_per_row, entropy_device, (size_t)rows * 8, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure) status = cudaMemcpy(rank_per_row, rank_device, (size_t)rows * 8, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure) status = cudaMemset(surprisal_device, 0xff, (size_t)rows * 8);
+    if (status == cudaSuccess && !failure) status = cudaMemset(entropy_device, 0xff, (size_t)rows * 8);
+    if (status == cudaSuccess && !failure) status = cudaMemset(rank_device, 0xff, (size_t)rows * 8);
+    if (status == cudaSuccess && !failure) {
+        int launched = cuda_row_statistics(surprisal_device, entropy_device, rank_device, logits_device, targets_device,
+                                           rows, vocab, 1, NULL);
         if (launched != 0) failure = cudaGetErrorString((cudaError_t)launched);
     }
     if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
@@ -87,11 +107,17 @@ static void check_vocabulary(int vocab, int rows) {
         if (!(de <= worst_entropy)) worst_entropy = isnan(de) ? INFINITY : de;
         rank_mismatch += rank[r] != above;
     }
+    int64_t grid_differs = 0;
+    for (int r = 0; r < rows && !failure; r++)
+        grid_differs += memcmp(&surprisal[r], &surprisal_per_row[r], 8) != 0 ||
+                        memcmp(&entropy[r], &entropy_per_row[r], 8) != 0 || rank[r] != rank_per_row[r];
+    free(surprisal_per_row), free(entropy_per_row), free(rank_per_row);
     double tolerance = 1e-5;
     if (!failure && (worst_surprisal > tolerance || worst_entropy > tolerance))
         failure = "surprisal or entropy is outside the fp32 tolerance";
     if (!failure && rank_mismatch) failure = "a rank differs from the exact count";
     if (!failure && untouched_wrong) failure = "a row with target -1 was written";
+    if (!failure && grid_differs) failure = "one 16-warp block over the rows gives other bits than a warp per row";
     CHECK(name, failure == NULL, "%s: |dsup| %.3g, |dentr| %.3g (tolerance %.1g), ranks wrong %lld, target -1 written %lld",
           failure ? failure : "", worst_surprisal, worst_entropy, tolerance, (long long)rank_mismatch,
           (long long)untouched_wrong);
