@@ -175,7 +175,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->statistics_processors = model->lm_head_fused ? 0 : choice.statistics_processors;
     if (cudaDeviceGetAttribute(&model->processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
         model->processors = 0;
-    if (model->processors <= 2 * model->statistics_processors) model->statistics_processors = 0;
+    if (model->processors < 2 * model->statistics_processors) model->statistics_processors = 0;  // checked above
     int status = 0;
     cudaStream_t stream, statistics_stream;
     // With SMs kept for the statistics, the model's stream gets the higher priority: when a
