@@ -17,6 +17,8 @@
 #         ATTENTION_RUNS="wgmma-tma:2.8b mma:1b ...": KERNEL:SIZE benches (ATTENTION_RUNS="": none; unset: wgmma-tma,
 #         wgmma-pingpong, wgmma and wgmma-64 at 1.4b and the first three at 12b);
 #         BATCH_RUNS="1.4b:2 1.4b:8": SIZE:SEQUENCES benches with that device batch (--batch);
+#         TARGET_SIZES="2.8b 6.9b": these in fp16 and bf16 as the targets are measured: the bench's
+#         default 64 sequences, no step profile (6.9b on 16 sequences under the profile: −2.2%);
 #         NCU_SIZES="1.4b 2.8b 6.9b 12b": Nsight Compute for each, default 1.4b only, with the
 #         attention kernel NCU_ATTENTION (MEMPROF_ATTENTION, default auto, the default kernel) and
 #         the up GEMM NCU_UP_GEMM (MEMPROF_UP_GEMM, default auto);
@@ -109,6 +111,14 @@ main() {
     echo "== 12b on 64 sequences: uncapped${COMPARE_ATTENTION:+ (and $COMPARE_ATTENTION)}${BASE:+ (and $BASE)}, then under --max-gpu-memory 40 [$(left) s left]"
     ab 60 --size 12b --sequences 64 --repeats 1
     bench 60 --size 12b --sequences 64 --repeats 1 --max-gpu-memory 40
+    for size in ${TARGET_SIZES:-}; do
+        for precision in fp16 bf16; do
+            if [ "$(left)" -lt 30 ]; then echo "skipped $size $precision on 64 sequences: budget"; continue; fi
+            echo "== $size $precision on 64 sequences, not profiled [$(left) s left]"
+            with_gpu_samples run_memprof "$(cap 60)" "$BUILD"/memprof bench --backend cuda --random-weights \
+                --size "$size" --precision "$precision" 2>&1
+        done
+    done
     for size in ${BF16_SIZES:-12b}; do
         echo "== $size bf16 [$(left) s left]"
         bench 60 --size "$size" --sequences "$(sequences_of "$size" bf16)" --precision bf16
