@@ -79,7 +79,7 @@ static void lay_out_weights(layout_cursor *at) {
 // What the kernel settings resolve to (auto included) for a model and device.
 typedef struct kernel_choice {
     int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm_fused;
-    int statistics_processors;
+    int statistics_processors, processors;  // SMs kept for the statistics; the device's SMs
 } kernel_choice;
 
 // The kernel settings (c: the model's, or NULL before one is known) and the device: what
@@ -142,7 +142,7 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     // until an H100 has measured the split with the warp-per-row statistics kernel.
     (void)statistics_automatic;
     *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_fused,
-                           statistics_processors};
+                           statistics_processors, processors};
     return 0;
 }
 
@@ -173,9 +173,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->up_gemm_gelu = choice.up_gemm_gelu;
     model->residual_gemm_fused = choice.residual_gemm_fused;
     model->statistics_processors = model->lm_head_fused ? 0 : choice.statistics_processors;
-    if (cudaDeviceGetAttribute(&model->processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess)
-        model->processors = 0;
-    if (model->processors < 2 * model->statistics_processors) model->statistics_processors = 0;  // checked above
+    model->processors = choice.processors;
     int status = 0;
     cudaStream_t stream, statistics_stream;
     // With SMs kept for the statistics, the model's stream gets the higher priority: when a
