@@ -88,10 +88,12 @@ $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh src/cuda
 	@$(NVCC) $(NVCC_FLAGS) -c $< -o $@
 
 WGMMA_CU_SRCS := src/cuda/cuda_flash_attention_wgmma.cu src/cuda/cuda_flash_attention_pingpong.cu \
-	src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu src/cuda/cuda_gemm_fused.cu
+	src/cuda/cuda_lm_head_wgmma.cu src/cuda/cuda_wgmma_probe.cu src/cuda/cuda_gemm_fused.cu \
+	src/cuda/cuda_lm_head_pingpong.cu
 $(WGMMA_CU_SRCS:%.cu=$(BUILD)/obj/%.o): $(BUILD)/obj/%.o: %.cu src/cuda/cuda_kernels.h src/cuda/cuda_common.cuh \
 		src/cuda/cuda_mma.cuh src/cuda/cuda_wgmma.cuh src/cuda/cuda_wgmma_ops.cuh src/cuda/cuda_lm_head.cuh \
-		src/cuda/cuda_attention_wgmma.cuh src/cuda/cuda_barrier.cuh src/cuda/cuda_tma.cuh src/cuda/cuda_tensor_map.h
+		src/cuda/cuda_attention_wgmma.cuh src/cuda/cuda_barrier.cuh src/cuda/cuda_tma.cuh src/cuda/cuda_tensor_map.h \
+		src/cuda/cuda_tma_pipeline.cuh
 	@mkdir -p $(dir $@)
 	@echo "NVCC $< (sm_90a)"
 	@$(NVCC) $(NVCC_WGMMA_FLAGS) -c $< -o $@
@@ -133,7 +135,7 @@ EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -
 	-I$(CUDA_HOME)/include -DMEMPROF_WGMMA_BUILT
 EMULATOR_HEADERS := tests/emulator/cuda_emulator.h tests/emulator/cuda/cuda_mma.cuh tests/emulator/cuda/cuda_wgmma.cuh \
 	tests/emulator/cuda/cuda_barrier.cuh tests/emulator/cuda/cuda_tma.cuh src/cuda/cuda_attention_wgmma.cuh \
-	src/cuda/cuda_tensor_map.h \
+	src/cuda/cuda_tensor_map.h src/cuda/cuda_tma_pipeline.cuh \
 	src/cuda/cuda_common.cuh src/cuda/cuda_kernels.h src/cuda/cuda_lm_head.cuh
 
 $(BUILD)/emulator/%.o: src/cuda/%.cu $(EMULATOR_HEADERS)
@@ -175,7 +177,8 @@ $(BUILD)/emulator/test_%.o: tests/unit/test_%.c tests/unit/test.h tests/unit/tes
 	@$(CC) $(CFLAGS) -DMEMPROF_CUDA_EMULATED -Itests/unit -c $< -o $@
 
 $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o $(BUILD)/emulator/cuda_lm_head.o \
-		$(BUILD)/emulator/cuda_lm_head_wgmma.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
+		$(BUILD)/emulator/cuda_lm_head_wgmma.o $(BUILD)/emulator/cuda_lm_head_pingpong.o \
+		$(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

@@ -25,8 +25,8 @@
 #   VARIANTS  the kernel combinations to bench, LM head:attention[:up GEMM[:residual GEMM[:statistics SMs]]]
 #             (MEMPROF_LM_HEAD, MEMPROF_ATTENTION[, MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM,
 #             MEMPROF_STATISTICS_SMS: default auto]), in this order; ":mma" and ":auto"
-#             attention ones in fp16 and bf16, the others in fp16
-#             (fused-256 is a tiling of fused: the same bits); default
+#             attention ones in fp16 and bf16, the others (and the fused-256, fused-wgmma and
+#             fused-pingpong heads) in fp16 (fused-256 is a tiling of fused: the same bits); default
 #             "auto:auto auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma
 #             fused-wgmma:wgmma chunked:wgmma-serial fused-256:mma" (the order is the priority when the budget runs short;
 #             auto:auto is the default: the head is fused-wgmma at 70m on Hopper and chunked elsewhere, the
@@ -152,7 +152,8 @@ main() {
             echo "skipped $variant: the layers test (its up GEMM kernel) timed out"; continue
         fi
         precisions="fp16 bf16"
-        [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || { [ "$attention" != mma ] && [ "$attention" != auto ]; } &&
+        [ "$head" = fused-256 ] || [ "$head" = fused-wgmma ] || [ "$head" = fused-pingpong ] ||
+            { [ "$attention" != mma ] && [ "$attention" != auto ]; } &&
             precisions=fp16
         for size in ${sizes//,/ }; do
             for precision in $precisions; do

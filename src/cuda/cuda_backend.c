@@ -229,6 +229,14 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     KERNEL(cuda_layernorm_forward(m->norm1, NULL, m->residual, m->final_ln_weight, m->final_ln_bias, NULL, NULL,
                                   tokens_count, d, eps, scalar, stream), "final layernorm");
 
+    if (m->lm_head_wgmma == LM_HEAD_PINGPONG) {  // a ping-pong GEMM folding its tiles (cuda_lm_head_pingpong.cu)
+        KERNEL(cuda_lm_head_pingpong_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
+                                                tokens_count, d, (int)c->vocab_size,
+                                                cuda_lm_head_splits((int)c->vocab_size), m->lm_head_workspace, NULL,
+                                                scalar, stream),
+               "lm head statistics");
+        return 0;
+    }
     if (m->lm_head_wgmma) {  // the same on Hopper's warpgroup products (cuda_lm_head_wgmma.cu)
         KERNEL(cuda_lm_head_wgmma_statistics(m->surprisal, m->entropy, m->rank, m->norm1, m->embed_out, m->targets,
                                              tokens_count, d, (int)c->vocab_size, cuda_lm_head_splits((int)c->vocab_size),

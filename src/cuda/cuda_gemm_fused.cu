@@ -55,16 +55,15 @@
 #include "cuda/cuda_common.cuh"
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_tensor_map.h"
-#include "cuda/cuda_tma.cuh"
+#include "cuda/cuda_tma_pipeline.cuh"
 #include "cuda/cuda_wgmma.cuh"
 
 // (No anonymous namespace: the CPU emulator's `extern __shared__` must name its global buffer.)
 enum {
     TILE_ROWS = 128,
-    STEP_K = 64,  // k per stage: 128 bytes of a row, one 128-byte swizzle atom row
+    STEP_K = PIPELINE_STEP_K,  // k per stage: 128 bytes of a row, one 128-byte swizzle atom row
     THREADS = 384,
     GROUP_ROW_TILES = 16,
-    SWIZZLE = 128,
     COPY_REGISTERS = 40,  // 40·128 + 232·256 ≤ the SM's 65,536
     MULTIPLY_REGISTERS = 232,
 };
@@ -75,10 +74,7 @@ template <bool PINGPONG> struct gemm_schedule {
     static constexpr bool pingpong = PINGPONG;
     static constexpr int columns = PINGPONG ? 128 : 256;  // N of a tile and of each product
     static constexpr int products = PINGPONG ? 2 : 1;     // m64 products per k16 per warpgroup
-    static constexpr int stages = PINGPONG ? 6 : 4;
-    static constexpr size_t a_bytes = (size_t)TILE_ROWS * STEP_K * 2, b_bytes = (size_t)columns * STEP_K * 2;
-    static constexpr size_t stage_bytes = a_bytes + b_bytes;
-    static constexpr size_t shared_bytes = 1024 + stages * stage_bytes + 2 * stages * 8;  // slack, stages, barriers
+    typedef tma_pipeline_shape<PINGPONG ? 6 : 4, TILE_ROWS, columns> pipeline;
     static constexpr unsigned releasers = PINGPONG ? 128 : 256;  // arrivals that free a stage
 };
 
@@ -159,42 +155,27 @@ gemm_fused_kernel(void *out, const void *bias, int64_t rows, int columns, int fi
                   const __grid_constant__ CUtensorMap b_map, const __grid_constant__ CUtensorMap a_second_map,
                   const __grid_constant__ CUtensorMap b_second_map) {
     using schedule = gemm_schedule<PINGPONG>;
-    constexpr int STAGES = schedule::stages, N = schedule::columns, PRODUCTS = schedule::products;
+    using pipeline_shape = typename schedule::pipeline;
+    constexpr int N = schedule::columns, PRODUCTS = schedule::products;
     extern __shared__ __align__(128) unsigned char shared[];
-    char *stages = (char *)shared + ((1024 - (shared_address(shared) & 1023)) & 1023);  // 1024-byte aligned
-    uint64_t *full = (uint64_t *)(stages + STAGES * schedule::stage_bytes);  // [STAGES]: a stage's boxes landed
-    uint64_t *empty = full + STAGES;                                         // [STAGES]: its products are done
+    const tma_pipeline pipeline = tma_pipeline_start<pipeline_shape>(shared, schedule::releasers);
     // The block's tiles: local index i is tile blockIdx.x + i·gridDim.x; its k step k is the
-    // block's step i·k_steps + k, in stage step % STAGES (every warpgroup counts the same way).
+    // block's step i·k_steps + k (every warpgroup counts the same way).
     const int tiles = row_tiles * column_tiles, k_steps = first_steps + second_steps;
     const int local_tiles = blockIdx.x < tiles ? (tiles - 1 - blockIdx.x) / gridDim.x + 1 : 0;
-
-    if (threadIdx.x == 0) {
-        for (int stage = 0; stage < STAGES; stage++) {
-            mbarrier_init(&full[stage], 1);  // the copying thread's expect-bytes arrival
-            mbarrier_init(&empty[stage], schedule::releasers);
-        }
-    }
-    __syncthreads();  // the last barrier of the whole block: the roles part here
     const int group = threadIdx.x >> 7;
 
     if (group == 2) {
-        // Step s goes into stage s % STAGES once the products of step s − STAGES released it
-        // (that stage's (s/STAGES)-th `empty` phase).
         register_limit_decrease<COPY_REGISTERS>();
         if (threadIdx.x != 256) return;
         for (int i = 0, step = 0; i < local_tiles; i++) {
             int row_tile, column_tile;
             tile_position(row_tile, column_tile, blockIdx.x + i * gridDim.x, row_tiles, column_tiles);
             for (int k = 0; k < k_steps; k++, step++) {
-                int stage = step % STAGES;
-                if (step >= STAGES) mbarrier_wait(&empty[stage], (unsigned)(step / STAGES - 1) & 1);
-                char *a_tile = stages + stage * schedule::stage_bytes, *b_tile = a_tile + schedule::a_bytes;
                 const bool second = k >= first_steps;
-                const int column = (second ? k - first_steps : k) * STEP_K;
-                mbarrier_arrive_expect_bytes(&full[stage], (uint32_t)schedule::stage_bytes);
-                tma_load_2d(a_tile, second ? &a_second_map : &a_map, column, row_tile * TILE_ROWS, &full[stage]);
-                tma_load_2d(b_tile, second ? &b_second_map : &b_map, column, column_tile * N, &full[stage]);
+                tma_pipeline_load<pipeline_shape>(pipeline, step, second ? &a_second_map : &a_map, row_tile * TILE_ROWS,
+                                                  second ? &b_second_map : &b_map, column_tile * N,
+                                                  (second ? k - first_steps : k) * STEP_K);
             }
         }
         return;
@@ -212,39 +193,9 @@ gemm_fused_kernel(void *out, const void *bias, int64_t rows, int columns, int fi
         int row_tile, column_tile;
         tile_position(row_tile, column_tile, blockIdx.x + i * gridDim.x, row_tiles, column_tiles);
         if (PINGPONG) named_barrier_sync<256>(my_turn);
-        for (int k = 0, step = i * k_steps; k < k_steps; k++, step++) {
-            int stage = step % STAGES;
-            mbarrier_wait(&full[stage], (unsigned)(step / STAGES) & 1);
-            char *a_tile = stages + stage * schedule::stage_bytes, *b_tile = a_tile + schedule::a_bytes;
-            // Product p's 64 rows of A: 64·(p or the warpgroup) rows (8 atoms each) in; one atom column.
-            uint64_t a_descriptor = wgmma_swizzled_descriptor<SWIZZLE>(a_tile + (PINGPONG ? 0 : group) * 64 * SWIZZLE,
-                                                                       TILE_ROWS * SWIZZLE, 8 * SWIZZLE);
-            uint64_t b_descriptor = wgmma_swizzled_descriptor<SWIZZLE>(b_tile, N * SWIZZLE, 8 * SWIZZLE);
-#pragma unroll
-            for (int p = 0; p < PRODUCTS; p++) wgmma_fence_operands(acc[p]);
-            wgmma_fence_operands(a_descriptor);
-            wgmma_fence_operands(b_descriptor);
-            wgmma_fence();
-#pragma unroll
-            for (int kk = 0; kk < STEP_K / 16; kk++)
-#pragma unroll
-                for (int p = 0; p < PRODUCTS; p++)
-                    wgmma_ss<scalar, N>(acc[p],
-                                        a_descriptor + (uint64_t)(p * 64 * SWIZZLE >> 4) +
-                                            wgmma_k_major_step<SWIZZLE>(kk, TILE_ROWS),
-                                        b_descriptor + wgmma_k_major_step<SWIZZLE>(kk, N), k > 0 || kk > 0);
-            wgmma_commit();
-            // Ping-pong: the turn passes once the last step's products are issued, so that the
-            // other warpgroup's products queue behind them and the tensor cores never drain.
-            if (PINGPONG && k == k_steps - 1 && i + 1 < local_tiles) named_barrier_arrive<256>(other_turn);
-            wgmma_wait<1>();  // the previous step's products are done: its stage is free
-            if (k > 0) mbarrier_arrive(&empty[(step - 1) % STAGES]);
-        }
-        wgmma_wait<0>();
-#pragma unroll
-        for (int p = 0; p < PRODUCTS; p++) wgmma_fence_operands(acc[p]);
-        mbarrier_arrive(&empty[(i * k_steps + k_steps - 1) % STAGES]);
-
+        tma_pipeline_multiply<scalar, pipeline_shape, PRODUCTS>(acc, pipeline, i * k_steps, k_steps,
+                                                                PINGPONG ? 0 : group * 64,
+                                                                PINGPONG && i + 1 < local_tiles ? other_turn : 0);
         const int64_t first_row = (int64_t)row_tile * TILE_ROWS + (PINGPONG ? 0 : group * 64);
 #pragma unroll
         for (int p = 0; p < PRODUCTS; p++) {
@@ -268,9 +219,9 @@ static int launch(void *out, const void *bias, const void *in, const void *weigh
     cudaGetDevice(&device);
     cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
     cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device);
-    if ((size_t)limit < schedule::shared_bytes || processors <= 0) return -1;
+    if ((size_t)limit < schedule::pipeline::shared_bytes || processors <= 0) return -1;
     cudaError_t opted = cudaFuncSetAttribute(gemm_fused_kernel<scalar, PINGPONG, EPILOGUE>,
-                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)schedule::shared_bytes);
+                                             cudaFuncAttributeMaxDynamicSharedMemorySize, (int)schedule::pipeline::shared_bytes);
     if (opted != cudaSuccess) return (int)opted;
     const int bfloat = std::is_same<scalar, __nv_bfloat16>::value;
     CUtensorMap maps[4];  // A, W, then the second part's (the first's again where there is none)
@@ -279,17 +230,17 @@ static int launch(void *out, const void *bias, const void *in, const void *weigh
     for (int part = 0; part < 2 && mapped == 0; part++) {
         const void *a = part && second_dim ? second_in : in, *b = part && second_dim ? second_weight : weight;
         uint64_t k = (uint64_t)(part && second_dim ? second_dim : in_dim);
-        mapped = tensor_map_2d(&maps[2 * part], a, bfloat, k, (uint64_t)rows, k * 2, STEP_K, TILE_ROWS, SWIZZLE);
+        mapped = tensor_map_2d(&maps[2 * part], a, bfloat, k, (uint64_t)rows, k * 2, STEP_K, TILE_ROWS, PIPELINE_SWIZZLE);
         if (mapped == 0)
             mapped = tensor_map_2d(&maps[2 * part + 1], b, bfloat, k, (uint64_t)out_dim, k * 2, STEP_K,
-                                   schedule::columns, SWIZZLE);
+                                   schedule::columns, PIPELINE_SWIZZLE);
     }
     if (mapped != 0) return mapped;
     int64_t row_tiles = (rows + TILE_ROWS - 1) / TILE_ROWS;
     int column_tiles = (out_dim + schedule::columns - 1) / schedule::columns;
     if (row_tiles * column_tiles > INT32_MAX) return -1;
     int tiles = (int)(row_tiles * column_tiles), blocks = tiles < processors ? tiles : processors;
-    gemm_fused_kernel<scalar, PINGPONG, EPILOGUE><<<blocks, THREADS, schedule::shared_bytes, stream>>>(
+    gemm_fused_kernel<scalar, PINGPONG, EPILOGUE><<<blocks, THREADS, schedule::pipeline::shared_bytes, stream>>>(
         out, bias, rows, out_dim, (in_dim + STEP_K - 1) / STEP_K, (second_dim + STEP_K - 1) / STEP_K, (int)row_tiles,
         column_tiles, maps[0], maps[1], maps[2], maps[3]);
     return LAUNCH_STATUS();

@@ -94,7 +94,9 @@ typedef struct cuda_model {
 
     int lm_head_fused;           // MEMPROF_LM_HEAD=fused[-256]: cuda_lm_head.cu instead of GEMM chunks + statistics
     int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma) or 256 (fused-256)
-    int lm_head_wgmma;           // MEMPROF_LM_HEAD=fused-wgmma: cuda_lm_head_wgmma.cu (Hopper)
+    int lm_head_wgmma;           // the Hopper heads: LM_HEAD_WGMMA (fused-wgmma, cuda_lm_head_wgmma.cu) or
+                                 // LM_HEAD_PINGPONG (fused-pingpong, cuda_lm_head_pingpong.cu); else 0
+    int lm_head_partials;        // partial states per row in a fused head's workspace (0: the chunked head)
     int attention_wgmma;         // MEMPROF_ATTENTION: 0 mma (cuda_flash_attention.cu), 1 wgmma, 2 wgmma-serial, 3 wgmma-64,
                                  // 4 wgmma-pingpong, 5 wgmma-tma, 6 wgmma-tma-fma25, 7 wgmma-tma-fma50
     int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
@@ -153,22 +155,27 @@ int cuda_model_allocate(cuda_model **out, const model_config *config, tensor_dty
 void cuda_model_free(cuda_model *model);
 // Makes room for sequences of up to max_length tokens; returns how many fit in one batch.
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err);
+// The Hopper LM heads (cuda_model.lm_head_wgmma).
+enum { LM_HEAD_WGMMA = 1, LM_HEAD_PINGPONG = 2 };
 // The planner's arithmetic (no device calls): sequences of max_length tokens per batch from
 // free_bytes of device memory (under memory_cap, when set, which also holds fixed_bytes of
 // weights and workspace), 0 when not one fits; *out_logits_rows = rows of the logits buffer
-// (0 with the fused LM head, whose workspace is per token instead).
-int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, int lm_head_fused, size_t free_bytes,
+// (0 with a fused LM head, whose workspace is per token instead: head_partials partial states
+// per row, 0 for the chunked head).
+int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *config, int head_partials, size_t free_bytes,
                         size_t memory_cap, size_t fixed_bytes, int64_t max_length);
 // Bytes of the weight buffer and of the activations cuda_plan_batch allocates, from the
 // layouts themselves (no device calls): what the planner's budget must cover.
 size_t cuda_weight_bytes(const model_config *config);
-size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
+size_t cuda_activation_bytes(const model_config *config, int head_partials, int64_t tokens, int sequences,
                              int64_t logits_rows);
 // Reads MEMPROF_LM_HEAD: unset or "auto" (*out_automatic = 1, else 0: the caller picks,
 // once the device is selected, cuda_lm_head_wgmma_preferred's head or else the chunked one),
 // "chunked" (*out_block_rows = 0), "fused" (128), "fused-256" (256, the same bits from
-// another tiling) or "fused-wgmma" (128 and *out_wgmma = 1: Hopper's warpgroup products; the
-// caller checks the device). config NULL: the setting alone, without the hidden-size check.
+// another tiling), "fused-wgmma" (128 and *out_wgmma = LM_HEAD_WGMMA: Hopper's warpgroup
+// products) or "fused-pingpong" (128 and LM_HEAD_PINGPONG: a TMA ping-pong GEMM folding its
+// tiles); the caller checks the device for the last two. config NULL: the setting alone,
+// without the hidden-size check.
 int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, const model_config *config,
                       memprof_error *err);
 // Reads MEMPROF_ATTENTION: unset or "auto" (*out_automatic = 1, else 0: the caller picks,

@@ -171,6 +171,23 @@ int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *r
                                   const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab,
                                   int splits, void *workspace, float *logits_out, int scalar_type, cuda_stream stream);
 
+// Its target pass alone: target_logits [rows] = hidden[r] · W[targets[r]] as the wgmma heads'
+// tiles compute them (0 where targets[r] < 0); what cuda_lm_head_pingpong_statistics ranks by.
+int cuda_lm_head_wgmma_target_logits(float *target_logits, const void *hidden, const void *weight,
+                                     const int32_t *targets, int64_t rows, int dim, int scalar_type,
+                                     cuda_stream stream);
+// The same statistics from a persistent ping-pong GEMM whose epilogue folds the logits
+// (cuda_lm_head_pingpong.cu: TMA and wgmma; MEMPROF_LM_HEAD=fused-pingpong): one warpgroup
+// folds a tile while the other multiplies the next. Its workspace holds two partial states
+// per split (one per multiplying warpgroup): cuda_lm_head_workspace_bytes(rows, 2 · splits);
+// splits at most ⌈⌈V/128⌉/2⌉; other low-order bits than the other heads. −1 where wgmma or
+// the tensor-map encoder is missing, or dim, splits or the operands' alignment (16 bytes) is
+// not covered.
+int cuda_lm_head_pingpong_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,
+                                     const void *weight, const int32_t *targets, int64_t rows, int dim, int vocab,
+                                     int splits, void *workspace, float *logits_out, int scalar_type,
+                                     cuda_stream stream);
+
 // dst (scalar) = src (fp32): the reference weight upload (cuda_upload_tensor_reference).
 int cuda_convert_from_float(void *dst, const float *src, int64_t count, int scalar_type, cuda_stream stream);
 

@@ -55,6 +55,25 @@ __device__ __forceinline__ void fold_row(float values[PAIRS][2], int first_colum
     count += above;
 }
 
+// fold_row for a tile's values of one row (full: the tile lies wholly inside the vocabulary,
+// so no column needs its bound checked); with DUMP (the tests' mode) the values are also
+// written to logits_out [rows, V].
+template <bool DUMP, int PAIRS>
+__device__ __forceinline__ void fold_tile_row(float values[PAIRS][2], bool full, int first_column, int vocab,
+                                              int64_t row, int64_t rows, float *logits_out, float target, float &m,
+                                              float &s, float &w, int &count) {
+    if (full) fold_row<true, PAIRS>(values, first_column, vocab, target, m, s, w, count);
+    else fold_row<false, PAIRS>(values, first_column, vocab, target, m, s, w, count);
+    if (DUMP) {
+#pragma unroll
+        for (int j = 0; j < PAIRS; j++)
+#pragma unroll
+            for (int e = 0; e < 2; e++)
+                if (row < rows && first_column + j * 8 + e < vocab)
+                    logits_out[row * vocab + first_column + j * 8 + e] = values[j][e];
+    }
+}
+
 // The state of a quad's 4 lanes (the same row, different columns), merged in a fixed
 // symmetric order: every lane ends with the same state.
 __device__ __forceinline__ softmax_state merge_quad(softmax_state state, int &count) {

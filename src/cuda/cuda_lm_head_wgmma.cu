@@ -221,21 +221,9 @@ lm_head_wgmma_kernel(head_partial *partials, float *target_logits, float *logits
 #pragma unroll
                 for (int j = 0; j < HEAD_VOCAB / 8; j++)
                     values[j][0] = values_of[4 * j + 2 * h], values[j][1] = values_of[4 * j + 2 * h + 1];
-                if (full)
-                    fold_row<true, HEAD_VOCAB / 8>(values, first_column, vocab, target[h], run_max[h], run_sum[h],
-                                                   run_weighted[h], run_count[h]);
-                else
-                    fold_row<false, HEAD_VOCAB / 8>(values, first_column, vocab, target[h], run_max[h], run_sum[h],
+                fold_tile_row<DUMP, HEAD_VOCAB / 8>(values, full, first_column, vocab, first_row + local_row0 + 8 * h,
+                                                    rows, logits_out, target[h], run_max[h], run_sum[h],
                                                     run_weighted[h], run_count[h]);
-                if (DUMP) {
-                    int64_t row = first_row + local_row0 + 8 * h;
-#pragma unroll
-                    for (int j = 0; j < HEAD_VOCAB / 8; j++)
-#pragma unroll
-                        for (int e = 0; e < 2; e++)
-                            if (row < rows && first_column + j * 8 + e < vocab)
-                                logits_out[row * vocab + first_column + j * 8 + e] = values[j][e];
-                }
             }
         }
     };
@@ -324,31 +312,64 @@ static int run_head(double *surprisal, double *entropy, int64_t *rank, const voi
     return LAUNCH_STATUS();
 }
 
-// A resident in steps of 64, else of 32, where it fits the device's shared memory per block;
-// else streamed.
+// A resident in steps of 64 (2), else of 32 (1), where it fits the device's shared memory per
+// block; else streamed (0).
+static int head_layout_for(int dim) {
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    return resident_wide_layout::shared_bytes(dim) <= (size_t)limit ? 2
+           : resident_layout::shared_bytes(dim) <= (size_t)limit    ? 1
+                                                                     : 0;
+}
+
 template <typename scalar>
 static int run_head_layout(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                            const int32_t *targets, int64_t rows, int dim, int vocab, int splits, void *workspace,
                            float *logits_out, cuda_stream stream) {
-    int device = 0, limit = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if (resident_wide_layout::shared_bytes(dim) <= (size_t)limit)
+    switch (head_layout_for(dim)) {
+    case 2:
         return run_head<scalar, resident_wide_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim,
                                                       vocab, splits, workspace, logits_out, stream);
-    if (resident_layout::shared_bytes(dim) <= (size_t)limit)
+    case 1:
         return run_head<scalar, resident_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
                                                  splits, workspace, logits_out, stream);
-    return run_head<scalar, streamed_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
-                                             splits, workspace, logits_out, stream);
+    default:
+        return run_head<scalar, streamed_layout>(surprisal, entropy, rank, hidden, weight, targets, rows, dim, vocab,
+                                                 splits, workspace, logits_out, stream);
+    }
+}
+
+// The target pass alone (for cuda_lm_head_pingpong.cu), in the layout run_head_layout picks.
+template <typename scalar>
+static int run_target_pass(float *target_logits, const void *hidden, const void *weight, const int32_t *targets,
+                           int64_t rows, int dim, cuda_stream stream) {
+    switch (head_layout_for(dim)) {
+    case 2:
+        return launch_head<scalar, true, false, resident_wide_layout>(1, NULL, target_logits, NULL, hidden, weight,
+                                                                      targets, rows, dim, 0, stream);
+    case 1:
+        return launch_head<scalar, true, false, resident_layout>(1, NULL, target_logits, NULL, hidden, weight, targets,
+                                                                 rows, dim, 0, stream);
+    default:
+        return launch_head<scalar, true, false, streamed_layout>(1, NULL, target_logits, NULL, hidden, weight, targets,
+                                                                 rows, dim, 0, stream);
+    }
+}
+
+extern "C" int cuda_lm_head_wgmma_target_logits(float *target_logits, const void *hidden, const void *weight,
+                                                const int32_t *targets, int64_t rows, int dim, int scalar_type,
+                                                cuda_stream stream) {
+    if (!cuda_wgmma_available() || dim <= 0 || dim % 8 != 0) return -1;
+    if (rows == 0) return 0;
+    return scalar_type == CUDA_SCALAR_FP16
+               ? run_target_pass<__half>(target_logits, hidden, weight, targets, rows, dim, stream)
+               : run_target_pass<__nv_bfloat16>(target_logits, hidden, weight, targets, rows, dim, stream);
 }
 
 extern "C" int cuda_lm_head_wgmma_preferred(int dim) {
     if (!cuda_wgmma_available() || dim <= 0 || dim % 8 != 0) return 0;
-    int device = 0, limit = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    return resident_wide_layout::shared_bytes(dim) <= (size_t)limit;
+    return head_layout_for(dim) == 2;
 }
 
 extern "C" int cuda_lm_head_wgmma_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden,

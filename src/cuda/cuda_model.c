@@ -119,18 +119,22 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
-    if ((attention_wgmma >= 5 || up_gemm_gelu || residual_fused) && !cuda_tensor_maps_available()) {
+    const int pingpong_head = lm_head_wgmma == LM_HEAD_PINGPONG;
+    if ((attention_wgmma >= 5 || up_gemm_gelu || residual_fused || pingpong_head) && !cuda_tensor_maps_available()) {
         const char *variable = attention_wgmma >= 5 ? "MEMPROF_ATTENTION" : up_gemm_gelu ? "MEMPROF_UP_GEMM"
-                                                                                         : "MEMPROF_RESIDUAL_GEMM";
+                               : residual_fused    ? "MEMPROF_RESIDUAL_GEMM"
+                                                   : "MEMPROF_LM_HEAD";
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: this driver has no tensor-map encoder "
                          "(cuTensorMapEncodeTiled); use %s", variable, getenv(variable),
-                         attention_wgmma >= 5 ? "wgmma-pingpong, mma or auto" : "cublaslt or auto");
+                         attention_wgmma >= 5 ? "wgmma-pingpong, mma or auto"
+                         : pingpong_head      ? "fused-wgmma, chunked or auto"
+                                              : "cublaslt or auto");
     }
     if (options && options->precision == PRECISION_FP32)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: computes in fp16 or bf16 (fp32 is the cpu backend)");
     // The automatic LM head: the wgmma fused head where it measured faster (cuda_kernels.h).
     if (lm_head_automatic && c != NULL && c->hidden_size <= INT32_MAX && cuda_lm_head_wgmma_preferred((int)c->hidden_size))
-        lm_head_block_rows = 128, lm_head_wgmma = 1;
+        lm_head_block_rows = 128, lm_head_wgmma = LM_HEAD_WGMMA;
     // The automatic attention: the TMA ping-pong kernel where it measured faster (cuda_kernels.h).
     if (attention_automatic && c != NULL && c->num_attention_heads > 0 &&
         cuda_attention_tma_preferred((int)(c->hidden_size / c->num_attention_heads)))
@@ -169,6 +173,8 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->lm_head_fused = choice.lm_head_block_rows > 0;
     model->lm_head_block_rows = choice.lm_head_block_rows;
     model->lm_head_wgmma = choice.lm_head_wgmma;
+    model->lm_head_partials = !model->lm_head_fused ? 0
+                              : cuda_lm_head_splits((int)c->vocab_size) * (choice.lm_head_wgmma == LM_HEAD_PINGPONG ? 2 : 1);
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
     model->residual_gemm_fused = choice.residual_gemm_fused;
@@ -263,8 +269,11 @@ void cuda_model_free(cuda_model *model) {
     static const char *const attention[] = {"mma",           "wgmma",     "wgmma-serial",    "wgmma-64",
                                             "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25", "wgmma-tma-fma50"};
     static const char *const up_gemm[] = {"cublaslt", "fused-gelu", "fused-gelu-pingpong"};
-    const char *head = !model->lm_head_fused ? "chunked" : model->lm_head_wgmma ? "fused-wgmma"
-                       : model->lm_head_block_rows == 256 ? "fused-256" : "fused";
+    const char *head = !model->lm_head_fused                          ? "chunked"
+                       : model->lm_head_wgmma == LM_HEAD_PINGPONG ? "fused-pingpong"
+                       : model->lm_head_wgmma                     ? "fused-wgmma"
+                       : model->lm_head_block_rows == 256         ? "fused-256"
+                                                                  : "fused";
     char shape[280], split[48] = "";
     if (model->statistics_processors > 0)
         snprintf(split, sizeof split, " (statistics on %d SMs)", model->statistics_processors);
@@ -291,11 +300,11 @@ void cuda_model_free(cuda_model *model) {
     free(model);
 }
 
-// Bytes of activations per token (see cuda_internal.h); the fused LM head's workspace is
-// per token too (cuda_lm_head_workspace_bytes: at most this per row, plus 255 of alignment).
-static size_t bytes_per_token(const model_config *c, int lm_head_fused) {
+// Bytes of activations per token (see cuda_internal.h); a fused LM head's workspace is per
+// token too (cuda_lm_head_workspace_bytes: at most this per row, plus 255 of alignment).
+static size_t bytes_per_token(const model_config *c, int head_partials) {
     size_t d = (size_t)c->hidden_size, ff = (size_t)c->intermediate_size;
-    size_t head = lm_head_fused ? cuda_lm_head_workspace_bytes(1024, cuda_lm_head_splits((int)c->vocab_size)) / 1024 + 1 : 0;
+    size_t head = head_partials ? cuda_lm_head_workspace_bytes(1024, head_partials) / 1024 + 1 : 0;
     return 4 * d + 6 * SCALAR_BYTES * d + SCALAR_BYTES * ff + 3 * 4 + 2 * 8 + 8 + head;
 }
 
@@ -366,11 +375,11 @@ int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, c
     *out_block_rows = 0, *out_wgmma = 0;
     *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
     if (*out_automatic || strcmp(value, "chunked") == 0) return 0;
-    int wgmma = strcmp(value, "fused-wgmma") == 0;
+    int wgmma = strcmp(value, "fused-wgmma") == 0 ? LM_HEAD_WGMMA : strcmp(value, "fused-pingpong") == 0 ? LM_HEAD_PINGPONG : 0;
     int block_rows = strcmp(value, "fused") == 0 || wgmma ? 128 : strcmp(value, "fused-256") == 0 ? 256 : 0;
     if (block_rows == 0)
         return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"auto\", \"chunked\", \"fused\", "
-                         "\"fused-256\" or \"fused-wgmma\", got \"%s\"", value);
+                         "\"fused-256\", \"fused-wgmma\" or \"fused-pingpong\", got \"%s\"", value);
     if (c != NULL && c->hidden_size % 8 != 0)
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=%s: the hidden size (%lld) must be a multiple "
                          "of 8", value, (long long)c->hidden_size);
@@ -408,14 +417,14 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
     TAKE(model->logits, float *, (size_t)logits_rows * c->vocab_size * 4);
     TAKE(model->layer_bias, float *, d * 4);
     TAKE(model->lm_head_workspace, void *,
-         model->lm_head_fused ? cuda_lm_head_workspace_bytes(tokens, cuda_lm_head_splits((int)c->vocab_size)) : 0);
+         model->lm_head_partials ? cuda_lm_head_workspace_bytes(tokens, model->lm_head_partials) : 0);
 #undef TAKE
     return offset;
 }
 
-int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int lm_head_fused, size_t free_bytes,
+int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int head_partials, size_t free_bytes,
                         size_t memory_cap, size_t fixed_bytes, int64_t max_length) {
-    size_t per_token = bytes_per_token(c, lm_head_fused), per_logits_row = (size_t)c->vocab_size * 4;
+    size_t per_token = bytes_per_token(c, head_partials), per_logits_row = (size_t)c->vocab_size * 4;
     size_t headroom = (size_t)512 << 20;  // the CUDA context, lazily loaded kernels, rotary tables
     size_t budget = free_bytes > headroom ? free_bytes - headroom : 0;
     if (memory_cap) {
@@ -424,7 +433,7 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int lm_
     }
     // Logits take at most a quarter of the budget, never more than 8192 rows (none with the
     // fused LM head).
-    size_t logits_rows = lm_head_fused ? 0 : budget / 4 / per_logits_row;
+    size_t logits_rows = head_partials ? 0 : budget / 4 / per_logits_row;
     if (logits_rows > 8192) logits_rows = 8192;
     size_t remaining = budget - logits_rows * per_logits_row;
     // What lay_out_activations adds to the per-token bytes: starts, lengths and the sums per
@@ -432,7 +441,7 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int lm_
     size_t alignment = 19 * 256 + (size_t)c->hidden_size * 4;
     remaining = remaining > alignment ? remaining - alignment : 0;
     int64_t fit = (int64_t)(remaining / (per_token * (size_t)max_length + 2 * 4 + 32));
-    if (fit < 1 || (logits_rows < 1 && !lm_head_fused)) return 0;
+    if (fit < 1 || (logits_rows < 1 && !head_partials)) return 0;
     // At most 2^31 − 1 elements in the widest activation ([N, 3d] or [N, ff]): library
     // kernels may index in 32 bits, and throughput saturates long before that many rows.
     int64_t widest = 3 * (int64_t)c->hidden_size > c->intermediate_size ? 3 * (int64_t)c->hidden_size
@@ -443,9 +452,9 @@ int cuda_plan_sequences(int64_t *out_logits_rows, const model_config *c, int lm_
     return fit > 4096 ? 4096 : (int)fit;
 }
 
-size_t cuda_activation_bytes(const model_config *config, int lm_head_fused, int64_t tokens, int sequences,
+size_t cuda_activation_bytes(const model_config *config, int head_partials, int64_t tokens, int sequences,
                              int64_t logits_rows) {
-    cuda_model shape = {.config = *config, .lm_head_fused = lm_head_fused};
+    cuda_model shape = {.config = *config, .lm_head_fused = head_partials > 0, .lm_head_partials = head_partials};
     return lay_out_activations(&shape, NULL, tokens, sequences, logits_rows);
 }
 
@@ -457,9 +466,9 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
         size_t free_bytes = 0, total_bytes = 0;
         CUDA_CHECK(cudaMemGetInfo(&free_bytes, &total_bytes), err, "cudaMemGetInfo");
         // Our own activations are free to reuse.
-        free_bytes += (size_t)model->capacity_tokens * bytes_per_token(c, model->lm_head_fused) +
+        free_bytes += (size_t)model->capacity_tokens * bytes_per_token(c, model->lm_head_partials) +
                       (size_t)model->logits_rows * (size_t)c->vocab_size * 4;
-        sequences = cuda_plan_sequences(&planned_logits_rows, c, model->lm_head_fused, free_bytes, model->memory_cap,
+        sequences = cuda_plan_sequences(&planned_logits_rows, c, model->lm_head_partials, free_bytes, model->memory_cap,
                                         model->weight_bytes + cuda_gemm_workspace_bytes(), max_length);
         if (sequences < 1)
             return error_set(err, MEMPROF_ERR, "cuda backend: not enough GPU memory for one sequence of %lld tokens "

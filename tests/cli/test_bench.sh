@@ -53,6 +53,8 @@ cuda_cases() {
     MEMPROF_ATTENTION=wgmma-pingpong cuda_case "cuda run with the ping-pong wgmma attention kernel" true
     MEMPROF_ATTENTION=wgmma-tma cuda_case "cuda run with the ping-pong wgmma attention kernel on TMA copies" true
     MEMPROF_LM_HEAD=fused-wgmma cuda_case "cuda run with the wgmma fused LM head" true
+    MEMPROF_LM_HEAD=fused-pingpong MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the ping-pong fused LM head" \
+        'grep -q "LM head fused-pingpong" "$out"'
     MEMPROF_ATTENTION=wgmma MEMPROF_LM_HEAD=fused cuda_case "cuda run with wgmma attention and the fused LM head" true
     # The up GEMM with GELU as its epilogue: one step where there were two; the header says so.
     MEMPROF_UP_GEMM=fused-gelu MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the up GEMM's GELU epilogue" \
@@ -108,6 +110,7 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     refused_without_encoder MEMPROF_UP_GEMM fused-gelu
     refused_without_encoder MEMPROF_UP_GEMM fused-gelu-pingpong
     refused_without_encoder MEMPROF_RESIDUAL_GEMM fused
+    refused_without_encoder MEMPROF_LM_HEAD fused-pingpong
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
@@ -121,7 +124,7 @@ refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
             echo "PASS bench: bad $1 refused" || echo "FAIL bench: bad $1: rc $rc $(cat "$out")"
     fi
 }
-refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256" or "fused-wgmma", got "fast"'
+refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256", "fused-wgmma" or "fused-pingpong", got "fast"'
 refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
 refused_setting MEMPROF_STATISTICS_SMS 8x 'MEMPROF_STATISTICS_SMS: expected "auto" or a whole number of SMs from 0 to 66, got "8x"'
 refused_setting MEMPROF_RESIDUAL_GEMM joined 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt" or "fused", got "joined"'

@@ -240,14 +240,14 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     // (MEMPROF_LM_HEAD); on a Hopper GPU the wgmma kernels too (MEMPROF_ATTENTION).
     // LM head, attention, up GEMM, residual GEMM (MEMPROF_LM_HEAD, MEMPROF_ATTENTION,
     // MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM); then the fused GEMMs, and the TMA attention
-    // with half its exponentials on the FMA units.
+    // with half its exponentials on the FMA units, and the ping-pong GEMM LM head.
     static const char *const heads[][4] = {
         {"chunked", "mma", "cublaslt", "cublaslt"},         {"fused", "mma", "cublaslt", "cublaslt"},
         {"fused-256", "mma", "cublaslt", "cublaslt"},       {"fused-wgmma", "wgmma", "cublaslt", "cublaslt"},
         {"chunked", "wgmma-serial", "cublaslt", "cublaslt"}, {"chunked", "wgmma-64", "cublaslt", "cublaslt"},
         {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt"}, {"chunked", "wgmma-tma", "cublaslt", "cublaslt"},
         {"chunked", "wgmma-tma", "fused-gelu", "fused"},    {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt"},
-        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt"}};
+        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt"}, {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
     wgmma = cuda_wgmma_available();

@@ -174,20 +174,6 @@ static void check_gelu(int64_t count, int scalar_type) {
     free(values), free(out);
 }
 
-// The emulated device's SM count for the next launches (0: the H100's 132), so that a
-// persistent kernel's blocks each take several tiles of a problem small enough to emulate;
-// a GPU keeps its own.
-static void set_emulated_processors(int processors) {
-#ifdef MEMPROF_CUDA_EMULATED
-    char count[16];
-    snprintf(count, sizeof count, "%d", processors);
-    if (processors) setenv("MEMPROF_EMULATED_PROCESSORS", count, 1);
-    else unsetenv("MEMPROF_EMULATED_PROCESSORS");
-#else
-    (void)processors;
-#endif
-}
-
 // The rows whose outputs are checked against double: all of them in the small cases; in the
 // GPU-sized ones (over 256 rows) the first and the last 128 (the first tile and the partial
 // last one) and every 11th row between, so that each row tile is checked while the double

@@ -1,6 +1,7 @@
-// test_cuda_lm_head.c — the fused LM head (cuda_lm_head_statistics on mma.sync, and
-// cuda_lm_head_wgmma_statistics where the device and build have wgmma) against the statistics
-// computed here in double, fp16 and bf16.
+// test_cuda_lm_head.c — the fused LM heads (cuda_lm_head_statistics on mma.sync, and where
+// the device and build have wgmma cuda_lm_head_wgmma_statistics and the ping-pong GEMM
+// cuda_lm_head_pingpong_statistics) against the statistics computed here in double, fp16
+// and bf16.
 //
 // Inputs are multiples of 1/64 in [−1, 1]: exact in fp16 and bf16, their products exact, and
 // every partial sum a multiple of 2⁻¹² below 2¹¹ (d ≤ 2048), so the logits are exact in fp32
@@ -10,7 +11,8 @@
 // which checks the rank's design directly: the target logit the kernel keeps (the end of its
 // workspace) is bit for bit the target's logit in that output, and the rank is the count of
 // that output's values above it. Also: the production kernel gives the same bits as the test
-// mode, rows give the same bits at another offset in the batch and with 256-row blocks (mma.sync), rows
+// mode, rows give the same bits at another offset in the batch, with 256-row blocks (mma.sync)
+// and with persistent blocks taking several work units each (ping-pong: 2 emulated SMs), rows
 // whose target is −1 are left alone, and vocabularies, splits and d that are not multiples
 // of the tiles.
 // Needs a GPU: reports SKIP (never PASS) without one. Built with tests/emulator instead
@@ -42,13 +44,18 @@ typedef struct device_run {
     float *logits, *target_logits;  // logits only in the test mode
 } device_run;
 
+enum { HEAD_MMA = 0, HEAD_WGMMA = 1, HEAD_PINGPONG = 2 };
+static const char *const head_names[] = {"", " (wgmma)", " (ping-pong)"};
+
 // One launch on device inputs; outputs come back to the host. Rows are [offset, rows).
-// block_rows 128 or 256: cuda_lm_head_statistics; 0: cuda_lm_head_wgmma_statistics.
+// HEAD_MMA: cuda_lm_head_statistics with block_rows 128 or 256; HEAD_WGMMA:
+// cuda_lm_head_wgmma_statistics; HEAD_PINGPONG: cuda_lm_head_pingpong_statistics (two
+// partial states per split in its workspace).
 static const char *run_kernel(device_run *out, const void *hidden_device, const void *weight_device,
-                              const int32_t *targets_device, const head_case *c, int64_t offset, int splits,
+                              const int32_t *targets_device, const head_case *c, int64_t offset, int splits, int kind,
                               int block_rows, int scalar_type, int dump) {
     int64_t rows = c->rows - offset;
-    size_t workspace_bytes = cuda_lm_head_workspace_bytes(rows, splits);
+    size_t workspace_bytes = cuda_lm_head_workspace_bytes(rows, kind == HEAD_PINGPONG ? 2 * splits : splits);
     double *surprisal = NULL, *entropy = NULL;
     int64_t *rank = NULL;
     float *logits = NULL;
@@ -67,12 +74,17 @@ static const char *run_kernel(device_run *out, const void *hidden_device, const 
     if (status == cudaSuccess) {
         size_t element = 2;
         const void *hidden_rows = (const char *)hidden_device + offset * c->dim * element;
-        int launched = block_rows ? cuda_lm_head_statistics(surprisal, entropy, rank, hidden_rows, weight_device,
-                                                            targets_device + offset, rows, c->dim, c->vocab, splits,
-                                                            block_rows, workspace, logits, scalar_type, NULL)
-                                  : cuda_lm_head_wgmma_statistics(surprisal, entropy, rank, hidden_rows, weight_device,
-                                                                  targets_device + offset, rows, c->dim, c->vocab,
-                                                                  splits, workspace, logits, scalar_type, NULL);
+        const int32_t *targets_rows = targets_device + offset;
+        int launched = kind == HEAD_MMA ? cuda_lm_head_statistics(surprisal, entropy, rank, hidden_rows, weight_device,
+                                                                  targets_rows, rows, c->dim, c->vocab, splits,
+                                                                  block_rows, workspace, logits, scalar_type, NULL)
+                       : kind == HEAD_WGMMA
+                           ? cuda_lm_head_wgmma_statistics(surprisal, entropy, rank, hidden_rows, weight_device,
+                                                           targets_rows, rows, c->dim, c->vocab, splits, workspace,
+                                                           logits, scalar_type, NULL)
+                           : cuda_lm_head_pingpong_statistics(surprisal, entropy, rank, hidden_rows, weight_device,
+                                                              targets_rows, rows, c->dim, c->vocab, splits, workspace,
+                                                              logits, scalar_type, NULL);
         if (launched != 0) failure = launched < 0 ? "the launcher refused the shape" : cudaGetErrorString((cudaError_t)launched);
     }
     if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
@@ -110,15 +122,18 @@ static const char *upload_scalar(void **out, const float *values, int64_t count,
     return status == cudaSuccess ? NULL : cudaGetErrorString(status);
 }
 
-// wgmma: the Hopper kernel (cuda_lm_head_wgmma_statistics), which has no 256-row tiling.
-static void check_case(const head_case *c, int scalar_type, int wgmma, const float *hidden, const float *weight,
+// kind: HEAD_MMA (also run with 256-row blocks), HEAD_WGMMA or HEAD_PINGPONG (the Hopper
+// kernels; the ping-pong head cuts the vocabulary at pairs of tiles, so it takes at most
+// ⌈tiles/2⌉ splits: a case asking for more gets that many).
+static void check_case(const head_case *c, int scalar_type, int kind, const float *hidden, const float *weight,
                        const int32_t *targets, const double *reference_logits) {
     char name[300];
     const char *type = scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16";
     int splits = c->splits ? c->splits : cuda_lm_head_splits(c->vocab);
-    snprintf(name, sizeof name, WHERE "lm head%s %s, %s: %lld rows, d %d, V %d, %d split(s)", wgmma ? " (wgmma)" : "",
+    int pairs = ((c->vocab + 127) / 128 + 1) / 2;
+    if (kind == HEAD_PINGPONG && splits > pairs) splits = pairs;
+    snprintf(name, sizeof name, WHERE "lm head%s %s, %s: %lld rows, d %d, V %d, %d split(s)", head_names[kind],
              c->label, type, (long long)c->rows, c->dim, c->vocab, splits);
-    int rows_128 = wgmma ? 0 : 128;
     void *hidden_device = NULL, *weight_device = NULL;
     int32_t *targets_device = NULL;
     const char *failure = upload_scalar(&hidden_device, hidden, c->rows * c->dim, scalar_type);
@@ -129,10 +144,16 @@ static void check_case(const head_case *c, int scalar_type, int wgmma, const flo
     device_run dumped = {0}, plain = {0}, shifted = {0}, wide = {0};
     int64_t offset = c->rows > 5 ? 5 : 0;
     const void *h = hidden_device, *w = weight_device;
-    if (!failure) failure = run_kernel(&dumped, h, w, targets_device, c, 0, splits, rows_128, scalar_type, 1);
-    if (!failure) failure = run_kernel(&plain, h, w, targets_device, c, 0, splits, rows_128, scalar_type, 0);
-    if (!failure) failure = run_kernel(&shifted, h, w, targets_device, c, offset, splits, rows_128, scalar_type, 0);
-    if (!failure && !wgmma) failure = run_kernel(&wide, h, w, targets_device, c, 0, splits, 256, scalar_type, 0);
+    if (!failure) failure = run_kernel(&dumped, h, w, targets_device, c, 0, splits, kind, 128, scalar_type, 1);
+    if (!failure) failure = run_kernel(&plain, h, w, targets_device, c, 0, splits, kind, 128, scalar_type, 0);
+    if (!failure) failure = run_kernel(&shifted, h, w, targets_device, c, offset, splits, kind, 128, scalar_type, 0);
+    if (!failure && kind == HEAD_MMA)
+        failure = run_kernel(&wide, h, w, targets_device, c, 0, splits, kind, 256, scalar_type, 0);
+    if (!failure && kind == HEAD_PINGPONG) {  // "wide": the same launch on 2 persistent blocks (emulated)
+        set_emulated_processors(2);
+        failure = run_kernel(&wide, h, w, targets_device, c, 0, splits, kind, 128, scalar_type, 0);
+        set_emulated_processors(0);
+    }
 
     double worst_logit = 0, worst_surprisal = 0, worst_entropy = 0;
     int64_t rank_mismatch = 0, self_mismatch = 0, target_mismatch = 0, plain_mismatch = 0, shifted_mismatch = 0,
@@ -171,7 +192,7 @@ static void check_case(const head_case *c, int scalar_type, int wgmma, const flo
         target_mismatch += memcmp(&dumped.target_logits[r], &own[y], 4) != 0;
         plain_mismatch += dumped.surprisal[r] != plain.surprisal[r] || dumped.entropy[r] != plain.entropy[r] ||
                           dumped.rank[r] != plain.rank[r];
-        if (!wgmma)
+        if (kind != HEAD_WGMMA)
             wide_mismatch += memcmp(&plain.surprisal[r], &wide.surprisal[r], 8) != 0 ||
                              memcmp(&plain.entropy[r], &wide.entropy[r], 8) != 0 || plain.rank[r] != wide.rank[r];
         if (r >= offset)
@@ -193,7 +214,7 @@ static void check_case(const head_case *c, int scalar_type, int wgmma, const flo
     CHECK(name, failure == NULL,
           "%s: |dlogit| %.3g, |dsup| %.3g, |dentr| %.3g (tolerance %.2g); rank differs from the exact count at %lld, "
           "from the count over its own logits at %lld; target logit not its own at %lld; test mode vs production %lld, "
-          "offset %lld rows %lld, 256-row blocks %lld; target -1 rows written %lld; %lld rows checked",
+          "offset %lld rows %lld, 256-row blocks or 2 blocks %lld; target -1 rows written %lld; %lld rows checked",
           failure ? failure : "", worst_logit, worst_surprisal, worst_entropy, tolerance, (long long)rank_mismatch,
           (long long)self_mismatch, (long long)target_mismatch, (long long)plain_mismatch, (long long)offset,
           (long long)shifted_mismatch, (long long)wide_mismatch, (long long)untouched_wrong, (long long)checked);
@@ -224,8 +245,10 @@ static void check_shape(const head_case *c, int scalars_from, int scalars_to) {
             logits[r * c->vocab + v] = dot;
         }
     for (int scalar = scalars_from; scalar <= scalars_to; scalar++) {
-        check_case(c, scalar, 0, hidden, weight, targets, logits);
-        if (cuda_wgmma_available()) check_case(c, scalar, 1, hidden, weight, targets, logits);
+        check_case(c, scalar, HEAD_MMA, hidden, weight, targets, logits);
+        if (cuda_wgmma_available()) check_case(c, scalar, HEAD_WGMMA, hidden, weight, targets, logits);
+        if (cuda_wgmma_available() && cuda_tensor_maps_available())
+            check_case(c, scalar, HEAD_PINGPONG, hidden, weight, targets, logits);
     }
     free(hidden), free(weight), free(targets), free(logits);
 }
@@ -242,6 +265,9 @@ int main(void) {
         {"fixture-shaped", 300, 64, 1024, 0, 7},
         {"ragged (V, d and rows off the tiles)", 77, 136, 1000, 3, 0},
         {"one tile per split, the last partial", 77, 136, 1000, 8, 0},
+        // 7 tiles in 2 splits (4 + 3): the ping-pong head's warpgroup 0 takes the last tile of
+        // a split and the first of the next unit in a row.
+        {"an odd tile count", 300, 136, 830, 2, 4},
         {"one row", 1, 64, 1024, 0, 0},
         {"two splits by default", 130, 128, 8192, 0, 5},
         {"Pythia-410m-shaped d", 40, 1024, 4096, 0, 0},
