@@ -72,15 +72,15 @@ __device__ __forceinline__ float polynomial_exp2(float x) {
 }
 
 // The online softmax of one S tile in this thread's two rows (query0, query0 + 8): masks the
-// keys after the query on a diagonal tile, moves the running maximum, turns S into P packed
-// as the A operand of P·V (key block kk holds s[8kk … 8kk+7]) and returns the factor O and
+// keys after the query on a diagonal tile, moves the running maximum, turns S into P in
+// place (fp32; pack_probabilities makes the A operand of P·V) and returns the factor O and
 // the running sum must be scaled by. s[4j + e] is row query0 + 8·(e/2), key first_key + 8j +
 // 2q + e%2; p = 2^(s·c − max·c) with c = log2 e / √HD, one FFMA and one MUFU.EX2 each, or,
 // for one pair in every FMA_EVERY (0: none), polynomial_exp2 instead.
-template <typename scalar, int KEYS, int FMA_EVERY = 0>
-__device__ __forceinline__ void softmax_tile(uint32_t (&p)[KEYS / 16][4], float (&correction)[2], float (&s)[KEYS / 2],
-                                             float (&row_max)[2], float (&row_sum)[2], int first_key, bool diagonal,
-                                             int query0, int q, float scale_log2) {
+template <int KEYS, int FMA_EVERY = 0>
+__device__ __forceinline__ void softmax_probabilities(float (&correction)[2], float (&s)[KEYS / 2], float (&row_max)[2],
+                                                      float (&row_sum)[2], int first_key, bool diagonal, int query0,
+                                                      int q, float scale_log2) {
     // Each row's maximum in four partial maxima (then joined): four short dependency chains
     // instead of one of KEYS/4 — the warpgroup's softmax waits on it before anything else,
     // with little else for its warps to issue. The maximum is the same in any order.
@@ -126,10 +126,26 @@ __device__ __forceinline__ void softmax_tile(uint32_t (&p)[KEYS / 16][4], float 
             p1 = fast_exp2(fmaf(s[i + 1], scale_log2, -scaled_max[r]));
         }
         tile_sum[r] += p0 + p1;
-        p[i >> 3][(i >> 1) & 3] = pack_pair<scalar>(p0, p1);
+        s[i] = p0, s[i + 1] = p1;
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) row_sum[r] = row_sum[r] * correction[r] + tile_sum[r];  // lane-partial sums
+}
+
+// P (fp32, in s) packed as the A operand of P·V: key block kk holds s[8kk … 8kk+7].
+template <typename scalar, int KEYS>
+__device__ __forceinline__ void pack_probabilities(uint32_t (&p)[KEYS / 16][4], const float (&s)[KEYS / 2]) {
+#pragma unroll
+    for (int i = 0; i < KEYS / 2; i += 2) p[i >> 3][(i >> 1) & 3] = pack_pair<scalar>(s[i], s[i + 1]);
+}
+
+// Both: the softmax of one S tile, packed into p.
+template <typename scalar, int KEYS, int FMA_EVERY = 0>
+__device__ __forceinline__ void softmax_tile(uint32_t (&p)[KEYS / 16][4], float (&correction)[2], float (&s)[KEYS / 2],
+                                             float (&row_max)[2], float (&row_sum)[2], int first_key, bool diagonal,
+                                             int query0, int q, float scale_log2) {
+    softmax_probabilities<KEYS, FMA_EVERY>(correction, s, row_max, row_sum, first_key, diagonal, query0, q, scale_log2);
+    pack_probabilities<scalar, KEYS>(p, s);
 }
 
 // O *= correction per row; skipped by a warp whose corrections are all exactly 1 (once the

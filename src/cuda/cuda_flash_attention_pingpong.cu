@@ -10,18 +10,25 @@
 //     are whole rows of the qkv buffer, so rows past a sequence's end hold the next
 //     sequence's (finite) values where cp.async zero-fills them; those keys are masked and
 //     their P are 0, so the products and the bits are the same.
-//   - warpgroups 0 and 1 (64 query rows each) wait on `full`, multiply, and release a stage on
-//     its `empty` mbarrier once their products have read it. They take turns to issue their
-//     products ("ping-pong": named barriers 1 and 2, warpgroup 0 first), so one warpgroup's
-//     products run on the tensor cores while the other computes its softmax, where with a
-//     shared barrier both reach their softmax at the same time and the tensor cores idle.
+//   - warpgroups 0 and 1 (and 2 at HD ≤ 64; 64 query rows each) wait on `full`, multiply,
+//     and release a stage on its `empty` mbarrier once their products have read it. They take
+//     turns to issue their products (named barriers 1, 2 (, 3), warpgroup 0 first), so one
+//     warpgroup's products run on the tensor cores while the others compute their softmax,
+//     where with a shared barrier all reach their softmax at the same time and the tensor
+//     cores idle. At HD ≤ 64 a warpgroup's softmax of a 128-key tile takes about as long as
+//     its products (64 exponentials a thread against 2 MFLOP), so two warpgroups cannot keep
+//     the tensor cores busy: three do (FlashAttention-3's 192-row blocks there), within 160
+//     registers a thread by keeping one P buffer (below).
 // Per warpgroup, iteration j issues S_j = Q·K_jᵀ and O += P_{j−1}·V_{j−1}, then computes
-// S_j's softmax while the latter runs (the pipelined form's schedule).
+// S_j's softmax while the latter runs (the pipelined form's schedule); P_j is packed into a
+// second buffer at once, or, with three warpgroups, into the same buffer once P_{j−1}·V_{j−1}
+// is done (the same values either way).
 //
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256};
-// 384 threads; K/V tiles of 128 keys (64 at HD = 256). Shared memory: 1 KB alignment slack,
-// Q [128, HD], K and V × stages [keys, HD] (swizzled, as the wgmma form), 2 mbarriers per
-// stage: 113 KB at HD = 64, 225 KB at 128 (3 stages), 193 KB at 256 (2 stages).
+// 384 threads (512 at HD ≤ 64); K/V tiles of 128 keys (64 at HD = 256). Shared memory: 1 KB
+// alignment slack, Q [64·warpgroups, HD], K and V × stages [keys, HD] (swizzled, as the
+// wgmma form), 2 mbarriers per stage: 121 KB at HD = 64, 225 KB at 128 (3 stages), 193 KB
+// at 256 (2 stages).
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -38,7 +45,11 @@
 
 template <int HD> struct pingpong_attention_shape {
     static constexpr int keys = HD <= 128 ? 128 : 64;  // the S product's N (64 at HD = 256, for registers)
-    static constexpr int consumers = 2;                // multiplying warpgroups, 64 query rows each
+    // Multiplying warpgroups, 64 query rows each: three at HD ≤ 64, where a warpgroup's
+    // softmax takes about as long as its products, so that two others' products can cover it
+    // (registers allow it there with one P buffer: P_j packed once P_{j−1}·V_{j−1} is done).
+    static constexpr int consumers = HD <= 64 ? 3 : 2;
+    static constexpr bool single_p = consumers == 3;
     static constexpr int threads = (consumers + 1) * 128;
     static constexpr int query_rows = consumers * 64;
     static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
@@ -48,8 +59,10 @@ template <int HD> struct pingpong_attention_shape {
     }
     static constexpr int stages = bytes(3) <= 227 * 1024 ? 3 : 2;
     static constexpr int swizzle = swizzle_width<HD>::value;
-    // Registers per thread after setmaxnreg: 24·128 + 240·256 ≤ the SM's 65,536.
-    static constexpr int copy_registers = 24, multiply_registers = 240;
+    // TMA box rows: Q's rows (64·consumers) and K/V's in whole boxes.
+    static constexpr int box_rows = consumers == 3 ? 64 : keys;
+    // Registers per thread after setmaxnreg: 24·128 + 240·256 (or 160·384) ≤ the SM's 65,536.
+    static constexpr int copy_registers = 24, multiply_registers = consumers == 3 ? 160 : 240;
 };
 
 // rows [row0, row0 + ROWS) × columns [column0, column0 + HD) of the map into a swizzled tile
@@ -86,7 +99,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     if (threadIdx.x == 0) {
         for (int stage = 0; stage < STAGES; stage++) {
             mbarrier_init(&full[stage], TMA ? 1 : 128);  // the TMA thread, or every copying thread
-            mbarrier_init(&empty[stage], 256);  // every multiplying thread, once its products read it
+            mbarrier_init(&empty[stage], shape::consumers * 128);  // every multiplying thread, once read
         }
     }
     __syncthreads();  // the last barrier of the whole block: the roles part here
@@ -107,11 +120,12 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
                     int stage = t % STAGES;
                     if (t >= STAGES) mbarrier_wait(&empty[stage], (unsigned)(t / STAGES - 1) & 1);
                     mbarrier_arrive_expect_bytes(&full[stage], (uint32_t)(2 * shape::tile_bytes + (t == 0 ? shape::q_bytes : 0)));
-                    if (t == 0) tma_load_rows<HD, QR, KEYS, W>(q_tile, &qkv_map, column, start + first_query, &full[0]);
-                    tma_load_rows<HD, KEYS, KEYS, W>(k_tiles + stage * shape::tile_bytes, &qkv_map, column + HD,
-                                                     start + t * KEYS, &full[stage]);
-                    tma_load_rows<HD, KEYS, KEYS, W>(v_tiles + stage * shape::tile_bytes, &qkv_map, column + 2 * HD,
-                                                     start + t * KEYS, &full[stage]);
+                    constexpr int BOX = shape::box_rows;
+                    if (t == 0) tma_load_rows<HD, QR, BOX, W>(q_tile, &qkv_map, column, start + first_query, &full[0]);
+                    tma_load_rows<HD, KEYS, BOX, W>(k_tiles + stage * shape::tile_bytes, &qkv_map, column + HD,
+                                                    start + t * KEYS, &full[stage]);
+                    tma_load_rows<HD, KEYS, BOX, W>(v_tiles + stage * shape::tile_bytes, &qkv_map, column + 2 * HD,
+                                                    start + t * KEYS, &full[stage]);
                 }
             }
             return;
@@ -146,12 +160,14 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
     int group_first_query = first_query + group * 64;
     int query0 = group_first_query + warp * 16 + g;  // this thread's rows: query0 and query0 + 8
-    // Turns: a warpgroup issues its products after bar.sync on its own id (1 + group), which
-    // opens once the other warpgroup has arrived there after issuing its own. Each issues
-    // key_tiles + 1 times; warpgroup 1 arrives once up front (0 goes first) and not after
-    // its last issue, so every id sees as many arrivals as waits.
-    const int my_turn = 1 + group, other_turn = 2 - group;
-    if (group == 1) named_barrier_arrive<256>(other_turn);
+    // Turns, in the order 0, 1, (2,) 0, …: a warpgroup issues its products after bar.sync on
+    // its own id (1 + group), which opens once the warpgroup before it has arrived there after
+    // issuing its own. Each issues key_tiles + 1 times; the last warpgroup arrives once up
+    // front (0 goes first) and not after its last issue, so every id sees as many arrivals as
+    // waits.
+    constexpr int LAST = shape::consumers - 1;
+    const int my_turn = 1 + group, next_turn = 1 + (group == LAST ? 0 : group + 1);
+    if (group == LAST) named_barrier_arrive<256>(next_turn);
 
     float o[HD / 2];
 #pragma unroll
@@ -160,8 +176,9 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     // This warpgroup's 64 rows of Q: the group's first row is 64 rows (8 atoms) in.
     const uint64_t q_descriptor = wgmma_swizzled_descriptor<W>(q_tile + group * 64 * W, QR * W, 8 * W);
     float s[KEYS / 2], correction[2];
-    // P_j for even and odd j (the pipelined form's reason: one is read by the product in flight).
-    uint32_t p_even[KEYS / 16][4], p_odd[KEYS / 16][4];
+    // P_j for even and odd j (the pipelined form's reason: one is read by the product in
+    // flight); with one buffer (single_p), P_j is packed once that product is done.
+    uint32_t p_even[KEYS / 16][4], p_odd[shape::single_p ? 1 : KEYS / 16][4];
     uint64_t k_descriptor, v_descriptor;
 
     // Tile 0 (Q landed with it): S_0 alone; O is still 0.
@@ -172,7 +189,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     named_barrier_sync<256>(my_turn);
     wgmma_fence();
     issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
-    named_barrier_arrive<256>(other_turn);
+    named_barrier_arrive<256>(next_turn);
     wgmma_wait<0>();
     wgmma_fence_operands(s);
     softmax_tile<scalar, KEYS, FMA_EVERY>(p_even, correction, s, row_max, row_sum, 0, true, query0, q, scale_log2);
@@ -190,13 +207,15 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         wgmma_fence();
         issue_scores<scalar, HD, KEYS, QR>(s, q_descriptor, k_descriptor);
         issue_values<scalar, HD, KEYS>(o, p_previous, v_descriptor);
-        named_barrier_arrive<256>(other_turn);
+        named_barrier_arrive<256>(next_turn);
         wgmma_wait<1>();  // S_j has landed; P_{j−1}·V_{j−1} may still run
         wgmma_fence_operands(s);
-        softmax_tile<scalar, KEYS, FMA_EVERY>(p, correction, s, row_max, row_sum, j * KEYS,
-                                              j * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
+        softmax_probabilities<KEYS, FMA_EVERY>(correction, s, row_max, row_sum, j * KEYS,
+                                               j * KEYS + KEYS - 1 > group_first_query, query0, q, scale_log2);
+        if constexpr (!shape::single_p) pack_probabilities<scalar, KEYS>(p, s);
         wgmma_wait<0>();
         wgmma_fence_operands(o);
+        if constexpr (shape::single_p) pack_probabilities<scalar, KEYS>(p, s);  // p held P_{j−1}, read until now
         mbarrier_arrive(&empty[(j - 1) % STAGES]);  // K_{j−1} and V_{j−1} are read
         rescale_output<HD>(o, correction);
     };
@@ -208,12 +227,17 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         named_barrier_sync<256>(my_turn);
         wgmma_fence();
         issue_values<scalar, HD, KEYS>(o, p_last, v_descriptor);
-        if (group == 0) named_barrier_arrive<256>(other_turn);
+        if (group != LAST) named_barrier_arrive<256>(next_turn);
         wgmma_wait<0>();
         wgmma_fence_operands(o);
     };
 
-    pipelined_key_loop(key_tiles, step, last_values, p_even, p_odd);
+    if constexpr (shape::single_p) {
+        for (int j = 1; j < key_tiles; j++) step(j, p_even, p_even);
+        last_values(p_even);
+    } else {
+        pipelined_key_loop(key_tiles, step, last_values, p_even, p_odd);
+    }
     store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
 }
 
@@ -229,8 +253,8 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
     memset(&qkv_map, 0, sizeof qkv_map);
     if (TMA) {
         int mapped = tensor_map_2d(&qkv_map, qkv, std::is_same<scalar, __nv_bfloat16>::value, 3ULL * heads * HD,
-                                   (uint64_t)tokens, 3ULL * heads * HD * sizeof(scalar), shape::swizzle / 2, shape::keys,
-                                   shape::swizzle);
+                                   (uint64_t)tokens, 3ULL * heads * HD * sizeof(scalar), shape::swizzle / 2,
+                                   shape::box_rows, shape::swizzle);
         if (mapped != 0) return mapped;
     }
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
