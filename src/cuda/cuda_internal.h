@@ -93,7 +93,7 @@ typedef struct cuda_model {
     int64_t *sequence_correct;   // [sequences]
 
     int lm_head_fused;           // MEMPROF_LM_HEAD=fused[-256]: cuda_lm_head.cu instead of GEMM chunks + statistics
-    int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma) or 256 (fused-256)
+    int lm_head_block_rows;      // and its rows per block: 128 (fused, fused-wgmma, fused-pingpong) or 256 (fused-256)
     int lm_head_wgmma;           // the Hopper heads: LM_HEAD_WGMMA (fused-wgmma, cuda_lm_head_wgmma.cu) or
                                  // LM_HEAD_PINGPONG (fused-pingpong, cuda_lm_head_pingpong.cu); else 0
     int lm_head_partials;        // partial states per row in a fused head's workspace (0: the chunked head)

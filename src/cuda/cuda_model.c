@@ -173,8 +173,9 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->lm_head_fused = choice.lm_head_block_rows > 0;
     model->lm_head_block_rows = choice.lm_head_block_rows;
     model->lm_head_wgmma = choice.lm_head_wgmma;
-    model->lm_head_partials = !model->lm_head_fused ? 0
-                              : cuda_lm_head_splits((int)c->vocab_size) * (choice.lm_head_wgmma == LM_HEAD_PINGPONG ? 2 : 1);
+    // Partial states per row: one per split, two with the ping-pong head (one per warpgroup).
+    int partials_per_split = choice.lm_head_wgmma == LM_HEAD_PINGPONG ? 2 : 1;
+    model->lm_head_partials = model->lm_head_fused ? cuda_lm_head_splits((int)c->vocab_size) * partials_per_split : 0;
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
     model->residual_gemm_fused = choice.residual_gemm_fused;
@@ -375,7 +376,9 @@ int cuda_lm_head_mode(int *out_block_rows, int *out_wgmma, int *out_automatic, c
     *out_block_rows = 0, *out_wgmma = 0;
     *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
     if (*out_automatic || strcmp(value, "chunked") == 0) return 0;
-    int wgmma = strcmp(value, "fused-wgmma") == 0 ? LM_HEAD_WGMMA : strcmp(value, "fused-pingpong") == 0 ? LM_HEAD_PINGPONG : 0;
+    int wgmma = strcmp(value, "fused-wgmma") == 0      ? LM_HEAD_WGMMA
+                : strcmp(value, "fused-pingpong") == 0 ? LM_HEAD_PINGPONG
+                                                       : 0;
     int block_rows = strcmp(value, "fused") == 0 || wgmma ? 128 : strcmp(value, "fused-256") == 0 ? 256 : 0;
     if (block_rows == 0)
         return error_set(err, MEMPROF_ERR, "MEMPROF_LM_HEAD: expected \"auto\", \"chunked\", \"fused\", "
