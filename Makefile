@@ -186,7 +186,7 @@ $(BUILD)/tests/test_cuda_lm_head_emulated: $(BUILD)/emulator/test_cuda_lm_head.o
 $(BUILD)/tests/test_cuda_attention_emulated: $(BUILD)/emulator/test_cuda_attention.o \
 		$(BUILD)/emulator/cuda_flash_attention.o $(BUILD)/emulator/cuda_attention.o \
 		$(BUILD)/emulator/cuda_flash_attention_wgmma.o $(BUILD)/emulator/cuda_flash_attention_pingpong.o \
-		$(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
+		$(BUILD)/emulator/cuda_layers.o $(BUILD)/emulator/cuda_wgmma_probe.o $(EMULATOR_OBJS)
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CXX) $^ -lm -o $@

@@ -22,9 +22,9 @@
 #
 # usage: [SKIP="nccl upload"] [VARIANTS="chunked:mma fused:mma ..."] [BASE=build-carry/base/memprof] scripts/device-check.sh [SIZES=70m,160m,410m]
 #   SKIP      steps to leave out: nccl (the NCCL test), upload (test_cuda_upload), hf (the HF baseline)
-#   VARIANTS  the kernel combinations to bench, LM head:attention[:up GEMM[:residual GEMM[:statistics SMs]]]
+#   VARIANTS  the kernel combinations to bench, LM head:attention[:up GEMM[:residual GEMM[:statistics SMs[:rotary]]]]
 #             (MEMPROF_LM_HEAD, MEMPROF_ATTENTION[, MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM,
-#             MEMPROF_STATISTICS_SMS: default auto]), in this order; ":mma" and ":auto"
+#             MEMPROF_STATISTICS_SMS, MEMPROF_ROTARY: default auto]), in this order; ":mma" and ":auto"
 #             attention ones in fp16 and bf16, the others (and the fused-256, fused-wgmma and
 #             fused-pingpong heads) in fp16 (fused-256 is a tiling of fused: the same bits); default
 #             "auto:auto auto:mma chunked:mma fused-wgmma:mma chunked:wgmma-tma chunked:wgmma-pingpong chunked:wgmma chunked:wgmma-64 fused:mma
@@ -141,10 +141,10 @@ main() {
     # sizes; HF_RESERVE seconds (default 90) stay for the HF baseline after the benches.
     reserve=${HF_RESERVE:-90}
     for variant in $variants; do
-        # LM head:attention[:up GEMM[:residual GEMM[:statistics SMs]]] (MEMPROF_UP_GEMM,
-        # MEMPROF_RESIDUAL_GEMM, MEMPROF_STATISTICS_SMS; default auto).
-        IFS=: read -r head attention up residual statistics_sms <<<"$variant"
-        up=${up:-auto} residual=${residual:-auto} statistics_sms=${statistics_sms:-auto}
+        # LM head:attention[:up GEMM[:residual GEMM[:statistics SMs[:rotary]]]] (MEMPROF_UP_GEMM,
+        # MEMPROF_RESIDUAL_GEMM, MEMPROF_STATISTICS_SMS, MEMPROF_ROTARY; default auto).
+        IFS=: read -r head attention up residual statistics_sms rotary <<<"$variant"
+        up=${up:-auto} residual=${residual:-auto} statistics_sms=${statistics_sms:-auto} rotary=${rotary:-auto}
         if [[ " ${untried:-} " == *" $attention "* ]] || { [ -n "${untried:-}" ] && [ "$attention" = auto ]; }; then
             echo "skipped $variant: its attention test timed out (auto picks wgmma-tma on Hopper)"; continue
         fi
@@ -160,9 +160,9 @@ main() {
                 if [ "$(left)" -lt $((20 + reserve)) ]; then echo "skipped bench $size $precision $variant: budget"; continue; fi
                 start=$SECONDS
                 echo "-- $size $precision, $head LM head, $attention attention, $up up GEMM, $residual residual GEMM," \
-                    "$statistics_sms statistics SMs" | tee -a "$OUT/bench.txt"
+                    "$statistics_sms statistics SMs, $rotary rotary" | tee -a "$OUT/bench.txt"
                 MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention MEMPROF_UP_GEMM=$up MEMPROF_RESIDUAL_GEMM=$residual \
-                    MEMPROF_STATISTICS_SMS=$statistics_sms with_gpu_samples run_memprof "$(cap 30)" "$BUILD"/memprof bench \
+                    MEMPROF_STATISTICS_SMS=$statistics_sms MEMPROF_ROTARY=$rotary with_gpu_samples run_memprof "$(cap 30)" "$BUILD"/memprof bench \
                     --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
                 if [ -n "${BASE:-}" ] && [[ " ${BASE_VARIANTS:-chunked:mma} " == *" $variant "* ]] &&

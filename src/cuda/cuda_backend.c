@@ -3,7 +3,8 @@
 // in chunks of logits rows folded into the statistics on the device (or, with
 // MEMPROF_LM_HEAD=fused, one kernel that folds the logits as it computes them).
 //
-// Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary →
+// Per layer (N tokens): LN1+LN2 (one pass) → QKV GEMM (+bias epilogue) → rotary (or, with
+// MEMPROF_ROTARY=attention, inside the TMA attention) →
 // attention (tensor cores for head dims 32–256, else the exact warp kernel) → dense GEMM
 // accumulating into the fp32 residual (+ both residual biases, summed in fp32, as its
 // epilogue) ; up GEMM (+bias epilogue) → erf GELU (or both in one kernel:
@@ -162,8 +163,12 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                       w->ln2_bias, tokens_count, d, eps, scalar, stream), "layernorm");
         GEMM(cuda_gemm_forward(m->gemm, m->qkv, GEMM_OUTPUT_SCALAR, m->norm1, w->qkv_weight, w->qkv_bias, tokens_count,
                                d, 3 * d, err), "qkv gemm");
-        KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
-                                   c->rotary_dims, scalar, stream), "rotary");
+        // MEMPROF_ROTARY=attention: the wgmma-tma attention rotates q and k as they land (the same
+        // bits); where it does not cover the shape, the pass runs after all (below).
+        int rotary_pending = m->rotary_in_attention && m->attention_wgmma == 5;
+        if (!rotary_pending)
+            KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
+                                       c->rotary_dims, scalar, stream), "rotary");
         // Tensor-core kernel where it covers the head dim (wgmma with MEMPROF_ATTENTION=wgmma,
         // wgmma-serial, wgmma-64, wgmma-pingpong, wgmma-tma[-fma25|-fma50], else mma.sync), the exact warp
         // kernel elsewhere. The TMA form maps the qkv buffer's first tokens_count rows.
@@ -173,7 +178,12 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         static const attention_launcher tensor_core[] = {
             cuda_flash_attention_forward, cuda_flash_attention_wgmma_forward, cuda_flash_attention_wgmma_serial_forward,
             cuda_flash_attention_wgmma_small_blocks_forward, cuda_flash_attention_wgmma_pingpong_forward};
-        int flash = m->attention_wgmma == 5
+        int flash = rotary_pending
+                        ? cuda_flash_attention_wgmma_tma_rotary_forward(m->attention, m->qkv, m->starts, m->lengths,
+                                                                        sequences, max_length, H, hd, scalar,
+                                                                        tokens_count, m->cos_table, m->sin_table,
+                                                                        c->rotary_dims, stream)
+                    : m->attention_wgmma == 5
                         ? cuda_flash_attention_wgmma_tma_forward(m->attention, m->qkv, m->starts, m->lengths, sequences,
                                                                  max_length, H, hd, scalar, tokens_count, stream)
                     : m->attention_wgmma >= 6
@@ -182,6 +192,12 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
                                                                      m->attention_wgmma == 6 ? 4 : 2, tokens_count, stream)
                         : tensor_core[m->attention_wgmma](m->attention, m->qkv, m->starts, m->lengths, sequences,
                                                           max_length, H, hd, scalar, stream);
+        if (flash < 0 && rotary_pending) {  // not covered (head dim, rot): the pass, then the TMA form
+            KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
+                                       c->rotary_dims, scalar, stream), "rotary");
+            flash = cuda_flash_attention_wgmma_tma_forward(m->attention, m->qkv, m->starts, m->lengths, sequences,
+                                                           max_length, H, hd, scalar, tokens_count, stream);
+        }
         if (flash < 0 && m->attention_wgmma)
             flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
                                                  hd, scalar, stream);

@@ -17,6 +17,25 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(f
 // GELU, the exact (erf) form GPT-NeoX uses, in fp32: the GELU kernel's and the fused up GEMM's.
 __device__ __forceinline__ float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
+// VEC consecutive 16-bit scalars or floats as one aligned access (VEC · 2 or VEC · 4 bytes).
+template <typename scalar, int VEC> struct alignas(2 * VEC) scalar_vector { scalar lanes[VEC]; };
+template <int VEC> struct alignas(4 * VEC) float_vector { float lanes[VEC]; };
+
+// NeoX's rotate_half on VEC pairs (x[i], x[i + rot/2]) of one q or k row: x[i]·c − x[i + half]·s
+// and x[i + half]·c + x[i]·s in fp32, each rounded once. Written as explicit FMAs so that every
+// kernel that rotates (the rotary pass, the TMA attention's copying warps) gives the same bits
+// (with a − b left to the compiler, which of the two products it fuses may differ).
+template <typename scalar, int VEC>
+__device__ __forceinline__ void rotate_pairs(scalar_vector<scalar, VEC> &first, scalar_vector<scalar, VEC> &second,
+                                             const float_vector<VEC> &c, const float_vector<VEC> &s) {
+#pragma unroll
+    for (int k = 0; k < VEC; k++) {
+        float a = to_float(first.lanes[k]), b = to_float(second.lanes[k]);
+        first.lanes[k] = from_float<scalar>(fmaf(a, c.lanes[k], -(b * s.lanes[k])));
+        second.lanes[k] = from_float<scalar>(fmaf(b, c.lanes[k], a * s.lanes[k]));
+    }
+}
+
 template <typename value> __device__ __forceinline__ value warp_sum(value x) {
     for (int offset = 16; offset > 0; offset >>= 1) x += __shfl_xor_sync(0xffffffffu, x, offset);
     return x;

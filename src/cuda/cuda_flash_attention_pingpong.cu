@@ -10,6 +10,12 @@
 //     are whole rows of the qkv buffer, so rows past a sequence's end hold the next
 //     sequence's (finite) values where cp.async zero-fills them; those keys are masked and
 //     their P are 0, so the products and the bits are the same.
+//     With the rotary folded in (MEMPROF_ROTARY=attention, TMA only), the boxes land on a
+//     `landed` mbarrier instead, and the warpgroup's warps 1–3 rotate the first rot dims of
+//     each landed Q (once) and K tile in shared memory — the rotary pass's arithmetic
+//     (rotate_pairs), so the same bits — before announcing it on `full`: q and k are read
+//     from memory once, where the rotary pass reads and writes them before this kernel reads
+//     them. Positions are the rows' indices in their sequence (the backend's positions).
 //   - warpgroups 0 and 1 (and 2 at HD ≤ 64; 64 query rows each) wait on `full`, multiply,
 //     and release a stage on its `empty` mbarrier once their products have read it. They take
 //     turns to issue their products (named barriers 1, 2 (, 3), warpgroup 0 first), so one
@@ -27,8 +33,8 @@
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256};
 // 384 threads (512 at HD ≤ 64); K/V tiles of 128 keys (64 at HD = 256). Shared memory: 1 KB
 // alignment slack, Q [64·warpgroups, HD], K and V × stages [keys, HD] (swizzled, as the
-// wgmma form), 2 mbarriers per stage: 121 KB at HD = 64, 225 KB at 128 (3 stages), 193 KB
-// at 256 (2 stages).
+// wgmma form), 3 mbarriers per stage: 121 KB at HD = 64, 225 KB at 128 (3 stages), 193 KB
+// at 256 (2 stages). Rotary tables cos, sin [positions, rot/2] fp32 (cuda_rotary_prepare).
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -55,15 +61,72 @@ template <int HD> struct pingpong_attention_shape {
     static constexpr size_t q_bytes = (size_t)query_rows * HD * 2;
     static constexpr size_t tile_bytes = (size_t)keys * HD * 2;  // one K or V tile
     static constexpr size_t bytes(int stages) {  // alignment slack, Q, K × stages, V × stages, barriers
-        return 1024 + q_bytes + 2 * (size_t)stages * tile_bytes + 2 * (size_t)stages * 8;
+        return 1024 + q_bytes + 2 * (size_t)stages * tile_bytes + 3 * (size_t)stages * 8;
     }
     static constexpr int stages = bytes(3) <= 227 * 1024 ? 3 : 2;
     static constexpr int swizzle = swizzle_width<HD>::value;
     // TMA box rows: Q's rows (64·consumers) and K/V's in whole boxes.
     static constexpr int box_rows = consumers == 3 ? 64 : keys;
-    // Registers per thread after setmaxnreg: 24·128 + 240·256 (or 160·384) ≤ the SM's 65,536.
-    static constexpr int copy_registers = 24, multiply_registers = consumers == 3 ? 160 : 240;
+    // Registers per thread after setmaxnreg: 24·128 + 240·256 (or 160·384) ≤ the SM's 65,536;
+    // 32 for the copying warpgroup that also rotates (32·128 + 240·256 = 65,536).
+    static constexpr int copy_registers = 24, rotating_copy_registers = 32;
+    static constexpr int multiply_registers = consumers == 3 ? 160 : 240;
 };
+
+// The copying warpgroup's warps 1–3 rotate (warp 0's first thread issues the copies).
+enum { ROTATORS = 96 };
+
+// Byte offset of element e of row `row` in a swizzled tile of `rows` rows (cuda_common.cuh).
+template <int W> __device__ __forceinline__ uint32_t swizzled_element_offset(int row, int e, int rows) {
+    return swizzled_chunk_offset<W>(row, e / 8, rows) + (uint32_t)(e % 8) * 2;
+}
+
+// One rotating thread's part of a swizzled [ROWS, HD] tile whose row r is position
+// first_position + r: the VEC pairs from dim i of rows first_row, first_row + row_step, … below
+// `rows` (VEC divides half, so VEC elements lie in one 16-byte chunk, contiguous after the
+// swizzle).
+template <typename scalar, int ROWS, int W, int VEC>
+__device__ __forceinline__ void rotate_tile_part(char *tile, int first_position, int rows, const float *cos_table,
+                                                 const float *sin_table, int half, int i, int first_row, int row_step) {
+    typedef scalar_vector<scalar, VEC> pair_vector;
+    rows = min(rows, ROWS);
+    for (int row = first_row; row < rows; row += row_step) {
+        const int table = (first_position + row) * half + i;
+        float_vector<VEC> c = *(const float_vector<VEC> *)(cos_table + table);
+        float_vector<VEC> s = *(const float_vector<VEC> *)(sin_table + table);
+        pair_vector *first = (pair_vector *)(tile + swizzled_element_offset<W>(row, i, ROWS));
+        pair_vector *second = (pair_vector *)(tile + swizzled_element_offset<W>(row, i + half, ROWS));
+        pair_vector a = *first, b = *second;
+        rotate_pairs<scalar, VEC>(a, b, c, s);
+        *first = a;
+        *second = b;
+    }
+}
+
+// The rotating threads' loop (ROTATORS of them, `worker` this one's index): each landed tile
+// t's K rows (and Q's with tile 0) rotated, made visible to the tensor cores, announced on
+// `full`. Tile t + STAGES cannot land before the consumers released tile t, which needs this
+// tile's announcement, so a `landed` phase is never missed. A thread takes one VEC-pair column
+// i of every row_step-th row (half/VEC ≤ ROTATORS: the launcher's check); with ROTATORS not a
+// multiple of the columns, the last few threads only wait and announce.
+template <typename scalar, int QR, int KEYS, int W, int STAGES, int VEC>
+__device__ __forceinline__ void rotate_tiles(char *q_tile, char *k_tiles, size_t tile_bytes, uint64_t *landed,
+                                             uint64_t *full, int key_tiles, int first_query, int length,
+                                             const float *cos_table, const float *sin_table, int half, int worker) {
+    const int columns = half / VEC, row_step = ROTATORS / columns, i = worker % columns * VEC;
+    const int first_row = worker / columns < row_step ? worker / columns : KEYS + QR;  // past any tile: idle
+    for (int t = 0; t < key_tiles; t++) {
+        const int stage = t % STAGES;
+        mbarrier_wait(&landed[stage], (unsigned)(t / STAGES) & 1);
+        if (t == 0)
+            rotate_tile_part<scalar, QR, W, VEC>(q_tile, first_query, length - first_query, cos_table, sin_table, half,
+                                                 i, first_row, row_step);
+        rotate_tile_part<scalar, KEYS, W, VEC>(k_tiles + stage * tile_bytes, t * KEYS, length - t * KEYS, cos_table,
+                                               sin_table, half, i, first_row, row_step);
+        shared_async_fence();
+        mbarrier_arrive(&full[stage]);
+    }
+}
 
 // rows [row0, row0 + ROWS) × columns [column0, column0 + HD) of the map into a swizzled tile
 // (cuda_common.cuh): one box (KEYS rows × one atom column of W bytes) at a time.
@@ -76,10 +139,12 @@ __device__ __forceinline__ void tma_load_rows(char *tile, const CUtensorMap *map
             tma_load_2d(tile + c * ROWS * W + b * KEYS * W, map, column0 + c * (W / 2), row0 + b * KEYS, barrier);
 }
 
-template <typename scalar, int HD, bool TMA, int FMA_EVERY>
+template <typename scalar, int HD, bool TMA, int FMA_EVERY, bool ROTARY>
 __global__ void __launch_bounds__(pingpong_attention_shape<HD>::threads, 1)
 flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
-                                int query_tiles, float scale_log2, const __grid_constant__ CUtensorMap qkv_map) {
+                                int query_tiles, float scale_log2, const __grid_constant__ CUtensorMap qkv_map,
+                                const float *cos_table, const float *sin_table, int rotary_half) {
+    static_assert(!ROTARY || TMA, "the rotary is folded into the TMA form only");
     using shape = pingpong_attention_shape<HD>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = shape::stages, W = shape::swizzle;
     extern __shared__ __align__(128) unsigned char shared[];
@@ -88,6 +153,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     char *v_tiles = k_tiles + STAGES * shape::tile_bytes;  // [STAGES] tiles
     uint64_t *full = (uint64_t *)(v_tiles + STAGES * shape::tile_bytes);  // [STAGES]: a stage's tiles landed
     uint64_t *empty = full + STAGES;                                      // [STAGES]: both consumers read it
+    uint64_t *landed = ROTARY ? empty + STAGES : full;  // [STAGES]: where the TMA's bytes are counted
 
     const attention_block block = attention_block_rows(starts, lengths, query_tiles, QR);
     const int head = block.head, start = block.start, length = block.length, first_query = block.first_query;
@@ -98,8 +164,10 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
 
     if (threadIdx.x == 0) {
         for (int stage = 0; stage < STAGES; stage++) {
-            mbarrier_init(&full[stage], TMA ? 1 : 128);  // the TMA thread, or every copying thread
+            // The TMA thread, every rotating thread, or every copying thread.
+            mbarrier_init(&full[stage], ROTARY ? ROTATORS : TMA ? 1 : 128);
             mbarrier_init(&empty[stage], shape::consumers * 128);  // every multiplying thread, once read
+            if (ROTARY) mbarrier_init(&landed[stage], 1);           // the TMA thread
         }
     }
     __syncthreads();  // the last barrier of the whole block: the roles part here
@@ -110,7 +178,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         // (the (t/STAGES)-th phase of `empty`). With 3 stages the copies of two tiles are in
         // flight (tile t − 1 is announced after tile t's copies are queued); with 2, one (each
         // announced before the next wait, which would otherwise wait on it).
-        register_limit_decrease<shape::copy_registers>();
+        register_limit_decrease<ROTARY ? shape::rotating_copy_registers : shape::copy_registers>();
         int thread = threadIdx.x - shape::consumers * 128;
         if constexpr (TMA) {
             // One thread: per tile, the bytes to expect, then the boxes (Q's with tile 0).
@@ -119,14 +187,24 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
                 for (int t = 0; t < key_tiles; t++) {
                     int stage = t % STAGES;
                     if (t >= STAGES) mbarrier_wait(&empty[stage], (unsigned)(t / STAGES - 1) & 1);
-                    mbarrier_arrive_expect_bytes(&full[stage], (uint32_t)(2 * shape::tile_bytes + (t == 0 ? shape::q_bytes : 0)));
+                    mbarrier_arrive_expect_bytes(&landed[stage], (uint32_t)(2 * shape::tile_bytes + (t == 0 ? shape::q_bytes : 0)));
                     constexpr int BOX = shape::box_rows;
-                    if (t == 0) tma_load_rows<HD, QR, BOX, W>(q_tile, &qkv_map, column, start + first_query, &full[0]);
+                    if (t == 0) tma_load_rows<HD, QR, BOX, W>(q_tile, &qkv_map, column, start + first_query, &landed[0]);
                     tma_load_rows<HD, KEYS, BOX, W>(k_tiles + stage * shape::tile_bytes, &qkv_map, column + HD,
-                                                    start + t * KEYS, &full[stage]);
+                                                    start + t * KEYS, &landed[stage]);
                     tma_load_rows<HD, KEYS, BOX, W>(v_tiles + stage * shape::tile_bytes, &qkv_map, column + 2 * HD,
-                                                    start + t * KEYS, &full[stage]);
+                                                    start + t * KEYS, &landed[stage]);
                 }
+            } else if (ROTARY && thread >= 32) {
+                const int worker = thread - 32;
+                auto rotate = [&](auto vec) {
+                    rotate_tiles<scalar, QR, KEYS, W, STAGES, decltype(vec)::value>(
+                        q_tile, k_tiles, shape::tile_bytes, landed, full, key_tiles, first_query, length, cos_table,
+                        sin_table, rotary_half, worker);
+                };
+                if (rotary_half % 4 == 0) rotate(std::integral_constant<int, 4>());
+                else if (rotary_half % 2 == 0) rotate(std::integral_constant<int, 2>());
+                else rotate(std::integral_constant<int, 1>());
             }
             return;
         }
@@ -242,12 +320,16 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
 }
 
 // tokens: the rows of qkv (TMA's tensor extent: rows past it arrive as zeros); 0 for cp.async.
-template <typename scalar, int HD, bool TMA, int FMA_EVERY>
+template <typename scalar, int HD, bool TMA, int FMA_EVERY, bool ROTARY>
 static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                           int max_length, int heads, int64_t tokens, cuda_stream stream) {
+                           int max_length, int heads, int64_t tokens, const float *cos_table, const float *sin_table,
+                           int rotary_dims, cuda_stream stream) {
     using shape = pingpong_attention_shape<HD>;
     constexpr size_t bytes = shape::bytes(shape::stages);
-    int opted = shared_memory_opt_in(flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY>, bytes);
+    // Rotating threads take one VEC-pair column each (rotate_tiles): at most ROTATORS columns.
+    const int half = rotary_dims / 2, vec = half % 4 == 0 ? 4 : half % 2 == 0 ? 2 : 1;
+    if (ROTARY && (rotary_dims < 2 || rotary_dims % 2 != 0 || rotary_dims > HD || half / vec > ROTATORS)) return -1;
+    int opted = shared_memory_opt_in(flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY, ROTARY>, bytes);
     if (opted != 0) return opted;
     CUtensorMap qkv_map;
     memset(&qkv_map, 0, sizeof qkv_map);
@@ -259,31 +341,39 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
     }
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
-    flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY><<<grid, shape::threads, bytes, stream>>>(
+    flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY, ROTARY><<<grid, shape::threads, bytes, stream>>>(
         (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)),
-        qkv_map);
+        qkv_map, cos_table, sin_table, rotary_dims / 2);
     return LAUNCH_STATUS();
 }
 
-template <typename scalar, bool TMA, int FMA_EVERY>
+// The rotary tables and rot: only with ROTARY (else NULL, NULL, 0).
+struct rotary_tables {
+    const float *cos_table, *sin_table;
+    int rotary_dims;
+};
+
+template <typename scalar, bool TMA, int FMA_EVERY, bool ROTARY>
 static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                    int max_length, int heads, int head_dim, int64_t tokens, cuda_stream stream) {
+                    int max_length, int heads, int head_dim, int64_t tokens, rotary_tables rotary, cuda_stream stream) {
     return for_head_dim(head_dim, [&](auto hd) {
-        return launch_pingpong<scalar, decltype(hd)::value, TMA, FMA_EVERY>(out, qkv, starts, lengths, sequences,
-                                                                            max_length, heads, tokens, stream);
+        return launch_pingpong<scalar, decltype(hd)::value, TMA, FMA_EVERY, ROTARY>(
+            out, qkv, starts, lengths, sequences, max_length, heads, tokens, rotary.cos_table, rotary.sin_table,
+            rotary.rotary_dims, stream);
     });
 }
 
-template <bool TMA, int FMA_EVERY = 0>
+template <bool TMA, int FMA_EVERY = 0, bool ROTARY = false>
 static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                   int max_length, int heads, int head_dim, int scalar_type, int64_t tokens, cuda_stream stream) {
+                   int max_length, int heads, int head_dim, int scalar_type, int64_t tokens, cuda_stream stream,
+                   rotary_tables rotary = rotary_tables{NULL, NULL, 0}) {
     if (!cuda_wgmma_available()) return -1;
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half, TMA, FMA_EVERY>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim,
-                                                tokens, stream);
-    return dispatch<__nv_bfloat16, TMA, FMA_EVERY>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim,
-                                                   tokens, stream);
+        return dispatch<__half, TMA, FMA_EVERY, ROTARY>(out, qkv, starts, lengths, sequences, max_length, heads,
+                                                        head_dim, tokens, rotary, stream);
+    return dispatch<__nv_bfloat16, TMA, FMA_EVERY, ROTARY>(out, qkv, starts, lengths, sequences, max_length, heads,
+                                                           head_dim, tokens, rotary, stream);
 }
 
 // Each returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
@@ -298,6 +388,16 @@ extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv
                                                       int head_dim, int scalar_type, int64_t tokens,
                                                       cuda_stream stream) {
     return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens, stream);
+}
+
+extern "C" int cuda_flash_attention_wgmma_tma_rotary_forward(void *out, const void *qkv, const int32_t *starts,
+                                                             const int32_t *lengths, int sequences, int max_length,
+                                                             int heads, int head_dim, int scalar_type, int64_t tokens,
+                                                             const float *cos_table, const float *sin_table,
+                                                             int rotary_dims, cuda_stream stream) {
+    if (rotary_dims < 2 || rotary_dims % 2 != 0 || rotary_dims > head_dim) return -1;
+    return forward<true, 0, true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens,
+                                  stream, rotary_tables{cos_table, sin_table, rotary_dims});
 }
 
 extern "C" int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void *qkv, const int32_t *starts,

@@ -102,6 +102,8 @@ typedef struct cuda_model {
     int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
                                  // 1 fused-gelu, 2 fused-gelu-pingpong
     int residual_gemm_fused;     // MEMPROF_RESIDUAL_GEMM=fused: dense and down GEMMs as one (cuda_gemm_fused.cu)
+    int rotary_in_attention;     // MEMPROF_ROTARY=attention: q and k rotated inside the wgmma-tma attention
+                                 // (no rotary pass) where it runs (attention_wgmma 5); else the pass
     int statistics_processors;   // MEMPROF_STATISTICS_SMS: SMs kept for the chunked head's statistics kernel
                                  // beside the next chunk's GEMM, which runs on the others (0: none kept)
     int processors;              // the device's SM count
@@ -204,6 +206,11 @@ int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *e
 // the next chunk's GEMM runs on the rest (cuBLASLt's SM-count target); the caller checks it
 // against the device's SM count (at most half of them).
 int cuda_statistics_processors_mode(int *out_processors, int *out_automatic, memprof_error *err);
+// Reads MEMPROF_ROTARY: unset or "auto" (*out_automatic = 1: the rotary pass, until an H100
+// has measured the folded form), "pass" (*out_in_attention = 0: cuda_rotary_forward before the
+// attention) or "attention" (1: cuda_flash_attention_wgmma_tma_rotary_forward, the same bits;
+// the caller checks that the wgmma-tma attention can run).
+int cuda_rotary_mode(int *out_in_attention, int *out_automatic, memprof_error *err);
 int cuda_rotary_prepare(cuda_model *model, int64_t positions, memprof_error *err);
 
 #endif

@@ -78,6 +78,17 @@ int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, cons
 int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
                                            const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                            int head_dim, int scalar_type, int64_t tokens, cuda_stream stream);
+// The TMA form applied to q and k before the rotary (MEMPROF_ROTARY=attention): its copying
+// warpgroup rotates the first rotary_dims of each landed Q and K row in shared memory with
+// cuda_rotary_forward's arithmetic, so out is the TMA form's on the rotated qkv, bit for bit,
+// and qkv is left as it was. Positions are each row's index in its sequence; the tables cos,
+// sin [positions, rotary_dims/2] fp32 (cuda_rotary_forward's). −1 where the TMA form is not
+// covered or rotary_dims is not even in [2, head_dim].
+int cuda_flash_attention_wgmma_tma_rotary_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+                                                  const int32_t *sequence_lengths, int sequences, int max_length,
+                                                  int heads, int head_dim, int scalar_type, int64_t tokens,
+                                                  const float *cos_table, const float *sin_table, int rotary_dims,
+                                                  cuda_stream stream);
 // The TMA form with one pair of exponentials in every fma_every (4 or 2; else −1) of its
 // softmax computed on the FMA units (polynomial_exp2) instead of MUFU.EX2: within 2e-7 of
 // the same values, not the same bits.

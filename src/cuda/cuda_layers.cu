@@ -100,8 +100,6 @@ __global__ void layernorm_registers_kernel(scalar *out1, scalar *out2, const flo
 // divisions ran at about a quarter of the memory's rate: 2% of the GPU time at 2.8b; with
 // this form and one row's loads at a time, still 2.2% there and 1.2% at 1.4b, ≈ 1.6 TB/s).
 enum { ROTARY_ROWS = 8, ROTARY_THREADS = 128 };
-template <typename scalar, int VEC> struct alignas(2 * VEC) scalar_vector { scalar lanes[VEC]; };
-template <int VEC> struct alignas(4 * VEC) float_vector { float lanes[VEC]; };
 
 template <typename scalar, int VEC>
 __global__ void rotary_kernel(scalar *qkv, const float *cos_table, const float *sin_table, const int32_t *positions,
@@ -134,12 +132,7 @@ __global__ void rotary_kernel(scalar *qkv, const float *cos_table, const float *
         if (r >= count) continue;
         float_vector<VEC> c = *(const float_vector<VEC> *)(cos_table + (int64_t)position[r] * half + i);
         float_vector<VEC> s = *(const float_vector<VEC> *)(sin_table + (int64_t)position[r] * half + i);
-#pragma unroll
-        for (int k = 0; k < VEC; k++) {
-            float a = to_float(first[r].lanes[k]), b = to_float(second[r].lanes[k]);
-            first[r].lanes[k] = from_float<scalar>(a * c.lanes[k] - b * s.lanes[k]);
-            second[r].lanes[k] = from_float<scalar>(b * c.lanes[k] + a * s.lanes[k]);
-        }
+        rotate_pairs<scalar, VEC>(first[r], second[r], c, s);
         scalar *x = qkv + (first_row + r) * width + offset;
         *(scalar_vector<scalar, VEC> *)x = first[r];
         *(scalar_vector<scalar, VEC> *)(x + half) = second[r];

@@ -78,7 +78,7 @@ static void lay_out_weights(layout_cursor *at) {
 
 // What the kernel settings resolve to (auto included) for a model and device.
 typedef struct kernel_choice {
-    int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm_fused;
+    int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm_fused, rotary_in_attention;
     int statistics_processors, processors;  // SMs kept for the statistics; the device's SMs
 } kernel_choice;
 
@@ -89,14 +89,21 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     int lm_head_block_rows = 0, lm_head_wgmma = 0, lm_head_automatic = 0;  // first: a misspelt setting is
     int attention_wgmma = 0, attention_automatic = 0;                       // reported on any machine
     int up_gemm_gelu = 0, up_gemm_automatic = 0, residual_fused = 0, residual_automatic = 0;
-    int statistics_processors = 0, statistics_automatic = 0;
+    int statistics_processors = 0, statistics_automatic = 0, rotary_in_attention = 0, rotary_automatic = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, &lm_head_automatic, c, err);
     if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, &attention_automatic, err);
     if (mode_status == 0) mode_status = cuda_up_gemm_mode(&up_gemm_gelu, &up_gemm_automatic, err);
     if (mode_status == 0) mode_status = cuda_residual_gemm_mode(&residual_fused, &residual_automatic, err);
     if (mode_status == 0)
         mode_status = cuda_statistics_processors_mode(&statistics_processors, &statistics_automatic, err);
+    if (mode_status == 0) mode_status = cuda_rotary_mode(&rotary_in_attention, &rotary_automatic, err);
     if (mode_status != 0) return mode_status;
+    // The folded rotary runs inside the wgmma-tma attention only: a setting that names another
+    // attention kernel would never run it.
+    if (rotary_in_attention && !attention_automatic && attention_wgmma != 5)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_ROTARY=attention: the rotary is folded into the "
+                         "wgmma-tma attention only, but MEMPROF_ATTENTION=%s; set MEMPROF_ATTENTION=wgmma-tma or auto, "
+                         "or MEMPROF_ROTARY=pass", getenv("MEMPROF_ATTENTION"));
     int devices = 0;
     if (cudaGetDeviceCount(&devices) != cudaSuccess || devices == 0)
         return error_set(err, MEMPROF_ERR, "cuda backend: no CUDA device is available");
@@ -112,22 +119,27 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     if (statistics_processors > processors / 2)
         return error_set(err, MEMPROF_ERR, "MEMPROF_STATISTICS_SMS=%d: at most half of this GPU's %d SMs (%d)",
                          statistics_processors, processors, processors / 2);
-    if ((attention_wgmma || lm_head_wgmma || up_gemm_gelu || residual_fused) && !cuda_wgmma_available()) {
+    if ((attention_wgmma || lm_head_wgmma || up_gemm_gelu || residual_fused || rotary_in_attention) &&
+        !cuda_wgmma_available()) {
         const char *variable = attention_wgmma ? "MEMPROF_ATTENTION" : lm_head_wgmma ? "MEMPROF_LM_HEAD"
                                : up_gemm_gelu  ? "MEMPROF_UP_GEMM"
-                                               : "MEMPROF_RESIDUAL_GEMM";
+                               : residual_fused ? "MEMPROF_RESIDUAL_GEMM"
+                                                : "MEMPROF_ROTARY";
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
     const int pingpong_head = lm_head_wgmma == LM_HEAD_PINGPONG;
-    if ((attention_wgmma >= 5 || up_gemm_gelu || residual_fused || pingpong_head) && !cuda_tensor_maps_available()) {
+    if ((attention_wgmma >= 5 || up_gemm_gelu || residual_fused || pingpong_head || rotary_in_attention) &&
+        !cuda_tensor_maps_available()) {
         const char *variable = attention_wgmma >= 5 ? "MEMPROF_ATTENTION" : up_gemm_gelu ? "MEMPROF_UP_GEMM"
                                : residual_fused    ? "MEMPROF_RESIDUAL_GEMM"
-                                                   : "MEMPROF_LM_HEAD";
+                               : pingpong_head     ? "MEMPROF_LM_HEAD"
+                                                   : "MEMPROF_ROTARY";
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: this driver has no tensor-map encoder "
                          "(cuTensorMapEncodeTiled); use %s", variable, getenv(variable),
                          attention_wgmma >= 5 ? "wgmma-pingpong, mma or auto"
                          : pingpong_head      ? "fused-wgmma, chunked or auto"
+                         : rotary_in_attention && !up_gemm_gelu && !residual_fused ? "pass or auto"
                                               : "cublaslt or auto");
     }
     if (options && options->precision == PRECISION_FP32)
@@ -145,8 +157,10 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     // The automatic statistics split: none (each GEMM on every SM, the statistics after it),
     // until an H100 has measured the split with the warp-per-row statistics kernel.
     (void)statistics_automatic;
+    // The automatic rotary: the pass, until an H100 has measured the folded form.
+    (void)rotary_automatic;
     *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_fused,
-                           statistics_processors, processors};
+                           rotary_in_attention, statistics_processors, processors};
     return 0;
 }
 
@@ -179,6 +193,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
     model->residual_gemm_fused = choice.residual_gemm_fused;
+    model->rotary_in_attention = choice.rotary_in_attention;
     model->statistics_processors = model->lm_head_fused ? 0 : choice.statistics_processors;
     model->processors = choice.processors;
     int status = 0;
@@ -278,10 +293,12 @@ void cuda_model_free(cuda_model *model) {
     char shape[280], split[48] = "";
     if (model->statistics_processors > 0)
         snprintf(split, sizeof split, " (statistics on %d SMs)", model->statistics_processors);
-    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; attention %s, LM head %s%s, up GEMM %s, residual GEMM %s",
+    snprintf(shape, sizeof shape,
+             "%lld layers, hidden %lld; attention %s, LM head %s%s, up GEMM %s, residual GEMM %s, rotary %s",
              (long long)model->config.num_hidden_layers, (long long)model->config.hidden_size,
              attention[model->attention_wgmma], head, split, up_gemm[model->up_gemm_gelu],
-             model->residual_gemm_fused ? "fused" : "cublaslt");
+             model->residual_gemm_fused ? "fused" : "cublaslt",
+             model->rotary_in_attention && model->attention_wgmma == 5 ? "in attention" : "pass");
     cuda_profile_report(&model->profile, shape);
     cuda_profile_free(&model->profile);
     cuda_gemm_destroy(model->gemm);
@@ -344,16 +361,27 @@ int cuda_up_gemm_mode(int *out_fused_gelu, int *out_automatic, memprof_error *er
     return 0;
 }
 
-int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err) {
-    const char *value = getenv("MEMPROF_RESIDUAL_GEMM");
-    *out_fused = 0;
+// A setting with two kernels: unset or "auto" (*out_automatic = 1, *out_second = 0), `first`
+// (*out_second = 0) or `second` (1); any other value is refused with one line.
+static int two_way_setting(const char *variable, const char *first, const char *second, int *out_second,
+                           int *out_automatic, memprof_error *err) {
+    const char *value = getenv(variable);
+    *out_second = 0;
     *out_automatic = value == NULL || *value == '\0' || strcmp(value, "auto") == 0;
-    if (*out_automatic || strcmp(value, "cublaslt") == 0) return 0;
-    if (strcmp(value, "fused") != 0)
-        return error_set(err, MEMPROF_ERR, "MEMPROF_RESIDUAL_GEMM: expected \"auto\", \"cublaslt\" or \"fused\", got \"%s\"",
-                         value);
-    *out_fused = 1;
+    if (*out_automatic || strcmp(value, first) == 0) return 0;
+    if (strcmp(value, second) != 0)
+        return error_set(err, MEMPROF_ERR, "%s: expected \"auto\", \"%s\" or \"%s\", got \"%s\"", variable, first,
+                         second, value);
+    *out_second = 1;
     return 0;
+}
+
+int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err) {
+    return two_way_setting("MEMPROF_RESIDUAL_GEMM", "cublaslt", "fused", out_fused, out_automatic, err);
+}
+
+int cuda_rotary_mode(int *out_in_attention, int *out_automatic, memprof_error *err) {
+    return two_way_setting("MEMPROF_ROTARY", "pass", "attention", out_in_attention, out_automatic, err);
 }
 
 int cuda_statistics_processors_mode(int *out_processors, int *out_automatic, memprof_error *err) {

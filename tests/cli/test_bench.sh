@@ -32,7 +32,7 @@ cuda_case() {  # usage: cuda_case NAME CHECK BENCH-ARGS...
         echo "SKIP bench: $name: no GPU here"
     elif grep -q "no backend named 'cuda'" "$out"; then
         echo "SKIP bench: $name: built without CUDA"
-    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD|UP_GEMM|RESIDUAL_GEMM)=[a-z-]*(wgmma|gelu|fused)[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
+    elif grep -Eq "MEMPROF_(ATTENTION|LM_HEAD|UP_GEMM|RESIDUAL_GEMM|ROTARY)=[a-z-]*(wgmma|gelu|fused|attention)[a-z-]*: needs a compute capability 9.x GPU" "$out"; then
         echo "SKIP bench: $name: this GPU or build has no wgmma"
     else
         echo "FAIL bench: $name: $(cat "$out")"
@@ -83,9 +83,17 @@ cuda_cases() {
         'grep -q "attention mma, LM head" "$out"'
     MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run, automatic attention at head dim 64 (70m)" \
         "$automatic_attention_64" --size 70m
+    # The rotary inside the TMA attention: no rotary step in the profile, the header says so;
+    # at head dim 32 (14m) the automatic attention is mma.sync, so the pass runs there.
+    MEMPROF_ROTARY=attention MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case \
+        "cuda run with the rotary inside the TMA attention (70m)" "$rotary_in_attention_64" --size 70m
+    MEMPROF_ROTARY=attention MEMPROF_CUDA_PROFILE=1 cuda_case \
+        "cuda run with the rotary inside the attention asked for at head dim 32: the pass" \
+        'grep -q "attention mma, .*, rotary pass" "$out" && grep -qE "  rotary +[0-9.]+ ms" "$out"'
 }
 bench=$MEMPROF where="" automatic_head='grep -q "lm head statistics\|lm head gemm" "$out"'
 automatic_attention_64='grep -q "attention \(wgmma-tma\|mma\), LM head chunked" "$out"'
+rotary_in_attention_64='grep -q "attention wgmma-tma, .*, rotary in attention" "$out" && ! grep -qE "  rotary +[0-9.]+ ms" "$out"'
 cuda_cases
 if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     bench=${BUILD:-build}/memprof-emulated where=" (emulated)" automatic_head='grep -q "lm head statistics" "$out"'
@@ -111,6 +119,7 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     refused_without_encoder MEMPROF_UP_GEMM fused-gelu-pingpong
     refused_without_encoder MEMPROF_RESIDUAL_GEMM fused
     refused_without_encoder MEMPROF_LM_HEAD fused-pingpong
+    refused_without_encoder MEMPROF_ROTARY attention
     cuda_cases
 fi
 # A misspelt kernel setting is refused with one line naming it, GPU or not.
@@ -128,6 +137,18 @@ refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked
 refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
 refused_setting MEMPROF_STATISTICS_SMS 8x 'MEMPROF_STATISTICS_SMS: expected "auto" or a whole number of SMs from 0 to 66, got "8x"'
 refused_setting MEMPROF_RESIDUAL_GEMM joined 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt" or "fused", got "joined"'
+refused_setting MEMPROF_ROTARY fused 'MEMPROF_ROTARY: expected "auto", "pass" or "attention", got "fused"'
+# The rotary folded into an attention kernel that does not take it: one line, GPU or not.
+MEMPROF_ATTENTION=mma MEMPROF_ROTARY=attention "$MEMPROF" bench --size 14m --random-weights --backend cuda \
+    --sequences 1 --length 64 >"$out" 2>&1
+rc=$?
+if grep -q "no backend named 'cuda'" "$out"; then
+    echo "SKIP bench: rotary in the mma attention: built without CUDA"
+else
+    [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] &&
+        grep -qF 'MEMPROF_ROTARY=attention: the rotary is folded into the wgmma-tma attention only, but MEMPROF_ATTENTION=mma' "$out" &&
+        echo "PASS bench: rotary in the mma attention refused" || echo "FAIL bench: rotary in the mma attention: rc $rc $(cat "$out")"
+fi
 refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25" or "wgmma-tma-fma50", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin

@@ -5,7 +5,8 @@
 // and, on a Hopper GPU, the wgmma kernels (fused-wgmma with wgmma attention; chunked with
 // wgmma-serial, wgmma-64, wgmma-pingpong and wgmma-tma attention: MEMPROF_ATTENTION; the
 // last twice more with the fused GEMMs: MEMPROF_UP_GEMM=fused-gelu with
-// MEMPROF_RESIDUAL_GEMM=fused, and fused-gelu-pingpong).
+// MEMPROF_RESIDUAL_GEMM=fused, and fused-gelu-pingpong; and once with the rotary inside it:
+// MEMPROF_ROTARY=attention).
 // Reports SKIP where no GPU is present. Also on small random models made in memory whose head
 // dims (64, 80) take the tensor-core attention kernels, which the fixtures' 16 does not.
 // Built against the CPU emulator (test_backend_conformance_emulated: every kernel file
@@ -239,15 +240,24 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     // Every LM head: GEMM chunks + the statistics kernel, and the fused kernel in both tilings
     // (MEMPROF_LM_HEAD); on a Hopper GPU the wgmma kernels too (MEMPROF_ATTENTION).
     // LM head, attention, up GEMM, residual GEMM (MEMPROF_LM_HEAD, MEMPROF_ATTENTION,
-    // MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM); then the fused GEMMs, and the TMA attention
-    // with half its exponentials on the FMA units, and the ping-pong GEMM LM head.
-    static const char *const heads[][4] = {
-        {"chunked", "mma", "cublaslt", "cublaslt"},         {"fused", "mma", "cublaslt", "cublaslt"},
-        {"fused-256", "mma", "cublaslt", "cublaslt"},       {"fused-wgmma", "wgmma", "cublaslt", "cublaslt"},
-        {"chunked", "wgmma-serial", "cublaslt", "cublaslt"}, {"chunked", "wgmma-64", "cublaslt", "cublaslt"},
-        {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt"}, {"chunked", "wgmma-tma", "cublaslt", "cublaslt"},
-        {"chunked", "wgmma-tma", "fused-gelu", "fused"},    {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt"},
-        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt"}, {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt"}};
+    // MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM) and where the rotary runs (MEMPROF_ROTARY); then
+    // the fused GEMMs, the TMA attention with half its exponentials on the FMA units, the
+    // ping-pong GEMM LM head, and the rotary inside the TMA attention (at head dim 16, the
+    // fixtures', the pass runs after all: the TMA form does not cover it).
+    static const char *const heads[][5] = {
+        {"chunked", "mma", "cublaslt", "cublaslt", "pass"},
+        {"fused", "mma", "cublaslt", "cublaslt", "pass"},
+        {"fused-256", "mma", "cublaslt", "cublaslt", "pass"},
+        {"fused-wgmma", "wgmma", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-serial", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-64", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma", "fused-gelu", "fused", "pass"},
+        {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt", "pass"},
+        {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "attention"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
     wgmma = cuda_wgmma_available();
@@ -259,8 +269,8 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     const char *skip = getenv("MEMPROF_CONFORMANCE_SKIP");
     for (int h = 0; h < (wgmma ? (int)(sizeof heads / sizeof heads[0]) : 3) && status == 0; h++) {
         char kernels[200];
-        snprintf(kernels, sizeof kernels, "%s LM head, %s attention, %s up GEMM, %s residual GEMM", heads[h][0],
-                 heads[h][1], heads[h][2], heads[h][3]);
+        snprintf(kernels, sizeof kernels, "%s LM head, %s attention, %s up GEMM, %s residual GEMM, rotary %s",
+                 heads[h][0], heads[h][1], heads[h][2], heads[h][3], heads[h][4]);
         if (skip != NULL && (listed(skip, heads[h][1]) || listed(skip, heads[h][2]) ||
                              (strcmp(heads[h][3], "fused") == 0 && listed(skip, "fused-residual")))) {
             snprintf(label, sizeof label, "%s (%s)", folder, kernels);
@@ -271,6 +281,7 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
         setenv("MEMPROF_ATTENTION", heads[h][1], 1);
         setenv("MEMPROF_UP_GEMM", heads[h][2], 1);
         setenv("MEMPROF_RESIDUAL_GEMM", heads[h][3], 1);
+        setenv("MEMPROF_ROTARY", heads[h][4], 1);
         snprintf(label, sizeof label, "%s fp16 (%s)", folder, kernels);
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02, NULL);
@@ -285,6 +296,7 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     unsetenv("MEMPROF_ATTENTION");
     unsetenv("MEMPROF_UP_GEMM");
     unsetenv("MEMPROF_RESIDUAL_GEMM");
+    unsetenv("MEMPROF_ROTARY");
     if (other_paths && status == 0) {
         // The chunked LM head and mma attention through the other host paths: one sequence
         // per device batch (the planner's batches, each with its own GEMM calls) and GEMM

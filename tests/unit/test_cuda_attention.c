@@ -8,7 +8,8 @@
 // rounded once: |out − ref| ≤ u·(2·max|v| + |ref|) with u = 2⁻¹¹ (fp16) or 2⁻⁸ (bf16).
 // Needs a GPU: reports SKIP (never PASS) without one. Built with tests/emulator instead
 // (test_cuda_attention_emulated), the same checks run the kernels' source on the CPU
-// emulator in every `make test`.
+// emulator in every `make test`. The TMA form with the rotary folded in is checked bit for
+// bit against the rotary pass followed by the TMA form.
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,6 +79,66 @@ static int tma_fma50_forward(void *out, const void *qkv, const int32_t *starts, 
                                                       scalar_type, 2, launch_tokens, stream);
 }
 
+// The rotary cases (rotary_dims > 0): the TMA form rotating q and k as they land must give
+// the bits of the rotary pass followed by the TMA form, and both are held to the double
+// reference on the rotated values (the pass applied to the case's qkv on the device and read
+// back; the pass itself is held to double in test_cuda_layers). Positions are each row's
+// index in its sequence, as the backend's; tables cos, sin [positions, rot/2] of NeoX's
+// angles. Set by check_case_bits for each case.
+static int rotary_dims;
+static float *rotary_cos, *rotary_sin;  // device
+static int32_t *rotary_positions;       // device [tokens]
+static int tma_rotary_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
+                              int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_rotary_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
+                                                         scalar_type, launch_tokens, rotary_cos, rotary_sin,
+                                                         rotary_dims, stream);
+}
+// The rotary pass on a copy of qkv, then the TMA form on it (qkv itself left as it was).
+static int rotary_pass_then_tma_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                                        int sequences, int max_length, int heads, int hd, int scalar_type,
+                                        cuda_stream stream) {
+    size_t bytes = (size_t)launch_tokens * 3 * heads * hd * 2;
+    void *rotated = NULL;
+    int status = (int)cudaMalloc(&rotated, bytes);
+    if (status == 0) status = (int)cudaMemcpy(rotated, qkv, bytes, cudaMemcpyDeviceToDevice);
+    if (status == 0)
+        status = cuda_rotary_forward(rotated, rotary_cos, rotary_sin, rotary_positions, launch_tokens, heads, hd,
+                                     rotary_dims, scalar_type, stream);
+    if (status == 0)
+        status = cuda_flash_attention_wgmma_tma_forward(out, rotated, starts, lengths, sequences, max_length, heads, hd,
+                                                        scalar_type, launch_tokens, stream);
+    if (status == 0) status = (int)cudaDeviceSynchronize();
+    cudaFree(rotated);
+    return status;
+}
+
+// Uploads the rotary tables and positions for a case's sequences (rotary_dims > 0).
+static cudaError_t prepare_rotary(const int32_t *starts, const int32_t *lengths, int sequences, int64_t tokens,
+                                  int max_length) {
+    int half = rotary_dims / 2;
+    float *cos_host = malloc((size_t)max_length * half * sizeof(float));
+    float *sin_host = malloc((size_t)max_length * half * sizeof(float));
+    int32_t *positions = malloc((size_t)tokens * sizeof(int32_t));
+    for (int p = 0; p < max_length; p++)
+        for (int i = 0; i < half; i++) {
+            double angle = p * pow(10000.0, -2.0 * i / rotary_dims);
+            cos_host[p * half + i] = (float)cos(angle), sin_host[p * half + i] = (float)sin(angle);
+        }
+    for (int s = 0; s < sequences; s++)
+        for (int t = 0; t < lengths[s]; t++) positions[starts[s] + t] = t;
+    size_t table_bytes = (size_t)max_length * half * sizeof(float);
+    cudaError_t status = cudaMalloc((void **)&rotary_cos, table_bytes);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&rotary_sin, table_bytes);
+    if (status == cudaSuccess) status = cudaMalloc((void **)&rotary_positions, (size_t)tokens * sizeof(int32_t));
+    if (status == cudaSuccess) status = cudaMemcpy(rotary_cos, cos_host, table_bytes, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess) status = cudaMemcpy(rotary_sin, sin_host, table_bytes, cudaMemcpyHostToDevice);
+    if (status == cudaSuccess)
+        status = cudaMemcpy(rotary_positions, positions, (size_t)tokens * sizeof(int32_t), cudaMemcpyHostToDevice);
+    free(cos_host), free(sin_host), free(positions);
+    return status;
+}
+
 // The output bits of the last case run with keep = 1: a kernel that must give the same bits
 // (the wgmma kernel's serial and pipelined forms) is then run with same_as_kept = 1.
 static uint16_t *kept_bits;
@@ -87,9 +148,11 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
                             const int32_t *lengths, int sequences, float magnitude, int sampled_rows, int keep,
                             int same_as_kept) {
     char name[240];
-    snprintf(name, sizeof name, WHERE "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f",
+    char rotary[32] = "";
+    if (rotary_dims > 0) snprintf(rotary, sizeof rotary, ", rotary %d dims", rotary_dims);
+    snprintf(name, sizeof name, WHERE "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f%s",
              kernel_name, hd, heads, scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16", sequences,
-             lengths[sequences - 1], magnitude);
+             lengths[sequences - 1], magnitude, rotary);
     int64_t tokens = 0;
     int max_length = 0;
     int32_t starts[16];
@@ -123,6 +186,7 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
     if (status == cudaSuccess) status = cudaMemset(out_device, 0xff, (size_t)(tokens * d) * 2);  // NaN: rows left unwritten show
     if (status == cudaSuccess && cuda_convert_from_float(qkv_device, qkv_device_f32, tokens * width, scalar_type, NULL) != 0)
         failure = "converting the inputs failed";
+    if (status == cudaSuccess && rotary_dims > 0) status = prepare_rotary(starts, lengths, sequences, tokens, max_length);
     launch_tokens = tokens;
     int launched = failure || status != cudaSuccess ? 0
                    : launch(out_device, qkv_device, starts_device, lengths_device, sequences, max_length, heads, hd,
@@ -130,6 +194,19 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
     if (status == cudaSuccess && !failure && launched != 0) failure = "the kernel did not launch";
     if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
     if (status == cudaSuccess && !failure) status = cudaMemcpy(out_bits, out_device, (size_t)(tokens * d) * 2, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure && rotary_dims > 0) {
+        // The reference's inputs: the case's qkv after the rotary pass, as the GPU holds them.
+        uint16_t *rotated = malloc((size_t)(tokens * width) * 2);
+        if (cuda_rotary_forward(qkv_device, rotary_cos, rotary_sin, rotary_positions, tokens, heads, hd, rotary_dims,
+                                scalar_type, NULL) != 0)
+            failure = "the rotary pass did not launch";
+        if (!failure) status = cudaDeviceSynchronize();
+        if (!failure && status == cudaSuccess)
+            status = cudaMemcpy(rotated, qkv_device, (size_t)(tokens * width) * 2, cudaMemcpyDeviceToHost);
+        for (int64_t i = 0; i < tokens * width && !failure && status == cudaSuccess; i++)
+            qkv[i] = scalar_to_float(rotated[i], scalar_type);
+        free(rotated);
+    }
     if (status != cudaSuccess) failure = cudaGetErrorString(status);
 
     double unit = scalar_type == CUDA_SCALAR_FP16 ? 1.0 / 2048 : 1.0 / 256, worst_ratio = 0, worst_error = 0;
@@ -168,6 +245,8 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
         printf("  %s: worst |error| %.3g (%.2f of the bound) over %lld values\n", name, worst_error, worst_ratio,
                (long long)checked);
     cudaFree(qkv_device_f32), cudaFree(qkv_device), cudaFree(out_device), cudaFree(starts_device), cudaFree(lengths_device);
+    if (rotary_dims > 0) cudaFree(rotary_cos), cudaFree(rotary_sin), cudaFree(rotary_positions);
+    rotary_cos = rotary_sin = NULL, rotary_positions = NULL;
     free(qkv), free(out_bits), free(expected);
 }
 
@@ -243,6 +322,13 @@ int main(void) {
                 // Not the same bits (2^x within 2e-7 of MUFU.EX2's): held to the double bound.
                 check_case("wgmma-tma-fma25", tma_fma25_forward, head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000);
                 check_case("wgmma-tma-fma50", tma_fma50_forward, head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000);
+                // The rotary folded into the TMA form (Pythia's rot = head dim / 4).
+                rotary_dims = head_dims[h] / 4;
+                check_case_bits("rotary pass, then wgmma-tma", rotary_pass_then_tma_forward, head_dims[h], 2, scalar,
+                                mixed_wgmma, 6, 2.0f, 1000, 1, 0);
+                check_case_bits("wgmma-tma with the rotary (bits equal to the pass, then wgmma-tma)", tma_rotary_forward,
+                                head_dims[h], 2, scalar, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+                rotary_dims = 0;
             }
         }
         // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
@@ -262,7 +348,35 @@ int main(void) {
                        1000);
             check_case("wgmma-tma-fma50", tma_fma50_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f,
                        40);
+            // The folded rotary over 2049 positions (17 query blocks at head dim 64, every K tile
+            // rotated by each block that loads it).
+            rotary_dims = head_dims[h] / 4;
+            check_case_bits("rotary pass, then wgmma-tma", rotary_pass_then_tma_forward, head_dims[h], 2,
+                            CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40, 1, 0);
+            check_case_bits("wgmma-tma with the rotary (bits equal to the pass, then wgmma-tma)", tma_rotary_forward,
+                            head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40, 0, 1);
+            rotary_dims = 0;
         }
+    }
+    if (wgmma) {
+        // Other rotary widths at head dim 64: pairs taken one at a time (rot 6: rot/2 odd), two at
+        // a time (rot 20), and every dim rotated (rot 64: 8 columns of 4 pairs a row).
+        static const int other_rotary_dims[] = {6, 20, 64};
+        for (int r = 0; r < 3; r++) {
+            rotary_dims = other_rotary_dims[r];
+            check_case_bits("rotary pass, then wgmma-tma", rotary_pass_then_tma_forward, 64, 2, CUDA_SCALAR_BF16,
+                            mixed_wgmma, 6, 2.0f, 1000, 1, 0);
+            check_case_bits("wgmma-tma with the rotary (bits equal to the pass, then wgmma-tma)", tma_rotary_forward, 64,
+                            2, CUDA_SCALAR_BF16, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+        }
+        rotary_dims = 0;
+        // Not covered: an odd rot, or one past the head dim (the backend then runs the pass).
+        int odd = cuda_flash_attention_wgmma_tma_rotary_forward(NULL, NULL, NULL, NULL, 1, 1, 1, 64, CUDA_SCALAR_FP16, 1,
+                                                                NULL, NULL, 7, NULL);
+        int wide = cuda_flash_attention_wgmma_tma_rotary_forward(NULL, NULL, NULL, NULL, 1, 1, 1, 64, CUDA_SCALAR_FP16,
+                                                                 1, NULL, NULL, 66, NULL);
+        CHECK(WHERE "wgmma-tma with the rotary refuses rot 7 and rot 66 at head dim 64 (-1: not covered)",
+              odd == -1 && wide == -1, "rot 7 gave %d, rot 66 gave %d", odd, wide);
     }
     free(kept_bits);
     return test_failures ? 1 : 0;
