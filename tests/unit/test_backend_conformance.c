@@ -212,6 +212,51 @@ static void compare(const char *label, const checkpoint *ckpt, const token_seque
     gpu->unload(gpu_model);
 }
 
+// The same statistics, bit for bit, from two values of a kernel setting that must not change
+// a bit (MEMPROF_ROTARY: the rotary pass, or the rotation inside the TMA attention).
+static void check_same_bits(const char *label, const checkpoint *ckpt, const token_sequence *sequences, int count,
+                            const backend *gpu, const char *variable, const char *first, const char *second) {
+    char name[700];
+    memprof_error err = {0};
+    scored runs[2];
+    int status = 0;
+    for (int run = 0; run < 2; run++) {
+        setenv(variable, run ? second : first, 1);
+        void *gpu_model = NULL;
+        backend_options options = {.precision = PRECISION_FP16};
+        status = gpu->load(&gpu_model, ckpt, &options, &err);
+        runs[run] = (scored){NULL, NULL};
+        if (status == 0) {
+            runs[run] = score_all(gpu, gpu_model, sequences, count, &err, &status);
+            gpu->unload(gpu_model);
+        }
+        if (status != 0) {
+            if (runs[run].sequences) scored_free(&runs[run], count);
+            if (run) scored_free(&runs[0], count);
+            break;
+        }
+    }
+    unsetenv(variable);
+    snprintf(name, sizeof name, "%s: fp16 statistics with %s=%s bit for bit those with %s=%s", label, variable, second,
+             variable, first);
+    if (status != 0) {
+        CHECK(name, 0, "%s", err.message);
+        return;
+    }
+    int64_t differing = 0;
+    for (int i = 0; i < count; i++) {
+        size_t n = (size_t)sequences[i].length - 1;
+        differing += memcmp(&runs[0].sequences[i], &runs[1].sequences[i], sizeof runs[0].sequences[i]) != 0;
+        differing += memcmp(runs[0].tokens[i].surprisal, runs[1].tokens[i].surprisal, n * 8) != 0 ||
+                     memcmp(runs[0].tokens[i].entropy, runs[1].tokens[i].entropy, n * 8) != 0 ||
+                     memcmp(runs[0].tokens[i].rank, runs[1].tokens[i].rank, n * 8) != 0 ||
+                     memcmp(runs[0].tokens[i].correct, runs[1].tokens[i].correct, n) != 0;
+    }
+    CHECK(name, differing == 0, "%lld sequence or per-token records differ", (long long)differing);
+    scored_free(&runs[0], count);
+    scored_free(&runs[1], count);
+}
+
 // Every comparison on one model (`folder` names it in the output).
 // other_paths: also through batches of one sequence and tuned GEMMs.
 static void check_model(const char *folder, const checkpoint *ckpt, const backend *gpu, int other_paths) {
@@ -290,6 +335,15 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
         started = seconds_now();
         compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_BF16, 0.1, NULL);
         printf("%s: gpu load, score and checks in %.1f s\n", label, seconds_now() - started);
+    }
+    if (wgmma && status == 0) {
+        // The rotary inside the TMA attention, end to end: every layer's attention on rotated q
+        // and k without the pass, the same bits (head dims the TMA form covers: the random models).
+        setenv("MEMPROF_LM_HEAD", "chunked", 1);
+        setenv("MEMPROF_ATTENTION", "wgmma-tma", 1);
+        setenv("MEMPROF_UP_GEMM", "cublaslt", 1);
+        setenv("MEMPROF_RESIDUAL_GEMM", "cublaslt", 1);
+        check_same_bits(folder, ckpt, sequences, RANDOM_SEQUENCES, gpu, "MEMPROF_ROTARY", "pass", "attention");
     }
     if (!wgmma) SKIP("backend conformance, wgmma kernels", "the device is not compute capability 9.x or this build has no sm_90a code");
     unsetenv("MEMPROF_LM_HEAD");
