@@ -12,10 +12,13 @@
 //     their P are 0, so the products and the bits are the same.
 //     With the rotary folded in (MEMPROF_ROTARY=attention, TMA only), the boxes land on a
 //     `landed` mbarrier instead, and the warpgroup's warps 1–3 rotate the first rot dims of
-//     each landed Q (once) and K tile in shared memory — the rotary pass's arithmetic
-//     (rotate_pairs), so the same bits — before announcing it on `full`: q and k are read
-//     from memory once, where the rotary pass reads and writes them before this kernel reads
-//     them. Positions are the rows' indices in their sequence (the backend's positions).
+//     each landed K tile from the second on in shared memory — the rotary pass's arithmetic
+//     (rotate_pairs), so the same bits — before announcing it on `full`; Q's rows and the
+//     first K tile's are rotated by the multiplying warpgroups themselves, whose registers
+//     let the tables' loads go out before the copies land (a block's start is on the
+//     critical path: one block per SM). q and k are read from memory once, where the rotary
+//     pass reads and writes them before this kernel reads them. Positions are the rows'
+//     indices in their sequence (the backend's positions).
 //   - warpgroups 0 and 1 (and 2 at HD ≤ 64; 64 query rows each) wait on `full`, multiply,
 //     and release a stage on its `empty` mbarrier once their products have read it. They take
 //     turns to issue their products (named barriers 1, 2 (, 3), warpgroup 0 first), so one
@@ -68,64 +71,96 @@ template <int HD> struct pingpong_attention_shape {
     // TMA box rows: Q's rows (64·consumers) and K/V's in whole boxes.
     static constexpr int box_rows = consumers == 3 ? 64 : keys;
     // Registers per thread after setmaxnreg: 24·128 + 240·256 (or 160·384) ≤ the SM's 65,536;
-    // 32 for the copying warpgroup that also rotates (32·128 + 240·256 = 65,536).
-    static constexpr int copy_registers = 24, rotating_copy_registers = 32;
+    // with the rotary, the copying warpgroup's warps rotate too: 32·128 + 160·384 and
+    // 48·128 + 232·256 = 65,536 (ptxas: no spills in the multiplying roles at 160 and 232).
+    static constexpr int copy_registers = 24, rotating_copy_registers = consumers == 3 ? 32 : 48;
     static constexpr int multiply_registers = consumers == 3 ? 160 : 240;
+    static constexpr int rotating_multiply_registers = consumers == 3 ? 160 : 232;  // 48·128 + 232·256 = 65,536
 };
 
 // The copying warpgroup's warps 1–3 rotate (warp 0's first thread issues the copies).
 enum { ROTATORS = 96 };
+// Named barrier 4: the multiplying warpgroups, once they have rotated Q and the first K tile
+// (1 … 3 are their turns).
+enum { ROTATED_BARRIER = 4 };
 
 // Byte offset of element e of row `row` in a swizzled tile of `rows` rows (cuda_common.cuh).
 template <int W> __device__ __forceinline__ uint32_t swizzled_element_offset(int row, int e, int rows) {
     return swizzled_chunk_offset<W>(row, e / 8, rows) + (uint32_t)(e % 8) * 2;
 }
 
-// One rotating thread's part of a swizzled [ROWS, HD] tile whose row r is position
-// first_position + r: the VEC pairs from dim i of rows first_row, first_row + row_step, … below
-// `rows` (VEC divides half, so VEC elements lie in one 16-byte chunk, contiguous after the
-// swizzle).
-template <typename scalar, int ROWS, int W, int VEC>
-__device__ __forceinline__ void rotate_tile_part(char *tile, int first_position, int rows, const float *cos_table,
-                                                 const float *sin_table, int half, int i, int first_row, int row_step) {
+// Rows [0, rows) of a swizzled tile of tile_rows rows whose row r is position first_position + r.
+struct rotary_region {
+    char *tile;
+    int tile_rows, first_position, rows;
+};
+
+// Rotates the first 2·half dims of the rows of REGIONS regions, as thread `thread` of
+// `threads`: item n (VEC pairs; a region's rows × half/VEC columns, the regions in turn) is
+// thread n % threads's, BATCH items at a time, their tables' loads issued together and, in the
+// first batch, before the wait for the copies (`landed`, phase `parity`), which every thread
+// passes once, items or not. VEC divides half, so an item's VEC values lie in one 16-byte
+// chunk (contiguous after the swizzle). Ends with the writes fenced for the tensor cores'
+// (async) proxy.
+template <typename scalar, int W, int VEC, int BATCH, int REGIONS>
+__device__ __forceinline__ void rotate_regions_by(const rotary_region (&regions)[REGIONS], uint64_t *landed,
+                                                  unsigned parity, const float *cos_table, const float *sin_table,
+                                                  int half, int thread, int threads) {
     typedef scalar_vector<scalar, VEC> pair_vector;
-    rows = min(rows, ROWS);
-    for (int row = first_row; row < rows; row += row_step) {
-        const int table = (first_position + row) * half + i;
-        float_vector<VEC> c = *(const float_vector<VEC> *)(cos_table + table);
-        float_vector<VEC> s = *(const float_vector<VEC> *)(sin_table + table);
-        pair_vector *first = (pair_vector *)(tile + swizzled_element_offset<W>(row, i, ROWS));
-        pair_vector *second = (pair_vector *)(tile + swizzled_element_offset<W>(row, i + half, ROWS));
-        pair_vector a = *first, b = *second;
-        rotate_pairs<scalar, VEC>(a, b, c, s);
-        *first = a;
-        *second = b;
+    const int columns = half / VEC;
+    int items[REGIONS], total = 0;
+#pragma unroll
+    for (int r = 0; r < REGIONS; r++) {
+        items[r] = max(min(regions[r].rows, regions[r].tile_rows), 0) * columns;
+        total += items[r];
     }
+    bool waited = false;
+    for (int first = thread; first < total || !waited; first += BATCH * threads) {
+        float_vector<VEC> c[BATCH], s[BATCH];
+        pair_vector *x[BATCH], *y[BATCH];  // an item's first and second values (NULL: no item)
+#pragma unroll
+        for (int b = 0; b < BATCH; b++) {
+            int item = first + b * threads, r = 0;
+            x[b] = y[b] = NULL;
+            if (item >= total) continue;
+#pragma unroll
+            for (int k = 0; k + 1 < REGIONS; k++)
+                if (r == k && item >= items[k]) item -= items[k], r = k + 1;
+            rotary_region region = regions[0];  // regions[r], with constant indices (registers, not a local array)
+#pragma unroll
+            for (int k = 1; k < REGIONS; k++)
+                if (r == k) region = regions[k];
+            const int row = item / columns, i = (item - row * columns) * VEC;
+            const int table = (region.first_position + row) * half + i;
+            c[b] = *(const float_vector<VEC> *)(cos_table + table);
+            s[b] = *(const float_vector<VEC> *)(sin_table + table);
+            x[b] = (pair_vector *)(region.tile + swizzled_element_offset<W>(row, i, region.tile_rows));
+            y[b] = (pair_vector *)(region.tile + swizzled_element_offset<W>(row, i + half, region.tile_rows));
+        }
+        if (!waited) mbarrier_wait(landed, parity), waited = true;
+#pragma unroll
+        for (int b = 0; b < BATCH; b++) {
+            if (x[b] == NULL) continue;
+            pair_vector first_values = *x[b], second_values = *y[b];
+            rotate_pairs<scalar, VEC>(first_values, second_values, c[b], s[b]);
+            shared_store_for_products(x[b], first_values);
+            shared_store_for_products(y[b], second_values);
+        }
+    }
+    shared_async_fence();
 }
 
-// The rotating threads' loop (ROTATORS of them, `worker` this one's index): each landed tile
-// t's K rows (and Q's with tile 0) rotated, made visible to the tensor cores, announced on
-// `full`. Tile t + STAGES cannot land before the consumers released tile t, which needs this
-// tile's announcement, so a `landed` phase is never missed. A thread takes one VEC-pair column
-// i of every row_step-th row (half/VEC ≤ ROTATORS: the launcher's check); with ROTATORS not a
-// multiple of the columns, the last few threads only wait and announce.
-template <typename scalar, int QR, int KEYS, int W, int STAGES, int VEC>
-__device__ __forceinline__ void rotate_tiles(char *q_tile, char *k_tiles, size_t tile_bytes, uint64_t *landed,
-                                             uint64_t *full, int key_tiles, int first_query, int length,
-                                             const float *cos_table, const float *sin_table, int half, int worker) {
-    const int columns = half / VEC, row_step = ROTATORS / columns, i = worker % columns * VEC;
-    const int first_row = worker / columns < row_step ? worker / columns : KEYS + QR;  // past any tile: idle
-    for (int t = 0; t < key_tiles; t++) {
-        const int stage = t % STAGES;
-        mbarrier_wait(&landed[stage], (unsigned)(t / STAGES) & 1);
-        if (t == 0)
-            rotate_tile_part<scalar, QR, W, VEC>(q_tile, first_query, length - first_query, cos_table, sin_table, half,
-                                                 i, first_row, row_step);
-        rotate_tile_part<scalar, KEYS, W, VEC>(k_tiles + stage * tile_bytes, t * KEYS, length - t * KEYS, cos_table,
-                                               sin_table, half, i, first_row, row_step);
-        shared_async_fence();
-        mbarrier_arrive(&full[stage]);
-    }
+// rotate_regions_by with VEC the widest of 4, 2, 1 that divides half.
+template <typename scalar, int W, int BATCH, int REGIONS>
+__device__ __forceinline__ void rotate_regions(const rotary_region (&regions)[REGIONS], uint64_t *landed,
+                                               unsigned parity, const float *cos_table, const float *sin_table,
+                                               int half, int thread, int threads) {
+    if (half % 4 == 0)
+        rotate_regions_by<scalar, W, 4, BATCH>(regions, landed, parity, cos_table, sin_table, half, thread, threads);
+    else if (half % 2 == 0)
+        rotate_regions_by<scalar, W, 2, BATCH>(regions, landed, parity, cos_table, sin_table, half, thread, threads);
+    else
+        rotate_regions_by<scalar, W, 1, BATCH>(regions, landed, parity, cos_table, sin_table, half, thread, threads);
 }
 
 // rows [row0, row0 + ROWS) × columns [column0, column0 + HD) of the map into a swizzled tile
@@ -196,15 +231,20 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
                                                     start + t * KEYS, &landed[stage]);
                 }
             } else if (ROTARY && thread >= 32) {
-                const int worker = thread - 32;
-                auto rotate = [&](auto vec) {
-                    rotate_tiles<scalar, QR, KEYS, W, STAGES, decltype(vec)::value>(
-                        q_tile, k_tiles, shape::tile_bytes, landed, full, key_tiles, first_query, length, cos_table,
-                        sin_table, rotary_half, worker);
-                };
-                if (rotary_half % 4 == 0) rotate(std::integral_constant<int, 4>());
-                else if (rotary_half % 2 == 0) rotate(std::integral_constant<int, 2>());
-                else rotate(std::integral_constant<int, 1>());
+                // Tiles 1, 2, …: each K tile once landed, rotated, announced on `full`. Tile 0
+                // (with Q) is the multiplying warpgroups' (below): its phase of `full` is
+                // completed here at once. Tile t + STAGES cannot land before the consumers
+                // released tile t, which needs this tile's announcement, so a `landed` phase is
+                // never missed.
+                mbarrier_arrive(&full[0]);
+                for (int t = 1; t < key_tiles; t++) {
+                    const int stage = t % STAGES;
+                    const rotary_region k_tile[1] = {
+                        {k_tiles + stage * shape::tile_bytes, KEYS, t * KEYS, length - t * KEYS}};
+                    rotate_regions<scalar, W, 1>(k_tile, &landed[stage], (unsigned)(t / STAGES) & 1, cos_table,
+                                                 sin_table, rotary_half, thread - 32, ROTATORS);
+                    mbarrier_arrive(&full[stage]);
+                }
             }
             return;
         }
@@ -234,7 +274,7 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
         return;
     }
 
-    register_limit_increase<shape::multiply_registers>();
+    register_limit_increase<ROTARY ? shape::rotating_multiply_registers : shape::multiply_registers>();
     int warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31, g = lane >> 2, q = lane & 3;
     int group_first_query = first_query + group * 64;
     int query0 = group_first_query + warp * 16 + g;  // this thread's rows: query0 and query0 + 8
@@ -259,8 +299,19 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     uint32_t p_even[KEYS / 16][4], p_odd[shape::single_p ? 1 : KEYS / 16][4];
     uint64_t k_descriptor, v_descriptor;
 
-    // Tile 0 (Q landed with it): S_0 alone; O is still 0.
-    mbarrier_wait(&full[0], 0);
+    // Tile 0 (Q landed with it): S_0 alone; O is still 0. With the rotary, the multiplying
+    // warpgroups rotate Q's rows and K_0's themselves (4 items a thread at a time, the tables'
+    // loads issued before the copies land, so that a block's start waits for about one round
+    // trip to L2 more than the copies), then meet (ROTATED_BARRIER).
+    if constexpr (ROTARY) {
+        const rotary_region first_tiles[2] = {{q_tile, QR, first_query, length - first_query},
+                                              {k_tiles, KEYS, 0, length}};
+        rotate_regions<scalar, W, 4>(first_tiles, &landed[0], 0, cos_table, sin_table, rotary_half, threadIdx.x,
+                                     shape::consumers * 128);
+        named_barrier_sync<shape::consumers * 128>(ROTATED_BARRIER);
+    } else {
+        mbarrier_wait(&full[0], 0);
+    }
     k_descriptor = key_descriptor<KEYS, W>(k_tiles);
     clear_scores(s);
     wgmma_fence_operands(k_descriptor);
@@ -326,9 +377,7 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
                            int rotary_dims, cuda_stream stream) {
     using shape = pingpong_attention_shape<HD>;
     constexpr size_t bytes = shape::bytes(shape::stages);
-    // Rotating threads take one VEC-pair column each (rotate_tiles): at most ROTATORS columns.
-    const int half = rotary_dims / 2, vec = half % 4 == 0 ? 4 : half % 2 == 0 ? 2 : 1;
-    if (ROTARY && (rotary_dims < 2 || rotary_dims % 2 != 0 || rotary_dims > HD || half / vec > ROTATORS)) return -1;
+    if (ROTARY && (rotary_dims < 2 || rotary_dims % 2 != 0 || rotary_dims > HD)) return -1;
     int opted = shared_memory_opt_in(flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY, ROTARY>, bytes);
     if (opted != 0) return opted;
     CUtensorMap qkv_map;

@@ -85,6 +85,10 @@ __device__ __forceinline__ void shared_async_fence() {
     asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
 #endif
 }
+// An ordinary store to shared memory that wgmma products will read (then
+// shared_async_fence() and a barrier with the threads that issue them): a plain store here;
+// the CPU emulator records it for its ordering check, as it does copies.
+template <typename T> __device__ __forceinline__ void shared_store_for_products(T *at, const T &value) { *at = value; }
 // Keeps the compiler from moving accesses of accumulator registers across the asynchronous
 // products (an empty asm that "reads and writes" each register).
 template <int count> __device__ __forceinline__ void wgmma_fence_operands(float (&registers)[count]) {

@@ -4,7 +4,8 @@
 // Ordering check (shared memory between copies and wgmma): every thread keeps a vector
 // clock; __syncthreads, named barriers and mbarriers carry them from the threads that arrive
 // to the threads that pass (release / acquire), warp-level collectives do not. A cp.async or
-// TMA copy landing in shared memory records its writer and the writer's epoch (a TMA copy
+// TMA copy landing in shared memory, or an ordinary store that products will read
+// (shared_store_for_products), records its writer and the writer's epoch (a TMA copy
 // then releases into its mbarrier, as its completion does); a wgmma product
 // that reads that memory must have been issued by a thread that had acquired that epoch (else
 // the product may read the memory before the copy's data), and a copy that lands where a
@@ -213,6 +214,11 @@ static void record_copy_write(const void *destination, const char *copy) {
     }
 }
 
+void record_shared_store(const void *at, size_t bytes) {
+    uintptr_t first = (uintptr_t)at & ~(uintptr_t)15, last = ((uintptr_t)at + bytes - 1) & ~(uintptr_t)15;
+    for (uintptr_t chunk = first; chunk <= last; chunk += 16) record_copy_write((const void *)chunk, "a store to shared memory");
+}
+
 void async_wait(int pending) {
     while ((int)thread_now->committed.size() > pending) {
         for (const copy_request &r : thread_now->committed.front()) {
@@ -353,9 +359,10 @@ static const vector_clock *issue_clock_now;
 static void check_operand_read(size_t byte) {
     chunk_access &chunk = block_now->chunks[byte / 16];
     if (chunk.write_epoch != 0 && (*issue_clock_now)[chunk.writer] < chunk.write_epoch) {
-        char what[200];
-        snprintf(what, sizeof what, "a wgmma product reads shared memory that a copy by thread %u (cp.async or "
-                 "TMA) wrote, issued before any barrier ordered that copy before it", chunk.writer);
+        char what[280];
+        snprintf(what, sizeof what, "a wgmma product reads shared memory that a copy or store by thread %u "
+                 "(cp.async, TMA or shared_store_for_products) wrote, issued before any barrier ordered that "
+                 "write before it", chunk.writer);
         wgmma_fail(what);
     }
     chunk.reader = thread_now->linear;

@@ -29,6 +29,9 @@ void wgmma_commit();
 void wgmma_wait(int pending);
 // The byte offset of a pointer into the block's shared memory (what a descriptor encodes).
 uint32_t shared_window_address(const void *pointer);
+// An ordinary store of `bytes` at `at` that products will read: recorded as a copy is (its
+// writer and epoch), so a product issued by a thread that no barrier ordered after it shows.
+void record_shared_store(const void *at, size_t bytes);
 }  // namespace emu
 
 inline uint64_t wgmma_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
@@ -47,6 +50,10 @@ inline void wgmma_fence() {}
 inline void wgmma_commit() { emu::wgmma_commit(); }
 template <int pending> inline void wgmma_wait() { emu::wgmma_wait(pending); }
 inline void shared_async_fence() {}
+template <typename T> inline void shared_store_for_products(T *at, const T &value) {
+    *at = value;
+    emu::record_shared_store(at, sizeof(T));
+}
 template <int count> inline void wgmma_fence_operands(float (&)[count]) {}
 inline void wgmma_fence_operands(uint64_t &) {}
 
