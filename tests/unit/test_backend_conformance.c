@@ -290,18 +290,12 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     // ping-pong GEMM LM head, and the rotary inside the TMA attention (at head dim 16, the
     // fixtures', the pass runs after all: the TMA form does not cover it).
     static const char *const heads[][5] = {
-        {"chunked", "mma", "cublaslt", "cublaslt", "pass"},
-        {"fused", "mma", "cublaslt", "cublaslt", "pass"},
-        {"fused-256", "mma", "cublaslt", "cublaslt", "pass"},
-        {"fused-wgmma", "wgmma", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-serial", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-64", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-tma", "fused-gelu", "fused", "pass"},
-        {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt", "pass"},
-        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt", "pass"},
-        {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "mma", "cublaslt", "cublaslt", "pass"},      {"fused", "mma", "cublaslt", "cublaslt", "pass"},
+        {"fused-256", "mma", "cublaslt", "cublaslt", "pass"},    {"fused-wgmma", "wgmma", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-serial", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-64", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma", "fused-gelu", "fused", "pass"}, {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt", "pass"}, {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
         {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "attention"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
