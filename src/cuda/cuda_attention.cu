@@ -14,8 +14,8 @@
 enum { WARPS = 4, KEY_TILE = 32 };
 
 template <typename scalar, int DIMS_PER_LANE>
-__global__ void attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths,
-                                 int heads, int head_dim, float scale) {
+__global__ void attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                                 const int32_t *lengths, int heads, int head_dim, float scale) {
     extern __shared__ float shared_memory[];
     float *q_shared = shared_memory;                                     // [WARPS, hd]
     scalar *k_shared = (scalar *)(q_shared + WARPS * head_dim);          // [KEY_TILE, hd]
@@ -74,7 +74,7 @@ __global__ void attention_kernel(scalar *out, const scalar *qkv, const int32_t *
         running_max = new_max;
     }
     if (active) {
-        scalar *destination = out + (int64_t)(start + query) * heads * head_dim + (int64_t)head * head_dim;
+        scalar *destination = out + (int64_t)(start + query) * out_stride + (int64_t)head * head_dim;
         for (int r = 0; r < DIMS_PER_LANE; r++) {
             int dim = lane + 32 * r;
             if (dim < head_dim) destination[dim] = from_float<scalar>(accumulator[r] / running_sum);
@@ -83,36 +83,43 @@ __global__ void attention_kernel(scalar *out, const scalar *qkv, const int32_t *
 }
 
 template <typename scalar, int DIMS_PER_LANE>
-static int launch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                  int max_length, int heads, int head_dim, cuda_stream stream) {
+static int launch(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                  int sequences, int max_length, int heads, int head_dim, cuda_stream stream) {
     dim3 grid((unsigned)((max_length + WARPS - 1) / WARPS), (unsigned)heads, (unsigned)sequences);
     size_t shared = (size_t)WARPS * head_dim * sizeof(float) + 2 * (size_t)KEY_TILE * head_dim * sizeof(scalar);
     float scale = (float)(1.0 / sqrt((double)head_dim));
     attention_kernel<scalar, DIMS_PER_LANE><<<grid, WARPS * 32, shared, stream>>>(
-        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, head_dim, scale);
+        (scalar *)out, (int64_t)out_stride, (const scalar *)qkv, starts, lengths, heads, head_dim, scale);
     return LAUNCH_STATUS();
 }
 
 template <typename scalar>
-static int launch_for_head_dim(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths,
-                               int sequences, int max_length, int heads, int head_dim, cuda_stream stream) {
+static int launch_for_head_dim(void *out, int out_stride, const void *qkv, const int32_t *starts,
+                               const int32_t *lengths, int sequences, int max_length, int heads, int head_dim,
+                               cuda_stream stream) {
     int per_lane = (head_dim + 31) / 32;
     switch (per_lane) {
-    case 1: return launch<scalar, 1>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    case 2: return launch<scalar, 2>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    case 3: return launch<scalar, 3>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    case 4: return launch<scalar, 4>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    case 1:
+        return launch<scalar, 1>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    case 2:
+        return launch<scalar, 2>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    case 3:
+        return launch<scalar, 3>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    case 4:
+        return launch<scalar, 4>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
     case 5: case 6: case 7: case 8:
-        return launch<scalar, 8>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+        return launch<scalar, 8>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
     default: return (int)cudaErrorInvalidValue;  // head dims above 256 are not supported
     }
 }
 
-extern "C" int cuda_attention_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths,
-                                      int sequences, int max_length, int heads, int head_dim, int scalar_type,
-                                      cuda_stream stream) {
+extern "C" int cuda_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
+                                      const int32_t *lengths, int sequences, int max_length, int heads, int head_dim,
+                                      int scalar_type, cuda_stream stream) {
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return launch_for_head_dim<__half>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return launch_for_head_dim<__nv_bfloat16>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+        return launch_for_head_dim<__half>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads,
+                                           head_dim, stream);
+    return launch_for_head_dim<__nv_bfloat16>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads,
+                                              head_dim, stream);
 }

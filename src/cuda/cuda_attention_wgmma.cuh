@@ -199,10 +199,11 @@ template <int count> __device__ __forceinline__ void clear_scores(float (&s)[cou
 }
 
 // out rows query0 and query0 + 8 of this (sequence, head) = O / (the row's sum over its four
-// lanes), rows at or past the sequence's end left unwritten.
+// lanes), rows at or past the sequence's end left unwritten; out's rows out_stride apart.
 template <typename scalar, int HD>
 __device__ __forceinline__ void store_output_rows(scalar *out, const float (&o)[HD / 2], const float (&row_sum)[2],
-                                                  int64_t start, int query0, int length, int heads, int head, int q) {
+                                                  int64_t start, int query0, int length, int64_t out_stride, int head,
+                                                  int q) {
 #pragma unroll
     for (int r = 0; r < 2; r++) {
         float sum = row_sum[r];
@@ -211,7 +212,7 @@ __device__ __forceinline__ void store_output_rows(scalar *out, const float (&o)[
         int query = query0 + r * 8;
         if (query >= length) continue;
         float inverse = 1.0f / sum;
-        uint32_t *destination = (uint32_t *)(out + (start + query) * heads * HD + (int64_t)head * HD + 2 * q);
+        uint32_t *destination = (uint32_t *)(out + (start + query) * out_stride + (int64_t)head * HD + 2 * q);
 #pragma unroll
         for (int j = 0; j < HD / 8; j++)
             destination[j * 4] = pack_pair<scalar>(o[4 * j + 2 * r] * inverse, o[4 * j + 2 * r + 1] * inverse);

@@ -9,7 +9,8 @@
 // accumulating into the fp32 residual (+ both residual biases, summed in fp32, as its
 // epilogue) ; up GEMM (+bias epilogue) → erf GELU (or both in one kernel:
 // MEMPROF_UP_GEMM=fused-gelu[-pingpong]) → down GEMM accumulating into the residual (or
-// dense and down as one GEMM: MEMPROF_RESIDUAL_GEMM=fused). The parallel
+// dense and down as one GEMM: MEMPROF_RESIDUAL_GEMM=fused, our kernel; =joined, cuBLASLt over
+// k = d + ff, the attention and GELU writing their rows side by side). The parallel
 // residual x + attn(ln1 x) + mlp(ln2 x) thus needs no pass of its own: both branches read
 // LN outputs made before the residual changes.
 #include <cuda_runtime_api.h>
@@ -152,6 +153,8 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
     const model_config *c = &m->config;
     int d = c->hidden_size, ff = c->intermediate_size, H = c->num_attention_heads, hd = c->head_dim;
     int scalar = m->scalar_type;
+    // The attention's rows: packed, or beside the MLP's in the joined residual GEMM's operand.
+    int attention_stride = m->residual_gemm == RESIDUAL_GEMM_JOINED ? d + ff : H * hd;
     float eps = (float)c->layer_norm_eps;
     cudaStream_t stream = m->stream;
 
@@ -173,43 +176,55 @@ static int forward_batch(cuda_model *m, int64_t tokens_count, int sequences, int
         // wgmma-serial, wgmma-64, wgmma-pingpong, wgmma-tma[-fma25|-fma50], else mma.sync), the exact warp
         // kernel elsewhere. The TMA form maps the qkv buffer's first tokens_count rows.
         (void)cudaGetLastError();
-        typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int,
-                                          int, cuda_stream);
+        typedef int (*attention_launcher)(void *, int, const void *, const int32_t *, const int32_t *, int, int, int,
+                                          int, int, cuda_stream);
         static const attention_launcher tensor_core[] = {
             cuda_flash_attention_forward, cuda_flash_attention_wgmma_forward, cuda_flash_attention_wgmma_serial_forward,
             cuda_flash_attention_wgmma_small_blocks_forward, cuda_flash_attention_wgmma_pingpong_forward};
         int flash = rotary_pending
-                        ? cuda_flash_attention_wgmma_tma_rotary_forward(m->attention, m->qkv, m->starts, m->lengths,
-                                                                        sequences, max_length, H, hd, scalar,
-                                                                        tokens_count, m->cos_table, m->sin_table,
-                                                                        c->rotary_dims, stream)
+                        ? cuda_flash_attention_wgmma_tma_rotary_forward(m->attention, attention_stride, m->qkv,
+                                                                        m->starts, m->lengths, sequences, max_length,
+                                                                        H, hd, scalar, tokens_count, m->cos_table,
+                                                                        m->sin_table, c->rotary_dims, stream)
                     : m->attention_wgmma == 5
-                        ? cuda_flash_attention_wgmma_tma_forward(m->attention, m->qkv, m->starts, m->lengths, sequences,
-                                                                 max_length, H, hd, scalar, tokens_count, stream)
+                        ? cuda_flash_attention_wgmma_tma_forward(m->attention, attention_stride, m->qkv, m->starts,
+                                                                 m->lengths, sequences, max_length, H, hd, scalar,
+                                                                 tokens_count, stream)
                     : m->attention_wgmma >= 6
-                        ? cuda_flash_attention_wgmma_tma_fma_forward(m->attention, m->qkv, m->starts, m->lengths,
-                                                                     sequences, max_length, H, hd, scalar,
+                        ? cuda_flash_attention_wgmma_tma_fma_forward(m->attention, attention_stride, m->qkv, m->starts,
+                                                                     m->lengths, sequences, max_length, H, hd, scalar,
                                                                      m->attention_wgmma == 6 ? 4 : 2, tokens_count, stream)
-                        : tensor_core[m->attention_wgmma](m->attention, m->qkv, m->starts, m->lengths, sequences,
-                                                          max_length, H, hd, scalar, stream);
+                        : tensor_core[m->attention_wgmma](m->attention, attention_stride, m->qkv, m->starts,
+                                                          m->lengths, sequences, max_length, H, hd, scalar, stream);
         if (flash < 0 && rotary_pending) {  // not covered (head dim, rot): the pass, then the TMA form
             KERNEL(cuda_rotary_forward(m->qkv, m->cos_table, m->sin_table, m->positions, tokens_count, H, hd,
                                        c->rotary_dims, scalar, stream), "rotary");
-            flash = cuda_flash_attention_wgmma_tma_forward(m->attention, m->qkv, m->starts, m->lengths, sequences,
-                                                           max_length, H, hd, scalar, tokens_count, stream);
+            flash = cuda_flash_attention_wgmma_tma_forward(m->attention, attention_stride, m->qkv, m->starts,
+                                                           m->lengths, sequences, max_length, H, hd, scalar,
+                                                           tokens_count, stream);
         }
         if (flash < 0 && m->attention_wgmma)
-            flash = cuda_flash_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H,
-                                                 hd, scalar, stream);
+            flash = cuda_flash_attention_forward(m->attention, attention_stride, m->qkv, m->starts, m->lengths,
+                                                 sequences, max_length, H, hd, scalar, stream);
         if (flash < 0)
-            KERNEL(cuda_attention_forward(m->attention, m->qkv, m->starts, m->lengths, sequences, max_length, H, hd,
-                                          scalar, stream), "attention");
+            KERNEL(cuda_attention_forward(m->attention, attention_stride, m->qkv, m->starts, m->lengths, sequences,
+                                          max_length, H, hd, scalar, stream), "attention");
         else
             KERNEL(flash, "flash attention");
         KERNEL(cuda_bias_sum(m->layer_bias, w->dense_bias, w->down_bias, d, scalar, stream), "residual bias");
+        if (m->residual_gemm == RESIDUAL_GEMM_JOINED) {
+            // [attention | hidden] rows (d + ff apart) · [dense | down]ᵀ with k = d + ff: one
+            // cuBLASLt GEMM and one pass over the residual where the two below make two.
+            GEMM(cuda_gemm_forward_strided(m->gemm, m->hidden, d + ff, GEMM_OUTPUT_SCALAR, m->norm2, w->up_weight,
+                                           w->up_bias, tokens_count, d, ff, err), "up gemm");
+            KERNEL(cuda_gelu_rows_forward(m->hidden, tokens_count, ff, d + ff, scalar, stream), "gelu");
+            GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention, w->dense_weight,
+                                   m->layer_bias, tokens_count, d + ff, d, err), "dense + down gemm");
+            continue;
+        }
         // MEMPROF_RESIDUAL_GEMM=fused: the dense GEMM joins the down GEMM after the MLP's up
         // GEMM (cuda_gemm_fused.cu; both read buffers the residual's update does not touch).
-        const int join_residual = m->residual_gemm_fused;
+        const int join_residual = m->residual_gemm == RESIDUAL_GEMM_FUSED;
         if (!join_residual)
             GEMM(cuda_gemm_forward(m->gemm, m->residual, GEMM_OUTPUT_FLOAT_ACCUMULATE, m->attention, w->dense_weight,
                                    m->layer_bias, tokens_count, d, d, err), "dense gemm");

@@ -58,8 +58,8 @@ __device__ __forceinline__ void load_tile_async(void *tile, const char *role_bas
 
 template <typename scalar, int HD>
 __global__ void __launch_bounds__(flash_shape<HD>::threads)
-flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
-                       int query_tiles, float scale_log2) {
+    flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                           const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
     using shape = flash_shape<HD>;
     constexpr int stride = shape::stride;
     extern __shared__ __align__(128) unsigned char shared[];
@@ -253,7 +253,8 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
             int query = query0 + m * 16 + r * 8;
             if (query >= length) continue;
             float inverse = 1.0f / sum;
-            uint32_t *destination = (uint32_t *)(out + (int64_t)(start + query) * heads * HD + (int64_t)head * HD + 2 * t);
+            uint32_t *destination =
+                (uint32_t *)(out + (int64_t)(start + query) * out_stride + (int64_t)head * HD + 2 * t);
 #pragma unroll
             for (int n = 0; n < HD / 8; n++)
                 destination[n * 4] = pack_pair<scalar>(o[m][n][2 * r] * inverse, o[m][n][2 * r + 1] * inverse);
@@ -262,8 +263,8 @@ flash_attention_kernel(scalar *out, const scalar *qkv, const int32_t *starts, co
 }
 
 template <typename scalar, int HD>
-static int launch_flash(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                        int max_length, int heads, cuda_stream stream) {
+static int launch_flash(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                        int sequences, int max_length, int heads, cuda_stream stream) {
     size_t bytes = flash_shape<HD>::bytes;
     int device = 0, limit = 0;
     cudaGetDevice(&device);
@@ -275,30 +276,32 @@ static int launch_flash(void *out, const void *qkv, const int32_t *starts, const
     int query_tiles = (max_length + flash_shape<HD>::query_rows - 1) / flash_shape<HD>::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_kernel<scalar, HD><<<grid, flash_shape<HD>::threads, bytes, stream>>>(
-        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
+        (scalar *)out, (int64_t)out_stride, (const scalar *)qkv, starts, lengths, heads, query_tiles,
+        (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }
 
 template <typename scalar>
-static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                    int max_length, int heads, int head_dim, cuda_stream stream) {
+static int dispatch(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                    int sequences, int max_length, int heads, int head_dim, cuda_stream stream) {
     switch (head_dim) {
-    case 32: return launch_flash<scalar, 32>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 64: return launch_flash<scalar, 64>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 80: return launch_flash<scalar, 80>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 96: return launch_flash<scalar, 96>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 128: return launch_flash<scalar, 128>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 256: return launch_flash<scalar, 256>(out, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 32: return launch_flash<scalar, 32>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 64: return launch_flash<scalar, 64>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 80: return launch_flash<scalar, 80>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 96: return launch_flash<scalar, 96>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 128: return launch_flash<scalar, 128>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 256: return launch_flash<scalar, 256>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
     default: return -1;
     }
 }
 
 // Returns -1 when this head dim or device is not covered (use cuda_attention_forward).
-extern "C" int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths,
-                                            int sequences, int max_length, int heads, int head_dim, int scalar_type,
-                                            cuda_stream stream) {
+extern "C" int cuda_flash_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
+                                            const int32_t *lengths, int sequences, int max_length, int heads,
+                                            int head_dim, int scalar_type, cuda_stream stream) {
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return dispatch<__nv_bfloat16>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+        return dispatch<__half>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+    return dispatch<__nv_bfloat16>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                   stream);
 }

@@ -176,9 +176,10 @@ __device__ __forceinline__ void tma_load_rows(char *tile, const CUtensorMap *map
 
 template <typename scalar, int HD, bool TMA, int FMA_EVERY, bool ROTARY>
 __global__ void __launch_bounds__(pingpong_attention_shape<HD>::threads, 1)
-flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
-                                int query_tiles, float scale_log2, const __grid_constant__ CUtensorMap qkv_map,
-                                const float *cos_table, const float *sin_table, int rotary_half) {
+    flash_attention_pingpong_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                                    const int32_t *lengths, int heads, int query_tiles, float scale_log2,
+                                    const __grid_constant__ CUtensorMap qkv_map, const float *cos_table,
+                                    const float *sin_table, int rotary_half) {
     static_assert(!ROTARY || TMA, "the rotary is folded into the TMA form only");
     using shape = pingpong_attention_shape<HD>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = shape::stages, W = shape::swizzle;
@@ -367,14 +368,14 @@ flash_attention_pingpong_kernel(scalar *out, const scalar *qkv, const int32_t *s
     } else {
         pipelined_key_loop(key_tiles, step, last_values, p_even, p_odd);
     }
-    store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
+    store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, out_stride, head, q);
 }
 
 // tokens: the rows of qkv (TMA's tensor extent: rows past it arrive as zeros); 0 for cp.async.
 template <typename scalar, int HD, bool TMA, int FMA_EVERY, bool ROTARY>
-static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                           int max_length, int heads, int64_t tokens, const float *cos_table, const float *sin_table,
-                           int rotary_dims, cuda_stream stream) {
+static int launch_pingpong(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                           int sequences, int max_length, int heads, int64_t tokens, const float *cos_table,
+                           const float *sin_table, int rotary_dims, cuda_stream stream) {
     using shape = pingpong_attention_shape<HD>;
     constexpr size_t bytes = shape::bytes(shape::stages);
     if (ROTARY && (rotary_dims < 2 || rotary_dims % 2 != 0 || rotary_dims > HD)) return -1;
@@ -391,8 +392,8 @@ static int launch_pingpong(void *out, const void *qkv, const int32_t *starts, co
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_pingpong_kernel<scalar, HD, TMA, FMA_EVERY, ROTARY><<<grid, shape::threads, bytes, stream>>>(
-        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)),
-        qkv_map, cos_table, sin_table, rotary_dims / 2);
+        (scalar *)out, (int64_t)out_stride, (const scalar *)qkv, starts, lengths, heads, query_tiles,
+        (float)(M_LOG2E / sqrt((double)HD)), qkv_map, cos_table, sin_table, rotary_dims / 2);
     return LAUNCH_STATUS();
 }
 
@@ -403,62 +404,66 @@ struct rotary_tables {
 };
 
 template <typename scalar, bool TMA, int FMA_EVERY, bool ROTARY>
-static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                    int max_length, int heads, int head_dim, int64_t tokens, rotary_tables rotary, cuda_stream stream) {
+static int dispatch(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                    int sequences, int max_length, int heads, int head_dim, int64_t tokens, rotary_tables rotary,
+                    cuda_stream stream) {
     return for_head_dim(head_dim, [&](auto hd) {
         return launch_pingpong<scalar, decltype(hd)::value, TMA, FMA_EVERY, ROTARY>(
-            out, qkv, starts, lengths, sequences, max_length, heads, tokens, rotary.cos_table, rotary.sin_table,
-            rotary.rotary_dims, stream);
+            out, out_stride, qkv, starts, lengths, sequences, max_length, heads, tokens, rotary.cos_table,
+            rotary.sin_table, rotary.rotary_dims, stream);
     });
 }
 
 template <bool TMA, int FMA_EVERY = 0, bool ROTARY = false>
-static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                   int max_length, int heads, int head_dim, int scalar_type, int64_t tokens, cuda_stream stream,
-                   rotary_tables rotary = rotary_tables{NULL, NULL, 0}) {
+static int forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                   int sequences, int max_length, int heads, int head_dim, int scalar_type, int64_t tokens,
+                   cuda_stream stream, rotary_tables rotary = rotary_tables{NULL, NULL, 0}) {
     if (!cuda_wgmma_available()) return -1;
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half, TMA, FMA_EVERY, ROTARY>(out, qkv, starts, lengths, sequences, max_length, heads,
-                                                        head_dim, tokens, rotary, stream);
-    return dispatch<__nv_bfloat16, TMA, FMA_EVERY, ROTARY>(out, qkv, starts, lengths, sequences, max_length, heads,
-                                                           head_dim, tokens, rotary, stream);
+        return dispatch<__half, TMA, FMA_EVERY, ROTARY>(out, out_stride, qkv, starts, lengths, sequences, max_length,
+                                                        heads, head_dim, tokens, rotary, stream);
+    return dispatch<__nv_bfloat16, TMA, FMA_EVERY, ROTARY>(out, out_stride, qkv, starts, lengths, sequences, max_length,
+                                                           heads, head_dim, tokens, rotary, stream);
 }
 
 // Each returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
-extern "C" int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, const int32_t *starts,
-                                                           const int32_t *lengths, int sequences, int max_length,
-                                                           int heads, int head_dim, int scalar_type,
+extern "C" int cuda_flash_attention_wgmma_pingpong_forward(void *out, int out_stride, const void *qkv,
+                                                           const int32_t *starts, const int32_t *lengths, int sequences,
+                                                           int max_length, int heads, int head_dim, int scalar_type,
                                                            cuda_stream stream) {
-    return forward<false>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, 0, stream);
+    return forward<false>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, 0,
+                          stream);
 }
-extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int32_t *starts,
+extern "C" int cuda_flash_attention_wgmma_tma_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
                                                       const int32_t *lengths, int sequences, int max_length, int heads,
                                                       int head_dim, int scalar_type, int64_t tokens,
                                                       cuda_stream stream) {
-    return forward<true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens, stream);
+    return forward<true>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type,
+                         tokens, stream);
 }
 
-extern "C" int cuda_flash_attention_wgmma_tma_rotary_forward(void *out, const void *qkv, const int32_t *starts,
-                                                             const int32_t *lengths, int sequences, int max_length,
-                                                             int heads, int head_dim, int scalar_type, int64_t tokens,
-                                                             const float *cos_table, const float *sin_table,
-                                                             int rotary_dims, cuda_stream stream) {
+extern "C" int cuda_flash_attention_wgmma_tma_rotary_forward(void *out, int out_stride, const void *qkv,
+                                                             const int32_t *starts, const int32_t *lengths,
+                                                             int sequences, int max_length, int heads, int head_dim,
+                                                             int scalar_type, int64_t tokens, const float *cos_table,
+                                                             const float *sin_table, int rotary_dims,
+                                                             cuda_stream stream) {
     if (rotary_dims < 2 || rotary_dims % 2 != 0 || rotary_dims > head_dim) return -1;
-    return forward<true, 0, true>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens,
-                                  stream, rotary_tables{cos_table, sin_table, rotary_dims});
+    return forward<true, 0, true>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                  scalar_type, tokens, stream, rotary_tables{cos_table, sin_table, rotary_dims});
 }
 
-extern "C" int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void *qkv, const int32_t *starts,
-                                                          const int32_t *lengths, int sequences, int max_length,
-                                                          int heads, int head_dim, int scalar_type, int fma_every,
-                                                          int64_t tokens, cuda_stream stream) {
+extern "C" int cuda_flash_attention_wgmma_tma_fma_forward(void *out, int out_stride, const void *qkv,
+                                                          const int32_t *starts, const int32_t *lengths, int sequences,
+                                                          int max_length, int heads, int head_dim, int scalar_type,
+                                                          int fma_every, int64_t tokens, cuda_stream stream) {
     if (fma_every == 4)
-        return forward<true, 4>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens,
-                                stream);
+        return forward<true, 4>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                scalar_type, tokens, stream);
     if (fma_every == 2)
-        return forward<true, 2>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, tokens,
-                                stream);
+        return forward<true, 2>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                scalar_type, tokens, stream);
     return -1;
 }
 

@@ -89,8 +89,8 @@ __device__ __forceinline__ void compute_scores(float (&s)[KEYS / 2], uint64_t q_
 template <typename scalar, int HD, typename form>
 __global__ void __launch_bounds__(wgmma_attention_shape<HD, form::groups>::threads,
                                   form::groups == 1 || (HD <= 64 && !form::overlap) ? 2 : 1)
-flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *starts, const int32_t *lengths, int heads,
-                             int query_tiles, float scale_log2) {
+    flash_attention_wgmma_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                                 const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
     constexpr bool overlap = form::overlap;
     using shape = wgmma_attention_shape<HD, form::groups>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = overlap ? shape::pipelined_stages : 2;
@@ -234,12 +234,12 @@ flash_attention_wgmma_kernel(scalar *out, const scalar *qkv, const int32_t *star
         pipelined_key_loop(key_tiles, step, last_values, p_even, p_odd);
     }
 
-    store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, heads, head, q);
+    store_output_rows<scalar, HD>(out, o, row_sum, start, query0, length, out_stride, head, q);
 }
 
 template <typename scalar, int HD, typename form>
-static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                        int max_length, int heads, cuda_stream stream) {
+static int launch_wgmma(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                        int sequences, int max_length, int heads, cuda_stream stream) {
     using shape = wgmma_attention_shape<HD, form::groups>;
     constexpr size_t bytes = shape::bytes(form::overlap ? shape::pipelined_stages : 2);
     int opted = shared_memory_opt_in(flash_attention_wgmma_kernel<scalar, HD, form>, bytes);
@@ -247,45 +247,50 @@ static int launch_wgmma(void *out, const void *qkv, const int32_t *starts, const
     int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
     flash_attention_wgmma_kernel<scalar, HD, form><<<grid, shape::threads, bytes, stream>>>(
-        (scalar *)out, (const scalar *)qkv, starts, lengths, heads, query_tiles, (float)(M_LOG2E / sqrt((double)HD)));
+        (scalar *)out, (int64_t)out_stride, (const scalar *)qkv, starts, lengths, heads, query_tiles,
+        (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }
 
 template <typename scalar, typename form>
-static int dispatch(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                    int max_length, int heads, int head_dim, cuda_stream stream) {
+static int dispatch(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                    int sequences, int max_length, int heads, int head_dim, cuda_stream stream) {
     return for_head_dim(head_dim, [&](auto hd) {
-        return launch_wgmma<scalar, decltype(hd)::value, form>(out, qkv, starts, lengths, sequences, max_length, heads,
-                                                               stream);
+        return launch_wgmma<scalar, decltype(hd)::value, form>(out, out_stride, qkv, starts, lengths, sequences,
+                                                               max_length, heads, stream);
     });
 }
 
 template <typename form>
-static int forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                   int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream) {
+static int forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                   int sequences, int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream) {
     if (!cuda_wgmma_available()) return -1;
     if (sequences == 0 || max_length == 0) return 0;
     if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half, form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return dispatch<__nv_bfloat16, form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
+        return dispatch<__half, form>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                      stream);
+    return dispatch<__nv_bfloat16, form>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                         stream);
 }
 
 // Each returns -1 when this head dim, build or device is not covered (use the mma.sync kernel).
-extern "C" int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *starts,
+extern "C" int cuda_flash_attention_wgmma_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
                                                   const int32_t *lengths, int sequences, int max_length, int heads,
                                                   int head_dim, int scalar_type, cuda_stream stream) {
-    return forward<pipelined_form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type,
-                                   stream);
+    return forward<pipelined_form>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                   scalar_type, stream);
 }
-extern "C" int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const int32_t *starts,
-                                                         const int32_t *lengths, int sequences, int max_length,
-                                                         int heads, int head_dim, int scalar_type, cuda_stream stream) {
-    return forward<serial_form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, stream);
+extern "C" int cuda_flash_attention_wgmma_serial_forward(void *out, int out_stride, const void *qkv,
+                                                         const int32_t *starts, const int32_t *lengths, int sequences,
+                                                         int max_length, int heads, int head_dim, int scalar_type,
+                                                         cuda_stream stream) {
+    return forward<serial_form>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                scalar_type, stream);
 }
-extern "C" int cuda_flash_attention_wgmma_small_blocks_forward(void *out, const void *qkv, const int32_t *starts,
-                                                               const int32_t *lengths, int sequences, int max_length,
-                                                               int heads, int head_dim, int scalar_type,
-                                                               cuda_stream stream) {
-    return forward<small_blocks_form>(out, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type,
-                                      stream);
+extern "C" int cuda_flash_attention_wgmma_small_blocks_forward(void *out, int out_stride, const void *qkv,
+                                                               const int32_t *starts, const int32_t *lengths,
+                                                               int sequences, int max_length, int heads, int head_dim,
+                                                               int scalar_type, cuda_stream stream) {
+    return forward<small_blocks_form>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
+                                      scalar_type, stream);
 }

@@ -17,7 +17,7 @@
 enum { WORKSPACE_BYTES = 32 << 20, MAX_CACHED = 64, TUNING_CANDIDATES = 8, TUNING_REPEATS = 3 };
 
 typedef struct cached_algorithm {
-    int out_dim, in_dim, output_type, has_bias, processors;
+    int out_dim, in_dim, output_type, has_bias, processors, out_stride;
     cublasLtMatmulAlgo_t algorithm;
 } cached_algorithm;
 
@@ -31,6 +31,7 @@ struct cuda_gemm_context {
     int cached;
     char tuning_path[4096];  // empty: untuned
     int processors;          // the SMs the call in progress may use (0: all); see cuda_gemm_forward_on
+    int out_stride;          // the call in progress's elements between out rows (0: out_dim)
 };
 
 size_t cuda_gemm_workspace_bytes(void) { return WORKSPACE_BYTES; }
@@ -109,7 +110,9 @@ static cublasStatus_t make_descriptors(gemm_descriptors *g, const cuda_gemm_cont
     }
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatrixLayoutCreate(&g->a, scalar, (uint64_t)in_dim, (uint64_t)out_dim, in_dim);
     if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatrixLayoutCreate(&g->b, scalar, (uint64_t)in_dim, (uint64_t)rows, in_dim);
-    if (s == CUBLAS_STATUS_SUCCESS) s = cublasLtMatrixLayoutCreate(&g->d, output, (uint64_t)out_dim, (uint64_t)rows, out_dim);
+    int64_t out_stride = context->out_stride > 0 ? context->out_stride : out_dim;
+    if (s == CUBLAS_STATUS_SUCCESS)
+        s = cublasLtMatrixLayoutCreate(&g->d, output, (uint64_t)out_dim, (uint64_t)rows, out_stride);
     return s;
 }
 
@@ -230,6 +233,10 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
         size_t used = strlen(key);
         snprintf(key + used, sizeof key - used, "|on %d SMs", context->processors);
     }
+    if (context->out_stride > 0 && context->out_stride != out_dim) {  // and one timed on strided out rows
+        size_t used = strlen(key);
+        snprintf(key + used, sizeof key - used, "|out rows %d apart", context->out_stride);
+    }
     FILE *file;
     if (gemm_tuning_open(&file, context->tuning_path, err) != 0) return MEMPROF_ERR;
     uint64_t words[GEMM_TUNING_WORDS];
@@ -259,7 +266,7 @@ static int tuned_algorithm(cublasLtMatmulAlgo_t *chosen, cuda_gemm_context *cont
     // An accumulating GEMM's timing runs add into `out` again and again: its values are kept
     // aside and put back afterwards.
     int accumulate = output_type == GEMM_OUTPUT_FLOAT_ACCUMULATE;
-    size_t out_bytes = (size_t)rows * (size_t)out_dim * 4;
+    size_t out_bytes = (size_t)rows * (size_t)(context->out_stride > 0 ? context->out_stride : out_dim) * 4;
     void *kept = NULL;
     if (count > 0 && accumulate &&
         (cudaMalloc(&kept, out_bytes) != cudaSuccess ||
@@ -315,7 +322,7 @@ static int gemm_forward(cuda_gemm_context *context, void *out, int output_type, 
     for (int i = 0; i < context->cached; i++) {
         cached_algorithm *c = &context->cache[i];
         if (c->out_dim == out_dim && c->in_dim == in_dim && c->output_type == output_type && c->has_bias == has_bias &&
-            c->processors == context->processors)
+            c->processors == context->processors && c->out_stride == context->out_stride)
             index = i;
     }
     if (index < 0) {
@@ -332,8 +339,8 @@ static int gemm_forward(cuda_gemm_context *context, void *out, int output_type, 
                          : choose_algorithm(&algorithm, context, output_type, bias, selection, in_dim, out_dim, err);
         if (status != 0) return status;
         if (context->cached < MAX_CACHED) {
-            context->cache[context->cached] =
-                (cached_algorithm){out_dim, in_dim, output_type, has_bias, context->processors, algorithm};
+            context->cache[context->cached] = (cached_algorithm){
+                out_dim, in_dim, output_type, has_bias, context->processors, context->out_stride, algorithm};
             context->cached++;
         }
     } else {
@@ -376,5 +383,18 @@ int cuda_gemm_forward_on(cuda_gemm_context *context, int processors, void *out, 
     context->processors = processors > 0 ? processors : 0;
     int status = gemm_forward(context, out, output_type, in, weight, bias, rows, in_dim, out_dim, err);
     context->processors = 0;
+    return status;
+}
+
+int cuda_gemm_forward_strided(cuda_gemm_context *context, void *out, int out_stride, int output_type, const void *in,
+                              const void *weight, const void *bias, int64_t rows, int in_dim, int out_dim,
+                              memprof_error *err) {
+    if (out_stride < out_dim)
+        return error_set(err, MEMPROF_ERR, "cuda gemm: out rows %d elements apart, fewer than their %d columns",
+                         out_stride, out_dim);
+    if (rows == 0) return 0;
+    context->out_stride = out_stride == out_dim ? 0 : out_stride;
+    int status = gemm_forward(context, out, output_type, in, weight, bias, rows, in_dim, out_dim, err);
+    context->out_stride = 0;
     return status;
 }

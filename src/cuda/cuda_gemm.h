@@ -45,5 +45,11 @@ int cuda_gemm_forward(cuda_gemm_context *context, void *out, int output_type, co
 int cuda_gemm_forward_on(cuda_gemm_context *context, int processors, void *out, int output_type, const void *in,
                          const void *weight, const void *bias, int64_t rows, int in_dim, int out_dim,
                          memprof_error *err);
+// The same with out's rows out_stride elements apart (≥ out_dim): the up GEMM writing the MLP's
+// half of the joined residual GEMM's operand (MEMPROF_RESIDUAL_GEMM=joined). Its own choice
+// of algorithm, cached and tuned apart from the packed shape's.
+int cuda_gemm_forward_strided(cuda_gemm_context *context, void *out, int out_stride, int output_type, const void *in,
+                              const void *weight, const void *bias, int64_t rows, int in_dim, int out_dim,
+                              memprof_error *err);
 
 #endif

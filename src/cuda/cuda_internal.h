@@ -101,7 +101,9 @@ typedef struct cuda_model {
                                  // 4 wgmma-pingpong, 5 wgmma-tma, 6 wgmma-tma-fma25, 7 wgmma-tma-fma50
     int up_gemm_gelu;            // MEMPROF_UP_GEMM: 0 cublaslt, the up GEMM with GELU as its epilogue (cuda_gemm_fused.cu):
                                  // 1 fused-gelu, 2 fused-gelu-pingpong
-    int residual_gemm_fused;     // MEMPROF_RESIDUAL_GEMM=fused: dense and down GEMMs as one (cuda_gemm_fused.cu)
+    int residual_gemm;           // MEMPROF_RESIDUAL_GEMM: RESIDUAL_GEMM_CUBLASLT (dense and down apart), _FUSED
+                                 // (one kernel over both, cuda_gemm_fused.cu) or _JOINED (one cuBLASLt GEMM over
+                                 // [attention | gelu(hidden)] · [dense | down]ᵀ: both in one buffer, rows d + ff)
     int rotary_in_attention;     // MEMPROF_ROTARY=attention: q and k rotated inside the wgmma-tma attention
                                  // (no rotary pass) where it runs (attention_wgmma 5); else the pass
     int statistics_processors;   // MEMPROF_STATISTICS_SMS: SMs kept for the chunked head's statistics kernel
@@ -139,6 +141,10 @@ int cuda_upload_begin(cuda_upload *upload, void *stream, int scalar_type, size_t
 // Queues the tensor into destination (numel elements of the scalar type); returns before
 // the copies are done: the tensor's bytes must stay mapped until cuda_upload_finish.
 int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view *tensor, memprof_error *err);
+// The same for a tensor of rows [numel / width, width] into rows `stride` elements apart (a
+// weight sharing its rows with another: MEMPROF_RESIDUAL_GEMM=joined's dense | down).
+int cuda_upload_tensor_rows(cuda_upload *upload, void *destination, int64_t width, int64_t stride,
+                            const tensor_view *tensor, memprof_error *err);
 // Waits for every queued copy, sets seconds and frees the chunks.
 int cuda_upload_finish(cuda_upload *upload, memprof_error *err);
 // Frees the chunks after waiting for the stream (the error path; finish calls it).
@@ -196,11 +202,13 @@ int cuda_attention_mode(int *out_wgmma, int *out_automatic, memprof_error *err);
 // tiles) or "fused-gelu-pingpong" (2: its ping-pong schedule); Hopper only, the caller checks
 // the device.
 int cuda_up_gemm_mode(int *out_fused_gelu, int *out_automatic, memprof_error *err);
-// Reads MEMPROF_RESIDUAL_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt, the joined
-// kernel having measured slower on an H100), "cublaslt" (*out_fused = 0: the dense and down
-// GEMMs apart, each accumulating into the residual) or "fused" (1: cuda_gemm_residual_forward,
-// Hopper; the caller checks the device).
-int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err);
+// Reads MEMPROF_RESIDUAL_GEMM: unset or "auto" (*out_automatic = 1: cuBLASLt apart, until an
+// H100 has measured the joined GEMM), "cublaslt" (*out_mode = RESIDUAL_GEMM_CUBLASLT: the dense
+// and down GEMMs apart, each accumulating into the residual), "fused" (RESIDUAL_GEMM_FUSED:
+// cuda_gemm_residual_forward, Hopper; the caller checks the device) or "joined"
+// (RESIDUAL_GEMM_JOINED: one cuBLASLt GEMM over k = d + ff, any GPU).
+enum { RESIDUAL_GEMM_CUBLASLT = 0, RESIDUAL_GEMM_FUSED = 1, RESIDUAL_GEMM_JOINED = 2 };
+int cuda_residual_gemm_mode(int *out_mode, int *out_automatic, memprof_error *err);
 // Reads MEMPROF_STATISTICS_SMS: unset or "auto" (*out_automatic = 1, *out_processors = 0), or
 // a whole number 0–66 of SMs the chunked LM head's statistics kernel keeps for itself while
 // the next chunk's GEMM runs on the rest (cuBLASLt's SM-count target); the caller checks it

@@ -3,7 +3,8 @@
 // Shapes, for a device batch of N tokens made of S sequences laid end to end
 // (row-major; "scalar" is fp16 or bf16 as the precision argument says):
 //   residual [N, d] fp32          norm1/norm2 [N, d] scalar     qkv [N, 3d] scalar, per head [q|k|v]
-//   attention [N, d] scalar       hidden [N, ff] scalar
+//   attention [N, d] scalar       hidden [N, ff] scalar (with MEMPROF_RESIDUAL_GEMM=joined both
+//   in one [N, d + ff] buffer: attention in columns 0 … d−1, hidden in d … d+ff−1)
 //   logits [rows, V] fp32         positions [N] int32 (index of each token inside its sequence)
 //   sequence_starts/lengths [S] int32
 // Every launcher is asynchronous on `stream` and returns 0 or a CUDA error code.
@@ -35,9 +36,12 @@ int cuda_rotary_forward(void *qkv, const float *cos_table, const float *sin_tabl
                         int64_t tokens_count, int heads, int head_dim, int rotary_dims, int scalar_type,
                         cuda_stream stream);
 
-// Causal softmax(q·kᵀ·scale)·v per sequence and head, online softmax in fp32.
-int cuda_attention_forward(void *out, const void *qkv, const int32_t *sequence_starts, const int32_t *sequence_lengths,
-                           int sequences, int max_length, int heads, int head_dim, int scalar_type, cuda_stream stream);
+// Causal softmax(q·kᵀ·scale)·v per sequence and head, online softmax in fp32. Every attention
+// launcher writes token t's heads at out + t·out_stride (out_stride ≥ heads·head_dim: the
+// joined residual GEMM's operand, where the attention's rows sit beside the MLP's).
+int cuda_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
+                           const int32_t *sequence_lengths, int sequences, int max_length, int heads, int head_dim,
+                           int scalar_type, cuda_stream stream);
 
 // The same on tensor cores (mma.sync, FlashAttention-2 style) for head dims 32, 64, 80, 96, 128, 256; returns −1 when
 // the head dim or the device's shared memory is not covered (then use the function above).
@@ -47,7 +51,7 @@ int cuda_attention_forward(void *out, const void *qkv, const int32_t *sequence_s
 // wave touched a slice of every head's K and V. Measured on an H100 (docs/performance.md):
 // L2 hit rate 86%, DRAM 14% of peak at 1.4b, and the kernel's time unchanged within 2%: it
 // was not bound by DRAM.
-int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+int cuda_flash_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
                                  const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                  int head_dim, int scalar_type, cuda_stream stream);
 
@@ -61,21 +65,24 @@ int cuda_flash_attention_forward(void *out, const void *qkv, const int32_t *sequ
 // tiles (other bits: another summation order). The ping-pong form
 // (cuda_flash_attention_pingpong.cu) is the pipelined one with a copying warpgroup and the two
 // multiplying warpgroups taking turns at the tensor cores: the pipelined form's bits.
-int cuda_flash_attention_wgmma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+int cuda_flash_attention_wgmma_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
                                        const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                        int head_dim, int scalar_type, cuda_stream stream);
-int cuda_flash_attention_wgmma_serial_forward(void *out, const void *qkv, const int32_t *sequence_starts,
-                                              const int32_t *sequence_lengths, int sequences, int max_length,
-                                              int heads, int head_dim, int scalar_type, cuda_stream stream);
-int cuda_flash_attention_wgmma_small_blocks_forward(void *out, const void *qkv, const int32_t *sequence_starts,
-                                                    const int32_t *sequence_lengths, int sequences, int max_length,
-                                                    int heads, int head_dim, int scalar_type, cuda_stream stream);
-int cuda_flash_attention_wgmma_pingpong_forward(void *out, const void *qkv, const int32_t *sequence_starts,
-                                                const int32_t *sequence_lengths, int sequences, int max_length,
-                                                int heads, int head_dim, int scalar_type, cuda_stream stream);
+int cuda_flash_attention_wgmma_serial_forward(void *out, int out_stride, const void *qkv,
+                                              const int32_t *sequence_starts, const int32_t *sequence_lengths,
+                                              int sequences, int max_length, int heads, int head_dim, int scalar_type,
+                                              cuda_stream stream);
+int cuda_flash_attention_wgmma_small_blocks_forward(void *out, int out_stride, const void *qkv,
+                                                    const int32_t *sequence_starts, const int32_t *sequence_lengths,
+                                                    int sequences, int max_length, int heads, int head_dim,
+                                                    int scalar_type, cuda_stream stream);
+int cuda_flash_attention_wgmma_pingpong_forward(void *out, int out_stride, const void *qkv,
+                                                const int32_t *sequence_starts, const int32_t *sequence_lengths,
+                                                int sequences, int max_length, int heads, int head_dim, int scalar_type,
+                                                cuda_stream stream);
 // The ping-pong form with TMA box copies by one thread of the copying warpgroup
 // (cuda_tensor_map.h): tokens = the rows of qkv (rows past it arrive as zeros). The same bits.
-int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
+int cuda_flash_attention_wgmma_tma_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
                                            const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                            int head_dim, int scalar_type, int64_t tokens, cuda_stream stream);
 // The TMA form applied to q and k before the rotary (MEMPROF_ROTARY=attention): its copying
@@ -84,18 +91,18 @@ int cuda_flash_attention_wgmma_tma_forward(void *out, const void *qkv, const int
 // and qkv is left as it was. Positions are each row's index in its sequence; the tables cos,
 // sin [positions, rotary_dims/2] fp32 (cuda_rotary_forward's). −1 where the TMA form is not
 // covered or rotary_dims is not even in [2, head_dim].
-int cuda_flash_attention_wgmma_tma_rotary_forward(void *out, const void *qkv, const int32_t *sequence_starts,
-                                                  const int32_t *sequence_lengths, int sequences, int max_length,
-                                                  int heads, int head_dim, int scalar_type, int64_t tokens,
-                                                  const float *cos_table, const float *sin_table, int rotary_dims,
-                                                  cuda_stream stream);
+int cuda_flash_attention_wgmma_tma_rotary_forward(void *out, int out_stride, const void *qkv,
+                                                  const int32_t *sequence_starts, const int32_t *sequence_lengths,
+                                                  int sequences, int max_length, int heads, int head_dim,
+                                                  int scalar_type, int64_t tokens, const float *cos_table,
+                                                  const float *sin_table, int rotary_dims, cuda_stream stream);
 // The TMA form with one pair of exponentials in every fma_every (4 or 2; else −1) of its
 // softmax computed on the FMA units (polynomial_exp2) instead of MUFU.EX2: within 2e-7 of
 // the same values, not the same bits.
-int cuda_flash_attention_wgmma_tma_fma_forward(void *out, const void *qkv, const int32_t *sequence_starts,
-                                               const int32_t *sequence_lengths, int sequences, int max_length,
-                                               int heads, int head_dim, int scalar_type, int fma_every, int64_t tokens,
-                                               cuda_stream stream);
+int cuda_flash_attention_wgmma_tma_fma_forward(void *out, int out_stride, const void *qkv,
+                                               const int32_t *sequence_starts, const int32_t *sequence_lengths,
+                                               int sequences, int max_length, int heads, int head_dim, int scalar_type,
+                                               int fma_every, int64_t tokens, cuda_stream stream);
 // The FMA forms' 2^x (polynomial_exp2) over count values, for its test.
 int cuda_polynomial_exp2(float *out, const float *in, int64_t count, cuda_stream stream);
 int cuda_wgmma_available(void);
@@ -117,6 +124,10 @@ int cuda_wgmma_probe(float *d, const void *a, const void *b, int form, int varia
 
 // values = gelu_erf(values) in place, fp32 math.
 int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream);
+// The same on rows [rows, width] whose starts are stride elements apart (width and stride
+// multiples of 8, values 16-byte aligned; else cudaErrorInvalidValue): the MLP's half of the
+// joined residual GEMM's operand. The same bits as cuda_gelu_forward on those values.
+int cuda_gelu_rows_forward(void *values, int64_t rows, int width, int stride, int scalar_type, cuda_stream stream);
 
 // out[rows, out_dim] = gelu_erf(in[rows, in_dim] · weight[out_dim, in_dim]ᵀ + bias[out_dim]):
 // the up GEMM with bias and GELU as its epilogue (cuda_gemm_fused.cu, TMA and wgmma, fp32
@@ -210,6 +221,10 @@ enum { CUDA_SOURCE_F16 = 0, CUDA_SOURCE_BF16 = 1, CUDA_SOURCE_F32 = 2 };
 // bit for bit what the fp32 reference path gives (NaN payloads aside).
 int cuda_convert_weights(void *dst, const void *src, int64_t count, int source_type, int scalar_type,
                          cuda_stream stream);
+// The same for rows [rows, width] of src into rows `stride` elements apart in dst (a weight
+// that shares its rows with another: the joined residual GEMM's dense | down).
+int cuda_convert_weights_rows(void *dst, int64_t stride, const void *src, int64_t rows, int64_t width, int source_type,
+                              int scalar_type, cuda_stream stream);
 
 #ifdef __cplusplus
 }

@@ -166,14 +166,25 @@ static void rotary(scalar *qkv, const float *cos_table, const float *sin_table, 
 // the reads in flight, not the bytes or the issue rate, set its speed. Block b owns vectors
 // [b·GELU_LOADS·256, (b+1)·GELU_LOADS·256), thread t the t-th of each 256 (coalesced).
 enum { GELU_LOADS = 4, GELU_THREADS = 256 };
-template <typename scalar> __global__ void gelu_kernel(scalar *values, int64_t count) {
+// Where vector i (8 values) is: i·8 when packed; with ROWS, at row i / row_vectors, stride
+// elements apart (the joined residual GEMM's operand; 32-bit division while it fits).
+template <bool ROWS>
+__device__ __forceinline__ int64_t gelu_vector_offset(int64_t i, int64_t row_vectors, int64_t stride) {
+    if (!ROWS) return i * 8;
+    int64_t row = i <= (int64_t)UINT32_MAX ? (int64_t)((uint32_t)i / (uint32_t)row_vectors) : i / row_vectors;
+    return row * stride + (i - row * row_vectors) * 8;
+}
+
+// count values; with ROWS, count = rows · row_vectors · 8 (no tail).
+template <typename scalar, bool ROWS>
+__global__ void gelu_kernel(scalar *values, int64_t count, int64_t row_vectors, int64_t stride) {
     const int64_t vectors = count / 8, span = (int64_t)GELU_LOADS * GELU_THREADS;
     for (int64_t base = blockIdx.x * span; base < vectors; base += (int64_t)gridDim.x * span) {
         uint4 packed[GELU_LOADS];
 #pragma unroll
         for (int k = 0; k < GELU_LOADS; k++) {
             int64_t i = base + k * GELU_THREADS + threadIdx.x;
-            if (i < vectors) packed[k] = ((const uint4 *)values)[i];
+            if (i < vectors) packed[k] = *(const uint4 *)(values + gelu_vector_offset<ROWS>(i, row_vectors, stride));
         }
 #pragma unroll
         for (int k = 0; k < GELU_LOADS; k++) {
@@ -182,10 +193,10 @@ template <typename scalar> __global__ void gelu_kernel(scalar *values, int64_t c
             scalar *lanes = (scalar *)&packed[k];
 #pragma unroll
             for (int e = 0; e < 8; e++) lanes[e] = from_float<scalar>(gelu_erf(to_float(lanes[e])));
-            ((uint4 *)values)[i] = packed[k];
+            *(uint4 *)(values + gelu_vector_offset<ROWS>(i, row_vectors, stride)) = packed[k];
         }
     }
-    if (blockIdx.x == 0)
+    if (!ROWS && blockIdx.x == 0)
         for (int64_t i = vectors * 8 + threadIdx.x; i < count; i += GELU_THREADS)
             values[i] = from_float<scalar>(gelu_erf(to_float(values[i])));
 }
@@ -210,6 +221,16 @@ template <typename scalar, typename source>
 __global__ void convert_source_kernel(scalar *dst, const source *src, int64_t count) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x)
         dst[i] = from_float<scalar>(source_to_float(src[i]));
+}
+
+// The same into rows of `width` values whose starts are `stride` apart in dst.
+template <typename scalar, typename source>
+__global__ void convert_source_rows_kernel(scalar *dst, int64_t stride, const source *src, int64_t count,
+                                           int64_t width) {
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < count; i += (int64_t)gridDim.x * blockDim.x) {
+        int64_t row = i / width;
+        dst[row * stride + (i - row * width)] = from_float<scalar>(source_to_float(src[i]));
+    }
 }
 
 static unsigned grid_for(int64_t count) {
@@ -281,12 +302,32 @@ extern "C" int cuda_rotary_forward(void *qkv, const float *cos_table, const floa
     return LAUNCH_STATUS();
 }
 
+static unsigned gelu_grid(int64_t count) {
+    int64_t blocks = (count / 8 + GELU_LOADS * GELU_THREADS - 1) / (GELU_LOADS * GELU_THREADS);
+    return (unsigned)(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
+}
+
 extern "C" int cuda_gelu_forward(void *values, int64_t count, int scalar_type, cuda_stream stream) {
     if (count == 0) return 0;
-    int64_t blocks = (count / 8 + GELU_LOADS * GELU_THREADS - 1) / (GELU_LOADS * GELU_THREADS);
-    unsigned grid = (unsigned)(blocks < 65535 * 16 ? (blocks > 0 ? blocks : 1) : 65535 * 16);
-    DISPATCH(scalar_type, (gelu_kernel<__half><<<grid, GELU_THREADS, 0, stream>>>((__half *)values, count)),
-             (gelu_kernel<__nv_bfloat16><<<grid, GELU_THREADS, 0, stream>>>((__nv_bfloat16 *)values, count)));
+    unsigned grid = gelu_grid(count);
+    DISPATCH(scalar_type,
+             (gelu_kernel<__half, false><<<grid, GELU_THREADS, 0, stream>>>((__half *)values, count, 0, 0)),
+             (gelu_kernel<__nv_bfloat16, false><<<grid, GELU_THREADS, 0, stream>>>((__nv_bfloat16 *)values, count, 0,
+                                                                                   0)));
+    return LAUNCH_STATUS();
+}
+
+extern "C" int cuda_gelu_rows_forward(void *values, int64_t rows, int width, int stride, int scalar_type,
+                                      cuda_stream stream) {
+    if (width <= 0 || width % 8 != 0 || stride < width || stride % 8 != 0 || !aligned_to(values, 16))
+        return (int)cudaErrorInvalidValue;
+    if (rows == 0) return 0;
+    int64_t count = rows * width;
+    unsigned grid = gelu_grid(count);
+    DISPATCH(scalar_type,
+             (gelu_kernel<__half, true><<<grid, GELU_THREADS, 0, stream>>>((__half *)values, count, width / 8, stride)),
+             (gelu_kernel<__nv_bfloat16, true><<<grid, GELU_THREADS, 0, stream>>>(
+                 (__nv_bfloat16 *)values, count, width / 8, stride)));
     return LAUNCH_STATUS();
 }
 
@@ -308,14 +349,25 @@ extern "C" int cuda_convert_from_float(void *dst, const float *src, int64_t coun
     return LAUNCH_STATUS();
 }
 
+// width 0: count packed values; else rows of width values, stride apart in dst.
+template <typename scalar, typename source>
+static void convert_from(scalar *dst, int64_t stride, const source *src, int64_t count, int64_t width,
+                         cuda_stream stream) {
+    if (width == 0)
+        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, src, count);
+    else
+        convert_source_rows_kernel<<<grid_for(count), 256, 0, stream>>>(dst, stride, src, count, width);
+}
+
 template <typename scalar>
-static int convert_weights_to(scalar *dst, const void *src, int64_t count, int source_type, cuda_stream stream) {
+static int convert_weights_to(scalar *dst, int64_t stride, const void *src, int64_t count, int64_t width,
+                              int source_type, cuda_stream stream) {
     if (source_type == CUDA_SOURCE_F16)
-        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, (const __half *)src, count);
+        convert_from(dst, stride, (const __half *)src, count, width, stream);
     else if (source_type == CUDA_SOURCE_BF16)
-        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, (const __nv_bfloat16 *)src, count);
+        convert_from(dst, stride, (const __nv_bfloat16 *)src, count, width, stream);
     else if (source_type == CUDA_SOURCE_F32)
-        convert_source_kernel<<<grid_for(count), 256, 0, stream>>>(dst, (const float *)src, count);
+        convert_from(dst, stride, (const float *)src, count, width, stream);
     else
         return (int)cudaErrorInvalidValue;
     return LAUNCH_STATUS();
@@ -324,6 +376,16 @@ static int convert_weights_to(scalar *dst, const void *src, int64_t count, int s
 extern "C" int cuda_convert_weights(void *dst, const void *src, int64_t count, int source_type, int scalar_type,
                                     cuda_stream stream) {
     if (count == 0) return 0;
-    if (scalar_type == CUDA_SCALAR_FP16) return convert_weights_to((__half *)dst, src, count, source_type, stream);
-    return convert_weights_to((__nv_bfloat16 *)dst, src, count, source_type, stream);
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return convert_weights_to((__half *)dst, 0, src, count, 0, source_type, stream);
+    return convert_weights_to((__nv_bfloat16 *)dst, 0, src, count, 0, source_type, stream);
+}
+
+extern "C" int cuda_convert_weights_rows(void *dst, int64_t stride, const void *src, int64_t rows, int64_t width,
+                                         int source_type, int scalar_type, cuda_stream stream) {
+    if (width <= 0 || stride < width) return (int)cudaErrorInvalidValue;
+    if (rows == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return convert_weights_to((__half *)dst, stride, src, rows * width, width, source_type, stream);
+    return convert_weights_to((__nv_bfloat16 *)dst, stride, src, rows * width, width, source_type, stream);
 }

@@ -36,19 +36,25 @@ typedef struct layout_cursor {
     memprof_error *err;
 } layout_cursor;
 
+// Queues checkpoint tensor `name` (expected elements) into destination: packed, or with
+// width > 0 as rows of width elements, stride apart.
+static void fill(layout_cursor *at, char *destination, const char *name, int64_t expected, int64_t width,
+                 int64_t stride) {
+    if (!at->ckpt || at->status != 0) return;
+    const tensor_view *tensor = checkpoint_tensor(at->ckpt, name);
+    memprof_error *err = at->err;
+    if (tensor == NULL) at->status = error_set(err, MEMPROF_ERR, "tensor %s: missing from checkpoint", name);
+    else if (tensor->numel != expected)
+        at->status = error_set(err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name,
+                               (long long)tensor->numel, (long long)expected);
+    else if ((width > 0 ? cuda_upload_tensor_rows(at->upload, destination, width, stride, tensor, err)
+                        : cuda_upload_tensor(at->upload, destination, tensor, err)) != 0)
+        at->status = error_prefix(err, "tensor %s", name);
+}
+
 static void take(layout_cursor *at, void **slot, const char *name, int64_t expected) {
-    cuda_model *model = at->model;
-    char *destination = model->weights ? (char *)model->weights + at->bytes : NULL;
-    if (at->ckpt && at->status == 0) {
-        const tensor_view *tensor = checkpoint_tensor(at->ckpt, name);
-        memprof_error *err = at->err;
-        if (tensor == NULL) at->status = error_set(err, MEMPROF_ERR, "tensor %s: missing from checkpoint", name);
-        else if (tensor->numel != expected)
-            at->status = error_set(err, MEMPROF_ERR, "tensor %s: %lld elements, expected %lld", name,
-                                   (long long)tensor->numel, (long long)expected);
-        else if (cuda_upload_tensor(at->upload, destination, tensor, err) != 0)
-            at->status = error_prefix(err, "tensor %s", name);
-    }
+    char *destination = at->model->weights ? (char *)at->model->weights + at->bytes : NULL;
+    fill(at, destination, name, expected, 0, 0);
     if (slot) *slot = destination;
     at->bytes += aligned(expected);
 }
@@ -68,17 +74,39 @@ static void **slot_of(cuda_model *model, const neox_weight *w) {
     return parts[w->part];
 }
 
+// neox_weight parts (checkpoint.h's order) that MEMPROF_RESIDUAL_GEMM=joined lays out together.
+enum { PART_DENSE_WEIGHT = 6, PART_DOWN_WEIGHT = 10 };
+
+// With the joined residual GEMM, a layer's dense [d, d] and down [d, ff] weights share rows:
+// one [d, d + ff] block, dense in columns 0 … d−1, down in d … d+ff−1, so that the GEMM reads
+// [dense | down] as one weight with k = d + ff. Same bytes as apart, give or take alignment.
 static void lay_out_weights(layout_cursor *at) {
-    for (int64_t i = 0; i < neox_weight_count(&at->model->config); i++) {
+    cuda_model *model = at->model;
+    const int64_t d = model->config.hidden_size, ff = model->config.intermediate_size;
+    const int joined = model->residual_gemm == RESIDUAL_GEMM_JOINED;
+    for (int64_t i = 0; i < neox_weight_count(&model->config); i++) {
         neox_weight w;
-        neox_weight_at(&w, &at->model->config, i);
-        take(at, slot_of(at->model, &w), w.name, w.numel);
+        neox_weight_at(&w, &model->config, i);
+        void **slot = slot_of(model, &w);
+        if (joined && w.layer >= 0 && w.part == PART_DENSE_WEIGHT) {
+            char *destination = model->weights ? (char *)model->weights + at->bytes : NULL;
+            fill(at, destination, w.name, w.numel, d, d + ff);
+            if (slot) *slot = destination;
+            at->bytes += aligned(d * (d + ff));
+        } else if (joined && w.layer >= 0 && w.part == PART_DOWN_WEIGHT) {  // beside dense: no bytes of its own
+            char *destination = model->layers ? (char *)model->layers[w.layer].dense_weight + d * SCALAR_BYTES : NULL;
+            if (model->weights == NULL) destination = NULL;
+            fill(at, destination, w.name, w.numel, ff, d + ff);
+            if (slot) *slot = destination;
+        } else {
+            take(at, slot, w.name, w.numel);
+        }
     }
 }
 
 // What the kernel settings resolve to (auto included) for a model and device.
 typedef struct kernel_choice {
-    int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm_fused, rotary_in_attention;
+    int lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm, rotary_in_attention;
     int statistics_processors, processors;  // SMs kept for the statistics; the device's SMs
 } kernel_choice;
 
@@ -88,16 +116,28 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
                                      memprof_error *err) {
     int lm_head_block_rows = 0, lm_head_wgmma = 0, lm_head_automatic = 0;  // first: a misspelt setting is
     int attention_wgmma = 0, attention_automatic = 0;                       // reported on any machine
-    int up_gemm_gelu = 0, up_gemm_automatic = 0, residual_fused = 0, residual_automatic = 0;
+    int up_gemm_gelu = 0, up_gemm_automatic = 0, residual_gemm = 0, residual_automatic = 0;
     int statistics_processors = 0, statistics_automatic = 0, rotary_in_attention = 0, rotary_automatic = 0;
     int mode_status = cuda_lm_head_mode(&lm_head_block_rows, &lm_head_wgmma, &lm_head_automatic, c, err);
     if (mode_status == 0) mode_status = cuda_attention_mode(&attention_wgmma, &attention_automatic, err);
     if (mode_status == 0) mode_status = cuda_up_gemm_mode(&up_gemm_gelu, &up_gemm_automatic, err);
-    if (mode_status == 0) mode_status = cuda_residual_gemm_mode(&residual_fused, &residual_automatic, err);
+    if (mode_status == 0) mode_status = cuda_residual_gemm_mode(&residual_gemm, &residual_automatic, err);
     if (mode_status == 0)
         mode_status = cuda_statistics_processors_mode(&statistics_processors, &statistics_automatic, err);
     if (mode_status == 0) mode_status = cuda_rotary_mode(&rotary_in_attention, &rotary_automatic, err);
     if (mode_status != 0) return mode_status;
+    const int residual_fused = residual_gemm == RESIDUAL_GEMM_FUSED;
+    // The joined GEMM reads the up GEMM's output in place, rows d + ff apart: cuBLASLt writes
+    // them so (cuda_gemm_forward_strided), the fused up GEMMs do not.
+    if (residual_gemm == RESIDUAL_GEMM_JOINED && up_gemm_gelu)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_RESIDUAL_GEMM=joined: the up GEMM writes into the "
+                         "joined operand through cuBLASLt only, but MEMPROF_UP_GEMM=%s; set MEMPROF_UP_GEMM=cublaslt "
+                         "or auto", getenv("MEMPROF_UP_GEMM"));
+    if (residual_gemm == RESIDUAL_GEMM_JOINED && c != NULL &&
+        (c->hidden_size % 8 != 0 || c->intermediate_size % 8 != 0))
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_RESIDUAL_GEMM=joined: the hidden size (%lld) and the "
+                         "MLP's (%lld) must be multiples of 8", (long long)c->hidden_size,
+                         (long long)c->intermediate_size);
     // The folded rotary runs inside the wgmma-tma attention only: a setting that names another
     // attention kernel would never run it.
     if (rotary_in_attention && !attention_automatic && attention_wgmma != 5)
@@ -159,7 +199,7 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
     (void)statistics_automatic;
     // The automatic rotary: the pass, until an H100 has measured the folded form.
     (void)rotary_automatic;
-    *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_fused,
+    *out = (kernel_choice){lm_head_block_rows, lm_head_wgmma, attention_wgmma, up_gemm_gelu, residual_gemm,
                            rotary_in_attention, statistics_processors, processors};
     return 0;
 }
@@ -192,7 +232,7 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
     model->lm_head_partials = model->lm_head_fused ? cuda_lm_head_splits((int)c->vocab_size) * partials_per_split : 0;
     model->attention_wgmma = choice.attention_wgmma;
     model->up_gemm_gelu = choice.up_gemm_gelu;
-    model->residual_gemm_fused = choice.residual_gemm_fused;
+    model->residual_gemm = choice.residual_gemm;
     model->rotary_in_attention = choice.rotary_in_attention;
     model->statistics_processors = model->lm_head_fused ? 0 : choice.statistics_processors;
     model->processors = choice.processors;
@@ -285,6 +325,7 @@ void cuda_model_free(cuda_model *model) {
     static const char *const attention[] = {"mma",           "wgmma",     "wgmma-serial",    "wgmma-64",
                                             "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25", "wgmma-tma-fma50"};
     static const char *const up_gemm[] = {"cublaslt", "fused-gelu", "fused-gelu-pingpong"};
+    static const char *const residual_gemm[] = {"cublaslt", "fused", "joined"};
     const char *head = !model->lm_head_fused                          ? "chunked"
                        : model->lm_head_wgmma == LM_HEAD_PINGPONG ? "fused-pingpong"
                        : model->lm_head_wgmma                     ? "fused-wgmma"
@@ -297,7 +338,7 @@ void cuda_model_free(cuda_model *model) {
              "%lld layers, hidden %lld; attention %s, LM head %s%s, up GEMM %s, residual GEMM %s, rotary %s",
              (long long)model->config.num_hidden_layers, (long long)model->config.hidden_size,
              attention[model->attention_wgmma], head, split, up_gemm[model->up_gemm_gelu],
-             model->residual_gemm_fused ? "fused" : "cublaslt",
+             residual_gemm[model->residual_gemm],
              model->rotary_in_attention && model->attention_wgmma == 5 ? "in attention" : "pass");
     cuda_profile_report(&model->profile, shape);
     cuda_profile_free(&model->profile);
@@ -376,8 +417,19 @@ static int two_way_setting(const char *variable, const char *first, const char *
     return 0;
 }
 
-int cuda_residual_gemm_mode(int *out_fused, int *out_automatic, memprof_error *err) {
-    return two_way_setting("MEMPROF_RESIDUAL_GEMM", "cublaslt", "fused", out_fused, out_automatic, err);
+int cuda_residual_gemm_mode(int *out_mode, int *out_automatic, memprof_error *err) {
+    const char *value = getenv("MEMPROF_RESIDUAL_GEMM");
+    if (value != NULL && strcmp(value, "joined") == 0) {
+        *out_mode = RESIDUAL_GEMM_JOINED, *out_automatic = 0;
+        return 0;
+    }
+    int fused = 0;
+    int status = two_way_setting("MEMPROF_RESIDUAL_GEMM", "cublaslt", "fused", &fused, out_automatic, err);
+    if (status != 0)  // the refusal names the third kernel too
+        return error_set(err, MEMPROF_ERR, "MEMPROF_RESIDUAL_GEMM: expected \"auto\", \"cublaslt\", \"fused\" or "
+                         "\"joined\", got \"%s\"", value);
+    *out_mode = fused ? RESIDUAL_GEMM_FUSED : RESIDUAL_GEMM_CUBLASLT;
+    return 0;
 }
 
 int cuda_rotary_mode(int *out_in_attention, int *out_automatic, memprof_error *err) {
@@ -432,9 +484,14 @@ static size_t lay_out_activations(cuda_model *model, void *base, int64_t tokens,
     TAKE(model->residual, float *, N * d * 4);
     TAKE(model->norm1, void *, N * d * SCALAR_BYTES);
     TAKE(model->norm2, void *, N * d * SCALAR_BYTES);
-    TAKE(model->attention, void *, N * d * SCALAR_BYTES);
+    if (model->residual_gemm == RESIDUAL_GEMM_JOINED) {  // [N, d + ff]: attention | hidden in each row
+        TAKE(model->attention, void *, N * (d + ff) * SCALAR_BYTES);
+        if (base) model->hidden = (char *)model->attention + d * SCALAR_BYTES;
+    } else {
+        TAKE(model->attention, void *, N * d * SCALAR_BYTES);
+        TAKE(model->hidden, void *, N * ff * SCALAR_BYTES);
+    }
     TAKE(model->qkv, void *, N * 3 * d * SCALAR_BYTES);
-    TAKE(model->hidden, void *, N * ff * SCALAR_BYTES);
     TAKE(model->tokens, int32_t *, N * 4);
     TAKE(model->positions, int32_t *, N * 4);
     TAKE(model->targets, int32_t *, N * 4);
@@ -505,6 +562,11 @@ int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, m
             return error_set(err, MEMPROF_ERR, "cuda backend: not enough GPU memory for one sequence of %lld tokens "
                              "(%zu MB free%s)", (long long)max_length, free_bytes >> 20,
                              model->memory_cap ? ", under the --max-gpu-memory cap" : "");
+        // The joined operand [N, d + ff] is the widest activation then: the same 2^31 − 1
+        // elements at most as cuda_plan_sequences keeps the others under.
+        int64_t joined_limit = (int64_t)INT32_MAX / (c->hidden_size + c->intermediate_size) / max_length;
+        if (model->residual_gemm == RESIDUAL_GEMM_JOINED && sequences > joined_limit)
+            sequences = joined_limit > 0 ? (int)joined_limit : 1;
     }
     int64_t tokens = (int64_t)sequences * max_length;
     // An allocation that holds this plan's tokens is kept (with at most the sequences it was

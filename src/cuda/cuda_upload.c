@@ -107,7 +107,10 @@ int cuda_upload_begin(cuda_upload *upload, void *stream, int scalar_type, size_t
     return 0;
 }
 
-int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view *tensor, memprof_error *err) {
+// width 0: the tensor packed into destination; else its rows of width elements into rows
+// stride elements apart (each piece whole rows: one 2-D copy or one conversion a piece).
+static int upload_pieces(cuda_upload *upload, void *destination, int64_t width, int64_t stride,
+                         const tensor_view *tensor, memprof_error *err) {
     int source_type = source_type_of(tensor->dtype);
     size_t element_bytes = tensor_dtype_size(tensor->dtype);
     // The same refusals as tensor_read_f32, the fp32 path this replaces.
@@ -117,12 +120,22 @@ int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view
     if (tensor->numel < 0 || (size_t)tensor->numel * element_bytes != tensor->nbytes)
         return error_set(err, MEMPROF_ERR, "%s: byte size %zu does not match %lld elements", tensor->name,
                          tensor->nbytes, (long long)tensor->numel);
+    size_t row_bytes = width > 0 ? (size_t)width * element_bytes : element_bytes, piece_limit = upload->chunk_bytes;
+    if (width > 0) {
+        if (tensor->numel % width != 0 || stride < width)
+            return error_set(err, MEMPROF_ERR, "%s: %lld elements are not rows of %lld", tensor->name,
+                             (long long)tensor->numel, (long long)width);
+        piece_limit = upload->chunk_bytes / row_bytes * row_bytes;
+        if (piece_limit == 0)
+            return error_set(err, MEMPROF_ERR, "cuda backend: %s: a row of %zu bytes exceeds the upload's "
+                             "%zu-byte chunks", tensor->name, row_bytes, upload->chunk_bytes);
+    }
     int identity = (source_type == CUDA_SOURCE_F16 && upload->scalar_type == CUDA_SCALAR_FP16) ||
                    (source_type == CUDA_SOURCE_BF16 && upload->scalar_type == CUDA_SCALAR_BF16);
     cudaStream_t stream = (cudaStream_t)upload->stream;
     const char *source = tensor->data;
     for (size_t offset = 0; offset < tensor->nbytes;) {
-        size_t piece = tensor->nbytes - offset < upload->chunk_bytes ? tensor->nbytes - offset : upload->chunk_bytes;
+        size_t piece = tensor->nbytes - offset < piece_limit ? tensor->nbytes - offset : piece_limit;
         int k = upload->next;
         upload->next = (k + 1) % CUDA_UPLOAD_CHUNKS;
         // The DMA (and conversion) that last used chunk k must be done before it is refilled.
@@ -137,14 +150,23 @@ int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view
         }
         parallel_copy(upload->pinned[k], source + offset, piece, upload->copy_threads);
         int64_t first = (int64_t)(offset / element_bytes), count = (int64_t)(piece / element_bytes);
-        char *slot = (char *)destination + (size_t)first * 2;  // compute types are 2 bytes
+        int64_t rows = width > 0 ? count / width : 0;
+        size_t first_slot = width > 0 ? (size_t)(first / width * stride) : (size_t)first;
+        char *slot = (char *)destination + first_slot * 2;  // compute types are 2 bytes
         void *target = identity ? (void *)slot : upload->staging[k];
-        if (cudaMemcpyAsync(target, upload->pinned[k], piece, cudaMemcpyHostToDevice, stream) != cudaSuccess)
+        cudaError_t copied = identity && width > 0
+                                 ? cudaMemcpy2DAsync(slot, (size_t)stride * 2, upload->pinned[k], row_bytes, row_bytes,
+                                                     (size_t)rows, cudaMemcpyHostToDevice, stream)
+                                 : cudaMemcpyAsync(target, upload->pinned[k], piece, cudaMemcpyHostToDevice, stream);
+        if (copied != cudaSuccess)
             return error_set(err, MEMPROF_ERR, "cuda backend: %s: copy to the device failed", tensor->name);
         if (!identity) {
             (void)cudaGetLastError();  // a benign error left by a library call would read as a launch failure
-            if (cuda_convert_weights(slot, upload->staging[k], count, source_type, upload->scalar_type, stream) != 0)
-                return error_set(err, MEMPROF_ERR, "cuda backend: converting %s failed", tensor->name);
+            int converted = width > 0 ? cuda_convert_weights_rows(slot, stride, upload->staging[k], rows, width,
+                                                                  source_type, upload->scalar_type, stream)
+                                      : cuda_convert_weights(slot, upload->staging[k], count, source_type,
+                                                             upload->scalar_type, stream);
+            if (converted != 0) return error_set(err, MEMPROF_ERR, "cuda backend: converting %s failed", tensor->name);
         }
         if (cudaEventRecord((cudaEvent_t)upload->done[k], stream) != cudaSuccess)
             return error_set(err, MEMPROF_ERR, "cuda backend: %s: cannot record the upload event", tensor->name);
@@ -152,6 +174,16 @@ int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view
         upload->bytes += piece;
     }
     return 0;
+}
+
+int cuda_upload_tensor(cuda_upload *upload, void *destination, const tensor_view *tensor, memprof_error *err) {
+    return upload_pieces(upload, destination, 0, 0, tensor, err);
+}
+
+int cuda_upload_tensor_rows(cuda_upload *upload, void *destination, int64_t width, int64_t stride,
+                            const tensor_view *tensor, memprof_error *err) {
+    if (width <= 0) return error_set(err, MEMPROF_ERR, "%s: rows of %lld elements", tensor->name, (long long)width);
+    return upload_pieces(upload, destination, width, stride, tensor, err);
 }
 
 int cuda_upload_finish(cuda_upload *upload, memprof_error *err) {

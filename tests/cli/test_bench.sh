@@ -64,6 +64,13 @@ cuda_cases() {
     # The dense and down GEMMs as one into the residual: one step where there were two.
     MEMPROF_RESIDUAL_GEMM=fused MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the dense and down GEMMs as one" \
         'grep -q "dense + down gemm" "$out" && ! grep -qE "  down gemm {6}" "$out" && grep -q "residual GEMM fused" "$out"'
+    # The joined residual GEMM: cuBLASLt over k = d + ff, one step for the dense and down
+    # GEMMs, the up GEMM and GELU on their own (writing beside the attention's rows).
+    MEMPROF_RESIDUAL_GEMM=joined MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with the joined residual GEMM" \
+        'grep -q "dense + down gemm" "$out" && ! grep -qE "  down gemm {6}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "residual GEMM joined" "$out"'
+    MEMPROF_RESIDUAL_GEMM=joined MEMPROF_ROTARY=attention MEMPROF_LM_HEAD=chunked MEMPROF_CUDA_PROFILE=1 cuda_case \
+        "cuda run with the joined residual GEMM and the rotary inside the TMA attention (70m)" \
+        'grep -q "dense + down gemm" "$out" && grep -q "residual GEMM joined, rotary in attention" "$out"' --size 70m
     MEMPROF_UP_GEMM=cublaslt MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with cuBLASLt's up GEMM by name" \
         'grep -qE "up gemm {8}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "up GEMM cublaslt, residual GEMM cublaslt" "$out"'
     cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
@@ -122,33 +129,34 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     refused_without_encoder MEMPROF_ROTARY attention
     cuda_cases
 fi
-# A misspelt kernel setting is refused with one line naming it, GPU or not.
-refused_setting() {  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
-    env "$1=$2" "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 >"$out" 2>&1
+# Settings refused with one line naming them, GPU or not: a misspelt value, or two that do
+# not go together.
+refused() {  # usage: refused NAME EXPECTED-MESSAGE VARIABLE=VALUE...
+    local name=$1 expected=$2
+    shift 2
+    env "$@" "$MEMPROF" bench --size 14m --random-weights --backend cuda --sequences 1 --length 64 >"$out" 2>&1
     local rc=$?
     if grep -q "no backend named 'cuda'" "$out"; then
-        echo "SKIP bench: bad $1: built without CUDA"
+        echo "SKIP bench: $name: built without CUDA"
     else
-        [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -qF "$3" "$out" &&
-            echo "PASS bench: bad $1 refused" || echo "FAIL bench: bad $1: rc $rc $(cat "$out")"
+        [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] && grep -qF "$expected" "$out" &&
+            echo "PASS bench: $name refused" || echo "FAIL bench: $name: rc $rc $(cat "$out")"
     fi
 }
+refused_setting() { refused "bad $1" "$3" "$1=$2"; }  # usage: refused_setting VARIABLE VALUE EXPECTED-MESSAGE
 refused_setting MEMPROF_LM_HEAD fast 'MEMPROF_LM_HEAD: expected "auto", "chunked", "fused", "fused-256", "fused-wgmma" or "fused-pingpong", got "fast"'
 refused_setting MEMPROF_UP_GEMM fused 'MEMPROF_UP_GEMM: expected "auto", "cublaslt", "fused-gelu" or "fused-gelu-pingpong", got "fused"'
 refused_setting MEMPROF_STATISTICS_SMS 8x 'MEMPROF_STATISTICS_SMS: expected "auto" or a whole number of SMs from 0 to 66, got "8x"'
-refused_setting MEMPROF_RESIDUAL_GEMM joined 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt" or "fused", got "joined"'
+refused_setting MEMPROF_RESIDUAL_GEMM join 'MEMPROF_RESIDUAL_GEMM: expected "auto", "cublaslt", "fused" or "joined", got "join"'
 refused_setting MEMPROF_ROTARY fused 'MEMPROF_ROTARY: expected "auto", "pass" or "attention", got "fused"'
-# The rotary folded into an attention kernel that does not take it: one line, GPU or not.
-MEMPROF_ATTENTION=mma MEMPROF_ROTARY=attention "$MEMPROF" bench --size 14m --random-weights --backend cuda \
-    --sequences 1 --length 64 >"$out" 2>&1
-rc=$?
-if grep -q "no backend named 'cuda'" "$out"; then
-    echo "SKIP bench: rotary in the mma attention: built without CUDA"
-else
-    [ $rc -ne 0 ] && [ "$(wc -l <"$out")" -eq 1 ] &&
-        grep -qF 'MEMPROF_ROTARY=attention: the rotary is folded into the wgmma-tma attention only, but MEMPROF_ATTENTION=mma' "$out" &&
-        echo "PASS bench: rotary in the mma attention refused" || echo "FAIL bench: rotary in the mma attention: rc $rc $(cat "$out")"
-fi
+# The joined residual GEMM with a fused up GEMM, which cannot write beside the attention's rows.
+refused "joined residual GEMM with a fused up GEMM" \
+    'MEMPROF_RESIDUAL_GEMM=joined: the up GEMM writes into the joined operand through cuBLASLt only, but MEMPROF_UP_GEMM=fused-gelu' \
+    MEMPROF_RESIDUAL_GEMM=joined MEMPROF_UP_GEMM=fused-gelu
+# The rotary folded into an attention kernel that does not take it.
+refused "rotary in the mma attention" \
+    'MEMPROF_ROTARY=attention: the rotary is folded into the wgmma-tma attention only, but MEMPROF_ATTENTION=mma' \
+    MEMPROF_ATTENTION=mma MEMPROF_ROTARY=attention
 refused_setting MEMPROF_ATTENTION flash3 'MEMPROF_ATTENTION: expected "auto", "mma", "wgmma", "wgmma-serial", "wgmma-64", "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25" or "wgmma-tma-fma50", got "flash3"'
 # --load-checkpoint: load throughput from a checkpoint folder next to a plain read of its files.
 dir=tests/fixtures/tiny-neox-f16-bin

@@ -156,6 +156,15 @@ cudaError_t cudaMemcpyAsync(void *destination, const void *source, size_t bytes,
     memmove(destination, source, bytes);
     return cudaSuccess;
 }
+// height rows of width bytes, pitches apart on each side (the runtime's refusals: a width
+// wider than either pitch).
+cudaError_t cudaMemcpy2DAsync(void *destination, size_t destination_pitch, const void *source, size_t source_pitch,
+                              size_t width, size_t height, enum cudaMemcpyKind, cudaStream_t) {
+    if (width > destination_pitch || width > source_pitch) return cudaErrorInvalidPitchValue;
+    for (size_t row = 0; row < height; row++)
+        memmove((char *)destination + row * destination_pitch, (const char *)source + row * source_pitch, width);
+    return cudaSuccess;
+}
 cudaError_t cudaMemset(void *destination, int value, size_t bytes) {
     memset(destination, value, bytes);
     return cudaSuccess;

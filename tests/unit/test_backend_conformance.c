@@ -6,7 +6,7 @@
 // wgmma-serial, wgmma-64, wgmma-pingpong and wgmma-tma attention: MEMPROF_ATTENTION; the
 // last twice more with the fused GEMMs: MEMPROF_UP_GEMM=fused-gelu with
 // MEMPROF_RESIDUAL_GEMM=fused, and fused-gelu-pingpong; and once with the rotary inside it:
-// MEMPROF_ROTARY=attention).
+// MEMPROF_ROTARY=attention) and the joined residual GEMM (MEMPROF_RESIDUAL_GEMM=joined).
 // Reports SKIP where no GPU is present. Also on small random models made in memory whose head
 // dims (64, 80) take the tensor-core attention kernels, which the fixtures' 16 does not.
 // Built against the CPU emulator (test_backend_conformance_emulated: every kernel file
@@ -288,15 +288,18 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     // MEMPROF_UP_GEMM, MEMPROF_RESIDUAL_GEMM) and where the rotary runs (MEMPROF_ROTARY); then
     // the fused GEMMs, the TMA attention with half its exponentials on the FMA units, the
     // ping-pong GEMM LM head, and the rotary inside the TMA attention (at head dim 16, the
-    // fixtures', the pass runs after all: the TMA form does not cover it).
+    // fixtures', the pass runs after all: the TMA form does not cover it). The joined residual
+    // GEMM (cuBLASLt, any GPU: the first four rows run everywhere) with the mma attention, and
+    // with the TMA one, rotary folded, writing its rows beside the MLP's.
     static const char *const heads[][5] = {
-        {"chunked", "mma", "cublaslt", "cublaslt", "pass"},      {"fused", "mma", "cublaslt", "cublaslt", "pass"},
-        {"fused-256", "mma", "cublaslt", "cublaslt", "pass"},    {"fused-wgmma", "wgmma", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-serial", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-64", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-tma", "fused-gelu", "fused", "pass"}, {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt", "pass"},
-        {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt", "pass"}, {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt", "pass"},
-        {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "attention"}};
+        {"chunked", "mma", "cublaslt", "cublaslt", "pass"}, {"fused", "mma", "cublaslt", "cublaslt", "pass"},
+        {"fused-256", "mma", "cublaslt", "cublaslt", "pass"}, {"chunked", "mma", "cublaslt", "joined", "pass"},
+        {"fused-wgmma", "wgmma", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-serial", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-64", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-pingpong", "cublaslt", "cublaslt", "pass"},
+        {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-tma", "fused-gelu", "fused", "pass"},
+        {"chunked", "wgmma-tma", "fused-gelu-pingpong", "cublaslt", "pass"}, {"chunked", "wgmma-tma-fma50", "cublaslt", "cublaslt", "pass"},
+        {"fused-pingpong", "wgmma-tma", "cublaslt", "cublaslt", "pass"}, {"chunked", "wgmma-tma", "cublaslt", "cublaslt", "attention"},
+        {"fused-pingpong", "wgmma-tma", "cublaslt", "joined", "attention"}};
     int wgmma = 0;
 #ifdef MEMPROF_CUDA
     wgmma = cuda_wgmma_available();
@@ -306,7 +309,7 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
     // check names those whose own test timed out, so that a kernel that hangs costs the call
     // one timeout, not this test's too); each is reported as skipped.
     const char *skip = getenv("MEMPROF_CONFORMANCE_SKIP");
-    for (int h = 0; h < (wgmma ? (int)(sizeof heads / sizeof heads[0]) : 3) && status == 0; h++) {
+    for (int h = 0; h < (wgmma ? (int)(sizeof heads / sizeof heads[0]) : 4) && status == 0; h++) {
         char kernels[200];
         snprintf(kernels, sizeof kernels, "%s LM head, %s attention, %s up GEMM, %s residual GEMM, rotary %s",
                  heads[h][0], heads[h][1], heads[h][2], heads[h][3], heads[h][4]);
@@ -362,6 +365,23 @@ static void check_model(const char *folder, const checkpoint *ckpt, const backen
         if (written) fclose(written);
         snprintf(name, sizeof name, "%s: the GEMM tuning file holds the tuned shapes", folder);
         CHECK(name, lines >= 4, "%d lines in %s", lines, tuning);
+        unlink(tuning);
+        // The joined residual GEMM tuned: the up GEMM's strided output and the k = d + ff GEMM
+        // are shapes of their own in the tuning file.
+        setenv("MEMPROF_RESIDUAL_GEMM", "joined", 1);
+        snprintf(label, sizeof label, "%s fp16 (joined residual GEMM, batches of one sequence, tuned GEMMs)", folder);
+        compare(label, ckpt, sequences, RANDOM_SEQUENCES, &reference, gpu, PRECISION_FP16, 0.02, &options);
+        unsetenv("MEMPROF_RESIDUAL_GEMM");
+        written = fopen(tuning, "r");
+        int joined_lines = 0, strided_lines = 0;
+        char line[1024];
+        while (written && fgets(line, sizeof line, written))
+            joined_lines++, strided_lines += strstr(line, "apart") != NULL;
+        if (written) fclose(written);
+        snprintf(name, sizeof name, "%s: the tuning file holds the joined path's shapes, the strided up GEMM apart",
+                 folder);
+        CHECK(name, joined_lines >= 4 && strided_lines == 1, "%d lines, %d of them strided, in %s", joined_lines,
+              strided_lines, tuning);
         unlink(tuning);
         // The chunked head's GEMMs on all but 8 SMs and its statistics kernels on 8 blocks
         // taking rows in turn (MEMPROF_STATISTICS_SMS). A 50 MB cap (32 MB of it cuBLASLt's

@@ -55,28 +55,28 @@ static void reference_row(double *out, const float *qkv, int64_t start, int quer
     free(scores);
 }
 
-typedef int (*attention_launcher)(void *, const void *, const int32_t *, const int32_t *, int, int, int, int, int,
+typedef int (*attention_launcher)(void *, int, const void *, const int32_t *, const int32_t *, int, int, int, int, int,
                                   cuda_stream);
 
 // The TMA form also takes the rows of the qkv buffer (its tensor map's extent): set by
 // check_case_bits for each case.
 static int64_t launch_tokens;
-static int tma_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                       int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
-    return cuda_flash_attention_wgmma_tma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
-                                                  scalar_type, launch_tokens, stream);
+static int tma_forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                       int sequences, int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_forward(out, out_stride, qkv, starts, lengths, sequences, max_length, heads,
+                                                  hd, scalar_type, launch_tokens, stream);
 }
 
 // The TMA form with a quarter or a half of its softmax's exponentials on the FMA units.
-static int tma_fma25_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                             int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
-    return cuda_flash_attention_wgmma_tma_fma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
-                                                      scalar_type, 4, launch_tokens, stream);
+static int tma_fma25_forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                             int sequences, int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_fma_forward(out, out_stride, qkv, starts, lengths, sequences, max_length,
+                                                      heads, hd, scalar_type, 4, launch_tokens, stream);
 }
-static int tma_fma50_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                             int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
-    return cuda_flash_attention_wgmma_tma_fma_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
-                                                      scalar_type, 2, launch_tokens, stream);
+static int tma_fma50_forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                             int sequences, int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_fma_forward(out, out_stride, qkv, starts, lengths, sequences, max_length,
+                                                      heads, hd, scalar_type, 2, launch_tokens, stream);
 }
 
 // The rotary cases (rotary_dims > 0): the TMA form rotating q and k as they land must give
@@ -88,16 +88,16 @@ static int tma_fma50_forward(void *out, const void *qkv, const int32_t *starts, 
 static int rotary_dims;
 static float *rotary_cos, *rotary_sin;  // device
 static int32_t *rotary_positions;       // device [tokens]
-static int tma_rotary_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths, int sequences,
-                              int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
-    return cuda_flash_attention_wgmma_tma_rotary_forward(out, qkv, starts, lengths, sequences, max_length, heads, hd,
-                                                         scalar_type, launch_tokens, rotary_cos, rotary_sin,
+static int tma_rotary_forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                              int sequences, int max_length, int heads, int hd, int scalar_type, cuda_stream stream) {
+    return cuda_flash_attention_wgmma_tma_rotary_forward(out, out_stride, qkv, starts, lengths, sequences, max_length,
+                                                         heads, hd, scalar_type, launch_tokens, rotary_cos, rotary_sin,
                                                          rotary_dims, stream);
 }
 // The rotary pass on a copy of qkv, then the TMA form on it (qkv itself left as it was).
-static int rotary_pass_then_tma_forward(void *out, const void *qkv, const int32_t *starts, const int32_t *lengths,
-                                        int sequences, int max_length, int heads, int hd, int scalar_type,
-                                        cuda_stream stream) {
+static int rotary_pass_then_tma_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
+                                        const int32_t *lengths, int sequences, int max_length, int heads, int hd,
+                                        int scalar_type, cuda_stream stream) {
     size_t bytes = (size_t)launch_tokens * 3 * heads * hd * 2;
     void *rotated = NULL;
     int status = (int)cudaMalloc(&rotated, bytes);
@@ -106,8 +106,8 @@ static int rotary_pass_then_tma_forward(void *out, const void *qkv, const int32_
         status = cuda_rotary_forward(rotated, rotary_cos, rotary_sin, rotary_positions, launch_tokens, heads, hd,
                                      rotary_dims, scalar_type, stream);
     if (status == 0)
-        status = cuda_flash_attention_wgmma_tma_forward(out, rotated, starts, lengths, sequences, max_length, heads, hd,
-                                                        scalar_type, launch_tokens, stream);
+        status = cuda_flash_attention_wgmma_tma_forward(out, out_stride, rotated, starts, lengths, sequences,
+                                                        max_length, heads, hd, scalar_type, launch_tokens, stream);
     if (status == 0) status = (int)cudaDeviceSynchronize();
     cudaFree(rotated);
     return status;
@@ -144,12 +144,21 @@ static cudaError_t prepare_rotary(const int32_t *starts, const int32_t *lengths,
 static uint16_t *kept_bits;
 static int64_t kept_count;
 
+// Columns past each output row's heads·hd (0: packed rows): a case with a gap writes rows
+// stride = heads·hd + gap apart, as the joined residual GEMM's operand has them, and must
+// leave the gap as it was and give the packed case's bits.
+static int output_gap;
+
 static void check_case_bits(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
                             const int32_t *lengths, int sequences, float magnitude, int sampled_rows, int keep,
                             int same_as_kept) {
     char name[240];
-    char rotary[32] = "";
+    char rotary[64] = "";
     if (rotary_dims > 0) snprintf(rotary, sizeof rotary, ", rotary %d dims", rotary_dims);
+    if (output_gap > 0) {
+        size_t used = strlen(rotary);
+        snprintf(rotary + used, sizeof rotary - used, ", out rows %d columns apart", heads * hd + output_gap);
+    }
     snprintf(name, sizeof name, WHERE "%s attention, head dim %d, %d heads, %s, %d sequence(s) up to %d tokens, |q,k| ≤ %.0f%s",
              kernel_name, hd, heads, scalar_type == CUDA_SCALAR_FP16 ? "fp16" : "bf16", sequences,
              lengths[sequences - 1], magnitude, rotary);
@@ -163,7 +172,8 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
     }
     int64_t width = 3LL * heads * hd, d = (int64_t)heads * hd;
     float *qkv = malloc((size_t)(tokens * width) * sizeof(float));
-    uint16_t *out_bits = malloc((size_t)(tokens * d) * 2);
+    int64_t stride = d + output_gap;
+    uint16_t *out_bits = malloc((size_t)(tokens * d) * 2), *strided_bits = malloc((size_t)(tokens * stride) * 2);
     double *expected = malloc((size_t)hd * sizeof(double));
     uint64_t state = (uint64_t)hd * 7919 + (uint64_t)scalar_type;
     for (int64_t i = 0; i < tokens * width; i++) {
@@ -177,23 +187,31 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
     const char *failure = NULL;
     cudaError_t status = cudaMalloc((void **)&qkv_device_f32, (size_t)(tokens * width) * 4);
     if (status == cudaSuccess) status = cudaMalloc(&qkv_device, (size_t)(tokens * width) * 2);
-    if (status == cudaSuccess) status = cudaMalloc(&out_device, (size_t)(tokens * d) * 2);
+    if (status == cudaSuccess) status = cudaMalloc(&out_device, (size_t)(tokens * stride) * 2);
     if (status == cudaSuccess) status = cudaMalloc((void **)&starts_device, sizeof starts);
     if (status == cudaSuccess) status = cudaMalloc((void **)&lengths_device, (size_t)sequences * 4);
     if (status == cudaSuccess) status = cudaMemcpy(qkv_device_f32, qkv, (size_t)(tokens * width) * 4, cudaMemcpyHostToDevice);
     if (status == cudaSuccess) status = cudaMemcpy(starts_device, starts, (size_t)sequences * 4, cudaMemcpyHostToDevice);
     if (status == cudaSuccess) status = cudaMemcpy(lengths_device, lengths, (size_t)sequences * 4, cudaMemcpyHostToDevice);
-    if (status == cudaSuccess) status = cudaMemset(out_device, 0xff, (size_t)(tokens * d) * 2);  // NaN: rows left unwritten show
+    if (status == cudaSuccess)
+        status = cudaMemset(out_device, 0xff, (size_t)(tokens * stride) * 2);  // NaN: rows left unwritten show
     if (status == cudaSuccess && cuda_convert_from_float(qkv_device, qkv_device_f32, tokens * width, scalar_type, NULL) != 0)
         failure = "converting the inputs failed";
     if (status == cudaSuccess && rotary_dims > 0) status = prepare_rotary(starts, lengths, sequences, tokens, max_length);
     launch_tokens = tokens;
-    int launched = failure || status != cudaSuccess ? 0
-                   : launch(out_device, qkv_device, starts_device, lengths_device, sequences, max_length, heads, hd,
-                            scalar_type, NULL);
+    int launched = failure || status != cudaSuccess
+                       ? 0
+                       : launch(out_device, (int)stride, qkv_device, starts_device, lengths_device, sequences,
+                                max_length, heads, hd, scalar_type, NULL);
     if (status == cudaSuccess && !failure && launched != 0) failure = "the kernel did not launch";
     if (status == cudaSuccess && !failure) status = cudaDeviceSynchronize();
-    if (status == cudaSuccess && !failure) status = cudaMemcpy(out_bits, out_device, (size_t)(tokens * d) * 2, cudaMemcpyDeviceToHost);
+    if (status == cudaSuccess && !failure)
+        status = cudaMemcpy(strided_bits, out_device, (size_t)(tokens * stride) * 2, cudaMemcpyDeviceToHost);
+    for (int64_t t = 0; t < tokens && status == cudaSuccess && !failure; t++) {
+        memcpy(out_bits + t * d, strided_bits + t * stride, (size_t)d * 2);
+        for (int64_t i = d; i < stride; i++)
+            if (strided_bits[t * stride + i] != 0xffff) failure = "a value was written past its row's heads";
+    }
     if (status == cudaSuccess && !failure && rotary_dims > 0) {
         // The reference's inputs: the case's qkv after the rotary pass, as the GPU holds them.
         uint16_t *rotated = malloc((size_t)(tokens * width) * 2);
@@ -247,7 +265,7 @@ static void check_case_bits(const char *kernel_name, attention_launcher launch, 
     cudaFree(qkv_device_f32), cudaFree(qkv_device), cudaFree(out_device), cudaFree(starts_device), cudaFree(lengths_device);
     if (rotary_dims > 0) cudaFree(rotary_cos), cudaFree(rotary_sin), cudaFree(rotary_positions);
     rotary_cos = rotary_sin = NULL, rotary_positions = NULL;
-    free(qkv), free(out_bits), free(expected);
+    free(qkv), free(out_bits), free(strided_bits), free(expected);
 }
 
 static void check_case(const char *kernel_name, attention_launcher launch, int hd, int heads, int scalar_type,
@@ -358,6 +376,38 @@ int main(void) {
             rotary_dims = 0;
         }
     }
+    // Every kernel writing rows 5·(heads·hd) apart (the joined residual GEMM's operand: d + ff
+    // = 5d) gives its packed bits and leaves the other columns alone.
+    static const struct {
+        const char *name;
+        attention_launcher launch;
+        int needs_wgmma;
+    } kernels[] = {
+        {"flash", cuda_flash_attention_forward, 0},
+        {"warp", cuda_attention_forward, 0},
+        {"wgmma", cuda_flash_attention_wgmma_forward, 1},
+        {"wgmma-serial", cuda_flash_attention_wgmma_serial_forward, 1},
+        {"wgmma-64", cuda_flash_attention_wgmma_small_blocks_forward, 1},
+        {"wgmma-pingpong", cuda_flash_attention_wgmma_pingpong_forward, 1},
+        {"wgmma-tma", tma_forward, 1},
+        {"wgmma-tma-fma25", tma_fma25_forward, 1},
+        {"wgmma-tma with the rotary", tma_rotary_forward, 1},
+    };
+    for (size_t k = 0; k < sizeof kernels / sizeof kernels[0]; k++) {
+        if (kernels[k].needs_wgmma && !wgmma) continue;
+        char strided[96];
+        snprintf(strided, sizeof strided, "%s (bits equal to its packed rows)", kernels[k].name);
+        rotary_dims = kernels[k].launch == tma_rotary_forward ? 16 : 0;
+        for (int h = 1; h <= 2; h++) {  // head dims 64 and 80
+            check_case_bits(kernels[k].name, kernels[k].launch, head_dims[h], 2, CUDA_SCALAR_BF16, mixed_wgmma, 6, 2.0f,
+                            1000, 1, 0);
+            output_gap = 4 * 2 * head_dims[h];
+            check_case_bits(strided, kernels[k].launch, head_dims[h], 2, CUDA_SCALAR_BF16, mixed_wgmma, 6, 2.0f, 1000,
+                            0, 1);
+            output_gap = 0;
+        }
+    }
+    rotary_dims = 0;
     if (wgmma) {
         // Other rotary widths at head dim 64: pairs taken one at a time (rot 6: rot/2 odd), two at
         // a time (rot 20), and every dim rotated (rot 64: 8 columns of 4 pairs a row).
@@ -371,10 +421,10 @@ int main(void) {
         }
         rotary_dims = 0;
         // Not covered: an odd rot, or one past the head dim (the backend then runs the pass).
-        int odd = cuda_flash_attention_wgmma_tma_rotary_forward(NULL, NULL, NULL, NULL, 1, 1, 1, 64, CUDA_SCALAR_FP16, 1,
-                                                                NULL, NULL, 7, NULL);
-        int wide = cuda_flash_attention_wgmma_tma_rotary_forward(NULL, NULL, NULL, NULL, 1, 1, 1, 64, CUDA_SCALAR_FP16,
-                                                                 1, NULL, NULL, 66, NULL);
+        int odd = cuda_flash_attention_wgmma_tma_rotary_forward(NULL, 128, NULL, NULL, NULL, 1, 1, 1, 64,
+                                                                CUDA_SCALAR_FP16, 1, NULL, NULL, 7, NULL);
+        int wide = cuda_flash_attention_wgmma_tma_rotary_forward(NULL, 128, NULL, NULL, NULL, 1, 1, 1, 64,
+                                                                 CUDA_SCALAR_FP16, 1, NULL, NULL, 66, NULL);
         CHECK(WHERE "wgmma-tma with the rotary refuses rot 7 and rot 66 at head dim 64 (-1: not covered)",
               odd == -1 && wide == -1, "rot 7 gave %d, rot 66 gave %d", odd, wide);
     }

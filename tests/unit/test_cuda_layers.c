@@ -174,6 +174,41 @@ static void check_gelu(int64_t count, int scalar_type) {
     free(values), free(out);
 }
 
+// GELU on rows [rows, width] stride apart (the joined residual GEMM's operand): the packed
+// kernel's bits (held to double above) on the rows, the columns between them untouched.
+static void check_gelu_rows(int64_t rows, int width, int stride, int scalar_type) {
+    char name[160];
+    snprintf(name, sizeof name, WHERE "gelu %s on %lld rows of %d, %d apart", type_name(scalar_type), (long long)rows,
+             width, stride);
+    uint64_t state = (uint64_t)rows * 31 + (uint64_t)width;
+    size_t count = (size_t)rows * (size_t)stride, packed_count = (size_t)rows * (size_t)width;
+    uint16_t *values = malloc(count * 2), *out = malloc(count * 2), *packed = malloc(packed_count * 2);
+    for (size_t i = 0; i < count; i++) values[i] = to_bits(3.0f * exact_random(&state, 2), scalar_type);
+    for (int64_t r = 0; r < rows; r++) memcpy(packed + r * width, values + r * stride, (size_t)width * 2);
+    uint16_t *device = device_copy(values, count * 2), *packed_device = device_copy(packed, packed_count * 2);
+    const char *failure = device && packed_device ? NULL : "device allocation failed";
+    if (!failure && (cuda_gelu_rows_forward(device, rows, width, stride, scalar_type, NULL) != 0 ||
+                     cuda_gelu_forward(packed_device, (int64_t)packed_count, scalar_type, NULL) != 0))
+        failure = "launch failed";
+    if (!failure && (!fetch(out, device, count * 2) || !fetch(packed, packed_device, packed_count * 2)))
+        failure = "the kernel failed";
+    int64_t differing = 0, touched = 0;
+    for (int64_t r = 0; r < rows && !failure; r++)
+        for (int i = 0; i < stride; i++) {
+            uint16_t got = out[r * stride + i];
+            if (i < width)
+                differing += got != packed[r * width + i];
+            else
+                touched += got != values[r * stride + i];
+        }
+    if (!failure && differing) failure = "values differ from the packed kernel's";
+    if (!failure && touched) failure = "a value between the rows changed";
+    CHECK(name, failure == NULL, "%s: %lld differ, %lld between the rows changed", failure ? failure : "",
+          (long long)differing, (long long)touched);
+    cudaFree(device), cudaFree(packed_device);
+    free(values), free(out), free(packed);
+}
+
 // The rows whose outputs are checked against double: all of them in the small cases; in the
 // GPU-sized ones (over 256 rows) the first and the last 128 (the first tile and the partial
 // last one) and every 11th row between, so that each row tile is checked while the double
@@ -381,6 +416,27 @@ static void check_exact_kernels(int scalar_type) {
              type_name(scalar_type), type_name(other_type));
     CHECK(name, wrong_float == 0 && wrong_other == 0, "%lld and %lld values differ (-1: did not run)",
           (long long)wrong_float, (long long)wrong_other);
+    // The same from fp32 into rows: COUNT / 8 rows of 8 values, 24 apart (a weight beside
+    // another, MEMPROF_RESIDUAL_GEMM=joined), the columns between left as they were.
+    enum { ROW = 8, ROW_STRIDE = 24 };
+    uint16_t rows_got[COUNT / ROW * ROW_STRIDE];
+    memset(rows_got, 0xab, sizeof rows_got);
+    void *rows_device = device_copy(rows_got, sizeof rows_got);
+    int64_t wrong_rows = -1;
+    if (source_device && rows_device &&
+        cuda_convert_weights_rows(rows_device, ROW_STRIDE, source_device, COUNT / ROW, ROW, CUDA_SOURCE_F32,
+                                  scalar_type, NULL) == 0 &&
+        fetch(rows_got, rows_device, sizeof rows_got)) {
+        wrong_rows = 0;
+        for (int i = 0; i < COUNT / ROW * ROW_STRIDE; i++) {
+            int row = i / ROW_STRIDE, column = i % ROW_STRIDE;
+            uint16_t expected = column < ROW ? to_bits(source[row * ROW + column], scalar_type) : 0xabab;
+            wrong_rows += rows_got[i] != expected;
+        }
+    }
+    snprintf(name, sizeof name, WHERE "weight conversion to %s from fp32 into rows 24 apart", type_name(scalar_type));
+    CHECK(name, wrong_rows == 0, "%lld values differ (-1: did not run)", (long long)wrong_rows);
+    cudaFree(rows_device);
     cudaFree(embedding_device), cudaFree(biases_device), cudaFree(tokens_device), cudaFree(residual_device),
         cudaFree(sum_device), cudaFree(source_device), cudaFree(other_device), cudaFree(out_device);
 }
@@ -408,6 +464,13 @@ int main(void) {
         check_gelu(5, scalar);  // the tail alone
         // Three blocks of 4 × 256 loads, the last one partial (not every load group full).
         check_gelu(8 * (2 * 4 * 256 + 3 * 256 + 17) + 7, scalar);
+        // The joined operand's MLP half: rows of ff = 4d, d + ff apart (d = 64 and 512, 70m's),
+        // a few vectors a row and rows that split a block's loads.
+        check_gelu_rows(37, 256, 320, scalar);
+        check_gelu_rows(300, 2048, 2560, scalar);
+        check_gelu_rows(3, 8, 24, scalar);
+        CHECK(WHERE "gelu on rows refuses rows of 12 values (not whole vectors of 8)",
+              cuda_gelu_rows_forward(NULL, 1, 12, 16, scalar, NULL) != 0, "accepted");
         for (int pingpong = 0; pingpong <= 1; pingpong++) {
             check_gemm_gelu(200, 72, 264, 0, pingpong, scalar);   // k tail (72 = 64 + 8), column tail (264 = 256 + 8)
             check_gemm_gelu(300, 448, 512, 0, pingpong, scalar);  // 7 k steps through 4 or 6 stages, a partial row tile
