@@ -50,7 +50,7 @@ typedef struct backend_options {
 } backend_options;
 
 // A model's weights as one buffer (both backends keep every weight in one allocation, laid
-// out deterministically from the config, the weight dtype and the precision): what a sweep
+// out deterministically from the config, the weight dtype, the precision and `layout`): what a sweep
 // worker sends to a node peer instead of the checkpoint's files (docs/sweep.md).
 typedef struct backend_weights {
     void *data;                   // host memory, or device memory when on_device
@@ -59,6 +59,8 @@ typedef struct backend_weights {
     int device;
     const model_config *config;   // the model's architecture (owned by the model)
     tensor_dtype weight_dtype;    // the checkpoint's storage dtype (rotary rounding follows it)
+    int32_t layout;               // which of the backend's layouts (0: its one or packed layout; the CUDA
+                                  // backend's joined residual GEMM lays out dense | down side by side: 2)
 } backend_weights;
 
 // How the last load filled the weights: the checkpoint bytes moved (stored dtype) and the

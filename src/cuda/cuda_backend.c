@@ -95,7 +95,8 @@ static int cuda_allocate(void **out_model, const model_config *config, tensor_dt
 static int cuda_weights_view(backend_weights *out, void *handle) {
     cuda_model *m = handle;
     *out = (backend_weights){.data = m->weights, .bytes = m->weight_bytes, .on_device = 1, .device = m->device,
-                             .config = &m->config, .weight_dtype = m->weight_dtype};
+                             .config = &m->config, .weight_dtype = m->weight_dtype,
+                             .layout = m->residual_gemm == RESIDUAL_GEMM_JOINED ? RESIDUAL_GEMM_JOINED : 0};
     return 0;
 }
 

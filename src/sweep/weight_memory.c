@@ -27,6 +27,7 @@ int weights_memory_serve(MPI_Comm comm, int dest, int32_t c, const backend *comp
     offer.weight_dtype = (int32_t)view.weight_dtype;
     offer.checkpoint = c;
     offer.bytes = view.bytes;
+    offer.layout = view.layout;
     offer.config = *view.config;
     snprintf(offer.checksum, sizeof offer.checksum, "%s", checksum ? checksum : "");
     MPI_Send(&offer, sizeof offer, MPI_BYTE, dest, TAG_WEIGHTS_MEMORY_OFFER, comm);
@@ -55,6 +56,12 @@ int weights_memory_receive(void **out_model, weights_memory_offer *out_offer, MP
         rc = error_set(err, MEMPROF_ERR, "checkpoint %d: the sender's weights (%llu bytes, %s) do not fit this model "
                        "(%zu bytes, %s)", offer.checkpoint, (unsigned long long)offer.bytes,
                        offer.transport == WEIGHTS_OVER_NCCL ? "device" : "host", view.bytes, view.on_device ? "device" : "host");
+    // Same bytes, another arrangement (a rank with another MEMPROF_RESIDUAL_GEMM): refused,
+    // never scored from weights in the wrong places.
+    if (!rc && view.layout != offer.layout)
+        rc = error_set(err, MEMPROF_ERR, "checkpoint %d: the sender's weights are in layout %d, this model's in %d "
+                       "(give every rank the same MEMPROF_RESIDUAL_GEMM)", offer.checkpoint, (int)offer.layout,
+                       (int)view.layout);
     if (!rc && view.on_device && !nccl_link_usable(link)) rc = error_set(err, MEMPROF_ERR, "no usable NCCL communicator");
     int32_t ready = rc == 0;
     MPI_Send(&ready, 1, MPI_INT32_T, src, TAG_WEIGHTS_MEMORY_READY, comm);

@@ -24,6 +24,8 @@ typedef struct weights_memory_offer {
     int32_t transport;     // WEIGHTS_OVER_MPI or WEIGHTS_OVER_NCCL
     int32_t weight_dtype;  // tensor_dtype of the checkpoint
     int32_t checkpoint;
+    int32_t layout;        // backend_weights.layout: the receiver's model must have the same
+    int32_t reserved;
     uint64_t bytes;        // of the weight buffer
     model_config config;   // plain data; every rank runs the same binary
     char checksum[24];     // "xxh64:<hex>", what goes into stats.h5 /checkpoints/checksum

@@ -107,8 +107,17 @@ static void check_fixture(const char *fixture, int rank) {
     checkpoint_close(ckpt);
 }
 
+// The CPU backend's view with another layout tag: a sender whose weights are arranged
+// differently (a CUDA rank with another MEMPROF_RESIDUAL_GEMM) but have the same bytes.
+static int other_layout_view(backend_weights *out, void *model) {
+    int rc = cpu_backend()->weights_view(out, model);
+    out->layout = 2;
+    return rc;
+}
+
 // A byte flipped after receipt (test hook) must fail the hash check; a holder without the
-// checkpoint refuses. Ranks 0 and 1 only.
+// checkpoint refuses; weights in another layout are refused before any byte moves. Ranks 0
+// and 1 only.
 static void check_failures(int rank) {
     const backend *cpu = cpu_backend();
     backend_options options = {.threads = 1};
@@ -123,6 +132,11 @@ static void check_failures(int rank) {
         int sent = weights_memory_serve(MPI_COMM_WORLD, 1, 3, cpu, rc ? NULL : model, "xxh64:0", NULL, 0, &err);
         int refused = weights_memory_serve(MPI_COMM_WORLD, 1, 4, cpu, NULL, "", NULL, 0, &err);
         CHECK("weight transport: a holder without the checkpoint refuses", refused == 1, "serve returned %d", refused);
+        backend other = *cpu;
+        other.weights_view = other_layout_view;
+        int declined = weights_memory_serve(MPI_COMM_WORLD, 1, 5, &other, rc ? NULL : model, "xxh64:0", NULL, 0, &err);
+        CHECK("weight transport: the sender hears that weights in another layout were not taken", declined != 0 && declined != 1,
+              "serve returned %d", declined);
         (void)sent;
     } else if (rank == 1) {
         transport_test_corrupt_receives(1);
@@ -135,6 +149,10 @@ static void check_failures(int rank) {
         void *none = NULL;
         int refused = weights_memory_receive(&none, &offer, MPI_COMM_WORLD, 0, cpu, &options, NULL, 0, &err);
         MPI_Send(&refused, 1, MPI_INT, 0, 7, MPI_COMM_WORLD);
+        void *mismatched = NULL;
+        int layout_refused = weights_memory_receive(&mismatched, &offer, MPI_COMM_WORLD, 0, cpu, &options, NULL, 0, &err);
+        int layout_ok = layout_refused == 1 && mismatched == NULL && strstr(err.message, "layout 2, this model's in 0");
+        MPI_Send(&layout_ok, 1, MPI_INT, 0, 8, MPI_COMM_WORLD);
     }
     if (rank == 0) {
         int detected = 0, refused = 0;
@@ -144,6 +162,10 @@ static void check_failures(int rank) {
         MPI_Recv(&refused, 1, MPI_INT, 1, 7, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         CHECK("weight transport: a byte flipped in transit fails the receiver's xxh64 check, no model", detected, "%s", message);
         CHECK("weight transport: the requester sees the refusal", refused == 1, "receive returned %d", refused);
+        int layout_ok = 0;
+        MPI_Recv(&layout_ok, 1, MPI_INT, 1, 8, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+        CHECK("weight transport: weights in another layout (same bytes) are refused, no model", layout_ok,
+              "the receiver took them or said something else");
     }
     if (model) cpu->unload(model);
     checkpoint_close(ckpt);
