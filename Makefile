@@ -128,7 +128,7 @@ ifneq ($(SANITIZE),1)
 EMULATED_TESTS := $(BUILD)/tests/test_cuda_lm_head_emulated $(BUILD)/tests/test_cuda_attention_emulated \
 	$(BUILD)/tests/test_cuda_statistics_emulated $(BUILD)/tests/test_cuda_layers_emulated \
 	$(BUILD)/tests/test_cuda_wgmma_emulated $(BUILD)/tests/test_backend_conformance_emulated \
-	$(BUILD)/memprof-emulated
+	$(BUILD)/tests/test_cuda_upload_emulated $(BUILD)/memprof-emulated
 endif
 endif
 EMULATOR_CXXFLAGS := -std=c++17 -O2 -Wall -Wno-attributes -Wno-unknown-pragmas -Wno-sign-compare -Itests/emulator -Iinclude -Isrc \
@@ -165,8 +165,9 @@ $(BUILD)/memprof-emulated: $(CLI_OBJS) $(EMULATED_LIB) $(EMULATOR_OBJS) $(BUILD)
 	@echo "LINK $@"
 	@$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -pthread -lstdc++ -o $@
 
-$(BUILD)/tests/test_backend_conformance_emulated: $(BUILD)/emulator/test_backend_conformance.o $(EMULATED_LIB) \
-		$(EMULATOR_OBJS) $(BUILD)/emulator/cublaslt_emulated.o
+$(BUILD)/tests/test_backend_conformance_emulated $(BUILD)/tests/test_cuda_upload_emulated: \
+		$(BUILD)/tests/%_emulated: $(BUILD)/emulator/%.o $(EMULATED_LIB) $(EMULATOR_OBJS) \
+		$(BUILD)/emulator/cublaslt_emulated.o
 	@mkdir -p $(dir $@)
 	@echo "LINK $@"
 	@$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lm -pthread -lstdc++ -o $@

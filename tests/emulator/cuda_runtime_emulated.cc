@@ -158,6 +158,10 @@ cudaError_t cudaMemcpyAsync(void *destination, const void *source, size_t bytes,
 }
 // height rows of width bytes, pitches apart on each side (the runtime's refusals: a width
 // wider than either pitch).
+cudaError_t cudaMemcpy2D(void *destination, size_t destination_pitch, const void *source, size_t source_pitch,
+                         size_t width, size_t height, enum cudaMemcpyKind kind) {
+    return cudaMemcpy2DAsync(destination, destination_pitch, source, source_pitch, width, height, kind, NULL);
+}
 cudaError_t cudaMemcpy2DAsync(void *destination, size_t destination_pitch, const void *source, size_t source_pitch,
                               size_t width, size_t height, enum cudaMemcpyKind, cudaStream_t) {
     if (width > destination_pitch || width > source_pitch) return cudaErrorInvalidPitchValue;
