@@ -58,8 +58,8 @@ __device__ __forceinline__ void load_tile_async(void *tile, const char *role_bas
 
 template <typename scalar, int HD>
 __global__ void __launch_bounds__(flash_shape<HD>::threads)
-    flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
-                           const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
+flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                       const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
     using shape = flash_shape<HD>;
     constexpr int stride = shape::stride;
     extern __shared__ __align__(128) unsigned char shared[];

@@ -176,10 +176,10 @@ __device__ __forceinline__ void tma_load_rows(char *tile, const CUtensorMap *map
 
 template <typename scalar, int HD, bool TMA, int FMA_EVERY, bool ROTARY>
 __global__ void __launch_bounds__(pingpong_attention_shape<HD>::threads, 1)
-    flash_attention_pingpong_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
-                                    const int32_t *lengths, int heads, int query_tiles, float scale_log2,
-                                    const __grid_constant__ CUtensorMap qkv_map, const float *cos_table,
-                                    const float *sin_table, int rotary_half) {
+flash_attention_pingpong_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                                const int32_t *lengths, int heads, int query_tiles, float scale_log2,
+                                const __grid_constant__ CUtensorMap qkv_map, const float *cos_table,
+                                const float *sin_table, int rotary_half) {
     static_assert(!ROTARY || TMA, "the rotary is folded into the TMA form only");
     using shape = pingpong_attention_shape<HD>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = shape::stages, W = shape::swizzle;

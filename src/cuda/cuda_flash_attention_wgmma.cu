@@ -89,8 +89,8 @@ __device__ __forceinline__ void compute_scores(float (&s)[KEYS / 2], uint64_t q_
 template <typename scalar, int HD, typename form>
 __global__ void __launch_bounds__(wgmma_attention_shape<HD, form::groups>::threads,
                                   form::groups == 1 || (HD <= 64 && !form::overlap) ? 2 : 1)
-    flash_attention_wgmma_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
-                                 const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
+flash_attention_wgmma_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
+                             const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
     constexpr bool overlap = form::overlap;
     using shape = wgmma_attention_shape<HD, form::groups>;
     constexpr int KEYS = shape::keys, QR = shape::query_rows, STAGES = overlap ? shape::pipelined_stages : 2;
