@@ -4,7 +4,9 @@
 # the HF baseline, upload, load), device-large.sh (1.4b–12b, 12b under 40 GB),
 # device-numerics.sh (random 1.4b against the float64 reference), then, with LOAD=SECONDS, the
 # 24 GB 12b checkpoint's load from local disk (scripts/bench-load.sh 12b --cold). The logs are packed into
-# $OUT/results.tgz (the device tool brings back at most 8 files) and device-all.log.
+# $OUT/results.tgz (the device tool brings back at most 8 files), device-all.log and summary.md
+# (scripts/device-summary.py: every bench against the default kernels, BASE, the targets and
+# the HF baseline of the call).
 # Build and carry as docs/performance.md, "GPU checks", says; timeout_s 600.
 #
 # usage: BUILD=build-device [SKIP="nccl upload hf"] [CHECK_SIZES=70m,160m,410m] scripts/device-all.sh
@@ -51,5 +53,9 @@ here=$(dirname "$0")
          MEMPROF=$wrapper timeout "$LOAD" "$here"/bench-load.sh 12b --cold --repeats 1) 2>&1 | tee "$OUT/load-12b.log"
         echo "  (rc ${PIPESTATUS[0]})"
     fi
+    # One table of every bench against the default, BASE, the targets and the HF baseline
+    # (scripts/device-summary.py), so that the call's verdicts need no reading of its logs.
+    echo "== summary"
+    python3 "$here"/device-summary.py "$OUT/check" $(ls -d "$OUT/large" 2>/dev/null) | tee "$OUT/summary.md"
 } 2>&1 | tee "$OUT/device-all.log"
 (cd "$OUT" && tar czf results.tgz check $(ls -d large numerics load-12b.log 2>/dev/null) && rm -rf check numerics large load-12b.log)

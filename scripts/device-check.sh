@@ -35,6 +35,8 @@
 #             GPU time per forward step), e.g. "70m 160m 410m"; default none; with BASE, each
 #             also with the baseline binary
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
+#   REPEATS  timed runs per bench (default 5: a 160m run is 0.1 s, and the variants' expected
+#            gains of 1–2% are the spread of 3 such runs)
 #   BASE   a memprof binary built from an earlier commit (carried, e.g. build-carry/base/memprof: scripts/device-prepare.sh): each
 #          size's fp16 bench of the variants in BASE_VARIANTS (default chunked:mma) is run with it too,
 #          for a same-card A/B of kernel changes
@@ -163,14 +165,15 @@ main() {
                     "$statistics_sms statistics SMs, $rotary rotary" | tee -a "$OUT/bench.txt"
                 MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention MEMPROF_UP_GEMM=$up MEMPROF_RESIDUAL_GEMM=$residual \
                     MEMPROF_STATISTICS_SMS=$statistics_sms MEMPROF_ROTARY=$rotary with_gpu_samples run_memprof "$(cap 30)" "$BUILD"/memprof bench \
-                    --backend cuda --size "$size" --random-weights --precision "$precision" 2>&1 | tee -a "$OUT/bench.txt"
+                    --backend cuda --size "$size" --random-weights --precision "$precision" --repeats "${REPEATS:-5}" 2>&1 |
+                    tee -a "$OUT/bench.txt"
                 echo "  (rc ${PIPESTATUS[0]}, $((SECONDS - start)) s)"
                 if [ -n "${BASE:-}" ] && [[ " ${BASE_VARIANTS:-chunked:mma} " == *" $variant "* ]] &&
                    [ "$precision" = fp16 ] && [ "$(left)" -ge $((20 + reserve)) ]; then
                     # The same bench with a binary built from an earlier commit: an A/B on this card.
                     echo "-- $size fp16, $head LM head, $attention attention, baseline binary $BASE" | tee -a "$OUT/bench.txt"
                     MEMPROF_LM_HEAD=$head MEMPROF_ATTENTION=$attention run_memprof "$(cap 30)" "$BASE" bench --backend cuda \
-                        --size "$size" --random-weights --precision fp16 2>&1 | tee -a "$OUT/bench.txt"
+                        --size "$size" --random-weights --precision fp16 --repeats "${REPEATS:-5}" 2>&1 | tee -a "$OUT/bench.txt"
                 fi
             done
         done

@@ -96,6 +96,9 @@ typedef struct backend {
     // all — a device this node has, kernel settings this device supports — so that a sweep
     // stops at its start, on every rank, instead of failing every task's load.
     int (*check_options)(const backend_options *options, memprof_error *err);
+    // Optional (NULL: nothing to add): what the model runs with, as one line (the kernels its
+    // settings and `auto` resolved to), for benchmarks and logs.
+    void (*describe)(char *out, size_t out_size, const void *model);
 } backend;
 
 // Checks what every backend's score requires — each sequence has ≥ 2 tokens, ids in

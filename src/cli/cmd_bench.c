@@ -21,6 +21,26 @@
 enum { MAX_REPEATS = 100 };
 static const double H100_DENSE_TFLOPS = 989.0;
 
+// The MEMPROF_* environment settings given a value other than auto (sorted), so that a
+// benchmark's record says which settings it ran with: "none" for the defaults.
+static int compare_strings(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static void print_settings(void) {
+    extern char **environ;
+    const char *set[64];
+    size_t count = 0;
+    for (char **entry = environ; entry && *entry && count < sizeof set / sizeof set[0]; entry++) {
+        const char *value = strchr(*entry, '=');
+        if (strncmp(*entry, "MEMPROF_", 8) != 0 || value == NULL || value[1] == '\0' || strcmp(value + 1, "auto") == 0)
+            continue;
+        set[count++] = *entry;
+    }
+    qsort(set, count, sizeof set[0], compare_strings);
+    printf("  settings:");
+    if (count == 0) printf(" none");
+    for (size_t i = 0; i < count; i++) printf(" %s", set[i]);
+    printf("\n");
+}
+
 static void bench_usage(FILE *out) {
     fprintf(out,
             "usage: memprof bench --size SIZE --random-weights [--backend cuda|cpu] [--batch N] [--precision fp16|bf16|fp32]\n"
@@ -188,10 +208,12 @@ int command_bench(int argc, char **argv) {
         double tflops = tokens_per_second * gflop * 1e-3;
         struct rusage usage;
         getrusage(RUSAGE_SELF, &usage);
-        printf("bench %s on %s (%s): %d sequences x %lld tokens, batch %s%s%s\n", size, compute->name,
+        printf("bench %s on %s (%s): %d sequences x %lld tokens, batch %s%s%s", size, compute->name,
                precision == PRECISION_BF16 ? "bf16" : precision == PRECISION_FP16 || (gpu && precision == PRECISION_DEFAULT) ? "fp16" : "fp32",
                count, (long long)T, batch > 0 ? "fixed" : "planned", tuning_file && gpu ? ", GEMM algorithms from " : "",
                tuning_file && gpu ? tuning_file : "");
+        if (memory_cap > 0) printf(", at most %g GB of GPU memory", memory_cap);
+        printf("\n");
         printf("  tokens/s: %.0f (median of %d runs, %.3f s each; min %.3f, max %.3f)\n", tokens_per_second,
                (int)repeats, median, times[0], times[(int)repeats - 1]);
         printf("  GFLOP/token: %.3f; achieved: %.1f GFLOP/s", gflop, tflops * 1e3);
@@ -199,6 +221,12 @@ int command_bench(int argc, char **argv) {
         printf("\n  memory: device %.2f GiB held by the backend, host peak RSS %.2f GiB\n",
                (double)compute->device_memory_bytes(model) / (1u << 30), (double)usage.ru_maxrss / (1 << 20));
         printf("  setup: random weights %.2f s, backend load %.2f s\n", fill_seconds, load_seconds);
+        if (compute->describe) {
+            char kernels[320];
+            compute->describe(kernels, sizeof kernels, model);
+            printf("  kernels: %s\n", kernels);
+        }
+        print_settings();
     }
     if (model) compute->unload(model);
     checkpoint_close(ckpt);

@@ -499,7 +499,17 @@ static void cuda_load_report(backend_load_report *out, const void *model) {
     *out = (backend_load_report){.bytes = m->load_bytes, .seconds = m->load_seconds};
 }
 
-static const backend cuda_backend_ops = {"cuda", cuda_load, cuda_score, cuda_unload, cuda_device_memory_bytes,
-                                         cuda_weights_view, cuda_allocate, cuda_load_report, cuda_check_options};
+static void cuda_describe(char *out, size_t out_size, const void *model) { cuda_model_describe(out, out_size, model); }
+
+static const backend cuda_backend_ops = {.name = "cuda",
+                                         .load = cuda_load,
+                                         .score = cuda_score,
+                                         .unload = cuda_unload,
+                                         .device_memory_bytes = cuda_device_memory_bytes,
+                                         .weights_view = cuda_weights_view,
+                                         .allocate = cuda_allocate,
+                                         .load_report = cuda_load_report,
+                                         .check_options = cuda_check_options,
+                                         .describe = cuda_describe};
 
 const backend *cuda_backend(void) { return &cuda_backend_ops; }

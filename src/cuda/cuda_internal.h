@@ -161,6 +161,8 @@ int cuda_check_options(const backend_options *options, memprof_error *err);
 int cuda_model_allocate(cuda_model **out, const model_config *config, tensor_dtype weight_dtype,
                         const backend_options *options, memprof_error *err);
 void cuda_model_free(cuda_model *model);
+// What the model runs with: the kernels its settings (auto included) resolved to, one line.
+void cuda_model_describe(char *out, size_t out_size, const cuda_model *model);
 // Makes room for sequences of up to max_length tokens; returns how many fit in one batch.
 int cuda_plan_batch(int *out_sequences, cuda_model *model, int64_t max_length, memprof_error *err);
 // The Hopper LM heads (cuda_model.lm_head_wgmma).

@@ -281,6 +281,9 @@ int cuda_model_allocate(cuda_model **out, const model_config *c, tensor_dtype we
         return status;
     }
     model->peak_bytes = model->weight_bytes + cuda_gemm_workspace_bytes();
+    char kernels[240];
+    cuda_model_describe(kernels, sizeof kernels, model);
+    log_info("cuda backend: %s", kernels);
     *out = model;
     return 0;
 }
@@ -319,9 +322,7 @@ size_t cuda_weight_bytes(const model_config *config) {
     return measure.bytes;
 }
 
-void cuda_model_free(cuda_model *model) {
-    if (model == NULL) return;
-    // The kernels the settings resolved to (auto included), so that a profile says what ran.
+void cuda_model_describe(char *out, size_t out_size, const cuda_model *model) {
     static const char *const attention[] = {"mma",           "wgmma",     "wgmma-serial",    "wgmma-64",
                                             "wgmma-pingpong", "wgmma-tma", "wgmma-tma-fma25", "wgmma-tma-fma50"};
     static const char *const up_gemm[] = {"cublaslt", "fused-gelu", "fused-gelu-pingpong"};
@@ -331,15 +332,22 @@ void cuda_model_free(cuda_model *model) {
                        : model->lm_head_wgmma                     ? "fused-wgmma"
                        : model->lm_head_block_rows == 256         ? "fused-256"
                                                                   : "fused";
-    char shape[280], split[48] = "";
+    char split[48] = "";
     if (model->statistics_processors > 0)
         snprintf(split, sizeof split, " (statistics on %d SMs)", model->statistics_processors);
-    snprintf(shape, sizeof shape,
-             "%lld layers, hidden %lld; attention %s, LM head %s%s, up GEMM %s, residual GEMM %s, rotary %s",
-             (long long)model->config.num_hidden_layers, (long long)model->config.hidden_size,
+    snprintf(out, out_size, "attention %s, LM head %s%s, up GEMM %s, residual GEMM %s, rotary %s",
              attention[model->attention_wgmma], head, split, up_gemm[model->up_gemm_gelu],
              residual_gemm[model->residual_gemm],
              model->rotary_in_attention && model->attention_wgmma == 5 ? "in attention" : "pass");
+}
+
+void cuda_model_free(cuda_model *model) {
+    if (model == NULL) return;
+    // The kernels the settings resolved to (auto included), so that a profile says what ran.
+    char kernels[240], shape[300];
+    cuda_model_describe(kernels, sizeof kernels, model);
+    snprintf(shape, sizeof shape, "%lld layers, hidden %lld; %s", (long long)model->config.num_hidden_layers,
+             (long long)model->config.hidden_size, kernels);
     cuda_profile_report(&model->profile, shape);
     cuda_profile_free(&model->profile);
     cuda_gemm_destroy(model->gemm);

@@ -13,6 +13,17 @@ if "$MEMPROF" bench --size 14m --random-weights --backend cpu --sequences 2 --le
 else
     echo "FAIL bench: cpu run: $(cat "$out")"
 fi
+# The record's settings line: the MEMPROF_* variables set to other than auto, sorted; none
+# with a clean environment; no kernels line from the CPU backend.
+if env -i PATH="$PATH" MEMPROF_ROTARY=pass MEMPROF_ATTENTION=auto MEMPROF_LM_HEAD=chunked "$MEMPROF" bench --size 14m \
+    --random-weights --backend cpu --sequences 1 --length 32 --repeats 1 >"$out" 2>&1 &&
+    grep -q '^  settings: MEMPROF_LM_HEAD=chunked MEMPROF_ROTARY=pass$' "$out" && ! grep -q 'kernels:' "$out" &&
+    env -i PATH="$PATH" "$MEMPROF" bench --size 14m --random-weights --backend cpu --sequences 1 --length 32 \
+        --repeats 1 >"$out" 2>&1 && grep -q '^  settings: none$' "$out"; then
+    echo "PASS bench: settings line"
+else
+    echo "FAIL bench: settings line: $(cat "$out")"
+fi
 "$MEMPROF" bench --size 13b --random-weights --backend cpu >"$out" 2>&1; rc=$?
 [ $rc -eq 1 ] && grep -q "unknown Pythia size '13b'" "$out" && echo "PASS bench: unknown size" || echo "FAIL bench: unknown size: rc $rc $(cat "$out")"
 "$MEMPROF" bench --size 14m >"$out" 2>&1; rc=$?
@@ -73,7 +84,13 @@ cuda_cases() {
         'grep -q "dense + down gemm" "$out" && grep -q "residual GEMM joined, rotary in attention" "$out"' --size 70m
     MEMPROF_UP_GEMM=cublaslt MEMPROF_CUDA_PROFILE=1 cuda_case "cuda run with cuBLASLt's up GEMM by name" \
         'grep -qE "up gemm {8}" "$out" && grep -qE "  gelu {8}" "$out" && grep -q "up GEMM cublaslt, residual GEMM cublaslt" "$out"'
-    cuda_case "cuda run under --max-gpu-memory" 'grep -q "memory: device" "$out"' --max-gpu-memory 0.3
+    cuda_case "cuda run under --max-gpu-memory" \
+        'grep -q "memory: device" "$out" && grep -q "^bench 14m on cuda .*, at most 0.3 GB of GPU memory$" "$out"' \
+        --max-gpu-memory 0.3
+    # The record names the kernels the settings resolved to, and the settings (auto left out).
+    MEMPROF_RESIDUAL_GEMM=joined MEMPROF_ATTENTION=auto cuda_case "cuda run: the record's kernels and settings lines" \
+        'grep -q "^  kernels: attention [a-z0-9-]*, LM head [a-z0-9-]*, up GEMM cublaslt, residual GEMM joined, rotary pass$" "$out" &&
+         grep -q "^  settings: .*MEMPROF_RESIDUAL_GEMM=joined" "$out" && ! grep -q "MEMPROF_ATTENTION=" "$out"'
     # The chunked head's GEMM on all but 8 SMs, its statistics on those 8: the profile says so.
     MEMPROF_LM_HEAD=chunked MEMPROF_STATISTICS_SMS=8 MEMPROF_CUDA_PROFILE=1 cuda_case \
         "cuda run with 8 SMs kept for the statistics" 'grep -q "LM head chunked (statistics on 8 SMs)" "$out"'
