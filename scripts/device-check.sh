@@ -34,6 +34,8 @@
 #   PROFILE_SIZES  sizes to profile with the default kernels after the benches (MEMPROF_CUDA_PROFILE=1:
 #             GPU time per forward step), e.g. "70m 160m 410m"; default none; with BASE, each
 #             also with the baseline binary
+#   PROFILE_VARIANTS  step profiles of other settings after those, SETTINGS@SIZE with SETTINGS
+#             VARIABLE=VALUE[,VARIABLE=VALUE...], e.g. "MEMPROF_LM_HEAD=fused-pingpong@160m"
 #   HF_RESERVE seconds of the budget kept for the HF baseline after the benches (default 90)
 #   REPEATS  timed runs per bench (default 5: a 160m run is 0.1 s, and the variants' expected
 #            gains of 1–2% are the spread of 3 such runs)
@@ -197,6 +199,17 @@ main() {
             MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BASE" bench --backend cuda --size "$size" \
                 --random-weights --repeats 2 2>&1 | tee -a "$OUT/bench.txt"
         fi
+    done
+
+    for item in ${PROFILE_VARIANTS:-}; do
+        # Step profiles of other settings in the same call (no second call on the warm machine):
+        # SETTINGS@SIZE, SETTINGS = VARIABLE=VALUE[,VARIABLE=VALUE...].
+        settings=${item%@*} size=${item##*@}
+        if [ "$(left)" -lt $((25 + reserve)) ]; then echo "skipped profile $item: budget"; continue; fi
+        echo "-- $size fp16, ${settings//,/ }, MEMPROF_CUDA_PROFILE=1" | tee -a "$OUT/bench.txt"
+        (for assignment in ${settings//,/ }; do export "$assignment"; done
+         MEMPROF_CUDA_PROFILE=1 run_memprof "$(cap 30)" "$BUILD"/memprof bench --backend cuda --size "$size" \
+            --random-weights --repeats 2 2>&1 | tee -a "$OUT/bench.txt")
     done
 
     echo "== HF baseline (bf16, SDPA, fp32 logits + statistics) [$(left) s left]"

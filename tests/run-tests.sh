@@ -10,6 +10,7 @@ log=$(mktemp); trap 'rm -f "$log"' EXIT
 
 run_one() {  # label, command...
     local label=$1; shift
+    local start=$SECONDS
     "$@" >"$log" 2>&1; local rc=$?
     local p f s
     p=$(grep -c '^PASS ' "$log"); f=$(grep -c '^FAIL ' "$log"); s=$(grep -c '^SKIP ' "$log")
@@ -19,7 +20,7 @@ run_one() {  # label, command...
     elif [ "$f" -gt 0 ]; then
         tail -n 15 "$log" | grep -v '^PASS ' | sed 's/^/    /'
     fi
-    echo "$label: $p passed, $f failed, $s skipped"
+    echo "$label: $p passed, $f failed, $s skipped ($((SECONDS - start)) s)"  # the seconds: what CI's 90 minutes go to
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
 }
 
