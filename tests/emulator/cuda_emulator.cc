@@ -12,6 +12,12 @@
 // product read must come from a thread that had acquired the reader's epoch at the product's
 // wait (else it may overwrite what the product still reads). Either is reported and the
 // process exits, as on the hardware it would be a race that happens to work or not.
+// Proxy fences: stores and cp.async copies are the generic proxy's writes, wgmma's reads the
+// async proxy's; the writer's fence.proxy.async (shared_async_fence) must come between its
+// write and the release that orders it before the product, else the product may read stale
+// bytes though every barrier is in place. So a product that reads a generic write whose
+// writer had not fenced it by the epoch the product's issuer acquired is reported too (TMA
+// copies are the async proxy's own: no fence).
 //
 // Fibers: each thread of a block gets a stack and a ucontext for its first start; after that
 // switches are _setjmp/_longjmp (no signal-mask system call per switch). A thread waiting at
@@ -57,9 +63,14 @@ struct barrier {
 };
 
 // The last cp.async that landed in a 16-byte chunk of shared memory, and the last wgmma read.
+// A write by the generic proxy (an ordinary store, cp.async) needs its writer's
+// fence.proxy.async after it before the tensor cores (the async proxy) read it: fence_epoch
+// is the writer's epoch at that fence (0: not fenced yet); a TMA copy is the async proxy's.
 struct chunk_access {
     unsigned writer = 0, reader = 0;
     uint32_t write_epoch = 0, read_epoch = 0;  // 0: none
+    bool generic = false;
+    uint32_t fence_epoch = 0;
 };
 
 // An mbarrier: arrivals per phase, arrivals still due in this one, phases completed.
@@ -86,6 +97,7 @@ struct thread_context {
     std::deque<std::vector<wgmma_request>> wgmma_committed;
     std::deque<vector_clock> wgmma_issue_clocks;  // this thread's clock when each group was committed
     vector_clock clock;
+    std::vector<size_t> unfenced;  // chunks this thread wrote by the generic proxy since its last fence
 };
 
 struct block_state {
@@ -200,8 +212,9 @@ static chunk_access *chunk_at(const void *pointer);
 [[noreturn]] static void barrier_fail(const char *what);
 
 // The ordering check of a copy landing in the 16-byte chunk at destination, by the calling
-// thread (file header).
-static void record_copy_write(const void *destination, const char *copy) {
+// thread (file header); `generic`: a write of the generic proxy (cp.async, an ordinary store),
+// which needs the writer's shared_async_fence() before products read it.
+static void record_copy_write(const void *destination, const char *copy, bool generic) {
     if (chunk_access *chunk = chunk_at(destination)) {
         if (chunk->read_epoch != 0 && thread_now->clock[chunk->reader] < chunk->read_epoch) {
             char what[240];
@@ -211,12 +224,27 @@ static void record_copy_write(const void *destination, const char *copy) {
         }
         chunk->writer = thread_now->linear;
         chunk->write_epoch = thread_now->clock[thread_now->linear];
+        chunk->generic = generic;
+        chunk->fence_epoch = 0;
+        if (generic) thread_now->unfenced.push_back((size_t)(chunk - block_now->chunks.data()));
     }
+}
+
+// fence.proxy.async: this thread's generic writes so far become visible to the async proxy,
+// for the products of threads that acquire this epoch of it (or a later one).
+void shared_async_fence() {
+    for (size_t index : thread_now->unfenced) {
+        chunk_access &chunk = block_now->chunks[index];
+        if (chunk.generic && chunk.writer == thread_now->linear && chunk.fence_epoch == 0)
+            chunk.fence_epoch = thread_now->clock[thread_now->linear];
+    }
+    thread_now->unfenced.clear();
 }
 
 void record_shared_store(const void *at, size_t bytes) {
     uintptr_t first = (uintptr_t)at & ~(uintptr_t)15, last = ((uintptr_t)at + bytes - 1) & ~(uintptr_t)15;
-    for (uintptr_t chunk = first; chunk <= last; chunk += 16) record_copy_write((const void *)chunk, "a store to shared memory");
+    for (uintptr_t chunk = first; chunk <= last; chunk += 16)
+        record_copy_write((const void *)chunk, "a store to shared memory", true);
 }
 
 void async_wait(int pending) {
@@ -224,7 +252,7 @@ void async_wait(int pending) {
         for (const copy_request &r : thread_now->committed.front()) {
             if (r.valid) memcpy(r.destination, r.source, 16);
             else memset(r.destination, 0, 16);
-            record_copy_write(r.destination, "a cp.async");
+            record_copy_write(r.destination, "a cp.async", true);
         }
         thread_now->committed.pop_front();
     }
@@ -303,7 +331,7 @@ void tma_load_2d(void *destination, const CUtensorMap *map, int column, int row,
                 barrier_fail("a TMA box chunk that straddles the tensor's last column (not emulated)");
             if (inside) memcpy(window + at, base + (uint64_t)source_row * row_bytes + (uint64_t)source_column * 2, 16);
             else memset(window + at, 0, 16);
-            record_copy_write(window + at, "a TMA copy");
+            record_copy_write(window + at, "a TMA copy", false);
         }
     mbarrier_state &state = mbarrier_at(barrier);
     release_into(state.arriving);  // consumers that wait for this phase see the box
@@ -363,6 +391,13 @@ static void check_operand_read(size_t byte) {
         snprintf(what, sizeof what, "a wgmma product reads shared memory that a copy or store by thread %u "
                  "(cp.async, TMA or shared_store_for_products) wrote, issued before any barrier ordered that "
                  "write before it", chunk.writer);
+        wgmma_fail(what);
+    }
+    if (chunk.generic && (chunk.fence_epoch == 0 || (*issue_clock_now)[chunk.writer] < chunk.fence_epoch)) {
+        char what[280];
+        snprintf(what, sizeof what, "a wgmma product reads shared memory that thread %u wrote by the generic proxy "
+                 "(an ordinary store or cp.async) without a shared_async_fence() (fence.proxy.async) between that "
+                 "write and the barrier that ordered it before the product", chunk.writer);
         wgmma_fail(what);
     }
     chunk.reader = thread_now->linear;
@@ -571,6 +606,7 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
                     t.clock.assign(count, 0);
                     t.clock[i] = 1;
                     t.wgmma_issue_clocks.clear();
+                    t.unfenced.clear();
                     t.started = t.done = false;
                     t.linear = i;
                     t.index = uint3{i % block.x, i / block.x % block.y, i / (block.x * block.y)};

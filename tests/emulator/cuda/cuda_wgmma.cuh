@@ -32,6 +32,11 @@ uint32_t shared_window_address(const void *pointer);
 // An ordinary store of `bytes` at `at` that products will read: recorded as a copy is (its
 // writer and epoch), so a product issued by a thread that no barrier ordered after it shows.
 void record_shared_store(const void *at, size_t bytes);
+// fence.proxy.async: the calling thread's generic-proxy writes (recorded stores, landed
+// cp.async copies) made visible to the products of threads that acquire this epoch of it; a
+// product that reads such a write without it is reported (the ordering check's, in
+// cuda_emulator.cc).
+void shared_async_fence();
 }  // namespace emu
 
 inline uint64_t wgmma_descriptor(const void *tile, uint32_t leading_bytes, uint32_t stride_bytes) {
@@ -49,7 +54,7 @@ template <int W> inline uint64_t wgmma_swizzled_descriptor(const void *tile, uin
 inline void wgmma_fence() {}
 inline void wgmma_commit() { emu::wgmma_commit(); }
 template <int pending> inline void wgmma_wait() { emu::wgmma_wait(pending); }
-inline void shared_async_fence() {}
+inline void shared_async_fence() { emu::shared_async_fence(); }
 template <typename T> inline void shared_store_for_products(T *at, const T &value) {
     *at = value;
     emu::record_shared_store(at, sizeof(T));
