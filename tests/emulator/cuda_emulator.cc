@@ -17,7 +17,8 @@
 // write and the release that orders it before the product, else the product may read stale
 // bytes though every barrier is in place. So a product that reads a generic write whose
 // writer had not fenced it by the epoch the product's issuer acquired is reported too (TMA
-// copies are the async proxy's own: no fence).
+// copies are the async proxy's own: no fence); and so is a product issued with no
+// wgmma_fence since its thread's start or last wgmma_wait (wgmma_issue).
 //
 // Fibers: each thread of a block gets a stack and a ucontext for its first start; after that
 // switches are _setjmp/_longjmp (no signal-mask system call per switch). A thread waiting at
@@ -98,6 +99,7 @@ struct thread_context {
     std::deque<vector_clock> wgmma_issue_clocks;  // this thread's clock when each group was committed
     vector_clock clock;
     std::vector<size_t> unfenced;  // chunks this thread wrote by the generic proxy since its last fence
+    bool wgmma_fenced = false;     // a wgmma_fence since the thread's start or its last wgmma_wait
 };
 
 struct block_state {
@@ -110,6 +112,7 @@ struct block_state {
     barrier block_barrier;
     barrier named_barriers[16];                     // bar.sync / bar.arrive ids (0 unused: block_barrier)
     std::map<uint32_t, mbarrier_state> mbarriers;  // by shared-memory offset
+    std::vector<unsigned> warpgroup_registers;     // setmaxnreg's limit per warpgroup (0: never set)
     std::vector<chunk_access> chunks;              // by shared-memory offset / 16
     size_t shared_size = 0;
     uint3 block_index;
@@ -358,6 +361,23 @@ void named_barrier(int id, unsigned count, bool wait) {
     }
 }
 
+// setmaxnreg: the warpgroup's new limit (.sync.aligned: every thread of it, the same value).
+void register_limit(unsigned registers) { block_now->warpgroup_registers[thread_now->linear / 128] = registers; }
+
+// At the block's end: the warpgroups' last limits (those that set none keep the launch's
+// allocation, at most 65,536 / threads) must fit the SM's register file, else an increase
+// waits on the hardware for registers no warpgroup will free.
+static void check_register_limits(const block_state &b) {
+    unsigned threads = (unsigned)b.threads.size(), initial = 65536 / threads / 8 * 8, total = 0;
+    for (unsigned limit : b.warpgroup_registers) total += 128 * (limit != 0 ? limit : initial);
+    if (total > 65536) {
+        fprintf(stderr, "cuda emulator: block (%u, %u, %u): setmaxnreg limits of %u registers in all (128 a "
+                "warpgroup's thread each), more than an SM's 65,536\n", b.block_index.x, b.block_index.y,
+                b.block_index.z, total);
+        exit(3);
+    }
+}
+
 // wgmma: see tests/emulator/cuda/cuda_wgmma.cuh.
 static unsigned char *shared_window = shared;  // the extern __shared__ array the kernel uses
 
@@ -372,7 +392,19 @@ uint32_t shared_window_address(const void *pointer) {
     exit(3);
 }
 
-void wgmma_issue(const wgmma_request &request) { thread_now->wgmma_open.push_back(request); }
+[[noreturn]] static void wgmma_fail(const char *what);
+
+// wgmma.fence orders the thread's earlier register accesses before the products it issues
+// next. A product issued with no fence since the thread's start or its last wait (after
+// which a kernel reads and writes accumulators and A registers: the softmax, a rescale, P
+// packed) is reported: on the hardware it may read those registers before the writes.
+void wgmma_fence() { thread_now->wgmma_fenced = true; }
+void wgmma_issue(const wgmma_request &request) {
+    if (!thread_now->wgmma_fenced)
+        wgmma_fail("a wgmma product issued without a wgmma_fence() (wgmma.fence) since the thread's start or its "
+                   "last wgmma_wait");
+    thread_now->wgmma_open.push_back(request);
+}
 void wgmma_commit() {
     thread_now->wgmma_committed.push_back(std::move(thread_now->wgmma_open));
     thread_now->wgmma_open.clear();
@@ -467,6 +499,7 @@ static void wgmma_compute(const std::vector<const std::vector<wgmma_request> *> 
 }
 
 void wgmma_wait(int pending) {
+    thread_now->wgmma_fenced = false;
     while ((int)thread_now->wgmma_committed.size() > pending) {
         if (block_now->threads.size() % 128 != 0) wgmma_fail("a block that is not whole warpgroups");
         unsigned group = thread_now->linear / 128, slot = thread_now->linear % 128;
@@ -548,6 +581,7 @@ static void run_block(block_state &b) {
             exit(3);
         }
     b.mbarriers.clear();
+    if (b.threads.size() % 128 == 0) check_register_limits(b);
     for (thread_context &t : b.threads)
         if (!t.wgmma_open.empty() || !t.wgmma_committed.empty()) {
             fprintf(stderr, "cuda emulator: a kernel ended with wgmma products never waited for\n");
@@ -575,6 +609,7 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
         b.warp_barriers[w].expected = w + 1 < b.warp_barriers.size() || count % 32 == 0 ? 32 : count % 32;
     b.warpgroup_barriers.resize((count + 127) / 128);
     b.warpgroup_groups.assign((count + 127) / 128, std::vector<const std::vector<wgmma_request> *>(128));
+    b.warpgroup_registers.assign((count + 127) / 128, 0);
     for (barrier &w : b.warpgroup_barriers) w.expected = 128;
     b.shared_size = shared_size;
     b.block_barrier.expected = count;
@@ -587,6 +622,7 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
         for (unsigned y = 0; y < grid.y; y++)
             for (unsigned x = 0; x < grid.x; x++) {
                 b.block_index = uint3{x, y, z};
+                b.warpgroup_registers.assign(b.warpgroup_registers.size(), 0);
                 memset(shared_bytes, 0xff, shared_size);  // poison: fp16/bf16 NaN, reads before writes show
                 memset(shared, 0xff, shared_size);
                 memset(shared_memory, 0xff, shared_size);
@@ -607,6 +643,7 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
                     t.clock[i] = 1;
                     t.wgmma_issue_clocks.clear();
                     t.unfenced.clear();
+                    t.wgmma_fenced = false;
                     t.started = t.done = false;
                     t.linear = i;
                     t.index = uint3{i % block.x, i / block.x % block.y, i / (block.x * block.y)};

@@ -22,6 +22,9 @@ void mbarrier_arrive(const void *barrier);
 void mbarrier_wait(const void *barrier, unsigned parity);
 // bar.sync (wait = true) or bar.arrive at named barrier `id` (1–15) of `count` threads.
 void named_barrier(int id, unsigned count, bool wait);
+// setmaxnreg by the calling thread's warpgroup: its new register limit (checked against the
+// register file at the block's end).
+void register_limit(unsigned registers);
 }  // namespace emu
 
 inline void mbarrier_init(uint64_t *barrier, unsigned count) { emu::mbarrier_init(barrier, count); }
@@ -31,9 +34,11 @@ template <int count> inline void named_barrier_sync(int id) { emu::named_barrier
 template <int count> inline void named_barrier_arrive(int id) { emu::named_barrier(id, count, false); }
 template <int registers> inline void register_limit_decrease() {
     static_assert(registers >= 24 && registers <= 256 && registers % 8 == 0, "setmaxnreg: 24 … 256, a multiple of 8");
+    emu::register_limit(registers);
 }
 template <int registers> inline void register_limit_increase() {
     static_assert(registers >= 24 && registers <= 256 && registers % 8 == 0, "setmaxnreg: 24 … 256, a multiple of 8");
+    emu::register_limit(registers);
 }
 
 #endif

@@ -24,6 +24,7 @@ struct wgmma_request {
     uint64_t a_descriptor, b_descriptor;
     int accumulate, transposed_b, bfloat;
 };
+void wgmma_fence();
 void wgmma_issue(const wgmma_request &request);
 void wgmma_commit();
 void wgmma_wait(int pending);
@@ -51,7 +52,7 @@ template <int W> inline uint64_t wgmma_swizzled_descriptor(const void *tile, uin
     return wgmma_descriptor(tile, leading_bytes, stride_bytes) | type << 62;
 }
 
-inline void wgmma_fence() {}
+inline void wgmma_fence() { emu::wgmma_fence(); }
 inline void wgmma_commit() { emu::wgmma_commit(); }
 template <int pending> inline void wgmma_wait() { emu::wgmma_wait(pending); }
 inline void shared_async_fence() { emu::shared_async_fence(); }
