@@ -307,6 +307,9 @@ void mbarrier_arrive(const void *barrier) {
     complete_if_due(state);
 }
 void mbarrier_arrive_expect_bytes(const void *barrier, uint32_t bytes) {
+    // The hardware's transaction count holds at most 2^20 − 1 bytes a phase.
+    if (mbarrier_at(barrier).bytes_due + bytes > (1 << 20) - 1)
+        barrier_fail("an mbarrier phase expecting more bytes than its transaction count holds (2^20 - 1)");
     mbarrier_at(barrier).bytes_due += bytes;
     mbarrier_arrive(barrier);
 }
