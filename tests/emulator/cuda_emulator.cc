@@ -538,22 +538,44 @@ static void thread_start() {
 // MEMPROF_EMULATOR_ORDER=reverse resumes a block's threads from the last to the first: a
 // thread then runs to its next barrier before the lower-numbered ones, so a read of shared
 // memory that some other thread writes without a barrier between them shows (as poison or a
-// stale value) in one order or the other.
-static bool reverse_order() {
-    static const bool reverse = [] {
+// stale value) in one order or the other. MEMPROF_EMULATOR_ORDER=shuffle:SEED resumes them
+// in an order drawn afresh every round (from SEED and the block's index: reproducible), for
+// races among three or more threads that neither fixed order exposes.
+enum resume_order { FORWARD, REVERSE, SHUFFLE };
+static resume_order order_setting(uint64_t *seed) {
+    static uint64_t shuffle_seed = 0;
+    static const resume_order order = [] {
         const char *value = getenv("MEMPROF_EMULATOR_ORDER");
-        return value != nullptr && strcmp(value, "reverse") == 0;
+        if (value != nullptr && strcmp(value, "reverse") == 0) return REVERSE;
+        if (value != nullptr && strncmp(value, "shuffle:", 8) == 0) {
+            shuffle_seed = strtoull(value + 8, nullptr, 10);
+            return SHUFFLE;
+        }
+        return FORWARD;
     }();
-    return reverse;
+    *seed = shuffle_seed;
+    return order;
 }
 
 static void run_block(block_state &b) {
     unsigned count = (unsigned)b.threads.size(), live = count;
     unsigned idle_rounds = 0, last_progress = b.progress;
-    bool reverse = reverse_order();
+    uint64_t state;
+    const resume_order order = order_setting(&state);
+    state = (state + 1) * 0x9E3779B97F4A7C15ULL ^ ((uint64_t)b.block_index.x << 40 ^ (uint64_t)b.block_index.y << 20 ^
+                                                   b.block_index.z);
+    std::vector<unsigned> sequence(count);
+    for (unsigned n = 0; n < count; n++) sequence[n] = order == REVERSE ? count - 1 - n : n;
     while (live > 0) {
+        if (order == SHUFFLE)
+            for (unsigned n = count - 1; n > 0; n--) {  // Fisher–Yates, xorshift64
+                state ^= state << 13, state ^= state >> 7, state ^= state << 17;
+                unsigned other = (unsigned)(state % (n + 1));
+                unsigned swap = sequence[n];
+                sequence[n] = sequence[other], sequence[other] = swap;
+            }
         for (unsigned n = 0; n < count; n++) {
-            thread_context &t = b.threads[reverse ? count - 1 - n : n];
+            thread_context &t = b.threads[sequence[n]];
             if (t.done) continue;
             thread_now = &t;
             if (!_setjmp(scheduler)) {
