@@ -15,12 +15,20 @@ and "settings" lines, labelled by the nearest "-- " line before it. What it ran 
 runs (MEMPROF_CUDA_PROFILE) are left out of the throughput table (their events slow them) and
 shown with their step times instead.
 
+Where the benches print each run's seconds ("run seconds:", since 2026-11-28), each row's runs
+are tested against its default's (the BASE binary's default against the new binary's) with an
+exact two-sided permutation test of Mann-Whitney's U: "faster"/"slower" at p < 0.05, else "no
+difference shown". A ratio of medians says how much; the test says whether the runs' spread
+leaves it standing (5 runs against 5 can show it, 3 against 3 never can).
+
 The issues' targets are H100 figures, counted only where the HF baseline of the same call is
 within ±10% of the H100 table (../shared/docs/performance.md); on another card (the H200: its
 memory is faster, its tensor cores the same) the table gives the standing as the same-card
 ratio memprof ÷ HF next to the target's ratio to the table (6.1× at 70m … 1.18× at 12b).
 """
+import itertools
 import json
+import math
 import os
 import re
 import statistics
@@ -97,6 +105,8 @@ def read_log(path, records):
             found = TOKENS.match(line)
             if found:
                 record["tokens"], record["runs"] = int(found.group(1)), int(found.group(2))
+            if line.startswith("  run seconds: "):
+                record["times"] = [float(t) for t in line[len("  run seconds: "):].split()]
             found = GPU.match(line)
             if found:
                 record["clock"], record["power"] = int(found.group(1)), float(found.group(2))
@@ -132,6 +142,52 @@ def describe(settings, record=None):
 
 def median(values):
     return statistics.median(values) if values else None
+
+
+def rank_test(times, reference):
+    """Two-sided exact permutation test of the Mann-Whitney U statistic: is one bench's run time
+    shifted against another's? Returns (p, direction): direction -1 when `times` are the shorter
+    (faster), +1 when longer. Exact over every split of the pooled runs (ties counted as halves);
+    with 5 runs against 5 the smallest p is 2/252 = 0.008, with 3 against 3 it is 0.1, so three
+    runs a bench can never show a difference at 5%."""
+    n, m, pooled = len(times), len(reference), times + reference
+
+    def u_statistic(group, others):  # pairs in which the group's run is the shorter
+        return sum(1.0 if a < b else 0.5 if a == b else 0.0 for a in group for b in others)
+
+    observed = u_statistic(times, reference)
+    mean_u = n * m / 2
+    direction = -1 if observed > mean_u else 1 if observed < mean_u else 0
+    if math.comb(n + m, n) > 20_000:  # more runs than a call takes (7 against 7 is 3,432 splits): normal
+        ranks = sorted(pooled)  # approximation with the ties' correction and a continuity correction
+        counts = [ranks.count(v) for v in set(ranks)]
+        variance = n * m / 12 * ((n + m + 1) - sum(c ** 3 - c for c in counts) / ((n + m) * (n + m - 1)))
+        if variance <= 0:
+            return 1.0, 0
+        z = max(abs(observed - mean_u) - 0.5, 0) / math.sqrt(variance)
+        return min(1.0, math.erfc(z / math.sqrt(2))), direction
+    indices = range(n + m)
+    splits = list(itertools.combinations(indices, n))
+    extreme = 0
+    for chosen in splits:
+        members = set(chosen)
+        group = [pooled[i] for i in chosen]
+        others = [pooled[i] for i in indices if i not in members]
+        if abs(u_statistic(group, others) - mean_u) >= abs(observed - mean_u) - 1e-9:
+            extreme += 1
+    return extreme / len(splits), direction
+
+
+def verdict(group, reference):
+    """The rank test's verdict of a group of benches' runs against the reference group's."""
+    times = [t for r in group for t in r.get("times", [])]
+    others = [t for r in reference for t in r.get("times", [])]
+    if len(times) < 2 or len(others) < 2:
+        return ""
+    p, direction = rank_test(times, others)
+    if p < 0.05 and direction:
+        return f"{'faster' if direction < 0 else 'slower'} (p {p:.3f})"
+    return f"no difference shown (p {p:.2f})"
 
 
 def main(arguments):
@@ -171,8 +227,9 @@ def main(arguments):
     sizes = sorted({r["size"] for r in unique} | set(hf), key=lambda s: SIZE_ORDER.index(s) if s in SIZE_ORDER else 99)
 
     print("## Throughput (tokens/s; ÷ default: the same binary's default kernels, same size and precision)\n")
-    print("| size | precision | binary | settings | tokens/s | ÷ default | ÷ target | SM clock, power |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| size | precision | binary | settings | tokens/s | ÷ default | runs against the default's | ÷ target | "
+          "SM clock, power |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
         timed = [r for r in unique if r["size"] == size]
         for precision in ("fp16", "bf16"):
@@ -193,10 +250,13 @@ def main(arguments):
                 default = tokens_of((False, "default", conditions))  # like with like
                 shown = " / ".join(f"{r['tokens']:,}" for r in group)
                 versus = f"{tokens / default:.3f}" if default else ""
+                # The runs' rank test against the same default (BASE's default against the new one).
+                compared = groups.get((False, "default", conditions), [])
+                test = verdict(group, compared) if key != (False, "default", conditions) else ""
                 target = f"{tokens / TARGETS[size]:.3f}" if size in TARGETS else ""
                 clocks = "; ".join(f"{r['clock']} MHz, {r['power']:.0f} W" for r in group if "clock" in r)
                 print(f"| {size} | {precision} | {'BASE' if baseline else 'new'} | {variant}{conditions} | {shown} | "
-                      f"{versus} | {target} | {clocks} |")
+                      f"{versus} | {test} | {target} | {clocks} |")
 
     if hf:
         print("\n## HF baseline of the same call (forward + statistics)\n")

@@ -50,7 +50,8 @@ static void bench_usage(FILE *out) {
             "\n"
             "Measures scoring throughput on a Pythia-shaped model (14m 31m 70m 160m 410m 1b 1.4b 2.8b 6.9b 12b) with\n"
             "random fp16 weights held in memory. Every run scores the same N random sequences of T tokens (default\n"
-            "2049) with all four statistics; one warm-up run is not timed. Prints tokens/s (median), GFLOP/token,\n"
+            "2049) with all four statistics; one warm-up run is not timed. Prints tokens/s (median), each run's\n"
+            "seconds in the order run ('run seconds:', for a rank test between two benches), GFLOP/token,\n"
             "achieved TFLOP/s, MFU (GPU backends, against 989 TFLOP/s) and peak memory; then what the run was:\n"
             "'kernels:' (GPU: the kernels the MEMPROF_* settings and auto resolved to) and 'settings:' (the\n"
             "MEMPROF_* variables set to other than auto, or none); a --max-gpu-memory cap is named on the first line.\n"
@@ -204,6 +205,8 @@ int command_bench(int argc, char **argv) {
         times[r] = clock_seconds() - start;
     }
     if (status == 0) {
+        double in_order[MAX_REPEATS];  // as run: a trend (clocks settling, heat) shows in the order
+        memcpy(in_order, times, (size_t)repeats * sizeof times[0]);
         qsort(times, (size_t)repeats, sizeof times[0], compare_doubles);
         double median = times[(int)repeats / 2];
         double tokens_per_second = (double)count * (double)T / median, gflop = gflop_per_token(&config);
@@ -216,8 +219,12 @@ int command_bench(int argc, char **argv) {
                tuning_file && gpu ? tuning_file : "");
         if (memory_cap > 0) printf(", at most %g GB of GPU memory", memory_cap);
         printf("\n");
-        printf("  tokens/s: %.0f (median of %d runs, %.3f s each; min %.3f, max %.3f)\n", tokens_per_second,
+        printf("  tokens/s: %.0f (median of %d runs, %.4g s each; min %.4g, max %.4g)\n", tokens_per_second,
                (int)repeats, median, times[0], times[(int)repeats - 1]);
+        // Every run's time, for a rank test between two benches (scripts/device-summary.py).
+        printf("  run seconds:");
+        for (int r = 0; r < (int)repeats; r++) printf(" %.6f", in_order[r]);
+        printf("\n");
         printf("  GFLOP/token: %.3f; achieved: %.1f GFLOP/s", gflop, tflops * 1e3);
         if (gpu) printf("; MFU: %.1f%% of %.0f TFLOP/s", 100.0 * tflops / H100_DENSE_TFLOPS, H100_DENSE_TFLOPS);
         printf("\n  memory: device %.2f GiB held by the backend, host peak RSS %.2f GiB\n",

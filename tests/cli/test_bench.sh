@@ -8,6 +8,10 @@ out=$(mktemp); trap 'rm -f "$out"' EXIT
 if "$MEMPROF" bench --size 14m --random-weights --backend cpu --sequences 2 --length 96 --repeats 2 --threads 2 >"$out" 2>&1; then
     echo "PASS bench: cpu run"
     grep -Eq '^  tokens/s: [1-9][0-9]* \(median of 2 runs' "$out" && echo "PASS bench: tokens/s line" || echo "FAIL bench: tokens/s line: $(cat "$out")"
+    # Each run's seconds, in the order run; tokens/s is N·T over their median (the upper of two).
+    awk '/^  tokens\/s:/ { tokens = $2 } /^  run seconds:/ { n = NF - 2; slowest = $3 > $4 ? $3 : $4 }
+         END { exit !(n == 2 && slowest > 0 && tokens / (192 / slowest) > 0.999 && tokens / (192 / slowest) < 1.001) }' "$out" &&
+        echo "PASS bench: run seconds line" || echo "FAIL bench: run seconds line: $(cat "$out")"
     grep -q 'GFLOP/token: 0.018' "$out" && echo "PASS bench: FLOPs model for 14m" || echo "FAIL bench: FLOPs model: $(cat "$out")"
     grep -q 'host peak RSS' "$out" && echo "PASS bench: memory line" || echo "FAIL bench: memory line"
 else
