@@ -1,8 +1,8 @@
 // cuda_flash_attention.cu — causal attention on tensor cores, FlashAttention-2 style, with
 // the accumulators in registers: a block owns 64·M query rows of one (sequence, head) and each
 // of its 4 warps owns M m16 row tiles (M = 2, or 1 at head dims 96 and 256: see flash_shape);
-// K and V stream through shared memory 64 keys at a time, double
-// buffered with cp.async; S = Q·Kᵀ and O += P·V are mma.sync m16n8k16 products (fp32
+// K and V stream through shared memory KEYS = 64 keys at a time (32 where the device's shared
+// memory per block is too small for 64: below), double buffered with cp.async; S = Q·Kᵀ and O += P·V are mma.sync m16n8k16 products (fp32
 // accumulation) whose fragments come from ldmatrix; the softmax is online in fp32 (base 2:
 // the scale carries log2 e), and P is rounded to the input type for the P·V product, as
 // FlashAttention does. The S accumulator layout of two adjacent 8-key tiles is the A
@@ -10,9 +10,12 @@
 //
 // Shapes: qkv [N, 3d] (per head [q|k|v], HD each), out [N, d]; HD ∈ {32, 64, 80, 96, 128, 256}.
 // Shared memory per block: Q [64·M, HD+8] and two stages of K and V [64, HD+8] in the input
-// type (the 8-element pad keeps ldmatrix free of bank conflicts): 46 KB at HD = 64, 87 KB at
-// HD = 128, 169 KB at HD = 256 (opt-in above 48 KB). Other head dims use the exact warp
-// kernel (cuda_attention.cu).
+// type (the 8-element pad keeps ldmatrix free of bank conflicts): 54 KB at HD = 64, 102 KB at
+// HD = 128, 165 KB at HD = 256 (opt-in above 48 KB). That is over an A100's 163 KB per block
+// at HD = 256 and over the 99 KB of compute capability 8.6/8.9 cards (A6000, L40S, RTX
+// 3090/4090) at HD = 128: there K and V come 32 keys a tile (68 KB at 128, 99 KB at 256),
+// so that those head dims do not fall back to the warp kernel. Other head dims use the exact
+// warp kernel (cuda_attention.cu).
 //
 // Fragment layouts and the mma, ldmatrix and cp.async helpers: cuda_mma.cuh.
 #include <math.h>
@@ -22,9 +25,8 @@
 #include "cuda/cuda_kernels.h"
 #include "cuda/cuda_mma.cuh"
 
-enum { TILE = 64 };  // keys per K/V tile
-
-template <int HD> struct flash_shape {
+template <int HD, int KEYS = 64> struct flash_shape {
+    static constexpr int keys = KEYS;  // keys per K/V tile: 64, or 32 (less shared memory)
     // Each warp owns m_tiles m16 row tiles, so every K and V fragment it reads from shared
     // memory feeds m_tiles products: with one tile per warp the kernel was bound by shared
     // memory reads (docs/performance.md). Two tiles need ~2× the accumulator registers, so
@@ -38,7 +40,7 @@ template <int HD> struct flash_shape {
     static constexpr int warp_rows = 16 * m_tiles;                   // query rows per warp
     static constexpr int query_rows = warps * warp_rows;              // query rows per block
     static constexpr int stride = HD + 8;                            // elements per shared row
-    static constexpr size_t tile_elements = (size_t)TILE * stride;   // one K or V tile
+    static constexpr size_t tile_elements = (size_t)KEYS * stride;   // one K or V tile
     static constexpr size_t q_elements = (size_t)query_rows * stride;
     static constexpr size_t bytes = (q_elements + 4 * tile_elements) * 2;  // Q, K×2, V×2
 };
@@ -56,16 +58,17 @@ __device__ __forceinline__ void load_tile_async(void *tile, const char *role_bas
     }
 }
 
-template <typename scalar, int HD>
-__global__ void __launch_bounds__(flash_shape<HD>::threads)
+template <typename scalar, int HD, int KEYS>
+__global__ void __launch_bounds__(flash_shape<HD, KEYS>::threads)
 flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const int32_t *starts,
                        const int32_t *lengths, int heads, int query_tiles, float scale_log2) {
-    using shape = flash_shape<HD>;
+    using shape = flash_shape<HD, KEYS>;
+    constexpr int TILE = KEYS, NT = KEYS / 8;  // keys per tile; its n8 tiles of S
     constexpr int stride = shape::stride;
     extern __shared__ __align__(128) unsigned char shared[];
     scalar *q_tile = (scalar *)shared;
-    scalar *k_tiles = q_tile + shape::q_elements;         // [2][64][stride]
-    scalar *v_tiles = k_tiles + 2 * shape::tile_elements;  // [2][64][stride]
+    scalar *k_tiles = q_tile + shape::q_elements;         // [2][KEYS][stride]
+    scalar *v_tiles = k_tiles + 2 * shape::tile_elements;  // [2][KEYS][stride]
 
     // Grid (heads, query tiles, sequences): cuda_kernels.h, "block order".
     int head = blockIdx.x, sequence = blockIdx.z, tile = query_tiles - 1 - (int)blockIdx.y;
@@ -131,12 +134,12 @@ flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const
         // first m tile may still be wholly masked on the diagonal: exact, as every row has
         // seen key 0 in tile 0, so its maximum is finite and the masked P are 0.)
         if (kt * TILE <= warp_last_query) {
-            // S = Q·Kᵀ for this warp's rows × 64 keys: 8 key tiles of 8 per m tile.
-            float s[M][8][4];
+            // S = Q·Kᵀ for this warp's rows × KEYS keys: NT key tiles of 8 per m tile.
+            float s[M][NT][4];
 #pragma unroll
             for (int m = 0; m < M; m++)
 #pragma unroll
-                for (int j = 0; j < 8; j++) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
+                for (int j = 0; j < NT; j++) s[m][j][0] = s[m][j][1] = s[m][j][2] = s[m][j][3] = 0.0f;
 #pragma unroll
             for (int kk = 0; kk < HD / 16; kk++) {
                 uint32_t a[M][4];
@@ -150,7 +153,7 @@ flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const
                     }
                 }
 #pragma unroll
-                for (int j = 0; j < 8; j += 2) {
+                for (int j = 0; j < NT; j += 2) {
                     uint32_t b[4];
                     load_matrix_x4(b, k_tile + (j * 8 + (lane & 7) + (lane >> 4) * 8) * stride + kk * 16 + ((lane >> 3) & 1) * 8);
 #pragma unroll
@@ -171,7 +174,7 @@ flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const
                 float tile_max[2] = {-INFINITY, -INFINITY};
                 if (diagonal) {  // warp-uniform: tiles before the diagonal run no mask arithmetic
 #pragma unroll
-                    for (int j = 0; j < 8; j++)
+                    for (int j = 0; j < NT; j++)
 #pragma unroll
                         for (int e = 0; e < 4; e++) {
                             if (kt * TILE + j * 8 + 2 * t + (e & 1) > query0 + m * 16 + (e >> 1) * 8) s[m][j][e] = -INFINITY;
@@ -179,7 +182,7 @@ flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const
                         }
                 } else {
 #pragma unroll
-                    for (int j = 0; j < 8; j++)
+                    for (int j = 0; j < NT; j++)
 #pragma unroll
                         for (int e = 0; e < 4; e++) tile_max[e >> 1] = fmaxf(tile_max[e >> 1], s[m][j][e]);
                 }
@@ -195,7 +198,7 @@ flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const
                 }
                 float tile_sum[2] = {0.0f, 0.0f};
 #pragma unroll
-                for (int j = 0; j < 8; j++) {
+                for (int j = 0; j < NT; j++) {
 #pragma unroll
                     for (int e = 0; e < 4; e++) {
                         float p = fast_exp2(fmaf(s[m][j][e], scale_log2, -scaled_max[e >> 1]));
@@ -262,46 +265,79 @@ flash_attention_kernel(scalar *out, int64_t out_stride, const scalar *qkv, const
     }
 }
 
-template <typename scalar, int HD>
-static int launch_flash(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
-                        int sequences, int max_length, int heads, cuda_stream stream) {
-    size_t bytes = flash_shape<HD>::bytes;
-    int device = 0, limit = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    if ((size_t)limit < bytes) return -1;  // caller falls back to the warp kernel
-    cudaError_t status = cudaFuncSetAttribute(flash_attention_kernel<scalar, HD>,
-                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes);
+template <typename scalar, int HD, int KEYS>
+static int launch_flash_keys(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                             int sequences, int max_length, int heads, cuda_stream stream) {
+    using shape = flash_shape<HD, KEYS>;
+    cudaError_t status = cudaFuncSetAttribute(flash_attention_kernel<scalar, HD, KEYS>,
+                                              cudaFuncAttributeMaxDynamicSharedMemorySize, (int)shape::bytes);
     if (status != cudaSuccess) return (int)status;
-    int query_tiles = (max_length + flash_shape<HD>::query_rows - 1) / flash_shape<HD>::query_rows;
+    int query_tiles = (max_length + shape::query_rows - 1) / shape::query_rows;
     dim3 grid((unsigned)heads, (unsigned)query_tiles, (unsigned)sequences);
-    flash_attention_kernel<scalar, HD><<<grid, flash_shape<HD>::threads, bytes, stream>>>(
+    flash_attention_kernel<scalar, HD, KEYS><<<grid, shape::threads, shape::bytes, stream>>>(
         (scalar *)out, (int64_t)out_stride, (const scalar *)qkv, starts, lengths, heads, query_tiles,
         (float)(M_LOG2E / sqrt((double)HD)));
     return LAUNCH_STATUS();
 }
 
+// 64-key tiles where the device's shared memory per block holds them, else 32-key tiles at the
+// head dims that need them on some GPU (128: 8.6/8.9 cards; 256: an A100 too), else -1.
+// keys = 32 asks for the 32-key tiles whatever the device (where they are built: the tests).
+template <typename scalar, int HD>
+static int launch_flash(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                        int sequences, int max_length, int heads, int keys, cuda_stream stream) {
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    constexpr bool small_tiles_built = HD == 128 || HD == 256;
+    if (keys == 32 && !small_tiles_built) return -1;
+    if (keys != 32 && (size_t)limit >= flash_shape<HD, 64>::bytes)
+        return launch_flash_keys<scalar, HD, 64>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads,
+                                                 stream);
+    if constexpr (small_tiles_built) {
+        if ((size_t)limit >= flash_shape<HD, 32>::bytes)
+            return launch_flash_keys<scalar, HD, 32>(out, out_stride, qkv, starts, lengths, sequences, max_length,
+                                                     heads, stream);
+    }
+    return -1;  // caller falls back to the warp kernel
+}
+
 template <typename scalar>
 static int dispatch(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
-                    int sequences, int max_length, int heads, int head_dim, cuda_stream stream) {
+                    int sequences, int max_length, int heads, int head_dim, int keys, cuda_stream stream) {
     switch (head_dim) {
-    case 32: return launch_flash<scalar, 32>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 64: return launch_flash<scalar, 64>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 80: return launch_flash<scalar, 80>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 96: return launch_flash<scalar, 96>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 128: return launch_flash<scalar, 128>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
-    case 256: return launch_flash<scalar, 256>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, stream);
+    case 32: return launch_flash<scalar, 32>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, keys, stream);
+    case 64: return launch_flash<scalar, 64>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, keys, stream);
+    case 80: return launch_flash<scalar, 80>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, keys, stream);
+    case 96: return launch_flash<scalar, 96>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, keys, stream);
+    case 128: return launch_flash<scalar, 128>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, keys, stream);
+    case 256: return launch_flash<scalar, 256>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, keys, stream);
     default: return -1;
     }
+}
+
+static int flash_forward(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
+                         int sequences, int max_length, int heads, int head_dim, int scalar_type, int keys,
+                         cuda_stream stream) {
+    if (sequences == 0 || max_length == 0) return 0;
+    if (scalar_type == CUDA_SCALAR_FP16)
+        return dispatch<__half>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, keys,
+                                stream);
+    return dispatch<__nv_bfloat16>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, keys,
+                                   stream);
 }
 
 // Returns -1 when this head dim or device is not covered (use cuda_attention_forward).
 extern "C" int cuda_flash_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
                                             const int32_t *lengths, int sequences, int max_length, int heads,
                                             int head_dim, int scalar_type, cuda_stream stream) {
-    if (sequences == 0 || max_length == 0) return 0;
-    if (scalar_type == CUDA_SCALAR_FP16)
-        return dispatch<__half>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, stream);
-    return dispatch<__nv_bfloat16>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim,
-                                   stream);
+    return flash_forward(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, 0,
+                         stream);
+}
+
+extern "C" int cuda_flash_attention_keys32_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
+                                                   const int32_t *lengths, int sequences, int max_length, int heads,
+                                                   int head_dim, int scalar_type, cuda_stream stream) {
+    return flash_forward(out, out_stride, qkv, starts, lengths, sequences, max_length, heads, head_dim, scalar_type, 32,
+                         stream);
 }

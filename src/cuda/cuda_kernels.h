@@ -51,9 +51,16 @@ int cuda_attention_forward(void *out, int out_stride, const void *qkv, const int
 // wave touched a slice of every head's K and V. Measured on an H100 (docs/performance.md):
 // L2 hit rate 86%, DRAM 14% of peak at 1.4b, and the kernel's time unchanged within 2%: it
 // was not bound by DRAM.
+// Where a device's shared memory per block cannot hold two stages of 64-key K and V tiles (an
+// A100's 163 KB at head dim 256; the 99 KB of compute capability 8.6/8.9 cards at 128) the
+// kernel takes 32-key tiles: other bits than the 64-key form (another summation order).
 int cuda_flash_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
                                  const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                  int head_dim, int scalar_type, cuda_stream stream);
+// The 32-key form whatever the device, at head dims 128 and 256 (−1 at the others): for tests.
+int cuda_flash_attention_keys32_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
+                                        const int32_t *sequence_lengths, int sequences, int max_length, int heads,
+                                        int head_dim, int scalar_type, cuda_stream stream);
 
 // The same on Hopper's warpgroup products (wgmma, cuda_flash_attention_wgmma.cu) for the same
 // head dims; returns −1 where this build lacks sm_90a code or the device is not compute
@@ -177,6 +184,9 @@ int cuda_sequence_sums(double *sums, int64_t *correct, const double *surprisal, 
 // NULL except in tests, receives every logit as computed. Returns −1 when dim, splits or
 // block_rows is not covered.
 int cuda_lm_head_splits(int vocab);
+// Shared memory per block of the fused (mma) head in `block_rows`-row blocks (128 or 256):
+// 256 needs more than the 99 KB of compute capability 8.6/8.9 cards allow.
+size_t cuda_lm_head_shared_bytes(int block_rows);
 size_t cuda_lm_head_workspace_bytes(int64_t rows, int splits);
 int cuda_lm_head_statistics(double *surprisal, double *entropy, int64_t *rank, const void *hidden, const void *weight,
                             const int32_t *targets, int64_t rows, int dim, int vocab, int splits, int block_rows,

@@ -257,6 +257,10 @@ extern "C" int cuda_lm_head_splits(int vocab) {
     return (vocab_tiles + HEAD_TILES_PER_SPLIT - 1) / HEAD_TILES_PER_SPLIT;
 }
 
+extern "C" size_t cuda_lm_head_shared_bytes(int block_rows) {
+    return block_rows == 256 ? head_shape<256>::shared_bytes : head_shape<128>::shared_bytes;
+}
+
 extern "C" size_t cuda_lm_head_workspace_bytes(int64_t rows, int splits) {
     size_t partial_bytes = ((size_t)rows * (size_t)splits * sizeof(head_partial) + 255) & ~(size_t)255;
     return partial_bytes + (size_t)rows * sizeof(float);

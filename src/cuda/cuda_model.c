@@ -168,6 +168,15 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
         return error_set(err, MEMPROF_ERR_UNSUPPORTED, "%s=%s: needs a compute capability 9.x GPU (H100, H200) and a "
                          "build whose CUDA_ARCH includes 90", variable, getenv(variable));
     }
+    // The fused mma head's blocks hold their pipeline in shared memory: 256-row blocks need
+    // more than compute capability 8.6/8.9 cards allow per block.
+    int shared_limit = 0;
+    if (lm_head_block_rows > 0 && !lm_head_wgmma &&
+        cudaDeviceGetAttribute(&shared_limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) == cudaSuccess &&
+        (size_t)shared_limit < cuda_lm_head_shared_bytes(lm_head_block_rows))
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "MEMPROF_LM_HEAD=%s: needs %zu bytes of shared memory per "
+                         "block, this GPU allows %d; use fused, chunked or auto", getenv("MEMPROF_LM_HEAD"),
+                         cuda_lm_head_shared_bytes(lm_head_block_rows), shared_limit);
     const int pingpong_head = lm_head_wgmma == LM_HEAD_PINGPONG;
     if ((attention_wgmma >= 5 || up_gemm_gelu || residual_fused || pingpong_head || rotary_in_attention) &&
         !cuda_tensor_maps_available()) {

@@ -318,6 +318,7 @@ void mbarrier_arrive_expect_bytes(const void *barrier, uint32_t bytes) {
 // them (cuda_runtime_emulated.cc).
 void tma_load_2d(void *destination, const CUtensorMap *map, int column, int row, const void *barrier) {
     const uint64_t *field = map->opaque;
+    if (device().major != 9) barrier_fail("a TMA copy on a device without it (compute capability not 9.x)");
     if (field[7] != 0x6d656d70726f66ULL) barrier_fail("a TMA copy with a tensor map the emulated encoder did not make");
     const char *base = (const char *)(uintptr_t)field[0];
     uint64_t columns = field[1], rows = field[2], row_bytes = field[3], box_columns = field[4], box_rows = field[5];
@@ -403,6 +404,7 @@ uint32_t shared_window_address(const void *pointer) {
 // packed) is reported: on the hardware it may read those registers before the writes.
 void wgmma_fence() { thread_now->wgmma_fenced = true; }
 void wgmma_issue(const wgmma_request &request) {
+    if (device().major != 9) wgmma_fail("a wgmma product on a device without it (compute capability not 9.x)");
     if (!thread_now->wgmma_fenced)
         wgmma_fail("a wgmma product issued without a wgmma_fence() (wgmma.fence) since the thread's start or its "
                    "last wgmma_wait");
@@ -614,6 +616,23 @@ static void run_block(block_state &b) {
         }
 }
 
+const device_profile &device() {
+    static const device_profile profile = [] {
+        static const device_profile known[] = {
+            {"h100", "H100", 9, 0, 132, SHARED_LIMIT},
+            {"a100", "A100", 8, 0, 108, 163 << 10},
+            {"l40s", "L40S", 8, 9, 142, 99 << 10},
+        };
+        const char *name = getenv("MEMPROF_EMULATED_DEVICE");
+        if (name == nullptr || *name == 0) return known[0];
+        for (const device_profile &p : known)
+            if (strcmp(p.key, name) == 0) return p;
+        fprintf(stderr, "cuda emulator: MEMPROF_EMULATED_DEVICE=%s: not h100, a100 or l40s\n", name);
+        exit(3);
+    }();
+    return profile;
+}
+
 void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *closure) {
     // One grid at a time in the process: the fibers' state and the shared-memory window are
     // global, and a program may launch from several host threads (the sweep's prefetch
@@ -621,9 +640,9 @@ void run_grid(dim3 grid, dim3 block, size_t shared_size, block_body body, void *
     static std::mutex grid_lock;
     std::lock_guard<std::mutex> one_grid(grid_lock);
     unsigned count = block.x * block.y * block.z;
-    if (shared_size > SHARED_LIMIT || count == 0 || count > 1024) {
+    if (shared_size > (size_t)device().shared_limit || count == 0 || count > 1024) {
         fprintf(stderr, "cuda emulator: a launch of %u threads with %zu bytes of shared memory (at most 1024 and %d: "
-                "an H100's limits)\n", count, shared_size, (int)SHARED_LIMIT);
+                "the %s's limits)\n", count, shared_size, device().shared_limit, device().name);
         exit(3);
     }
     block_state b;

@@ -2,7 +2,8 @@
 // kernel tests, on host memory, for builds against the CPU emulator (cuda_emulator.h).
 //
 // One emulated device, an H100 as the launchers see it (compute capability 9.0, 132 SMs,
-// 227 KB of opt-in shared memory per block). Everything runs synchronously on the calling
+// 227 KB of opt-in shared memory per block), or the one MEMPROF_EMULATED_DEVICE names
+// (emu::device(): an A100 or a compute capability 8.9 card). Everything runs synchronously on the calling
 // thread: a stream or an event is only a handle; an event records the wall-clock time, so
 // that elapsed times (the profile, GEMM tuning) are real CPU times. Device allocations are
 // host allocations filled with 0xff bytes (NaN in every float type, so unwritten outputs
@@ -69,30 +70,31 @@ cudaError_t cudaGetDevice(int *device) {
 }
 cudaError_t cudaSetDevice(int device) { return device == 0 ? cudaSuccess : cudaErrorInvalidDevice; }
 cudaError_t cudaDeviceSynchronize(void) { return cudaSuccess; }
-// An H100's 132, or MEMPROF_EMULATED_PROCESSORS: fewer, so that a persistent kernel's blocks
-// each take several tiles of a problem small enough to emulate.
+// The device's SM count (an H100's 132), or MEMPROF_EMULATED_PROCESSORS: fewer, so that a
+// persistent kernel's blocks each take several tiles of a problem small enough to emulate.
 static int processor_count() {
     const char *value = getenv("MEMPROF_EMULATED_PROCESSORS");
     int count = value ? atoi(value) : 0;
-    return count > 0 ? count : 132;
+    return count > 0 ? count : emu::device().processors;
 }
 cudaError_t cudaDeviceGetAttribute(int *value, enum cudaDeviceAttr attribute, int) {
-    // An H100's: what the launchers ask about.
-    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? (int)emu::SHARED_LIMIT
+    // What the launchers ask about.
+    *value = attribute == cudaDevAttrMaxSharedMemoryPerBlockOptin ? emu::device().shared_limit
              : attribute == cudaDevAttrMultiProcessorCount       ? processor_count()
-             : attribute == cudaDevAttrComputeCapabilityMajor    ? 9
+             : attribute == cudaDevAttrComputeCapabilityMajor    ? emu::device().major
+             : attribute == cudaDevAttrComputeCapabilityMinor    ? emu::device().minor
                                                                  : 0;
     return cudaSuccess;
 }
 cudaError_t cudaGetDeviceProperties(struct cudaDeviceProp *properties, int device) {
     if (device != 0) return cudaErrorInvalidDevice;
     memset(properties, 0, sizeof *properties);
-    snprintf(properties->name, sizeof properties->name, "emulated H100 (CPU)");
+    snprintf(properties->name, sizeof properties->name, "emulated %s (CPU)", emu::device().name);
     properties->totalGlobalMem = device_bytes();
-    properties->major = 9;
-    properties->minor = 0;
+    properties->major = emu::device().major;
+    properties->minor = emu::device().minor;
     properties->multiProcessorCount = processor_count();
-    properties->sharedMemPerBlockOptin = emu::SHARED_LIMIT;
+    properties->sharedMemPerBlockOptin = (size_t)emu::device().shared_limit;
     properties->warpSize = 32;
     properties->maxThreadsPerBlock = 1024;
     return cudaSuccess;

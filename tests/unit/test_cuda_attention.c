@@ -324,6 +324,10 @@ int main(void) {
     for (int h = 0; h < 6; h++) {
         for (int scalar = CUDA_SCALAR_FP16; scalar <= CUDA_SCALAR_BF16; scalar++) {
             check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
+            // The form for devices with less shared memory per block (head dims 128 and 256).
+            if (head_dims[h] == 128 || head_dims[h] == 256)
+                check_case("flash, 32-key tiles", cuda_flash_attention_keys32_forward, head_dims[h], 2, scalar, mixed, 5,
+                           2.0f, 1000);
             check_case("warp", cuda_attention_forward, head_dims[h], 2, scalar, mixed, 5, 2.0f, 1000);
             if (wgmma) {
                 // The serial form applies the same products in the same order: the same bits.
@@ -352,6 +356,12 @@ int main(void) {
         // Peaky softmax (scores up to ±4·hd/√hd) and a full-length sequence: 33 key tiles.
         check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed, 5, 4.0f, 1000);
         check_case("flash", cuda_flash_attention_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1, 2.0f, 40);
+        if (head_dims[h] == 128 || head_dims[h] == 256) {
+            check_case("flash, 32-key tiles", cuda_flash_attention_keys32_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
+                       mixed, 5, 4.0f, 1000);
+            check_case("flash, 32-key tiles", cuda_flash_attention_keys32_forward, head_dims[h], 2, CUDA_SCALAR_FP16,
+                       long_sequence, 1, 2.0f, 40);
+        }
         if (wgmma) {
             check_case("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, mixed_wgmma, 6, 4.0f, 1000);
             check_case_bits("wgmma", cuda_flash_attention_wgmma_forward, head_dims[h], 2, CUDA_SCALAR_FP16, long_sequence, 1,
@@ -408,6 +418,12 @@ int main(void) {
         }
     }
     rotary_dims = 0;
+    check_case_bits("flash, 32-key tiles", cuda_flash_attention_keys32_forward, 128, 2, CUDA_SCALAR_BF16, mixed_wgmma, 6,
+                    2.0f, 1000, 1, 0);
+    output_gap = 4 * 2 * 128;
+    check_case_bits("flash, 32-key tiles (bits equal to its packed rows)", cuda_flash_attention_keys32_forward, 128, 2,
+                    CUDA_SCALAR_BF16, mixed_wgmma, 6, 2.0f, 1000, 0, 1);
+    output_gap = 0;
     if (wgmma) {
         // Other rotary widths at head dim 64: pairs taken one at a time (rot 6: rot/2 odd), two at
         // a time (rot 20), and every dim rotated (rot 64: 8 columns of 4 pairs a row).
