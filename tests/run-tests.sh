@@ -34,6 +34,18 @@ for t in "$BUILD"/tests/test_cuda_*_emulated; do
     [ -x "$t" ] || continue
     run_one "$(basename "$t") (threads in reverse order)" env MEMPROF_EMULATOR_ORDER=reverse "$t"
 done
+# The paths of GPUs without Hopper's instructions or its shared memory (tests/emulator,
+# MEMPROF_EMULATED_DEVICE): the attention kernels on a compute capability 8.9 card's 99 KB per
+# block (32-key tiles at head dims 128 and 256), and the backend end to end as an A100 would
+# run it (mma attention, the chunked and mma fused heads; the Hopper settings refused).
+if [ -x "$BUILD"/tests/test_cuda_attention_emulated ]; then
+    run_one "test_cuda_attention_emulated (as an L40S)" env MEMPROF_EMULATED_DEVICE=l40s \
+        "$BUILD"/tests/test_cuda_attention_emulated
+fi
+if [ -x "$BUILD"/tests/test_backend_conformance_emulated ]; then
+    run_one "test_backend_conformance_emulated (as an A100)" env MEMPROF_EMULATED_DEVICE=a100 \
+        "$BUILD"/tests/test_backend_conformance_emulated
+fi
 for r in "$BUILD"/tests/replay_*; do
     [ -x "$r" ] || continue
     target=${r##*/replay_}

@@ -335,6 +335,23 @@ extern "C" int cuda_flash_attention_forward(void *out, int out_stride, const voi
                          stream);
 }
 
+extern "C" int cuda_flash_attention_keys(int head_dim) {
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    size_t wide = 0, narrow = 0;
+    switch (head_dim) {
+    case 32: wide = flash_shape<32, 64>::bytes; break;
+    case 64: wide = flash_shape<64, 64>::bytes; break;
+    case 80: wide = flash_shape<80, 64>::bytes; break;
+    case 96: wide = flash_shape<96, 64>::bytes; break;
+    case 128: wide = flash_shape<128, 64>::bytes, narrow = flash_shape<128, 32>::bytes; break;
+    case 256: wide = flash_shape<256, 64>::bytes, narrow = flash_shape<256, 32>::bytes; break;
+    default: return 0;
+    }
+    return (size_t)limit >= wide ? 64 : narrow && (size_t)limit >= narrow ? 32 : 0;
+}
+
 extern "C" int cuda_flash_attention_keys32_forward(void *out, int out_stride, const void *qkv, const int32_t *starts,
                                                    const int32_t *lengths, int sequences, int max_length, int heads,
                                                    int head_dim, int scalar_type, cuda_stream stream) {

@@ -57,6 +57,9 @@ int cuda_attention_forward(void *out, int out_stride, const void *qkv, const int
 int cuda_flash_attention_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
                                  const int32_t *sequence_lengths, int sequences, int max_length, int heads,
                                  int head_dim, int scalar_type, cuda_stream stream);
+// The keys per K/V tile the function above takes at this head dim on the current device: 64,
+// 32, or 0 where it returns −1 (the warp kernel runs).
+int cuda_flash_attention_keys(int head_dim);
 // The 32-key form whatever the device, at head dims 128 and 256 (−1 at the others): for tests.
 int cuda_flash_attention_keys32_forward(void *out, int out_stride, const void *qkv, const int32_t *sequence_starts,
                                         const int32_t *sequence_lengths, int sequences, int max_length, int heads,

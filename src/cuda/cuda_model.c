@@ -344,8 +344,15 @@ void cuda_model_describe(char *out, size_t out_size, const cuda_model *model) {
     char split[48] = "";
     if (model->statistics_processors > 0)
         snprintf(split, sizeof split, " (statistics on %d SMs)", model->statistics_processors);
+    // The mma kernel's K/V tiles follow the device's shared memory; where none fit, or the head
+    // dim is not one of its, the exact warp kernel runs.
+    const char *attention_name = attention[model->attention_wgmma];
+    if (model->attention_wgmma == 0 && model->config.num_attention_heads > 0) {
+        int keys = cuda_flash_attention_keys((int)(model->config.hidden_size / model->config.num_attention_heads));
+        attention_name = keys == 64 ? "mma" : keys == 32 ? "mma (32-key tiles)" : "warp";
+    }
     snprintf(out, out_size, "attention %s, LM head %s%s, up GEMM %s, residual GEMM %s, rotary %s",
-             attention[model->attention_wgmma], head, split, up_gemm[model->up_gemm_gelu],
+             attention_name, head, split, up_gemm[model->up_gemm_gelu],
              residual_gemm[model->residual_gemm],
              model->rotary_in_attention && model->attention_wgmma == 5 ? "in attention" : "pass");
 }

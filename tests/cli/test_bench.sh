@@ -148,6 +148,24 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     refused_without_encoder MEMPROF_RESIDUAL_GEMM fused
     refused_without_encoder MEMPROF_LM_HEAD fused-pingpong
     refused_without_encoder MEMPROF_ROTARY attention
+    # GPUs without Hopper's instructions (an A100) or with 99 KB of shared memory per block (an
+    # L40S; MEMPROF_EMULATED_DEVICE): auto takes the mma attention and the chunked head, the
+    # Hopper settings and the 256-row fused head (there) are refused with one line.
+    MEMPROF_EMULATED_DEVICE=a100 cuda_case "cuda run as an A100: automatic kernels mma and chunked" \
+        'grep -q "attention mma, LM head chunked" "$out"' --size 70m
+    refused_on_device() {  # usage: refused_on_device DEVICE VARIABLE VALUE EXPECTED-MESSAGE
+        if env MEMPROF_EMULATED_DEVICE=$1 "$2=$3" "$bench" bench --size 14m --random-weights --backend cuda \
+            --sequences 1 --length 64 --repeats 1 >"$out" 2>&1; then
+            echo "FAIL bench: $3 as an emulated $1 ran: $(cat "$out")"
+        else
+            [ "$(wc -l <"$out")" -eq 1 ] && grep -qF "$4" "$out" && echo "PASS bench: $3 as an emulated $1, one line" ||
+                echo "FAIL bench: $3 as an emulated $1: $(cat "$out")"
+        fi
+    }
+    refused_on_device a100 MEMPROF_ATTENTION wgmma-tma "MEMPROF_ATTENTION=wgmma-tma: needs a compute capability 9.x GPU"
+    refused_on_device a100 MEMPROF_LM_HEAD fused-pingpong "MEMPROF_LM_HEAD=fused-pingpong: needs a compute capability 9.x GPU"
+    refused_on_device l40s MEMPROF_LM_HEAD fused-256 \
+        "MEMPROF_LM_HEAD=fused-256: needs 123904 bytes of shared memory per block, this GPU allows 101376; use fused"
     cuda_cases
 fi
 # Settings refused with one line naming them, GPU or not: a misspelt value, or two that do

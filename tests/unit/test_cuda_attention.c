@@ -318,6 +318,23 @@ int main(void) {
     // The wgmma kernel's tiles are 128 rows and 128 keys (64 at head dim 256), its warpgroups 64
     // rows; the small-blocks form's 64 rows and 64 keys.
     static const int32_t mixed_wgmma[] = {1, 63, 65, 127, 129, 300};
+    // Every Pythia head dim on the tensor cores wherever a block may hold 99 KB of shared memory
+    // (every compute capability 8.x and 9.x GPU): 64-key tiles where they fit, else 32.
+    int device = 0, limit = 0;
+    cudaGetDevice(&device);
+    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
+    char covered[160] = "";
+    int uncovered = 0;
+    for (int h = 0; h < 6; h++) {
+        int keys = cuda_flash_attention_keys(head_dims[h]);
+        size_t used = strlen(covered);
+        snprintf(covered + used, sizeof covered - used, "%s%d: %d", h ? ", " : "", head_dims[h], keys);
+        if (head_dims[h] != 96 && keys == 0) uncovered++;
+    }
+    if (limit >= 99 << 10)
+        CHECK(WHERE "flash attention covers head dims 32, 64, 80, 128 and 256 on this device's shared memory", uncovered == 0,
+              "%d KB per block; keys per tile by head dim: %s", limit >> 10, covered);
+    printf("  flash attention's keys per tile on this device (%d KB per block), by head dim: %s\n", limit >> 10, covered);
     int wgmma = cuda_wgmma_available();
     if (!wgmma) SKIP("cuda attention, wgmma kernel", "the device is not compute capability 9.x or this build has no sm_90a code");
     if (wgmma) check_polynomial_exp2();
