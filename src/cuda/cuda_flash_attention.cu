@@ -2,8 +2,8 @@
 // the accumulators in registers: a block owns 64·M query rows of one (sequence, head) and each
 // of its 4 warps owns M m16 row tiles (M = 2, or 1 at head dims 96 and 256: see flash_shape);
 // K and V stream through shared memory KEYS = 64 keys at a time (32 where the device's shared
-// memory per block is too small for 64: below), double buffered with cp.async; S = Q·Kᵀ and O += P·V are mma.sync m16n8k16 products (fp32
-// accumulation) whose fragments come from ldmatrix; the softmax is online in fp32 (base 2:
+// memory per block is too small for 64: below), double buffered with cp.async; S = Q·Kᵀ and
+// O += P·V are mma.sync m16n8k16 products (fp32 accumulation) whose fragments come from ldmatrix; the softmax is online in fp32 (base 2:
 // the scale carries log2 e), and P is rounded to the input type for the P·V product, as
 // FlashAttention does. The S accumulator layout of two adjacent 8-key tiles is the A
 // operand layout of the P·V product, so P never leaves the registers.
@@ -280,22 +280,17 @@ static int launch_flash_keys(void *out, int out_stride, const void *qkv, const i
     return LAUNCH_STATUS();
 }
 
-// 64-key tiles where the device's shared memory per block holds them, else 32-key tiles at the
-// head dims that need them on some GPU (128: 8.6/8.9 cards; 256: an A100 too), else -1.
-// keys = 32 asks for the 32-key tiles whatever the device (where they are built: the tests).
+// The tiles cuda_flash_attention_keys picks for the device, or keys = 32: the 32-key tiles
+// whatever the device (where they are built: the tests); -1 where neither is built or fits.
 template <typename scalar, int HD>
 static int launch_flash(void *out, int out_stride, const void *qkv, const int32_t *starts, const int32_t *lengths,
                         int sequences, int max_length, int heads, int keys, cuda_stream stream) {
-    int device = 0, limit = 0;
-    cudaGetDevice(&device);
-    cudaDeviceGetAttribute(&limit, cudaDevAttrMaxSharedMemoryPerBlockOptin, device);
-    constexpr bool small_tiles_built = HD == 128 || HD == 256;
-    if (keys == 32 && !small_tiles_built) return -1;
-    if (keys != 32 && (size_t)limit >= flash_shape<HD, 64>::bytes)
+    if (keys != 32) keys = cuda_flash_attention_keys(HD);
+    if (keys == 64)
         return launch_flash_keys<scalar, HD, 64>(out, out_stride, qkv, starts, lengths, sequences, max_length, heads,
                                                  stream);
-    if constexpr (small_tiles_built) {
-        if ((size_t)limit >= flash_shape<HD, 32>::bytes)
+    if constexpr (HD == 128 || HD == 256) {  // the head dims whose 64-key tiles some GPU cannot hold
+        if (keys == 32)
             return launch_flash_keys<scalar, HD, 32>(out, out_stride, qkv, starts, lengths, sequences, max_length,
                                                      heads, stream);
     }
@@ -335,6 +330,8 @@ extern "C" int cuda_flash_attention_forward(void *out, int out_stride, const voi
                          stream);
 }
 
+// 64-key tiles where the device's shared memory per block holds them, else 32-key tiles at the
+// head dims that need them on some GPU (128: 8.6/8.9 cards; 256: an A100 too), else 0.
 extern "C" int cuda_flash_attention_keys(int head_dim) {
     int device = 0, limit = 0;
     cudaGetDevice(&device);

@@ -153,6 +153,13 @@ static int check_settings_and_device(kernel_choice *out, const model_config *c, 
                          "rank per GPU: see docs/sweep.md, rank layout)", device, devices, devices == 1 ? "" : "s");
     if (cudaSetDevice(device) != cudaSuccess)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot select device %d", device);
+    // The kernels are built for compute capability 8.0 and 9.0 (CUDA_ARCH): bf16 tensor-core
+    // products and cp.async need 8.0. An older GPU would fail at its first launch.
+    int major = 0, minor = 0;
+    if (cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) == cudaSuccess &&
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device) == cudaSuccess && major < 8)
+        return error_set(err, MEMPROF_ERR_UNSUPPORTED, "cuda backend: device %d is compute capability %d.%d; the "
+                         "kernels need 8.0 or newer (A100, L40S, H100, ...): use --backend cpu", device, major, minor);
     int processors = 0;
     if (cudaDeviceGetAttribute(&processors, cudaDevAttrMultiProcessorCount, device) != cudaSuccess || processors < 2)
         return error_set(err, MEMPROF_ERR, "cuda backend: cannot read device %d's SM count", device);

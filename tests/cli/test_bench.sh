@@ -164,6 +164,8 @@ if [ -x "${BUILD:-build}/memprof-emulated" ]; then
     }
     refused_on_device a100 MEMPROF_ATTENTION wgmma-tma "MEMPROF_ATTENTION=wgmma-tma: needs a compute capability 9.x GPU"
     refused_on_device a100 MEMPROF_LM_HEAD fused-pingpong "MEMPROF_LM_HEAD=fused-pingpong: needs a compute capability 9.x GPU"
+    refused_on_device v100 MEMPROF_LM_HEAD auto \
+        "cuda backend: device 0 is compute capability 7.0; the kernels need 8.0 or newer (A100, L40S, H100, ...): use --backend cpu"
     refused_on_device l40s MEMPROF_LM_HEAD fused-256 \
         "MEMPROF_LM_HEAD=fused-256: needs 123904 bytes of shared memory per block, this GPU allows 101376; use fused"
     cuda_cases

@@ -622,12 +622,13 @@ const device_profile &device() {
             {"h100", "H100", 9, 0, 132, SHARED_LIMIT},
             {"a100", "A100", 8, 0, 108, 163 << 10},
             {"l40s", "L40S", 8, 9, 142, 99 << 10},
+            {"v100", "V100", 7, 0, 80, 96 << 10},
         };
         const char *name = getenv("MEMPROF_EMULATED_DEVICE");
         if (name == nullptr || *name == 0) return known[0];
         for (const device_profile &p : known)
             if (strcmp(p.key, name) == 0) return p;
-        fprintf(stderr, "cuda emulator: MEMPROF_EMULATED_DEVICE=%s: not h100, a100 or l40s\n", name);
+        fprintf(stderr, "cuda emulator: MEMPROF_EMULATED_DEVICE=%s: not h100, a100, l40s or v100\n", name);
         exit(3);
     }();
     return profile;

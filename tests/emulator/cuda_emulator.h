@@ -37,8 +37,8 @@ enum { SHARED_LIMIT = 227 << 10 };
 // The emulated device as the launchers see it: an H100 unless MEMPROF_EMULATED_DEVICE names
 // another, so that the paths of GPUs without Hopper's instructions or its shared memory run
 // here too: `a100` (compute capability 8.0, 108 SMs, 163 KB of shared memory per block) or
-// `l40s` (8.9, 142 SMs, 99 KB: the compute capability 8.6/8.9 cards' limit). Another value
-// is reported and the process exits. On a device other than 9.x a wgmma product or a TMA copy
+// `l40s` (8.9, 142 SMs, 99 KB: the compute capability 8.6/8.9 cards' limit), or `v100` (7.0,
+// which the backend refuses). Another value is reported and the process exits. On a device other than 9.x a wgmma product or a TMA copy
 // is reported too (the hardware has no such instruction).
 struct device_profile {
     const char *key, *name;  // MEMPROF_EMULATED_DEVICE's value; the device's name
